@@ -1,0 +1,223 @@
+//! The command line: `wasmgate tool list` and `wasmgate tool call`.
+//!
+//! `tool call` runs a component exactly as the server will: the same sandbox,
+//! grant, limits and error kinds, so a tool can be tried and scripted without
+//! a server or a model. A tool error prints its message and exits 1; a usage
+//! error (bad flags, arguments that are not a JSON object) exits 2.
+
+use crate::sandbox::{Access, CallError, CallOptions, CompileCache, Grant, Limits, Sandbox, ToolOutput};
+use clap::{Args, Parser, Subcommand};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// wasmgate: an OpenCode-compatible server whose tools run as sandboxed
+/// WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "wasmgate", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
+/// Options for the sandbox every command runs tools in.
+#[derive(Debug, Args)]
+struct SandboxArgs {
+    /// Also load every `*.wasm` tool component in this folder.
+    #[arg(long, global = true, value_name = "DIR")]
+    tools_dir: Option<PathBuf>,
+    /// Where compiled components are cached [default: the user cache folder].
+    #[arg(long, global = true, value_name = "DIR", env = "WASMGATE_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every component at start instead of using the cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// Seconds one call may run before it is stopped.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    timeout: Option<f64>,
+    /// MiB of memory one call may use.
+    #[arg(long, global = true, value_name = "MIB")]
+    memory: Option<usize>,
+    /// Bytes of output one call may produce.
+    #[arg(long, global = true, value_name = "BYTES")]
+    output_limit: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect and run tools.
+    #[command(subcommand)]
+    Tool(ToolCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ToolCommand {
+    /// List every tool with its description and argument schema.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one tool in the sandbox and print its result.
+    Call {
+        /// The tool's name, as `tool list` shows it.
+        tool: String,
+        /// The arguments as a JSON object, or `-` to read them from stdin.
+        #[arg(default_value = "{}")]
+        arguments: String,
+        /// The workspace the tool may reach.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        root: PathBuf,
+        /// Grant the workspace read-only: writes, renames and deletes fail.
+        #[arg(long)]
+        read_only: bool,
+        /// Print the whole result (title, output, metadata) or error as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print output the tool streams while it runs, as it arrives.
+        #[arg(long)]
+        stream: bool,
+    },
+}
+
+/// Parses the process's arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(format!("cannot start the runtime: {error}")),
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let sandbox = match load(&cli.sandbox).await {
+        Ok(sandbox) => sandbox,
+        Err(message) => return fail(message),
+    };
+    match cli.command {
+        Command::Tool(ToolCommand::List { json }) => list(&sandbox, json),
+        Command::Tool(ToolCommand::Call { tool, arguments, root, read_only, json, stream }) => {
+            let arguments = match read_arguments(arguments) {
+                Ok(arguments) => arguments,
+                Err(message) => return usage(message),
+            };
+            let access = if read_only { Access::ReadOnly } else { Access::ReadWrite };
+            let grant = match Grant::new(&root, access) {
+                Ok(grant) => grant,
+                Err(error) => return usage(format!("--root: {error}")),
+            };
+            let mut options = CallOptions::default();
+            if stream {
+                options.on_output = Some(Box::new(|chunk: &str| {
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(chunk.as_bytes());
+                    let _ = out.flush();
+                }));
+            }
+            let result = sandbox.call_with(&tool, &arguments, &grant, options).await;
+            report(&tool, result, json)
+        }
+    }
+}
+
+async fn load(args: &SandboxArgs) -> Result<Sandbox, String> {
+    let mut limits = Limits::default();
+    if let Some(seconds) = args.timeout {
+        limits.deadline = Duration::try_from_secs_f64(seconds).map_err(|e| format!("--timeout: {e}"))?;
+    }
+    if let Some(mib) = args.memory {
+        limits.memory = mib << 20;
+    }
+    if let Some(bytes) = args.output_limit {
+        limits.output = bytes;
+    }
+    let cache = match (&args.cache_dir, args.no_cache) {
+        (_, true) => CompileCache::disabled(),
+        (Some(dir), false) => CompileCache::at(dir),
+        (None, false) => CompileCache::default_location(),
+    };
+    let mut builder = Sandbox::builder().limits(limits).cache(cache);
+    if let Some(dir) = &args.tools_dir {
+        builder = builder.tools_dir(dir).map_err(|e| format!("--tools-dir {}: {e}", dir.display()))?;
+    }
+    builder.build().await.map_err(|e| e.to_string())
+}
+
+fn list(sandbox: &Sandbox, json: bool) -> ExitCode {
+    if json {
+        return print(serde_json::to_string_pretty(sandbox.tools()).expect("tools serialize") + "\n");
+    }
+    let mut text = String::new();
+    for tool in sandbox.tools() {
+        text += &format!("{}  [{}]\n  {}\n", tool.name, tool.component, tool.description);
+        let schema = serde_json::to_string_pretty(&tool.parameters).expect("schema serializes");
+        for line in schema.lines() {
+            text += &format!("    {line}\n");
+        }
+        text.push('\n');
+    }
+    print(text)
+}
+
+fn read_arguments(arguments: String) -> Result<String, String> {
+    let text = if arguments == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("reading arguments from stdin: {e}"))?;
+        text
+    } else {
+        arguments
+    };
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(_)) => Ok(text),
+        Ok(_) => Err("the arguments must be a JSON object, like '{\"filePath\":\"README.md\"}'".into()),
+        Err(error) => Err(format!("the arguments are not valid JSON: {error}")),
+    }
+}
+
+fn report(tool: &str, result: Result<ToolOutput, CallError>, json: bool) -> ExitCode {
+    match (result, json) {
+        (Ok(output), true) => print(serde_json::to_string_pretty(&output).expect("output serializes") + "\n"),
+        (Ok(output), false) => {
+            let mut text = output.output;
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            print(text)
+        }
+        (Err(error), true) => {
+            let body = serde_json::json!({"error": {"kind": error.kind(), "message": error.to_string()}});
+            print(serde_json::to_string_pretty(&body).expect("error serializes") + "\n");
+            ExitCode::FAILURE
+        }
+        (Err(error), false) => fail(format!("{tool}: {error}")),
+    }
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn print(text: String) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => fail(format!("writing output: {error}")),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("wasmgate: {message}");
+    ExitCode::FAILURE
+}
+
+fn usage(message: String) -> ExitCode {
+    eprintln!("wasmgate: {message}");
+    ExitCode::from(2)
+}

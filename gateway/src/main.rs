@@ -1,0 +1,7 @@
+//! The `wasmgate` binary: parses the command line, runs it, sets the exit code.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    wasmgate::cli::main()
+}

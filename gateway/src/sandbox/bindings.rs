@@ -1,0 +1,37 @@
+//! Typed bindings for the `wasmgate:tools` WIT package, and nothing else.
+//!
+//! `tool_provider` is the generic world every tool component implements;
+//! `file_tools` adds the typed `files` interface of the built-in file tools and
+//! reuses the first module's `types` and `host` bindings, so a `CallContext`
+//! is one Rust type whichever world a call goes through. Exports are async
+//! (calls run on tokio, WASI file access inline); the `host` imports are sync
+//! because none of them waits, and `emit-output` may trap to enforce the
+//! output cap.
+
+pub mod tool_provider {
+    wasmtime::component::bindgen!({
+        world: "tool-provider",
+        path: "../wit",
+        imports: {
+            "wasmgate:tools/host.emit-output": trappable,
+        },
+        exports: { default: async },
+    });
+}
+
+pub mod file_tools {
+    wasmtime::component::bindgen!({
+        world: "file-tools",
+        path: "../wit",
+        with: {
+            "wasmgate:tools/types": super::tool_provider::wasmgate::tools::types,
+            "wasmgate:tools/host": super::tool_provider::wasmgate::tools::host,
+        },
+        exports: { default: async },
+    });
+}
+
+pub use file_tools::exports::wasmgate::tools::files::{Content, DirEntry, EntryKind, FileContent};
+pub use tool_provider::wasmgate::tools::host::{Host, LogLevel};
+pub use tool_provider::wasmgate::tools::types::{CallContext, ToolError as GuestError, ToolSpec};
+pub use tool_provider::wasmgate::tools::types::Host as TypesHost;

@@ -1,0 +1,95 @@
+//! The one wasmtime `Engine` every call runs on, and the clock that drives
+//! its deadlines.
+//!
+//! The engine uses the pooling allocator (instances come from preallocated
+//! slots: no mmap per call), copy-on-write memory images (a guest's initial
+//! memory is mapped, not copied) and epoch interruption (a ticker thread
+//! advances the epoch; a store whose deadline passes is stopped). The pool
+//! reserves address space for all its slots at once; where that space is not
+//! there (a small `ulimit -v`, some containers) the engine falls back to
+//! on-demand allocation, slower but equally safe.
+
+use super::limits::Limits;
+use std::time::Duration;
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances: the granularity of deadlines and of
+/// cancellation. Each tick costs a store one callback; 5 ms is invisible
+/// next to a deadline and cheap for the host.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Core instances a component may contain. A Rust component built by
+/// wasm-component-ld has three or four; other toolchains add shims.
+const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+
+/// How the engine allocates instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// Preallocated, reused slots.
+    Pooling,
+    /// Fresh mappings per instance (the fallback).
+    OnDemand,
+}
+
+/// Builds the engine, pooling if the address space allows it.
+pub(crate) fn build(limits: &Limits) -> wasmtime::Result<(Engine, Allocation)> {
+    let mut config = base_config();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(limits)));
+    match Engine::new(&config) {
+        Ok(engine) => Ok((engine, Allocation::Pooling)),
+        Err(error) => {
+            tracing::warn!("pooling allocator unavailable ({error:#}); falling back to on-demand allocation");
+            let mut config = base_config();
+            config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+            Ok((Engine::new(&config)?, Allocation::OnDemand))
+        }
+    }
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.memory_init_cow(true);
+    config
+}
+
+/// The pool: enough slots for every concurrent call (and the spare ones a
+/// call's teardown holds briefly), each memory slot as large as the cap.
+/// Keeping the first pages of memories, tables and stacks resident between
+/// calls, and scanning dirty pages with pagemap where the kernel offers it,
+/// is what brings a call from ~45 us to ~20 us.
+fn pool(limits: &Limits) -> PoolingAllocationConfig {
+    let slots = u32::try_from(limits.concurrency.max(1) * 2).unwrap_or(u32::MAX);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(MAX_CORE_INSTANCES_PER_COMPONENT))
+        .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(slots.saturating_mul(2))
+        .max_memories_per_component(2)
+        .total_tables(slots.saturating_mul(8))
+        .max_tables_per_component(8)
+        .total_stacks(slots)
+        .max_memory_size(limits.memory)
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10)
+        .async_stack_keep_resident(64 << 10)
+        .decommit_batch_size(16)
+        .pagemap_scan(Enabled::Auto);
+    pool
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is gone.
+pub(crate) fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasmgate-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}

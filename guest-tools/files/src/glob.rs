@@ -1,0 +1,79 @@
+//! `glob`: files whose path matches a pattern, newest first.
+//!
+//! A pattern with a `/` matches the path relative to the searched folder
+//! (`src/**/*.rs`); one without matches the file name at any depth (`*.rs`),
+//! as ripgrep's `--glob` does, which is what OpenCode's glob tool runs.
+
+use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
+use crate::workspace::{Access, Workspace};
+use serde::Deserialize;
+use serde_json::json;
+
+const LIMIT: usize = 100;
+
+#[derive(Deserialize)]
+pub struct Args {
+    pattern: String,
+    path: Option<String>,
+}
+
+pub fn spec() -> crate::exports::wasmgate::tools::tool::ToolSpec {
+    crate::spec(
+        "glob",
+        "Finds files by glob pattern (`**/*.rs`, `src/**/*.ts`, `*.md`), honouring .gitignore. \
+         Returns absolute paths, most recently modified first, at most 100.",
+        json!({
+            "type": "object",
+            "properties": {
+                "pattern": {"type": "string", "description": "The glob pattern to match files against"},
+                "path": {"type": "string", "description": "The folder to search in (default: the workspace root)"}
+            },
+            "required": ["pattern"],
+            "additionalProperties": false
+        }),
+    )
+}
+
+pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
+    let dir = ws.resolve(args.path.as_deref().unwrap_or("."))?;
+    let meta = std::fs::metadata(&dir.abs).map_err(|e| ws.io_error(Access::Read, &dir, e))?;
+    if !meta.is_dir() {
+        return Err(ToolError::InvalidArguments(format!("{} is not a directory", dir.abs)));
+    }
+    let pattern = args.pattern.trim_start_matches("./");
+    let matcher = globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| ToolError::InvalidArguments(format!("bad glob pattern: {e}")))?
+        .compile_matcher();
+    let by_name = !pattern.contains('/');
+
+    let mut found: Vec<(std::time::SystemTime, String)> = Vec::new();
+    for entry in crate::walk::walker(&dir.abs, &[]).map_err(ToolError::InvalidArguments)? {
+        let Ok(entry) = entry else { continue };
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(&dir.abs).unwrap_or(entry.path());
+        let hit = if by_name { matcher.is_match(entry.file_name()) } else { matcher.is_match(rel) };
+        if hit {
+            let modified = entry.metadata().ok().and_then(|m| m.modified().ok()).unwrap_or(std::time::UNIX_EPOCH);
+            found.push((modified, entry.path().to_string_lossy().into_owned()));
+        }
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let truncated = found.len() > LIMIT;
+    found.truncate(LIMIT);
+
+    let mut output = if found.is_empty() {
+        "No files found".to_string()
+    } else {
+        found.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>().join("\n")
+    };
+    if truncated {
+        output.push_str(&format!(
+            "\n\n(Results are truncated: showing the first {LIMIT} results. Use a more specific path or pattern.)"
+        ));
+    }
+    crate::result(dir.display().to_string(), output, json!({"count": found.len(), "truncated": truncated}))
+}

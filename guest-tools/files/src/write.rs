@@ -1,0 +1,60 @@
+//! `write`: creates or replaces a file, creating its parent folders.
+
+use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
+use crate::workspace::{Access, Resolved, Workspace};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Args {
+    file_path: String,
+    content: String,
+}
+
+pub fn spec() -> crate::exports::wasmgate::tools::tool::ToolSpec {
+    crate::spec(
+        "write",
+        "Writes a file in the workspace, replacing it if it exists and creating missing parent \
+         folders. Prefer `edit` for changes to an existing file.",
+        json!({
+            "type": "object",
+            "properties": {
+                "filePath": {"type": "string", "description": "The path to the file: relative to the workspace, or absolute inside it"},
+                "content": {"type": "string", "description": "The content to write"}
+            },
+            "required": ["filePath", "content"],
+            "additionalProperties": false
+        }),
+    )
+}
+
+pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
+    ws.require_writable("write files")?;
+    let path = ws.resolve(&args.file_path)?;
+    let exists = store(ws, &path, args.content.as_bytes())?;
+    crate::result(
+        path.display().to_string(),
+        "Wrote file successfully.".into(),
+        json!({"filepath": path.abs, "exists": exists}),
+    )
+}
+
+/// Writes `bytes` to `path`, creating parent folders; says whether the file
+/// existed before.
+pub fn store(ws: &Workspace, path: &Resolved, bytes: &[u8]) -> Result<bool, ToolError> {
+    if path.rel.is_empty() {
+        return Err(ToolError::InvalidArguments("the workspace root is a directory, not a file".into()));
+    }
+    let existing = std::fs::symlink_metadata(&path.abs).ok();
+    if existing.as_ref().is_some_and(|m| m.is_dir()) {
+        return Err(ToolError::InvalidArguments(format!("{} is a directory", path.abs)));
+    }
+    if let Some((parent, _)) = path.abs.rsplit_once('/') {
+        if !parent.is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| ws.io_error(Access::Write, path, e))?;
+        }
+    }
+    std::fs::write(&path.abs, bytes).map_err(|e| ws.io_error(Access::Write, path, e))?;
+    Ok(existing.is_some())
+}

@@ -1,0 +1,138 @@
+//! Tools that misbehave on purpose, for the sandbox's tests and benchmarks.
+//!
+//! Every limit the host enforces (deadline, memory cap, output cap, the
+//! filesystem preopen and its read-only grant) needs a guest that tries to
+//! cross it. This component is that guest. It is built with the others but
+//! never registered as a built-in: tests and benchmarks load it explicitly
+//! with `--tools-dir` or `Sandbox::load_component`.
+
+wit_bindgen::generate!({
+    world: "tool-provider",
+    path: "../../wit",
+});
+
+use exports::wasmgate::tools::tool::{CallContext, Guest, ToolError, ToolResult, ToolSpec};
+use serde_json::{Value, json};
+use wasmgate::tools::host;
+
+struct Hostile;
+
+fn spec(name: &str, description: &str, parameters: Value) -> ToolSpec {
+    ToolSpec {
+        name: name.into(),
+        description: description.into(),
+        parameters: parameters.to_string(),
+    }
+}
+
+fn done(output: impl Into<String>) -> Result<ToolResult, ToolError> {
+    Ok(ToolResult { title: String::new(), output: output.into(), metadata: "{}".into() })
+}
+
+impl Guest for Hostile {
+    fn describe() -> Vec<ToolSpec> {
+        let none = json!({"type": "object", "properties": {}});
+        vec![
+            spec("noop", "Returns at once; measures the cost of a call.", none.clone()),
+            spec("spin", "Loops forever.", none.clone()),
+            spec("hog", "Allocates memory until something stops it.", none.clone()),
+            spec("flood", "Prints to stdout forever.", none.clone()),
+            spec("stream-flood", "Streams output through the host forever.", none.clone()),
+            spec("huge-result", "Returns a result of `bytes` bytes.",
+                json!({"type": "object", "properties": {"bytes": {"type": "integer"}}})),
+            spec("fs", "Performs one raw filesystem operation and reports what happened.",
+                json!({"type": "object", "required": ["op", "path"], "properties": {
+                    "op": {"enum": ["read", "write", "append", "rename", "remove", "remove-dir", "mkdir", "symlink", "list"]},
+                    "path": {"type": "string"},
+                    "to": {"type": "string"},
+                    "content": {"type": "string"}
+                }})),
+        ]
+    }
+
+    fn invoke(name: String, arguments: String, context: CallContext) -> Result<ToolResult, ToolError> {
+        let args: Value = serde_json::from_str(&arguments)
+            .map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
+        match name.as_str() {
+            "noop" => done(""),
+            "spin" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "hog" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "flood" => loop {
+                println!("{}", "flood ".repeat(100));
+            },
+            "stream-flood" => loop {
+                host::emit_output(&"stream ".repeat(100));
+            },
+            "huge-result" => {
+                let bytes = args["bytes"].as_u64().unwrap_or(1 << 20) as usize;
+                done("x".repeat(bytes))
+            }
+            "fs" => filesystem(&args, &context),
+            other => Err(ToolError::UnknownTool(other.into())),
+        }
+    }
+}
+
+/// Runs one raw std::fs operation; the result says whether WASI allowed it.
+fn filesystem(args: &Value, context: &CallContext) -> Result<ToolResult, ToolError> {
+    let at = |key: &str| -> String {
+        let p = args[key].as_str().unwrap_or_default();
+        if p.starts_with('/') { p.to_string() } else { format!("{}/{}", context.workspace, p) }
+    };
+    let path = at("path");
+    let content = args["content"].as_str().unwrap_or("pwned").to_string();
+    let outcome: std::io::Result<String> = match args["op"].as_str().unwrap_or_default() {
+        "read" => std::fs::read_to_string(&path),
+        "write" => std::fs::write(&path, &content).map(|_| "written".into()),
+        "append" => {
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(content.as_bytes()))
+                .map(|_| "appended".into())
+        }
+        "rename" => std::fs::rename(&path, at("to")).map(|_| "renamed".into()),
+        "remove" => std::fs::remove_file(&path).map(|_| "removed".into()),
+        "remove-dir" => std::fs::remove_dir_all(&path).map(|_| "removed".into()),
+        "mkdir" => std::fs::create_dir_all(&path).map(|_| "created".into()),
+        "symlink" => {
+            // `to` is the link's target text, used verbatim (it may point anywhere).
+            let target = args["to"].as_str().unwrap_or_default();
+            symlink(target, args["path"].as_str().unwrap_or_default())
+        }
+        "list" => std::fs::read_dir(&path).map(|entries| {
+            let mut names: Vec<String> =
+                entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            names.sort();
+            names.join("\n")
+        }),
+        other => return Err(ToolError::InvalidArguments(format!("unknown op {other}"))),
+    };
+    outcome.map_err(|e| ToolError::Failed(e.to_string())).and_then(done)
+}
+
+/// Creates a symlink through raw WASI calls (std has no stable API for it on
+/// WASI). `link` is relative to the preopened workspace.
+fn symlink(target: &str, link: &str) -> std::io::Result<String> {
+    let (dir, _) = wasip2::filesystem::preopens::get_directories()
+        .into_iter()
+        .next()
+        .ok_or_else(|| std::io::Error::other("no preopened directory"))?;
+    dir.symlink_at(target, link.trim_start_matches('/'))
+        .map(|_| "linked".to_string())
+        .map_err(|code| std::io::Error::other(format!("{code:?}")))
+}
+
+export!(Hostile);
