@@ -27,6 +27,7 @@ pub mod file_tools {
             "wasmgate:tools/types": super::tool_provider::wasmgate::tools::types,
             "wasmgate:tools/host": super::tool_provider::wasmgate::tools::host,
         },
+        additional_derives: [PartialEq],
         exports: { default: async },
     });
 }

@@ -270,7 +270,10 @@ impl Sandbox {
             } else if started.elapsed() >= deadline {
                 Err(wasmtime::Error::new(Interrupted::Deadline))
             } else {
-                Ok(UpdateDeadline::Continue(1))
+                // Yield to the executor each tick, so a busy guest never
+                // starves the other tasks on its thread (an abort request,
+                // the event stream) even on a single-threaded runtime.
+                Ok(UpdateDeadline::Yield(1))
             }
         });
         Ok(Call { store, stdout, stderr, cap, deadline, _permit: permit })

@@ -1,0 +1,14 @@
+//! wasmgate's integration tests, compiled into one binary.
+//!
+//! They drive the public surface only: the `wasmgate` binary (as a user or a
+//! script would) and the library's `Sandbox` (as the server will). Each test
+//! gets its own temporary workspace with a secret file beside it, outside,
+//! that no tool may ever read or change.
+
+mod cache;
+mod cli;
+mod concurrency;
+mod escapes;
+mod file_tools;
+mod limits;
+mod util;
