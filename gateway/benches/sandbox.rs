@@ -1,1 +1,216 @@
-fn main(){}
+//! The sandbox benchmark: what a tool call costs, against baselines measured
+//! in the same run.
+//!
+//! This machine is shared and noisy, so absolute numbers drift between runs;
+//! the ratios against baselines taken minutes apart in the same process are
+//! what to compare. It measures:
+//!
+//! - a component call that does nothing (`noop` of the test component);
+//! - `read` of a 4 KiB file through the file tools component;
+//! - the same read natively (open, read, number the lines) as the floor;
+//! - `cat` of the same file as a child process, what a container-free
+//!   "just spawn it" tool runner pays at the very least;
+//! - calls per second with one and with two concurrent callers;
+//! - the time from process start to ready with a warm compile cache (the
+//!   `wasmgate tool list` command, which builds the whole sandbox), and the
+//!   in-process `Sandbox::build` behind it.
+//!
+//! Run with `cargo bench` (or `just bench`). It is a plain `harness = false`
+//! program: each figure is a percentile over thousands of timed samples,
+//! printed with the targets from the issue that asked for them.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use wasmgate::sandbox::{CompileCache, Grant, Sandbox};
+
+const HOSTILE: &str = env!("WASMGATE_COMPONENT_TEST_HOSTILE");
+const WASMGATE: &str = env!("CARGO_BIN_EXE_wasmgate");
+
+/// Percentiles of a set of timings.
+struct Stats {
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+}
+
+impl Stats {
+    fn of(mut samples: Vec<Duration>) -> Stats {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+        Stats { p50: at(0.50), p90: at(0.90), p99: at(0.99) }
+    }
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn row(name: &str, stats: &Stats) {
+    println!(
+        "  {name:<44} p50 {:>9.1} us   p90 {:>9.1} us   p99 {:>9.1} us",
+        micros(stats.p50),
+        micros(stats.p90),
+        micros(stats.p99)
+    );
+}
+
+/// Times `f` `samples` times after `warmup` untimed runs.
+async fn time_async<F, Fut>(warmup: usize, samples: usize, mut f: F) -> Stats
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..warmup {
+        f().await;
+    }
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let start = Instant::now();
+        f().await;
+        times.push(start.elapsed());
+    }
+    Stats::of(times)
+}
+
+fn time_sync(warmup: usize, samples: usize, mut f: impl FnMut()) -> Stats {
+    for _ in 0..warmup {
+        f();
+    }
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let start = Instant::now();
+        f();
+        times.push(start.elapsed());
+    }
+    Stats::of(times)
+}
+
+/// What `read` does, natively: open, read, number the lines.
+fn native_read(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = String::with_capacity(text.len() + 1024);
+    let mut total = 0;
+    for (i, line) in text.lines().enumerate() {
+        out.push_str(&format!("{}: {line}\n", i + 1));
+        total = i + 1;
+    }
+    out.push_str(&format!("\n(End of file - total {total} lines)\n"));
+    out
+}
+
+/// Calls per second with `callers` tasks calling `read` for `window`.
+async fn throughput(sandbox: &Sandbox, grant: &Grant, callers: usize, window: Duration) -> f64 {
+    let until = Instant::now() + window;
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (sandbox, grant) = (sandbox.clone(), grant.clone());
+            tokio::spawn(async move {
+                let mut calls = 0u64;
+                while Instant::now() < until {
+                    sandbox.call("read", r#"{"filePath":"4k.txt"}"#, &grant).await.unwrap();
+                    calls += 1;
+                }
+                calls
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.unwrap();
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "meets target" } else { "MISSES target" }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let ws = work.path().join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    let line = "The quick brown fox jumps over the lazy dog, 0123456789 abcdefghij\n";
+    let text: String = line.repeat(4096 / line.len() + 1)[..4096].to_string();
+    let file = ws.join("4k.txt");
+    std::fs::write(&file, &text).unwrap();
+
+    println!("wasmgate sandbox benchmark ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    let cold = Instant::now();
+    let sandbox = Sandbox::builder()
+        .cache(CompileCache::at(&cache))
+        .component("test-hostile", std::fs::read(HOSTILE).unwrap())
+        .build()
+        .await
+        .unwrap();
+    let cold = cold.elapsed();
+    let grant = Grant::read_only(&ws).unwrap();
+    println!("  allocation: {:?}; first start (compiling): {:.0} ms\n", sandbox.allocation(), cold.as_secs_f64() * 1e3);
+
+    println!("per call");
+    let noop = time_async(500, 10_000, || async {
+        sandbox.call("noop", "{}", &grant).await.unwrap();
+    })
+    .await;
+    row("component call that does nothing", &noop);
+    let read = time_async(500, 10_000, || async {
+        let out = sandbox.call("read", r#"{"filePath":"4k.txt"}"#, &grant).await.unwrap();
+        assert!(out.output.contains("1: The quick"));
+    })
+    .await;
+    row("read 4 KiB through the sandbox", &read);
+    let native = time_sync(500, 20_000, || {
+        std::hint::black_box(native_read(&file));
+    });
+    row("read 4 KiB natively (baseline)", &native);
+    let cat = time_sync(20, 500, || {
+        let out = Command::new("cat").arg(&file).output().unwrap();
+        assert_eq!(out.stdout.len(), 4096);
+    });
+    row("spawn `cat` on it (baseline)", &cat);
+
+    println!("\nthroughput (read 4 KiB)");
+    let one = throughput(&sandbox, &grant, 1, Duration::from_secs(2)).await;
+    let two = throughput(&sandbox, &grant, 2, Duration::from_secs(2)).await;
+    println!("  one caller   {one:>10.0} calls/s");
+    println!("  two callers  {two:>10.0} calls/s");
+
+    println!("\nstart to ready, warm compile cache");
+    let build = time_async(2, 30, || async {
+        Sandbox::builder()
+            .cache(CompileCache::at(&cache))
+            .component("test-hostile", std::fs::read(HOSTILE).unwrap())
+            .build()
+            .await
+            .unwrap();
+    })
+    .await;
+    row("Sandbox::build, in process", &build);
+    let process = time_sync(2, 30, || {
+        let out = Command::new(WASMGATE).args(["tool", "list", "--json"]).env("WASMGATE_CACHE_DIR", &cache).output().unwrap();
+        assert!(out.status.success());
+    });
+    row("`wasmgate tool list` process, start to exit", &process);
+    let spawn = time_sync(5, 100, || {
+        Command::new("true").output().unwrap();
+    });
+    row("spawn `true` (baseline)", &spawn);
+
+    let read_p50 = micros(read.p50);
+    let vs_cat = cat.p50.as_secs_f64() / read.p50.as_secs_f64();
+    let vs_native = read.p50.as_secs_f64() / native.p50.as_secs_f64();
+    let ready_ms = process.p50.as_secs_f64() * 1e3;
+    println!("\nsummary (targets from issue 3)");
+    println!("  read through the sandbox p50      {read_p50:>8.1} us   (target <= 25 us)       {}", verdict(read_p50 <= 25.0));
+    println!("  spawning cat / sandboxed read     {vs_cat:>8.1} x    (target >= 40x)         {}", verdict(vs_cat >= 40.0));
+    println!("  sandboxed read / native read      {vs_native:>8.1} x    (baseline, no target)");
+    println!("  two callers                       {two:>8.0} /s   (target >= 50,000/s)    {}", verdict(two >= 50_000.0));
+    println!("  process start to ready, warm      {ready_ms:>8.1} ms   (target <= 100 ms)      {}", verdict(ready_ms <= 100.0));
+}
