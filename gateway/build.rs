@@ -37,7 +37,14 @@ fn main() {
         .arg(guests.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target_dir);
     // The host build's flags and wrappers are not the guests'.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_PRIMARY_PACKAGE"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
         command.env_remove(var);
     }
     let output = command.output().expect("running cargo to build the guest components");
@@ -66,7 +73,7 @@ fn require_target(rustc: &str) {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    let installed = libdir.as_deref().is_some_and(|dir| has_std(dir));
+    let installed = libdir.as_deref().is_some_and(has_std);
     if !installed {
         panic!(
             "\n\nThe {TARGET} target is not installed; wasmgate builds its tools for it.\n\

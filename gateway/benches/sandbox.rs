@@ -194,7 +194,8 @@ async fn run() {
     .await;
     row("Sandbox::build, in process", &build);
     let process = time_sync(2, 30, || {
-        let out = Command::new(WASMGATE).args(["tool", "list", "--json"]).env("WASMGATE_CACHE_DIR", &cache).output().unwrap();
+        let out =
+            Command::new(WASMGATE).args(["tool", "list", "--json"]).env("WASMGATE_CACHE_DIR", &cache).output().unwrap();
         assert!(out.status.success());
     });
     row("`wasmgate tool list` process, start to exit", &process);
@@ -208,9 +209,21 @@ async fn run() {
     let vs_native = read.p50.as_secs_f64() / native.p50.as_secs_f64();
     let ready_ms = process.p50.as_secs_f64() * 1e3;
     println!("\nsummary (targets from issue 3)");
-    println!("  read through the sandbox p50      {read_p50:>8.1} us   (target <= 25 us)       {}", verdict(read_p50 <= 25.0));
-    println!("  spawning cat / sandboxed read     {vs_cat:>8.1} x    (target >= 40x)         {}", verdict(vs_cat >= 40.0));
+    println!(
+        "  read through the sandbox p50      {read_p50:>8.1} us   (target <= 25 us)       {}",
+        verdict(read_p50 <= 25.0)
+    );
+    println!(
+        "  spawning cat / sandboxed read     {vs_cat:>8.1} x    (target >= 40x)         {}",
+        verdict(vs_cat >= 40.0)
+    );
     println!("  sandboxed read / native read      {vs_native:>8.1} x    (baseline, no target)");
-    println!("  two callers                       {two:>8.0} /s   (target >= 50,000/s)    {}", verdict(two >= 50_000.0));
-    println!("  process start to ready, warm      {ready_ms:>8.1} ms   (target <= 100 ms)      {}", verdict(ready_ms <= 100.0));
+    println!(
+        "  two callers                       {two:>8.0} /s   (target >= 50,000/s)    {}",
+        verdict(two >= 50_000.0)
+    );
+    println!(
+        "  process start to ready, warm      {ready_ms:>8.1} ms   (target <= 100 ms)      {}",
+        verdict(ready_ms <= 100.0)
+    );
 }

@@ -34,5 +34,5 @@ pub mod file_tools {
 
 pub use file_tools::exports::wasmgate::tools::files::{Content, DirEntry, EntryKind, FileContent};
 pub use tool_provider::wasmgate::tools::host::{Host, LogLevel};
-pub use tool_provider::wasmgate::tools::types::{CallContext, ToolError as GuestError, ToolSpec};
 pub use tool_provider::wasmgate::tools::types::Host as TypesHost;
+pub use tool_provider::wasmgate::tools::types::{CallContext, ToolError as GuestError, ToolSpec};

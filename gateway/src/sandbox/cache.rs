@@ -36,7 +36,9 @@ impl CompileCache {
     pub fn default_location() -> Self {
         match std::env::var_os("WASMGATE_CACHE_DIR") {
             Some(dir) => Self::at(dir),
-            None => dirs::cache_dir().map(|d| Self::at(d.join("wasmgate").join("components"))).unwrap_or(Self::disabled()),
+            None => {
+                dirs::cache_dir().map(|d| Self::at(d.join("wasmgate").join("components"))).unwrap_or(Self::disabled())
+            }
         }
     }
 
@@ -75,7 +77,11 @@ fn key(engine: &Engine, bytes: &[u8]) -> String {
 fn store(dir: &Path, path: &Path, component: &Component) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let compiled = component.serialize().map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-    let temp = dir.join(format!(".{}.{}.tmp", std::process::id(), path.file_name().and_then(|n| n.to_str()).unwrap_or("entry")));
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry")
+    ));
     std::fs::write(&temp, compiled)?;
     std::fs::rename(&temp, path)
 }

@@ -29,9 +29,10 @@ impl Grant {
     /// Grants `root` with `access`. Fails if `root` is not a directory or its
     /// path is not UTF-8 (the guest sees paths as strings).
     pub fn new(root: impl AsRef<Path>, access: Access) -> io::Result<Self> {
-        let root = root.as_ref().canonicalize().map_err(|e| {
-            io::Error::new(e.kind(), format!("workspace {}: {e}", root.as_ref().display()))
-        })?;
+        let root = root
+            .as_ref()
+            .canonicalize()
+            .map_err(|e| io::Error::new(e.kind(), format!("workspace {}: {e}", root.as_ref().display())))?;
         if !root.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::NotADirectory,

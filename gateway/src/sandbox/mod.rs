@@ -184,7 +184,7 @@ impl Sandbox {
             instance.wasmgate_tools_tool().call_invoke(&mut call.store, tool, arguments, &context).await
         }
         .await;
-        let result = call.finish(outcome)??;
+        let result = call.finish(outcome)?;
         let cap = self.inner.limits.output;
         if result.output.len() > cap || result.metadata.len() > cap {
             return Err(CallError::OutputLimit(cap));
@@ -205,7 +205,7 @@ impl Sandbox {
             instance.wasmgate_tools_files().call_list_dir(&mut call.store, path, &context).await
         }
         .await;
-        Ok(call.finish(outcome)??)
+        call.finish(outcome)
     }
 
     /// Reads one file of the workspace whole through the file tools.
@@ -217,7 +217,7 @@ impl Sandbox {
             instance.wasmgate_tools_files().call_read_file(&mut call.store, path, &context).await
         }
         .await;
-        Ok(call.finish(outcome)??)
+        call.finish(outcome)
     }
 
     fn file_tools(&self, grant: &Grant) -> Result<(&FileToolsPre<CallState>, CallContext), CallError> {
@@ -232,7 +232,8 @@ impl Sandbox {
     /// Sets up one call's store: permit, WASI context, limits, deadline.
     async fn prepare(&self, tool: &str, grant: Option<&Grant>, options: CallOptions) -> Result<Call, CallError> {
         let inner = &self.inner;
-        let permit = inner.permits.clone().acquire_owned().await.map_err(|_| CallError::Host("sandbox closed".into()))?;
+        let permit =
+            inner.permits.clone().acquire_owned().await.map_err(|_| CallError::Host("sandbox closed".into()))?;
         let cap = inner.limits.output;
         let stdout = MemoryOutputPipe::new(cap);
         let stderr = MemoryOutputPipe::new(cap);
@@ -311,9 +312,9 @@ struct Call {
 impl Call {
     /// Turns a wasmtime outcome into the call's result, naming the limit a
     /// trap came from when one did.
-    fn finish<T>(self, outcome: wasmtime::Result<Result<T, GuestError>>) -> Result<Result<T, CallError>, CallError> {
+    fn finish<T>(self, outcome: wasmtime::Result<Result<T, GuestError>>) -> Result<T, CallError> {
         let error = match outcome {
-            Ok(result) => return Ok(result.map_err(CallError::from)),
+            Ok(result) => return result.map_err(CallError::from),
             Err(error) => error,
         };
         let state = self.store.data();
@@ -424,7 +425,10 @@ impl SandboxBuilder {
                     )));
                 }
                 let parameters = serde_json::from_str(&spec.parameters).map_err(|e| {
-                    CallError::Host(format!("component {}: tool {}: parameters are not JSON: {e}", component.name, spec.name))
+                    CallError::Host(format!(
+                        "component {}: tool {}: parameters are not JSON: {e}",
+                        component.name, spec.name
+                    ))
                 })?;
                 by_name.insert(spec.name.clone(), index);
                 tools.push(ToolInfo {
@@ -451,7 +455,6 @@ impl Sandbox {
             instance.wasmgate_tools_tool().call_describe(&mut call.store).await.map(Ok)
         }
         .await;
-        call.finish(outcome)?
-            .map_err(|e| CallError::Host(format!("component {}: describe failed: {e}", component.name)))
+        call.finish(outcome).map_err(|e| CallError::Host(format!("component {}: describe failed: {e}", component.name)))
     }
 }

@@ -26,7 +26,16 @@ fn tool_call_reads_inside_and_refuses_outside() {
 fn tool_call_honours_read_only_and_reports_json_errors() {
     let fx = Fixture::new();
     let root = fx.ws.to_str().unwrap();
-    let out = wasmgate(&["tool", "call", "write", r#"{"filePath":"x.txt","content":"x"}"#, "--root", root, "--read-only", "--json"]);
+    let out = wasmgate(&[
+        "tool",
+        "call",
+        "write",
+        r#"{"filePath":"x.txt","content":"x"}"#,
+        "--root",
+        root,
+        "--read-only",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["error"]["kind"], "permission-denied");

@@ -25,7 +25,8 @@ async fn dot_dot_paths_are_outside_the_workspace() {
         assert!(matches!(error, CallError::OutsideWorkspace(_)), "{path}: {error:?}");
         assert!(error.to_string().contains("outside the workspace"), "{error}");
     }
-    let error = assert_refused(call("write", json!({"filePath": "../outside.txt", "content": "x"}), &fx.read_write()).await);
+    let error =
+        assert_refused(call("write", json!({"filePath": "../outside.txt", "content": "x"}), &fx.read_write()).await);
     assert!(matches!(error, CallError::OutsideWorkspace(_)));
     fx.assert_outside_untouched();
 }
@@ -55,7 +56,9 @@ async fn a_host_symlink_to_a_file_outside_is_not_followed() {
     let error = assert_refused(call("read", json!({"filePath": "link.txt"}), &grant).await);
     assert!(matches!(error, CallError::OutsideWorkspace(_)), "{error:?}");
     assert_refused(call("write", json!({"filePath": "link.txt", "content": "pwned"}), &grant).await);
-    assert_refused(call("edit", json!({"filePath": "link.txt", "oldString": SECRET, "newString": "pwned"}), &grant).await);
+    assert_refused(
+        call("edit", json!({"filePath": "link.txt", "oldString": SECRET, "newString": "pwned"}), &grant).await,
+    );
     assert_refused(call("fs", json!({"op": "read", "path": "link.txt"}), &grant).await);
     assert_refused(call("fs", json!({"op": "append", "path": "link.txt"}), &grant).await);
     let typed = wasmgate_read_file(&grant, "link.txt").await;
@@ -146,7 +149,8 @@ async fn a_read_only_grant_refuses_every_change() {
     let error = call("write", json!({"filePath": "new.txt", "content": "x"}), &grant).await.unwrap_err();
     assert!(matches!(error, CallError::PermissionDenied(_)), "{error:?}");
     assert!(error.to_string().contains("read-only"), "{error}");
-    let mut names: Vec<_> = std::fs::read_dir(&fx.ws).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<_> =
+        std::fs::read_dir(&fx.ws).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["dir", "keep.txt"]);
     assert_eq!(std::fs::read_to_string(fx.ws.join("keep.txt")).unwrap(), "original\n");

@@ -12,12 +12,18 @@ async fn read_numbers_lines_and_pages_with_offset_and_limit() {
     let grant = fx.read_write();
     let all = call("read", json!({"filePath": "ten.txt"}), &grant).await.unwrap();
     let abs = fx.ws.join("ten.txt");
-    assert!(all.output.starts_with(&format!("<path>{}</path>\n<type>file</type>\n<content>\n1: line 1\n", abs.display())));
+    assert!(
+        all.output.starts_with(&format!("<path>{}</path>\n<type>file</type>\n<content>\n1: line 1\n", abs.display()))
+    );
     assert!(all.output.ends_with("10: line 10\n\n(End of file - total 10 lines)\n</content>"), "{}", all.output);
     assert_eq!(all.title, "ten.txt");
 
     let page = call("read", json!({"filePath": "ten.txt", "offset": 4, "limit": 3}), &grant).await.unwrap();
-    assert!(page.output.contains("4: line 4\n5: line 5\n6: line 6\n\n(Showing lines 4-6 of 10. Use offset=7 to continue.)"), "{}", page.output);
+    assert!(
+        page.output.contains("4: line 4\n5: line 5\n6: line 6\n\n(Showing lines 4-6 of 10. Use offset=7 to continue.)"),
+        "{}",
+        page.output
+    );
     assert!(!page.output.contains("3: line 3") && !page.output.contains("7: line 7"));
     assert_eq!(page.metadata["truncated"], true);
 
@@ -37,7 +43,11 @@ async fn read_caps_long_lines_and_large_files() {
     assert!(wide.output.len() < 2500);
     let big = call("read", json!({"filePath": "big.txt"}), &grant).await.unwrap();
     assert!(big.output.len() <= 51 * 1024, "read returned {} bytes", big.output.len());
-    assert!(big.output.contains("(Output capped at 50 KB. Showing lines 1-"), "{}", &big.output[big.output.len() - 200..]);
+    assert!(
+        big.output.contains("(Output capped at 50 KB. Showing lines 1-"),
+        "{}",
+        &big.output[big.output.len() - 200..]
+    );
 }
 
 #[tokio::test]
@@ -53,7 +63,10 @@ async fn read_refuses_binary_files_and_suggests_names_for_missing_ones() {
     }
     let error = call("read", json!({"filePath": "config"}), &grant).await.unwrap_err();
     assert!(matches!(error, CallError::NotFound(_)), "{error:?}");
-    assert!(error.to_string().contains("Did you mean one of these?") && error.to_string().contains("config.toml"), "{error}");
+    assert!(
+        error.to_string().contains("Did you mean one of these?") && error.to_string().contains("config.toml"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -90,7 +103,10 @@ async fn edit_applies_tolerant_matches_and_reports_a_diff() {
     )
     .await
     .unwrap();
-    assert_eq!(std::fs::read_to_string(fx.ws.join("lib.rs")).unwrap(), "fn main() {\n        let x = 2;\n        run(x);\n}\n");
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join("lib.rs")).unwrap(),
+        "fn main() {\n        let x = 2;\n        run(x);\n}\n"
+    );
     let diff = edit.metadata["diff"].as_str().unwrap();
     assert!(diff.contains("-        let x = 1;\n+        let x = 2;\n"), "{diff}");
     assert_eq!(edit.metadata["filediff"]["additions"], 1);
@@ -103,15 +119,20 @@ async fn edit_refuses_ambiguous_missing_and_identical_edits_without_writing() {
     let original = "a();\nb();\na();\n";
     fx.file("x.rs", original);
     let grant = fx.read_write();
-    let ambiguous = call("edit", json!({"filePath": "x.rs", "oldString": "a();", "newString": "c();"}), &grant).await.unwrap_err();
+    let ambiguous =
+        call("edit", json!({"filePath": "x.rs", "oldString": "a();", "newString": "c();"}), &grant).await.unwrap_err();
     assert!(ambiguous.to_string().contains("Found 2 matches"), "{ambiguous}");
-    let missing = call("edit", json!({"filePath": "x.rs", "oldString": "zzz", "newString": "c"}), &grant).await.unwrap_err();
+    let missing =
+        call("edit", json!({"filePath": "x.rs", "oldString": "zzz", "newString": "c"}), &grant).await.unwrap_err();
     assert!(missing.to_string().contains("oldString not found"), "{missing}");
-    let same = call("edit", json!({"filePath": "x.rs", "oldString": "b();", "newString": "b();"}), &grant).await.unwrap_err();
+    let same =
+        call("edit", json!({"filePath": "x.rs", "oldString": "b();", "newString": "b();"}), &grant).await.unwrap_err();
     assert!(same.to_string().contains("identical"), "{same}");
     assert_eq!(std::fs::read_to_string(fx.ws.join("x.rs")).unwrap(), original);
 
-    call("edit", json!({"filePath": "x.rs", "oldString": "a();", "newString": "c();", "replaceAll": true}), &grant).await.unwrap();
+    call("edit", json!({"filePath": "x.rs", "oldString": "a();", "newString": "c();", "replaceAll": true}), &grant)
+        .await
+        .unwrap();
     assert_eq!(std::fs::read_to_string(fx.ws.join("x.rs")).unwrap(), "c();\nb();\nc();\n");
 }
 

@@ -62,7 +62,11 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
         let fit = |s: &str| if crlf && !s.contains('\r') { s.replace('\n', "\r\n") } else { s.to_string() };
         let edited = edit_match::replace(&before, &fit(&args.old_string), &fit(&args.new_string), args.replace_all)
             .map_err(|e| ToolError::Failed(e.to_string()))?;
-        let note = if edited.replacements > 1 { format!(" Replaced {} occurrences.", edited.replacements) } else { String::new() };
+        let note = if edited.replacements > 1 {
+            format!(" Replaced {} occurrences.", edited.replacements)
+        } else {
+            String::new()
+        };
         (before, edited.content, note)
     };
 

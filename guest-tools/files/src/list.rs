@@ -14,9 +14,29 @@ const LIMIT: usize = 100;
 
 /// Folders nobody wants listed: dependencies, build output, caches, VCS data.
 const SKIPPED: &[&str] = &[
-    "node_modules/", "__pycache__/", ".git/", "dist/", "build/", "target/", "vendor/", "bin/", "obj/",
-    ".idea/", ".vscode/", ".zig-cache/", "zig-out/", ".coverage/", "coverage/", "tmp/", "temp/", ".cache/",
-    "cache/", "logs/", ".venv/", "venv/", "env/",
+    "node_modules/",
+    "__pycache__/",
+    ".git/",
+    "dist/",
+    "build/",
+    "target/",
+    "vendor/",
+    "bin/",
+    "obj/",
+    ".idea/",
+    ".vscode/",
+    ".zig-cache/",
+    "zig-out/",
+    ".coverage/",
+    "coverage/",
+    "tmp/",
+    "temp/",
+    ".cache/",
+    "cache/",
+    "logs/",
+    ".venv/",
+    "venv/",
+    "env/",
 ];
 
 #[derive(Deserialize)]

@@ -61,7 +61,9 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
         // Small files (nearly all source) in one read, into a buffer that
         // touches no more guest memory than the file needs.
         let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-        file.read_to_end(&mut bytes).map_err(io)?;
+        // Through `take`: `File::read_to_end` would stat the file again for
+        // a size hint we already have.
+        (&mut file).take(meta.len() + 1).read_to_end(&mut bytes).map_err(io)?;
         if looks_binary(&path.abs, &bytes) {
             return Err(binary(&path));
         }
@@ -141,7 +143,17 @@ impl Page {
         output.push_str(&path.abs);
         output.push_str("</path>\n<type>file</type>\n<content>\n");
         let body_start = output.len();
-        Page { offset, limit, output, body_start, total: 0, last_shown: 0, capped: false, preview: String::new(), preview_lines: 0 }
+        Page {
+            offset,
+            limit,
+            output,
+            body_start,
+            total: 0,
+            last_shown: 0,
+            capped: false,
+            preview: String::new(),
+            preview_lines: 0,
+        }
     }
 
     fn line(&mut self, line: &[u8]) {
@@ -159,7 +171,8 @@ impl Page {
         };
         let text = text.trim_end_matches(['\n', '\r']);
         // A line of at most MAX_LINE_CHARS bytes has at most as many chars.
-        let cut = if text.len() <= MAX_LINE_CHARS { None } else { text.char_indices().nth(MAX_LINE_CHARS).map(|(i, _)| i) };
+        let cut =
+            if text.len() <= MAX_LINE_CHARS { None } else { text.char_indices().nth(MAX_LINE_CHARS).map(|(i, _)| i) };
         let shown = match cut {
             Some(cut) => &text[..cut],
             None => text,
@@ -289,10 +302,9 @@ fn not_found_with_hints(ws: &Workspace, path: &Resolved, error: std::io::Error) 
 /// a NUL byte or mostly non-text bytes in its first block.
 pub fn looks_binary(path: &str, head: &[u8]) -> bool {
     const BINARY_EXTENSIONS: &[&str] = &[
-        "zip", "tar", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "exe", "dll", "so", "dylib", "a", "o",
-        "obj", "lib", "class", "jar", "war", "wasm", "pyc", "pyo", "bin", "dat", "png", "jpg", "jpeg", "gif",
-        "bmp", "ico", "webp", "pdf", "mp3", "mp4", "avi", "mov", "woff", "woff2", "ttf", "otf", "eot", "sqlite",
-        "db",
+        "zip", "tar", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "exe", "dll", "so", "dylib", "a", "o", "obj",
+        "lib", "class", "jar", "war", "wasm", "pyc", "pyo", "bin", "dat", "png", "jpg", "jpeg", "gif", "bmp", "ico",
+        "webp", "pdf", "mp3", "mp4", "avi", "mov", "woff", "woff2", "ttf", "otf", "eot", "sqlite", "db",
     ];
     let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     if BINARY_EXTENSIONS.contains(&ext.as_str()) {
@@ -305,10 +317,8 @@ pub fn looks_binary(path: &str, head: &[u8]) -> bool {
     // Control bytes that text does not use (UTF-8 multibyte sequences are all
     // >= 0x80, so they count as text). Both counts vectorize.
     // Count in u8 lanes (chunks of 255 cannot overflow) so the loop vectorizes.
-    let control: usize = head
-        .chunks(255)
-        .map(|chunk| usize::from(chunk.iter().fold(0u8, |n, &b| n + u8::from(b < 0x20))))
-        .sum();
+    let control: usize =
+        head.chunks(255).map(|chunk| usize::from(chunk.iter().fold(0u8, |n, &b| n + u8::from(b < 0x20)))).sum();
     let whitespace = memchr::memchr3_iter(b'\n', b'\r', b'\t', head).count();
     (control - whitespace) * 10 > head.len() * 3
 }

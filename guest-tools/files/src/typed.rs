@@ -1,6 +1,8 @@
 //! The typed `files` interface: records for the HTTP API's file endpoints.
 
-use crate::exports::wasmgate::tools::files::{CallContext, Content, DirEntry, EntryKind, FileContent, Guest, ToolError};
+use crate::exports::wasmgate::tools::files::{
+    CallContext, Content, DirEntry, EntryKind, FileContent, Guest, ToolError,
+};
 use crate::workspace::{Access, Workspace};
 
 /// The largest file `read-file` returns whole; the HTTP API serves source

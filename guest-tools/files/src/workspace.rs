@@ -58,19 +58,14 @@ impl Workspace {
         if self.writable {
             Ok(())
         } else {
-            Err(ToolError::PermissionDenied(format!(
-                "cannot {what}: this call has a read-only grant on the workspace"
-            )))
+            Err(ToolError::PermissionDenied(format!("cannot {what}: this call has a read-only grant on the workspace")))
         }
     }
 
     /// Resolves a path given by the caller (relative or absolute).
     pub fn resolve(&self, input: &str) -> Result<Resolved, ToolError> {
-        let relative = if input.starts_with('/') {
-            self.strip_root(input).ok_or_else(|| self.outside(input))?
-        } else {
-            input
-        };
+        let relative =
+            if input.starts_with('/') { self.strip_root(input).ok_or_else(|| self.outside(input))? } else { input };
         let mut parts: Vec<&str> = Vec::new();
         for part in relative.split('/') {
             match part {

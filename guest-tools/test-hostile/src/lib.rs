@@ -18,11 +18,7 @@ use wasmgate::tools::host;
 struct Hostile;
 
 fn spec(name: &str, description: &str, parameters: Value) -> ToolSpec {
-    ToolSpec {
-        name: name.into(),
-        description: description.into(),
-        parameters: parameters.to_string(),
-    }
+    ToolSpec { name: name.into(), description: description.into(), parameters: parameters.to_string() }
 }
 
 fn done(output: impl Into<String>) -> Result<ToolResult, ToolError> {
@@ -38,21 +34,26 @@ impl Guest for Hostile {
             spec("hog", "Allocates memory until something stops it.", none.clone()),
             spec("flood", "Prints to stdout forever.", none.clone()),
             spec("stream-flood", "Streams output through the host forever.", none.clone()),
-            spec("huge-result", "Returns a result of `bytes` bytes.",
-                json!({"type": "object", "properties": {"bytes": {"type": "integer"}}})),
-            spec("fs", "Performs one raw filesystem operation and reports what happened.",
+            spec(
+                "huge-result",
+                "Returns a result of `bytes` bytes.",
+                json!({"type": "object", "properties": {"bytes": {"type": "integer"}}}),
+            ),
+            spec(
+                "fs",
+                "Performs one raw filesystem operation and reports what happened.",
                 json!({"type": "object", "required": ["op", "path"], "properties": {
                     "op": {"enum": ["read", "write", "append", "rename", "remove", "remove-dir", "mkdir", "symlink", "list"]},
                     "path": {"type": "string"},
                     "to": {"type": "string"},
                     "content": {"type": "string"}
-                }})),
+                }}),
+            ),
         ]
     }
 
     fn invoke(name: String, arguments: String, context: CallContext) -> Result<ToolResult, ToolError> {
-        let args: Value = serde_json::from_str(&arguments)
-            .map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
+        let args: Value = serde_json::from_str(&arguments).map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
         match name.as_str() {
             "noop" => done(""),
             "spin" => {

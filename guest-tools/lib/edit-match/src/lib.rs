@@ -61,9 +61,7 @@ pub enum EditError {
 impl std::fmt::Display for EditError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            EditError::Identical => {
-                f.write_str("No changes to apply: oldString and newString are identical.")
-            }
+            EditError::Identical => f.write_str("No changes to apply: oldString and newString are identical."),
             EditError::NotFound => f.write_str(
                 "oldString not found in content. It must match the file exactly, \
                  or line by line apart from whitespace and indentation.",
@@ -147,12 +145,8 @@ pub fn find(content: &str, old: &str) -> Option<(Strategy, Vec<Range<usize>>)> {
     })
 }
 
-const STRATEGIES: [Strategy; 4] = [
-    Strategy::Exact,
-    Strategy::LineTrimmed,
-    Strategy::WhitespaceNormalized,
-    Strategy::TrimmedBoundary,
-];
+const STRATEGIES: [Strategy; 4] =
+    [Strategy::Exact, Strategy::LineTrimmed, Strategy::WhitespaceNormalized, Strategy::TrimmedBoundary];
 
 fn find_with(strategy: Strategy, content: &str, old: &str) -> Vec<Found> {
     if old.is_empty() {
@@ -164,20 +158,13 @@ fn find_with(strategy: Strategy, content: &str, old: &str) -> Vec<Found> {
         Strategy::WhitespaceNormalized => by_lines(content, old, |a, b| collapse(a) == collapse(b)),
         Strategy::TrimmedBoundary => {
             let trimmed = old.trim();
-            if trimmed.is_empty() || trimmed == old {
-                Vec::new()
-            } else {
-                exact(content, trimmed)
-            }
+            if trimmed.is_empty() || trimmed == old { Vec::new() } else { exact(content, trimmed) }
         }
     }
 }
 
 fn exact(content: &str, old: &str) -> Vec<Found> {
-    content
-        .match_indices(old)
-        .map(|(start, m)| Found { range: start..start + m.len(), fit: None })
-        .collect()
+    content.match_indices(old).map(|(start, m)| Found { range: start..start + m.len(), fit: None }).collect()
 }
 
 /// A line of the content: its text without the line break, and where it starts.

@@ -1,0 +1,32 @@
+# Everyday recipes. `just` is optional: each recipe is one cargo command.
+# Install it with `cargo install just`.
+
+# List the recipes.
+default:
+    @just --list
+
+# Run every test (the README's test command).
+test:
+    cargo test --release
+
+# The sandbox benchmark: per-call latency, throughput and start-up, with
+# baselines (native read, process spawn) measured in the same run.
+bench:
+    cargo bench
+
+# List the tools, with their argument schemas.
+tools:
+    cargo run --release -- tool list
+
+# Run one tool on the current folder: `just call read '{"filePath":"README.md"}'`.
+call tool args="{}":
+    cargo run --release -- tool call {{tool}} '{{args}}'
+
+# Lints, as CI would like them.
+lint:
+    cargo clippy --release --all-targets -- -D warnings
+    cargo fmt --check
+
+# What CI runs, on this checkout.
+ci:
+    bash .ci/run
