@@ -1,0 +1,128 @@
+//! One call's life: a permit, a fresh store with exactly the granted
+//! workspace, the deadline and cancellation check, and the translation of
+//! whatever the guest did into a result or a [`CallError`].
+
+use super::bindings::GuestError;
+use super::limits::MemoryGuard;
+use super::state::{CallState, MAX_RESOURCES, OutputCapReached, OutputMeter};
+use super::{Access, CallError, CallOptions, Grant, Inner};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::OwnedSemaphorePermit;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+/// Why the epoch callback stopped a call.
+#[derive(Debug)]
+enum Interrupted {
+    Deadline,
+    Cancelled,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Interrupted::Deadline => "deadline passed",
+            Interrupted::Cancelled => "call cancelled",
+        })
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// One call in progress: its store and the permit it holds.
+pub(super) struct Call {
+    pub(super) store: Store<CallState>,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+    cap: usize,
+    deadline: Duration,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Call {
+    /// Sets up one call's store: permit, WASI context, limits, deadline.
+    pub(super) async fn start(
+        inner: &Inner,
+        tool: &str,
+        grant: Option<&Grant>,
+        options: CallOptions,
+    ) -> Result<Call, CallError> {
+        let permit =
+            inner.permits.clone().acquire_owned().await.map_err(|_| CallError::Host("sandbox closed".into()))?;
+        let cap = inner.limits.output;
+        let stdout = MemoryOutputPipe::new(cap);
+        let stderr = MemoryOutputPipe::new(cap);
+        let mut wasi = WasiCtxBuilder::new();
+        // Must precede the preopen: each preopen captures the flag when added.
+        wasi.allow_blocking_current_thread(true);
+        wasi.stdout(stdout.clone()).stderr(stderr.clone());
+        if let Some(grant) = grant {
+            let perms = match grant.access() {
+                Access::ReadOnly => FsPerms::ReadOnly,
+                Access::ReadWrite => FsPerms::ReadWrite,
+            };
+            wasi.preopened_dir(grant.root(), grant.guest_path(), perms)
+                .map_err(|e| CallError::Host(format!("cannot open workspace {}: {e:#}", grant.root().display())))?;
+        }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
+        let cancelled = options.cancel.map(|c| c.0).unwrap_or_default();
+        let state = CallState {
+            wasi: wasi.build(),
+            table,
+            memory: MemoryGuard::new(inner.limits.memory),
+            output: OutputMeter::new(cap, options.on_output),
+            cancelled,
+            tool: tool.to_string(),
+        };
+        let mut store = Store::new(&inner.engine, state);
+        store.limiter(|state| &mut state.memory);
+        let deadline = options.deadline.unwrap_or(inner.limits.deadline);
+        let started = Instant::now();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |store| {
+            if store.data().cancelled.load(Ordering::Relaxed) {
+                Err(wasmtime::Error::new(Interrupted::Cancelled))
+            } else if started.elapsed() >= deadline {
+                Err(wasmtime::Error::new(Interrupted::Deadline))
+            } else {
+                // Yield to the executor each tick, so a busy guest never
+                // starves the other tasks on its thread (an abort request,
+                // the event stream) even on a single-threaded runtime.
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        Ok(Call { store, stdout, stderr, cap, deadline, _permit: permit })
+    }
+
+    /// Turns a wasmtime outcome into the call's result, naming the limit a
+    /// trap came from when one did.
+    pub(super) fn finish<T>(self, outcome: wasmtime::Result<Result<T, GuestError>>) -> Result<T, CallError> {
+        let error = match outcome {
+            Ok(result) => return result.map_err(CallError::from),
+            Err(error) => error,
+        };
+        let state = self.store.data();
+        if let Some(interrupted) = error.downcast_ref::<Interrupted>() {
+            return Err(match interrupted {
+                Interrupted::Deadline => CallError::Timeout(self.deadline),
+                Interrupted::Cancelled => CallError::Cancelled,
+            });
+        }
+        if state.memory.exceeded {
+            return Err(CallError::MemoryLimit(state.memory.cap()));
+        }
+        if state.output.exceeded
+            || error.is::<OutputCapReached>()
+            || self.stdout.contents().len() >= self.cap
+            || self.stderr.contents().len() >= self.cap
+        {
+            return Err(CallError::OutputLimit(self.cap));
+        }
+        let message = format!("{error}");
+        Err(CallError::Crashed(message.lines().next().unwrap_or("trap").to_string()))
+    }
+}
