@@ -122,7 +122,29 @@ impl Call {
         {
             return Err(CallError::OutputLimit(self.cap));
         }
-        let message = format!("{error}");
-        Err(CallError::Crashed(message.lines().next().unwrap_or("trap").to_string()))
+        Err(CallError::Crashed(crash_report(&error, &self.stderr)))
+    }
+}
+
+/// What to say about a guest that trapped: the trap, and the last lines the
+/// guest wrote to stderr (a Rust guest's panic message: where, then what).
+fn crash_report(error: &wasmtime::Error, stderr: &MemoryOutputPipe) -> String {
+    let trap = match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{error}").lines().next().unwrap_or("trap").to_string(),
+    };
+    let stderr = stderr.contents();
+    let stderr = String::from_utf8_lossy(&stderr);
+    let said: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .collect();
+    match said.len() {
+        0 => trap,
+        n => {
+            let tail = said[n.saturating_sub(2)..].join(" ");
+            format!("{trap}; the tool said: {}", tail.chars().take(500).collect::<String>())
+        }
     }
 }

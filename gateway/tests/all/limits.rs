@@ -114,3 +114,13 @@ async fn limits_in_one_call_do_not_disturb_calls_running_beside_it() {
     }
     assert_eq!(runaway.await.unwrap().unwrap_err(), CallError::MemoryLimit(TEST_LIMITS.memory));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_panic_is_a_crash_report_and_the_next_call_works() {
+    let fx = Fixture::new();
+    let error = call("panic", json!({}), &fx.read_write()).await.unwrap_err();
+    let CallError::Crashed(report) = &error else { panic!("expected a crash, got {error:?}") };
+    assert!(report.contains("unreachable"), "{report}");
+    assert!(report.contains("the hostile tool gave up on purpose"), "{report}");
+    assert_still_serving(&fx).await;
+}

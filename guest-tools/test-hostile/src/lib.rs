@@ -34,6 +34,7 @@ impl Guest for Hostile {
             spec("hog", "Allocates memory until something stops it.", none.clone()),
             spec("flood", "Prints to stdout forever.", none.clone()),
             spec("stream-flood", "Streams output through the host forever.", none.clone()),
+            spec("panic", "Panics with a message.", none.clone()),
             spec(
                 "huge-result",
                 "Returns a result of `bytes` bytes.",
@@ -75,6 +76,7 @@ impl Guest for Hostile {
             "stream-flood" => loop {
                 host::emit_output(&"stream ".repeat(100));
             },
+            "panic" => panic!("the hostile tool gave up on purpose"),
             "huge-result" => {
                 let bytes = args["bytes"].as_u64().unwrap_or(1 << 20) as usize;
                 done("x".repeat(bytes))
