@@ -22,6 +22,10 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// wasm-component-ld has three or four; other toolchains add shims.
 const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 32;
 
+/// The guard region after each memory in the fallback configuration: small,
+/// because with a small reservation the compiled code checks bounds anyway.
+const FALLBACK_GUARD: u64 = 64 << 10;
+
 /// How the engine allocates instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allocation {
@@ -41,6 +45,10 @@ pub(crate) fn build(limits: &Limits) -> wasmtime::Result<(Engine, Allocation)> {
             tracing::warn!("pooling allocator unavailable ({error:#}); falling back to on-demand allocation");
             let mut config = base_config();
             config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+            // Where the pool did not fit, 4 GiB reservations per memory may
+            // not either: reserve only what the cap allows and bounds-check.
+            config.memory_reservation(limits.memory as u64);
+            config.memory_guard_size(FALLBACK_GUARD);
             Ok((Engine::new(&config)?, Allocation::OnDemand))
         }
     }

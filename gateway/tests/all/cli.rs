@@ -119,3 +119,25 @@ fn arguments_can_come_from_stdin() {
     let out = child.wait_with_output().unwrap();
     assert!(text(&out.stdout).contains("1: via stdin"));
 }
+
+#[test]
+fn a_small_address_space_falls_back_to_on_demand_allocation() {
+    // The pool reserves hundreds of GiB of address space up front; under a
+    // 6 GiB limit it cannot, and the sandbox must still work (and still cap).
+    let fx = Fixture::new();
+    fx.file("a.txt", "fits\n");
+    let binary = env!("CARGO_BIN_EXE_wasmgate");
+    let script = format!(
+        "ulimit -v 6291456; exec {binary} tool call read '{{\"filePath\":\"a.txt\"}}' --root {root}",
+        root = fx.ws.display()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .env("WASMGATE_CACHE_DIR", crate::util::cache_dir())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("1: fits"));
+    assert!(text(&out.stderr).contains("falling back to on-demand allocation"), "{}", text(&out.stderr));
+}
