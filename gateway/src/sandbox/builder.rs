@@ -7,6 +7,7 @@ use super::bindings::tool_provider::{ToolProvider, ToolProviderPre};
 use super::call::Call;
 use super::state::CallState;
 use super::{CallError, CallOptions, CompileCache, Inner, Limits, Loaded, Sandbox, ToolInfo, engine};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use wasmtime::component::{Component, HasSelf, Linker};
 pub struct SandboxBuilder {
     limits: Limits,
     cache: CompileCache,
-    components: Vec<(String, Vec<u8>)>,
+    /// Built-ins are borrowed from the binary; added components are owned.
+    components: Vec<(String, Cow<'static, [u8]>)>,
 }
 
 impl SandboxBuilder {
@@ -26,7 +28,7 @@ impl SandboxBuilder {
         SandboxBuilder {
             limits: Limits::default(),
             cache: CompileCache::default_location(),
-            components: crate::builtin::COMPONENTS.iter().map(|(n, b)| (n.to_string(), b.to_vec())).collect(),
+            components: crate::builtin::COMPONENTS.iter().map(|&(n, b)| (n.to_string(), Cow::Borrowed(b))).collect(),
         }
     }
 
@@ -44,7 +46,7 @@ impl SandboxBuilder {
 
     /// Adds a component from its bytes.
     pub fn component(mut self, name: impl Into<String>, bytes: Vec<u8>) -> Self {
-        self.components.push((name.into(), bytes));
+        self.components.push((name.into(), Cow::Owned(bytes)));
         self
     }
 
@@ -57,7 +59,7 @@ impl SandboxBuilder {
         paths.sort();
         for path in paths {
             let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string();
-            self.components.push((name, std::fs::read(&path)?));
+            self.components.push((name, Cow::Owned(std::fs::read(&path)?)));
         }
         Ok(self)
     }
