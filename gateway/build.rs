@@ -18,7 +18,7 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap();
     let guests = root.join("guest-tools");
-    for watched in ["Cargo.toml", "Cargo.lock", "lib", "files", "test-hostile", ".cargo"] {
+    for watched in ["Cargo.toml", "Cargo.lock", "lib", "files", "search", "test-hostile", ".cargo"] {
         println!("cargo:rerun-if-changed={}", guests.join(watched).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());

@@ -36,7 +36,7 @@ impl Guest for FileTools {
     }
 
     fn invoke(name: String, arguments: String, context: CallContext) -> Result<ToolResult, ToolError> {
-        let ws = workspace::Workspace::new(&context);
+        let ws = workspace::of(&context);
         match name.as_str() {
             "read" => read::run(&ws, parse(&arguments)?),
             "write" => write::run(&ws, parse(&arguments)?),

@@ -273,7 +273,7 @@ fn directory(ws: &Workspace, path: &Resolved) -> Result<ToolResult, ToolError> {
 
 /// A not-found error that suggests similarly named files in the same folder.
 fn not_found_with_hints(ws: &Workspace, path: &Resolved, error: std::io::Error) -> ToolError {
-    let err = ws.io_error(Access::Read, path, error);
+    let err: ToolError = ws.io_error(Access::Read, path, error).into();
     let ToolError::NotFound(message) = &err else { return err };
     let (dir, name) = match path.rel.rsplit_once('/') {
         Some((dir, name)) => (ws.join(dir), name),
