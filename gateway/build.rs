@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The guest crates and the file each becomes.
-const GUESTS: &[(&str, &str)] = &[("files", "files.wasm"), ("test-hostile", "test_hostile.wasm")];
+const GUESTS: &[(&str, &str)] =
+    &[("files", "files.wasm"), ("search", "search.wasm"), ("test-hostile", "test_hostile.wasm")];
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {

@@ -4,5 +4,8 @@
 /// The file tools: read, write, edit, list, glob, and the typed `files` interface.
 pub const FILES: &[u8] = include_bytes!(env!("WASMGATE_COMPONENT_FILES"));
 
+/// The search tools: grep, and the typed `search` interface.
+pub const SEARCH: &[u8] = include_bytes!(env!("WASMGATE_COMPONENT_SEARCH"));
+
 /// Every built-in component, by name, in load order.
-pub const COMPONENTS: &[(&str, &[u8])] = &[("files", FILES)];
+pub const COMPONENTS: &[(&str, &[u8])] = &[("files", FILES), ("search", SEARCH)];

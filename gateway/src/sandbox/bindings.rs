@@ -1,9 +1,10 @@
 //! Typed bindings for the `wasmgate:tools` WIT package, and nothing else.
 //!
 //! `tool_provider` is the generic world every tool component implements;
-//! `file_tools` adds the typed `files` interface of the built-in file tools and
-//! reuses the first module's `types` and `host` bindings, so a `CallContext`
-//! is one Rust type whichever world a call goes through. Exports are async
+//! `file_tools` and `search_tools` add the typed interfaces of the built-in
+//! file and search tools and reuse the first module's `types` and `host`
+//! bindings, so a `CallContext` is one Rust type whichever world a call goes
+//! through. Exports are async
 //! (calls run on tokio, WASI file access inline); the `host` imports are sync
 //! because none of them waits, and `emit-output` may trap to enforce the
 //! output cap.
@@ -32,7 +33,21 @@ pub mod file_tools {
     });
 }
 
+pub mod search_tools {
+    wasmtime::component::bindgen!({
+        world: "search-tools",
+        path: "../wit",
+        with: {
+            "wasmgate:tools/types": super::tool_provider::wasmgate::tools::types,
+            "wasmgate:tools/host": super::tool_provider::wasmgate::tools::host,
+        },
+        additional_derives: [PartialEq],
+        exports: { default: async },
+    });
+}
+
 pub use file_tools::exports::wasmgate::tools::files::{Content, DirEntry, EntryKind, FileContent};
+pub use search_tools::exports::wasmgate::tools::search::{PathKind, PathQuery, Submatch, TextMatch, TextQuery};
 pub use tool_provider::wasmgate::tools::host::{Host, LogLevel};
 pub use tool_provider::wasmgate::tools::types::Host as TypesHost;
 pub use tool_provider::wasmgate::tools::types::{CallContext, ToolError as GuestError, ToolSpec};

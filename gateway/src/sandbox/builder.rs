@@ -3,6 +3,7 @@
 
 use super::bindings::ToolSpec;
 use super::bindings::file_tools::FileToolsPre;
+use super::bindings::search_tools::SearchToolsPre;
 use super::bindings::tool_provider::{ToolProvider, ToolProviderPre};
 use super::call::Call;
 use super::state::CallState;
@@ -79,8 +80,9 @@ impl SandboxBuilder {
             let component: Component = self.cache.load(&engine, bytes).map_err(context)?;
             let pre = linker.instantiate_pre(&component).map_err(context)?;
             let tools = ToolProviderPre::new(pre.clone()).map_err(context)?;
-            let files = FileToolsPre::new(pre).ok();
-            components.push(Loaded { name: name.clone(), tools, files });
+            let files = FileToolsPre::new(pre.clone()).ok();
+            let search = SearchToolsPre::new(pre).ok();
+            components.push(Loaded { name: name.clone(), tools, files, search });
         }
 
         let mut sandbox = Sandbox {
@@ -88,6 +90,7 @@ impl SandboxBuilder {
                 engine,
                 allocation,
                 files: components.iter().position(|c| c.files.is_some()),
+                search: components.iter().position(|c| c.search.is_some()),
                 components,
                 tools: Vec::new(),
                 by_name: HashMap::new(),

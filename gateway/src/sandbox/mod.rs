@@ -25,7 +25,7 @@ mod grant;
 mod limits;
 mod state;
 
-pub use bindings::{Content, DirEntry, EntryKind, FileContent};
+pub use bindings::{Content, DirEntry, EntryKind, FileContent, PathKind, PathQuery, Submatch, TextMatch, TextQuery};
 pub use builder::SandboxBuilder;
 pub use cache::CompileCache;
 pub use engine::Allocation;
@@ -36,6 +36,7 @@ pub use state::OutputSink;
 
 use bindings::CallContext;
 use bindings::file_tools::FileToolsPre;
+use bindings::search_tools::SearchToolsPre;
 use bindings::tool_provider::ToolProviderPre;
 use call::Call;
 use state::CallState;
@@ -110,6 +111,8 @@ struct Loaded {
     tools: ToolProviderPre<CallState>,
     /// Set when the component also implements the typed `files` interface.
     files: Option<FileToolsPre<CallState>>,
+    /// Set when the component also implements the typed `search` interface.
+    search: Option<SearchToolsPre<CallState>>,
 }
 
 /// Runs tool components. Cheap to clone; clones share everything.
@@ -125,6 +128,7 @@ struct Inner {
     tools: Vec<ToolInfo>,
     by_name: HashMap<String, usize>,
     files: Option<usize>,
+    search: Option<usize>,
     limits: Limits,
     permits: Arc<Semaphore>,
 }
@@ -208,13 +212,47 @@ impl Sandbox {
         call.finish(outcome)
     }
 
+    /// Searches file contents in the workspace through the search tools.
+    pub async fn find_text(&self, grant: &Grant, query: &TextQuery) -> Result<Vec<TextMatch>, CallError> {
+        let search = self.typed(self.inner.search, |c| c.search.as_ref(), "search")?;
+        let context = call_context(grant, &CallOptions::default());
+        let mut call = Call::start(&self.inner, "find-text", Some(grant), CallOptions::default()).await?;
+        let outcome = async {
+            let instance = search.instantiate_async(&mut call.store).await?;
+            instance.wasmgate_tools_search().call_find_text(&mut call.store, query, &context).await
+        }
+        .await;
+        call.finish(outcome)
+    }
+
+    /// Ranks the workspace's paths for a query through the search tools.
+    pub async fn find_paths(&self, grant: &Grant, query: &PathQuery) -> Result<Vec<String>, CallError> {
+        let search = self.typed(self.inner.search, |c| c.search.as_ref(), "search")?;
+        let context = call_context(grant, &CallOptions::default());
+        let mut call = Call::start(&self.inner, "find-paths", Some(grant), CallOptions::default()).await?;
+        let outcome = async {
+            let instance = search.instantiate_async(&mut call.store).await?;
+            instance.wasmgate_tools_search().call_find_paths(&mut call.store, query, &context).await
+        }
+        .await;
+        call.finish(outcome)
+    }
+
     fn file_tools(&self, grant: &Grant) -> Result<(&FileToolsPre<CallState>, CallContext), CallError> {
-        let files = self
-            .inner
-            .files
-            .and_then(|i| self.inner.components[i].files.as_ref())
-            .ok_or_else(|| CallError::Host("no component implements the files interface".into()))?;
+        let files = self.typed(self.inner.files, |c| c.files.as_ref(), "files")?;
         Ok((files, call_context(grant, &CallOptions::default())))
+    }
+
+    /// The pre-instantiated component that implements a typed interface.
+    fn typed<'a, P>(
+        &'a self,
+        index: Option<usize>,
+        pick: impl Fn(&'a Loaded) -> Option<&'a P>,
+        interface: &str,
+    ) -> Result<&'a P, CallError> {
+        index
+            .and_then(|i| pick(&self.inner.components[i]))
+            .ok_or_else(|| CallError::Host(format!("no component implements the {interface} interface")))
     }
 }
 

@@ -11,4 +11,5 @@ mod concurrency;
 mod escapes;
 mod file_tools;
 mod limits;
+mod search;
 mod util;

@@ -154,6 +154,25 @@ impl Workspace {
     }
 }
 
+/// Implements `From<PathError>` for a component's generated `tool-error`
+/// type, whose variants every component shares through the WIT package:
+/// `workspace_paths::tool_error_from_path_error!(ToolError);`
+#[macro_export]
+macro_rules! tool_error_from_path_error {
+    ($tool_error:ty) => {
+        impl From<$crate::PathError> for $tool_error {
+            fn from(error: $crate::PathError) -> Self {
+                match error {
+                    $crate::PathError::Outside(m) => <$tool_error>::OutsideWorkspace(m),
+                    $crate::PathError::NotFound(m) => <$tool_error>::NotFound(m),
+                    $crate::PathError::PermissionDenied(m) => <$tool_error>::PermissionDenied(m),
+                    $crate::PathError::Failed(m) => <$tool_error>::Failed(m),
+                }
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

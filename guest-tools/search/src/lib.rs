@@ -1,0 +1,57 @@
+//! wasmgate's search tools, one WebAssembly component.
+//!
+//! `grep` carries OpenCode's name, arguments and output, for the model. The
+//! `search` interface offers the same engine as records (`find-text`, shaped
+//! for OpenCode's `/find`) and a fuzzy path search (`find-paths`, for
+//! `/find/file` and `@` mentions). Everything is built on ripgrep's own
+//! library crates: `ignore` for the walk (.gitignore-aware, sequential, as
+//! WASI has no threads), `grep-regex` and `grep-searcher` for matching.
+//!
+//! Like every tool, it sees only the workspace the host preopened.
+
+wit_bindgen::generate!({
+    world: "search-tools",
+    path: "../../wit",
+});
+
+mod engine;
+mod grep;
+mod paths;
+mod workspace;
+
+use exports::wasmgate::tools::search::{PathQuery, TextMatch, TextQuery};
+use exports::wasmgate::tools::tool::{CallContext, Guest, ToolError, ToolResult, ToolSpec};
+
+/// The component's one export type.
+struct SearchTools;
+
+impl Guest for SearchTools {
+    fn describe() -> Vec<ToolSpec> {
+        vec![grep::spec()]
+    }
+
+    fn invoke(name: String, arguments: String, context: CallContext) -> Result<ToolResult, ToolError> {
+        let ws = workspace::of(&context);
+        match name.as_str() {
+            "grep" => grep::run(&ws, parse(&arguments)?),
+            other => Err(ToolError::UnknownTool(format!("the search tools have no tool named {other:?}"))),
+        }
+    }
+}
+
+impl exports::wasmgate::tools::search::Guest for SearchTools {
+    fn find_text(query: TextQuery, context: CallContext) -> Result<Vec<TextMatch>, ToolError> {
+        grep::find_text(&workspace::of(&context), query)
+    }
+
+    fn find_paths(query: PathQuery, context: CallContext) -> Result<Vec<String>, ToolError> {
+        paths::find(&workspace::of(&context), query)
+    }
+}
+
+/// Parses a tool's JSON arguments, naming the field that is wrong.
+fn parse<T: serde::de::DeserializeOwned>(arguments: &str) -> Result<T, ToolError> {
+    serde_json::from_str(arguments).map_err(|e| ToolError::InvalidArguments(format!("invalid arguments: {e}")))
+}
+
+export!(SearchTools);
