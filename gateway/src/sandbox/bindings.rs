@@ -27,6 +27,7 @@ pub mod file_tools {
         with: {
             "wasmgate:tools/types": super::tool_provider::wasmgate::tools::types,
             "wasmgate:tools/host": super::tool_provider::wasmgate::tools::host,
+            "wasmgate:tools/bulk-fs": super::tool_provider::wasmgate::tools::bulk_fs,
         },
         additional_derives: [PartialEq],
         exports: { default: async },
@@ -40,6 +41,7 @@ pub mod search_tools {
         with: {
             "wasmgate:tools/types": super::tool_provider::wasmgate::tools::types,
             "wasmgate:tools/host": super::tool_provider::wasmgate::tools::host,
+            "wasmgate:tools/bulk-fs": super::tool_provider::wasmgate::tools::bulk_fs,
         },
         additional_derives: [PartialEq],
         exports: { default: async },

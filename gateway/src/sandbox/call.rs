@@ -77,6 +77,7 @@ impl Call {
             output: OutputMeter::new(cap, options.on_output),
             cancelled,
             tool: tool.to_string(),
+            workspace: grant.map(|g| g.dir().clone()),
         };
         let mut store = Store::new(&inner.engine, state);
         store.limiter(|state| &mut state.memory);

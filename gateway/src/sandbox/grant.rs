@@ -5,8 +5,11 @@
 //! once, so the guest's view of it is the real path and a symlinked root does
 //! not make the preopen and the paths the tool is given disagree.
 
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Whether a grant allows changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,11 +21,28 @@ pub enum Access {
 }
 
 /// A workspace a call may reach.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Grant {
     root: PathBuf,
     guest_path: String,
     access: Access,
+    /// The root, opened once: the handle host-side file access (bulk reads)
+    /// goes through, so it resolves paths beneath it and never by name.
+    dir: Arc<Dir>,
+}
+
+impl PartialEq for Grant {
+    fn eq(&self, other: &Self) -> bool {
+        self.root == other.root && self.access == other.access
+    }
+}
+
+impl Eq for Grant {}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant").field("root", &self.root).field("access", &self.access).finish()
+    }
 }
 
 impl Grant {
@@ -43,7 +63,8 @@ impl Grant {
             .to_str()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "workspace path is not UTF-8"))?
             .to_string();
-        Ok(Grant { root, guest_path, access })
+        let dir = Dir::open_ambient_dir(&root, ambient_authority())?;
+        Ok(Grant { root, guest_path, access, dir: Arc::new(dir) })
     }
 
     /// A read-only grant on `root`.
@@ -70,5 +91,10 @@ impl Grant {
     /// The access granted.
     pub fn access(&self) -> Access {
         self.access
+    }
+
+    /// The root as a capability handle.
+    pub(crate) fn dir(&self) -> &Arc<Dir> {
+        &self.dir
     }
 }

@@ -17,6 +17,7 @@
 
 mod bindings;
 mod builder;
+mod bulk_fs;
 mod cache;
 mod call;
 mod engine;

@@ -52,6 +52,8 @@ pub(crate) struct CallState {
     pub(crate) output: OutputMeter,
     pub(crate) cancelled: Arc<AtomicBool>,
     pub(crate) tool: String,
+    /// The granted workspace as a capability handle, for `bulk-fs`.
+    pub(crate) workspace: Option<Arc<cap_std::fs::Dir>>,
 }
 
 impl WasiView for CallState {

@@ -176,3 +176,32 @@ async fn wasmgate_read_file(
 ) -> Result<wasmgate::sandbox::FileContent, CallError> {
     crate::util::sandbox().read_file(grant, path).await
 }
+
+#[tokio::test]
+async fn the_bulk_file_interface_reaches_no_further_than_the_preopen() {
+    let fx = Fixture::new();
+    fx.file("inside.txt", "inside\n");
+    std::os::unix::fs::symlink(fx.outside.parent().unwrap(), fx.ws.join("escape")).unwrap();
+    std::os::unix::fs::symlink(&fx.outside, fx.ws.join("link.txt")).unwrap();
+    let grant = fx.read_write();
+    let inside = call("fs", json!({"op": "bulk-read", "path": "inside.txt"}), &grant).await.unwrap();
+    assert_eq!(inside.output, "inside\n");
+    let listed = call("fs", json!({"op": "bulk-list", "path": "."}), &grant).await.unwrap();
+    assert_eq!(listed.output.lines().count(), 3, "{}", listed.output);
+    let outside = fx.outside.to_str().unwrap().to_string();
+    let ws = fx.ws.to_str().unwrap().to_string();
+    for path in [
+        "../outside.txt",
+        outside.as_str(),
+        "escape/outside.txt",
+        "link.txt",
+        "/etc/passwd",
+        &format!("{ws}/../outside.txt"),
+    ] {
+        assert_refused(call("fs", json!({"op": "bulk-read", "path": path}), &grant).await);
+    }
+    for path in ["..", "escape", "/", "../..", "escape/.."] {
+        assert_refused(call("fs", json!({"op": "bulk-list", "path": path}), &grant).await);
+    }
+    fx.assert_outside_untouched();
+}

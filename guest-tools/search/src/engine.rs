@@ -1,12 +1,13 @@
 //! The search engine both `grep` and `find-text` use: walk, match, collect.
 //!
-//! The walk is `ignore`'s (gitignore rules, hidden files, an include glob,
-//! never `.git`, never following symlinks, sorted by name so results are
-//! stable). Each file goes through one reused `Searcher`, which stops at the
-//! first NUL byte (a binary file) and after the per-file cap.
+//! The walk is [`crate::walk`]'s (ripgrep's rules over bulk listings). Each
+//! file is read with one bulk read and goes through one reused `Searcher`,
+//! which stops at the first NUL byte (a binary file) and after the per-file
+//! cap.
 
 use crate::exports::wasmgate::tools::tool::ToolError;
-use crate::workspace::{Access, Resolved, Workspace};
+use crate::walk;
+use crate::workspace::{Access, Workspace};
 use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{BinaryDetection, MmapChoice, Searcher, SearcherBuilder, Sink, SinkMatch};
 use std::ops::ControlFlow;
@@ -69,38 +70,31 @@ pub fn search(
         return Ok(false);
     }
 
-    let mut walk = ignore::WalkBuilder::new(&root.abs);
-    walk.standard_filters(true)
-        .hidden(!query.hidden)
-        .require_git(false)
-        .follow_links(false)
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .filter_entry(|entry| entry.file_name() != ".git");
-    if let Some(include) = query.include {
-        let mut overrides = ignore::overrides::OverrideBuilder::new(&root.abs);
-        overrides.add(include).map_err(|e| ToolError::InvalidArguments(format!("bad include glob: {e}")))?;
-        walk.overrides(overrides.build().map_err(|e| ToolError::InvalidArguments(e.to_string()))?);
-    }
-    for entry in walk.build() {
-        let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
+    let overrides = match query.include {
+        Some(include) => {
+            let mut overrides = ignore::overrides::OverrideBuilder::new(&root.abs);
+            overrides.add(include).map_err(|e| ToolError::InvalidArguments(format!("bad include glob: {e}")))?;
+            Some(overrides.build().map_err(|e| ToolError::InvalidArguments(e.to_string()))?)
         }
-        let Some(abs) = entry.path().to_str() else { continue };
-        let rel = relative(ws, &root, abs);
-        if let Some(hits) = search_file(&mut searcher, matcher, abs, rel, query.max_per_file) {
-            if each(hits).is_break() {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
+        None => None,
+    };
+    let rules = walk::Rules { hidden: query.hidden, overrides: overrides.as_ref() };
+    let flow = walk::files(ws.root(), &root.rel, &rules, &mut |abs, rel| match search_file(
+        &mut searcher,
+        matcher,
+        abs,
+        rel.to_string(),
+        query.max_per_file,
+    ) {
+        Some(hits) => each(hits),
+        None => ControlFlow::Continue(()),
+    });
+    Ok(flow.is_break())
 }
 
-fn relative(ws: &Workspace, root: &Resolved, abs: &str) -> String {
-    let inside = abs.strip_prefix(ws.root()).unwrap_or(abs).trim_start_matches('/');
-    if inside.is_empty() { root.rel.clone() } else { inside.to_string() }
-}
+/// Files up to this size are read whole with one bulk read; larger ones are
+/// streamed through the searcher's buffer.
+const WHOLE_FILE_BYTES: u64 = 4 << 20;
 
 /// The matches in one file, or `None` if there are none (or it cannot be read).
 fn search_file(
@@ -111,7 +105,12 @@ fn search_file(
     cap: usize,
 ) -> Option<FileHits> {
     let mut sink = Collect { hits: Vec::new(), cap, more: false };
-    searcher.search_path(matcher, abs, &mut sink).ok()?;
+    // Small files (nearly all of them) in one host call; anything else, such
+    // as a file over the size limit, streams through WASI.
+    match crate::wasmgate::tools::bulk_fs::read_file(&rel, WHOLE_FILE_BYTES) {
+        Ok(bytes) => searcher.search_slice(matcher, &bytes, &mut sink).ok()?,
+        Err(_) => searcher.search_path(matcher, abs, &mut sink).ok()?,
+    }
     (!sink.hits.is_empty()).then(|| FileHits { abs: abs.to_string(), rel, hits: sink.hits, more: sink.more })
 }
 

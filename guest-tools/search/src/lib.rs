@@ -3,9 +3,10 @@
 //! `grep` carries OpenCode's name, arguments and output, for the model. The
 //! `search` interface offers the same engine as records (`find-text`, shaped
 //! for OpenCode's `/find`) and a fuzzy path search (`find-paths`, for
-//! `/find/file` and `@` mentions). Everything is built on ripgrep's own
-//! library crates: `ignore` for the walk (.gitignore-aware, sequential, as
-//! WASI has no threads), `grep-regex` and `grep-searcher` for matching.
+//! `/find/file` and `@` mentions). Matching is ripgrep's own library crates
+//! (`grep-regex`, `grep-searcher`), filtering is `ignore`'s matchers, and
+//! files and folders are read through the host's `bulk-fs` interface, over
+//! the same workspace as the preopen.
 //!
 //! Like every tool, it sees only the workspace the host preopened.
 
@@ -17,6 +18,7 @@ wit_bindgen::generate!({
 mod engine;
 mod grep;
 mod paths;
+mod walk;
 mod workspace;
 
 use exports::wasmgate::tools::search::{PathQuery, TextMatch, TextQuery};

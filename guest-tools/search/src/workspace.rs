@@ -1,7 +1,7 @@
 //! The workspace of one call, with path errors turned into `tool-error`.
 
 use crate::exports::wasmgate::tools::tool::{CallContext, ToolError};
-pub use workspace_paths::{Access, Resolved, Workspace};
+pub use workspace_paths::{Access, Workspace};
 
 /// The workspace the call context names.
 pub fn of(context: &CallContext) -> Workspace {

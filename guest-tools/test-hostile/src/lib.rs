@@ -13,7 +13,7 @@ wit_bindgen::generate!({
 
 use exports::wasmgate::tools::tool::{CallContext, Guest, ToolError, ToolResult, ToolSpec};
 use serde_json::{Value, json};
-use wasmgate::tools::host;
+use wasmgate::tools::{bulk_fs, host};
 
 struct Hostile;
 
@@ -44,7 +44,7 @@ impl Guest for Hostile {
                 "fs",
                 "Performs one raw filesystem operation and reports what happened.",
                 json!({"type": "object", "required": ["op", "path"], "properties": {
-                    "op": {"enum": ["read", "write", "append", "rename", "remove", "remove-dir", "mkdir", "symlink", "list"]},
+                    "op": {"enum": ["read", "write", "append", "rename", "remove", "remove-dir", "mkdir", "symlink", "list", "bulk-read", "bulk-list"]},
                     "path": {"type": "string"},
                     "to": {"type": "string"},
                     "content": {"type": "string"}
@@ -121,6 +121,14 @@ fn filesystem(args: &Value, context: &CallContext) -> Result<ToolResult, ToolErr
             names.sort();
             names.join("\n")
         }),
+        // The host's bulk interface, given the path verbatim (it expects paths
+        // relative to the workspace, and must refuse everything else).
+        "bulk-read" => bulk_fs::read_file(args["path"].as_str().unwrap_or_default(), 1 << 20)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(std::io::Error::other),
+        "bulk-list" => bulk_fs::list_dir(args["path"].as_str().unwrap_or_default())
+            .map(|entries| entries.into_iter().map(|e| e.name).collect::<Vec<_>>().join("\n"))
+            .map_err(std::io::Error::other),
         other => return Err(ToolError::InvalidArguments(format!("unknown op {other}"))),
     };
     outcome.map_err(|e| ToolError::Failed(e.to_string())).and_then(done)

@@ -70,11 +70,11 @@ pub fn score(query: &str, path: &str) -> Option<i64> {
     let mut q = 0;
     let mut previous: Option<usize> = None;
     let mut all_in_file_name = true;
-    for i in start..=end {
+    for (i, &c) in lower.iter().enumerate().take(end + 1).skip(start) {
         if q == query.len() {
             break;
         }
-        if lower[i] != query[q] {
+        if c != query[q] {
             continue;
         }
         score += SCORE_MATCH + boundary_bonus(&text, i);

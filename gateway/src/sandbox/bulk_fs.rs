@@ -1,0 +1,74 @@
+//! The `bulk-fs` host interface: whole directories and whole files in one
+//! host call each, for tools that touch thousands of files.
+//!
+//! Through WASI, reading one small file costs the guest an open, a type
+//! query, a stat, two reads and a close, each a trip through the host, and a
+//! directory listing costs two stats per entry. Here a listing is one
+//! `getdents` pass that reads entry types from the directory itself, and a
+//! file is one open, one stat and one read. Both go through the grant's
+//! capability handle (cap-std), which resolves every path beneath the
+//! workspace root exactly as the WASI preopen does: `..`, absolute paths and
+//! symlinks leading out are refused. Only reads are offered.
+
+use super::bindings::tool_provider::wasmgate::tools::bulk_fs::{Entry, EntryKind, Host};
+use super::state::CallState;
+use cap_std::fs::Dir;
+use std::io::Read;
+
+/// Entries one listing may return: the result is copied into the guest, and
+/// a directory of millions of files should fail plainly, not exhaust memory.
+const MAX_DIR_ENTRIES: usize = 200_000;
+/// The most one read may return, whatever the guest asks for.
+const MAX_READ_BYTES: u64 = 64 << 20;
+
+impl Host for CallState {
+    fn list_dir(&mut self, path: String) -> Result<Vec<Entry>, String> {
+        let root = self.workspace()?;
+        let dir = if is_root(&path) { root.try_clone() } else { root.open_dir(&path) }.map_err(|e| failed(&path, e))?;
+        let mut entries = Vec::new();
+        for entry in dir.entries().map_err(|e| failed(&path, e))? {
+            let entry = entry.map_err(|e| failed(&path, e))?;
+            if entries.len() == MAX_DIR_ENTRIES {
+                return Err(format!("{path}: more than {MAX_DIR_ENTRIES} entries"));
+            }
+            let Ok(name) = entry.file_name().into_string() else { continue };
+            let kind = match entry.file_type() {
+                Ok(t) if t.is_symlink() => EntryKind::Symlink,
+                Ok(t) if t.is_dir() => EntryKind::Directory,
+                Ok(t) if t.is_file() => EntryKind::File,
+                _ => EntryKind::Other,
+            };
+            entries.push(Entry { name, kind });
+        }
+        Ok(entries)
+    }
+
+    fn read_file(&mut self, path: String, max_bytes: u64) -> Result<Vec<u8>, String> {
+        let max_bytes = max_bytes.min(MAX_READ_BYTES);
+        let file = self.workspace()?.open(&path).map_err(|e| failed(&path, e))?;
+        let size = file.metadata().map_err(|e| failed(&path, e))?.len();
+        if size > max_bytes {
+            return Err(format!("{path}: {size} bytes, over the {max_bytes}-byte limit"));
+        }
+        let mut bytes = Vec::with_capacity(size as usize + 1);
+        file.take(max_bytes + 1).read_to_end(&mut bytes).map_err(|e| failed(&path, e))?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(format!("{path}: grew past the {max_bytes}-byte limit while it was read"));
+        }
+        Ok(bytes)
+    }
+}
+
+impl CallState {
+    fn workspace(&self) -> Result<&Dir, String> {
+        self.workspace.as_deref().ok_or_else(|| "this call has no workspace".to_string())
+    }
+}
+
+fn is_root(path: &str) -> bool {
+    matches!(path, "" | ".")
+}
+
+fn failed(path: &str, error: std::io::Error) -> String {
+    format!("{path}: {error}")
+}
