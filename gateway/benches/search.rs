@@ -62,7 +62,7 @@ fn corpus(dir: &Path) -> usize {
                     _ => "}\n".to_string(),
                 });
             }
-            if rng.next() % 200 == 0 {
+            if rng.next().is_multiple_of(200) {
                 text.push_str("const NEEDLE_MATCH: &str = \"found\";\n");
                 needles += 1;
             }

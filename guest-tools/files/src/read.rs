@@ -9,6 +9,7 @@ use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
 use crate::workspace::{Access, Resolved, Workspace};
 use serde::Deserialize;
 use serde_json::json;
+use crate::wasmgate::tools::bulk_fs;
 use std::io::{BufRead, BufReader, Read};
 
 const DEFAULT_LIMIT: usize = 2000;
@@ -48,37 +49,37 @@ pub fn spec() -> crate::exports::wasmgate::tools::tool::ToolSpec {
 
 pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
     let path = ws.resolve(&args.file_path)?;
+    let (offset, limit) = (args.offset.unwrap_or(1).max(1), args.limit.unwrap_or(DEFAULT_LIMIT).max(1));
+    // The common case, a small text file, in one host call. Anything else
+    // (a folder, a missing file, a large file) takes the WASI path below,
+    // which knows how to list, suggest and stream.
+    if !path.rel.is_empty() {
+        if let Ok(bytes) = bulk_fs::read_file(&path.rel, WHOLE_FILE_BYTES) {
+            if looks_binary(&path.abs, &bytes) {
+                return Err(binary(&path));
+            }
+            let mut page = Page::new(&path, offset, limit, bytes.len());
+            for_each_line(&mut &bytes[..], |line| page.line(line)).map_err(|e| ws.io_error(Access::Read, &path, e))?;
+            return page.finish(&path);
+        }
+    }
     // Open first and ask the handle: one path lookup instead of two.
-    let mut file = std::fs::File::open(&path.abs).map_err(|e| not_found_with_hints(ws, &path, e))?;
+    let file = std::fs::File::open(&path.abs).map_err(|e| not_found_with_hints(ws, &path, e))?;
     let meta = file.metadata().map_err(|e| ws.io_error(Access::Read, &path, e))?;
     if meta.is_dir() {
         return directory(ws, &path);
     }
     let io = |e| ws.io_error(Access::Read, &path, e);
-    let (offset, limit) = (args.offset.unwrap_or(1).max(1), args.limit.unwrap_or(DEFAULT_LIMIT).max(1));
     let mut page = Page::new(&path, offset, limit, meta.len() as usize);
-    if meta.len() <= WHOLE_FILE_BYTES {
-        // Small files (nearly all source) in one read, into a buffer that
-        // touches no more guest memory than the file needs.
-        let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-        // Through `take`: `File::read_to_end` would stat the file again for
-        // a size hint we already have.
-        (&mut file).take(meta.len() + 1).read_to_end(&mut bytes).map_err(io)?;
-        if looks_binary(&path.abs, &bytes) {
-            return Err(binary(&path));
-        }
-        for_each_line(&mut &bytes[..], |line| page.line(line)).map_err(io)?;
-    } else {
-        let mut reader = BufReader::with_capacity(64 * 1024, file);
-        if looks_binary(&path.abs, reader.fill_buf().map_err(io)?) {
-            return Err(binary(&path));
-        }
-        for_each_line(&mut reader, |line| page.line(line)).map_err(io)?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    if looks_binary(&path.abs, reader.fill_buf().map_err(io)?) {
+        return Err(binary(&path));
     }
+    for_each_line(&mut reader, |line| page.line(line)).map_err(io)?;
     page.finish(&path)
 }
 
-/// Files up to this size are read with one call; larger ones are streamed.
+/// Files up to this size are read with one bulk call; larger ones are streamed.
 const WHOLE_FILE_BYTES: u64 = 1 << 20;
 
 fn binary(path: &Resolved) -> ToolError {
