@@ -12,7 +12,7 @@
 
 use super::bindings::tool_provider::wasmgate::tools::bulk_fs::{Entry, EntryKind, Host};
 use super::state::CallState;
-use cap_std::fs::Dir;
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use std::io::Read;
 
 /// Entries one listing may return: the result is copied into the guest, and
@@ -45,8 +45,16 @@ impl Host for CallState {
 
     fn read_file(&mut self, path: String, max_bytes: u64) -> Result<Vec<u8>, String> {
         let max_bytes = max_bytes.min(MAX_READ_BYTES);
-        let file = self.workspace()?.open(&path).map_err(|e| failed(&path, e))?;
-        let size = file.metadata().map_err(|e| failed(&path, e))?.len();
+        // Non-blocking, so a FIFO planted in the workspace cannot hold the
+        // call (and its thread) until a writer appears; then regular files only.
+        let mut options = OpenOptions::new();
+        options.read(true).custom_flags(libc::O_NONBLOCK);
+        let file = self.workspace()?.open_with(&path, &options).map_err(|e| failed(&path, e))?;
+        let meta = file.metadata().map_err(|e| failed(&path, e))?;
+        if !meta.is_file() {
+            return Err(format!("{path}: not a regular file"));
+        }
+        let size = meta.len();
         if size > max_bytes {
             return Err(format!("{path}: {size} bytes, over the {max_bytes}-byte limit"));
         }

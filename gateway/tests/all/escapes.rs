@@ -205,3 +205,33 @@ async fn the_bulk_file_interface_reaches_no_further_than_the_preopen() {
     }
     fx.assert_outside_untouched();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifos_and_devices_are_refused_not_waited_on() {
+    // Opening a FIFO for reading blocks until a writer appears, in a host
+    // syscall no deadline can interrupt: the tools must never open one.
+    let fx = Fixture::new();
+    fx.file("a.txt", "pipe dream\n");
+    let fifo = fx.ws.join("pipe");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    std::os::unix::fs::symlink("/dev/zero", fx.ws.join("zero")).unwrap();
+    let grant = fx.read_write();
+    let started = std::time::Instant::now();
+    for name in ["pipe", "zero"] {
+        let read = call("read", json!({"filePath": name}), &grant).await.unwrap_err();
+        assert!(
+            read.to_string().contains("not a regular file") || matches!(read, CallError::OutsideWorkspace(_)),
+            "{read}"
+        );
+        assert!(call("write", json!({"filePath": name, "content": "x"}), &grant).await.is_err());
+        assert!(call("edit", json!({"filePath": name, "oldString": "a", "newString": "b"}), &grant).await.is_err());
+        assert!(call("grep", json!({"pattern": "x", "path": name}), &grant).await.is_err());
+        assert!(call("fs", json!({"op": "bulk-read", "path": name}), &grant).await.is_err());
+        assert!(crate::util::sandbox().read_file(&grant, name).await.is_err());
+    }
+    let grep = call("grep", json!({"pattern": "dream"}), &grant).await.unwrap();
+    assert_eq!(grep.metadata["matches"], 1);
+    let list = call("list", json!({}), &grant).await.unwrap();
+    assert!(!list.output.contains("pipe"), "{}", list.output);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+}

@@ -5,7 +5,7 @@
 //! as ripgrep's `--glob` does, which is what OpenCode's glob tool runs.
 
 use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
-use crate::workspace::{Access, Workspace};
+use crate::workspace::{Access, BulkListing, Workspace};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -49,18 +49,16 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
     let by_name = !pattern.contains('/');
 
     let mut found: Vec<(std::time::SystemTime, String)> = Vec::new();
-    for entry in crate::walk::walker(&dir.abs, &[]).map_err(ToolError::InvalidArguments)? {
-        let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
+    let rules = workspace_walk::Rules { hidden: false, overrides: None };
+    let _ = workspace_walk::files(&BulkListing, ws.root(), &dir.rel, &rules, &mut |abs, rel| {
+        let inside = rel.strip_prefix(&dir.rel).unwrap_or(rel).trim_start_matches('/');
+        let name = inside.rsplit('/').next().unwrap_or(inside);
+        if matcher.is_match(if by_name { name } else { inside }) {
+            let modified = std::fs::metadata(abs).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+            found.push((modified, abs.to_string()));
         }
-        let rel = entry.path().strip_prefix(&dir.abs).unwrap_or(entry.path());
-        let hit = if by_name { matcher.is_match(entry.file_name()) } else { matcher.is_match(rel) };
-        if hit {
-            let modified = entry.metadata().ok().and_then(|m| m.modified().ok()).unwrap_or(std::time::UNIX_EPOCH);
-            found.push((modified, entry.path().to_string_lossy().into_owned()));
-        }
-    }
+        std::ops::ControlFlow::Continue(())
+    });
     found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     let truncated = found.len() > LIMIT;
     found.truncate(LIMIT);

@@ -20,7 +20,6 @@ mod glob;
 mod list;
 mod read;
 mod typed;
-mod walk;
 mod workspace;
 mod write;
 

@@ -5,10 +5,11 @@
 //! at 100 files so one call cannot flood the model's context.
 
 use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
-use crate::workspace::{Access, Workspace};
+use crate::workspace::{Access, BulkListing, Workspace};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 const LIMIT: usize = 100;
 
@@ -76,32 +77,35 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
     if !meta.is_dir() {
         return Err(ToolError::InvalidArguments(format!("{} is not a directory", dir.abs)));
     }
-    let mut excludes: Vec<String> = SKIPPED.iter().map(|s| s.to_string()).collect();
-    excludes.extend(args.ignore);
-    let walk = crate::walk::walker(&dir.abs, &excludes).map_err(ToolError::InvalidArguments)?;
+    let mut excludes = workspace_walk::OverrideBuilder::new(&dir.abs);
+    for pattern in SKIPPED.iter().copied().chain(args.ignore.iter().map(String::as_str)) {
+        let pattern = pattern.trim_end_matches('/');
+        excludes
+            .add(&format!("!{pattern}"))
+            .map_err(|e| ToolError::InvalidArguments(format!("bad ignore pattern {pattern:?}: {e}")))?;
+    }
+    let excludes = excludes.build().map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
+    let rules = workspace_walk::Rules { hidden: false, overrides: Some(&excludes) };
 
     let mut tree = Folder::default();
     let mut count = 0;
     let mut truncated = false;
-    for entry in walk {
-        let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_some_and(|t| t.is_file() || t.is_symlink()) {
-            continue;
-        }
+    let _ = workspace_walk::files(&BulkListing, ws.root(), &dir.rel, &rules, &mut |_, rel| {
         if count == LIMIT {
             truncated = true;
-            break;
+            return ControlFlow::Break(());
         }
         count += 1;
-        let rel = entry.path().strip_prefix(&dir.abs).unwrap_or(entry.path());
-        let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-        let Some(name) = parts.pop() else { continue };
+        let inside = rel.strip_prefix(&dir.rel).unwrap_or(rel).trim_start_matches('/');
+        let mut parts: Vec<&str> = inside.split('/').collect();
+        let name = parts.pop().unwrap_or_default();
         let mut folder = &mut tree;
         for part in parts {
-            folder = folder.folders.entry(part).or_default();
+            folder = folder.folders.entry(part.to_string()).or_default();
         }
-        folder.files.push(name);
-    }
+        folder.files.push(name.to_string());
+        ControlFlow::Continue(())
+    });
 
     let mut output = format!("{}/\n", dir.abs.trim_end_matches('/'));
     render(&tree, 1, &mut output);

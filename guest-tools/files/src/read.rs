@@ -6,10 +6,10 @@
 //! dumped into the model's context.
 
 use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
+use crate::wasmgate::tools::bulk_fs;
 use crate::workspace::{Access, Resolved, Workspace};
 use serde::Deserialize;
 use serde_json::json;
-use crate::wasmgate::tools::bulk_fs;
 use std::io::{BufRead, BufReader, Read};
 
 const DEFAULT_LIMIT: usize = 2000;
@@ -63,12 +63,13 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
             return page.finish(&path);
         }
     }
-    // Open first and ask the handle: one path lookup instead of two.
-    let file = std::fs::File::open(&path.abs).map_err(|e| not_found_with_hints(ws, &path, e))?;
-    let meta = file.metadata().map_err(|e| ws.io_error(Access::Read, &path, e))?;
+    let Some(meta) = ws.openable(Access::Read, &path)? else {
+        return Err(not_found_with_hints(ws, &path, std::io::ErrorKind::NotFound.into()));
+    };
     if meta.is_dir() {
         return directory(ws, &path);
     }
+    let file = std::fs::File::open(&path.abs).map_err(|e| not_found_with_hints(ws, &path, e))?;
     let io = |e| ws.io_error(Access::Read, &path, e);
     let mut page = Page::new(&path, offset, limit, meta.len() as usize);
     let mut reader = BufReader::with_capacity(64 * 1024, file);
@@ -326,6 +327,11 @@ pub fn looks_binary(path: &str, head: &[u8]) -> bool {
 
 /// Reads a whole file, refusing files larger than `cap` bytes.
 pub fn read_capped(ws: &Workspace, path: &Resolved, cap: u64) -> Result<Vec<u8>, ToolError> {
+    match ws.openable(Access::Read, path)? {
+        None => return Err(ToolError::NotFound(format!("File not found: {}", path.abs))),
+        Some(meta) if meta.is_dir() => return Err(ToolError::InvalidArguments(format!("{} is a directory", path.abs))),
+        Some(_) => {}
+    }
     let file = std::fs::File::open(&path.abs).map_err(|e| ws.io_error(Access::Read, path, e))?;
     let size = file.metadata().map_err(|e| ws.io_error(Access::Read, path, e))?.len();
     if size > cap {

@@ -3,7 +3,7 @@
 use crate::exports::wasmgate::tools::files::{
     CallContext, Content, DirEntry, EntryKind, FileContent, Guest, ToolError,
 };
-use crate::workspace::{Access, Workspace};
+use crate::workspace::{Access, BulkListing};
 
 /// The largest file `read-file` returns whole; the HTTP API serves source
 /// files, and a cap keeps one request from pulling a disk image through.
@@ -13,7 +13,7 @@ impl Guest for crate::FileTools {
     fn list_dir(path: String, context: CallContext) -> Result<Vec<DirEntry>, ToolError> {
         let ws = crate::workspace::of(&context);
         let dir = ws.resolve(&path)?;
-        let ignores = ignore_rules(&ws, &dir.rel);
+        let ignores = workspace_walk::IgnoreStack::for_folder(&BulkListing, ws.root(), &dir.rel);
         let mut entries: Vec<DirEntry> = std::fs::read_dir(&dir.abs)
             .map_err(|e| ws.io_error(Access::Read, &dir, e))?
             .flatten()
@@ -52,45 +52,4 @@ impl Guest for crate::FileTools {
         };
         Ok(FileContent { path: file.rel, size, content })
     }
-}
-
-/// The .gitignore and .ignore rules that apply inside `rel`: those of the
-/// root and of every folder down to it, each relative to its own folder.
-struct IgnoreRules(Vec<ignore::gitignore::Gitignore>);
-
-impl IgnoreRules {
-    /// Whether `abs` is ignored: the deepest folder with an opinion decides.
-    fn ignores(&self, abs: &str, is_dir: bool) -> bool {
-        self.0
-            .iter()
-            .rev()
-            .map(|rules| rules.matched(abs, is_dir))
-            .find(|m| !m.is_none())
-            .is_some_and(|m| m.is_ignore())
-    }
-}
-
-fn ignore_rules(ws: &Workspace, rel: &str) -> IgnoreRules {
-    let mut folders = vec![String::new()];
-    for part in rel.split('/').filter(|p| !p.is_empty()) {
-        let parent = folders.last().cloned().unwrap_or_default();
-        folders.push(if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") });
-    }
-    let rules = folders
-        .iter()
-        .filter_map(|folder| {
-            let abs = ws.join(folder);
-            let mut builder = ignore::gitignore::GitignoreBuilder::new(&abs);
-            let mut any = false;
-            for name in [".gitignore", ".ignore"] {
-                let file = format!("{abs}/{name}");
-                if std::fs::metadata(&file).is_ok() {
-                    builder.add(file);
-                    any = true;
-                }
-            }
-            any.then(|| builder.build().ok()).flatten()
-        })
-        .collect();
-    IgnoreRules(rules)
 }

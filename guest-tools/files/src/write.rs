@@ -46,7 +46,8 @@ pub fn store(ws: &Workspace, path: &Resolved, bytes: &[u8]) -> Result<bool, Tool
     if path.rel.is_empty() {
         return Err(ToolError::InvalidArguments("the workspace root is a directory, not a file".into()));
     }
-    let existing = std::fs::symlink_metadata(&path.abs).ok();
+    // Never a FIFO or device: opening one to write blocks or does harm.
+    let existing = ws.openable(Access::Write, path)?;
     if existing.as_ref().is_some_and(|m| m.is_dir()) {
         return Err(ToolError::InvalidArguments(format!("{} is a directory", path.abs)));
     }

@@ -1,13 +1,12 @@
 //! The search engine both `grep` and `find-text` use: walk, match, collect.
 //!
-//! The walk is [`crate::walk`]'s (ripgrep's rules over bulk listings). Each
+//! The walk is `workspace-walk`'s (ripgrep's rules over bulk listings). Each
 //! file is read with one bulk read and goes through one reused `Searcher`,
 //! which stops at the first NUL byte (a binary file) and after the per-file
 //! cap.
 
 use crate::exports::wasmgate::tools::tool::ToolError;
-use crate::walk;
-use crate::workspace::{Access, Workspace};
+use crate::workspace::{Access, BulkListing, Workspace};
 use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{BinaryDetection, MmapChoice, Searcher, SearcherBuilder, Sink, SinkMatch};
 use std::ops::ControlFlow;
@@ -57,7 +56,9 @@ pub fn search(
     mut each: impl FnMut(FileHits) -> ControlFlow<()>,
 ) -> Result<bool, ToolError> {
     let root = ws.resolve(query.path.unwrap_or("."))?;
-    let meta = std::fs::metadata(&root.abs).map_err(|e| ws.io_error(Access::Read, &root, e))?;
+    let meta = ws
+        .openable(Access::Read, &root)?
+        .ok_or_else(|| ToolError::NotFound(format!("File not found: {}", root.abs)))?;
     let mut searcher = SearcherBuilder::new()
         .line_number(true)
         .binary_detection(BinaryDetection::quit(0))
@@ -78,8 +79,8 @@ pub fn search(
         }
         None => None,
     };
-    let rules = walk::Rules { hidden: query.hidden, overrides: overrides.as_ref() };
-    let flow = walk::files(ws.root(), &root.rel, &rules, &mut |abs, rel| match search_file(
+    let rules = workspace_walk::Rules { hidden: query.hidden, overrides: overrides.as_ref() };
+    let flow = workspace_walk::files(&BulkListing, ws.root(), &root.rel, &rules, &mut |abs, rel| match search_file(
         &mut searcher,
         matcher,
         abs,

@@ -18,7 +18,6 @@ wit_bindgen::generate!({
 mod engine;
 mod grep;
 mod paths;
-mod walk;
 mod workspace;
 
 use exports::wasmgate::tools::search::{PathQuery, TextMatch, TextQuery};

@@ -1,13 +1,12 @@
 //! `find-paths`: the workspace's files (and folders) ranked for a query.
 //!
 //! The candidates are what `rg --files --hidden` lists (gitignore honoured,
-//! `.git` skipped), walked by [`crate::walk`], plus every folder above those
+//! `.git` skipped), walked by `workspace-walk`, plus every folder above those
 //! files, written with a trailing `/`; `fuzzy-path` ranks them.
 
 use crate::exports::wasmgate::tools::search::{PathKind, PathQuery};
 use crate::exports::wasmgate::tools::tool::ToolError;
-use crate::walk;
-use crate::workspace::{Access, Workspace};
+use crate::workspace::{Access, BulkListing, Workspace};
 use std::collections::BTreeSet;
 
 /// The most results one query returns, whatever it asks for.
@@ -18,8 +17,8 @@ pub fn find(ws: &Workspace, query: PathQuery) -> Result<Vec<String>, ToolError> 
     std::fs::metadata(&root.abs).map_err(|e| ws.io_error(Access::Read, &root, e))?;
     let mut files = Vec::new();
     let mut folders = BTreeSet::new();
-    let rules = walk::Rules { hidden: true, overrides: None };
-    let _ = walk::files(ws.root(), "", &rules, &mut |_, rel| {
+    let rules = workspace_walk::Rules { hidden: true, overrides: None };
+    let _ = workspace_walk::files(&BulkListing, ws.root(), "", &rules, &mut |_, rel| {
         let mut end = 0;
         while let Some(slash) = rel[end..].find('/') {
             end += slash + 1;

@@ -9,3 +9,5 @@ pub fn of(context: &CallContext) -> Workspace {
 }
 
 workspace_paths::tool_error_from_path_error!(ToolError);
+
+workspace_walk::bulk_listing!(crate::wasmgate::tools::bulk_fs);

@@ -136,6 +136,22 @@ impl Workspace {
         PathError::Outside(format!("{input} is outside the workspace {}", self.root))
     }
 
+    /// The metadata of `path` (following symlinks), refusing anything that is
+    /// neither a regular file nor a folder: opening a FIFO blocks until a
+    /// writer appears, and a device is no source file, so tools never open
+    /// either. A missing path is `Ok(None)`.
+    pub fn openable(&self, access: Access, path: &Resolved) -> Result<Option<std::fs::Metadata>, PathError> {
+        match std::fs::metadata(&path.abs) {
+            Ok(meta) if meta.is_file() || meta.is_dir() => Ok(Some(meta)),
+            Ok(_) => Err(PathError::Failed(format!(
+                "{} is not a regular file (a FIFO, socket or device); tools do not open those",
+                path.abs
+            ))),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(self.io_error(access, path, error)),
+        }
+    }
+
     /// Turns an I/O error on `path` into an error that says what happened.
     pub fn io_error(&self, access: Access, path: &Resolved, error: io::Error) -> PathError {
         let shown = &path.abs;
@@ -217,6 +233,22 @@ mod tests {
         let ro = Workspace::new("/w", false);
         assert!(matches!(ro.require_writable("write files"), Err(PathError::PermissionDenied(_))));
         assert!(ws().require_writable("write files").is_ok());
+    }
+
+    #[test]
+    fn only_files_and_folders_are_openable() {
+        let dir = std::env::temp_dir().join(format!("workspace-paths-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("file"), "x").unwrap();
+        let ws = Workspace::new(dir.to_str().unwrap(), true);
+        let file = ws.resolve("file").unwrap();
+        assert!(ws.openable(Access::Read, &file).unwrap().unwrap().is_file());
+        assert!(ws.openable(Access::Read, &ws.resolve(".").unwrap()).unwrap().unwrap().is_dir());
+        assert!(ws.openable(Access::Read, &ws.resolve("missing").unwrap()).unwrap().is_none());
+        let null = Workspace::new("/dev", false);
+        let error = null.openable(Access::Read, &null.resolve("null").unwrap()).unwrap_err();
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
