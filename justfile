@@ -9,8 +9,8 @@ default:
 test:
     cargo test --release
 
-# The sandbox benchmark: per-call latency, throughput and start-up, with
-# baselines (native read, process spawn) measured in the same run.
+# The benchmarks: the sandbox (per-call latency, throughput, start-up) and
+# search against rg, each with baselines measured in the same run.
 bench:
     cargo bench
 
