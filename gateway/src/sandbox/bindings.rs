@@ -20,33 +20,28 @@ pub mod tool_provider {
     });
 }
 
-pub mod file_tools {
-    wasmtime::component::bindgen!({
-        world: "file-tools",
-        path: "../wit",
-        with: {
-            "wasmgate:tools/types": super::tool_provider::wasmgate::tools::types,
-            "wasmgate:tools/host": super::tool_provider::wasmgate::tools::host,
-            "wasmgate:tools/bulk-fs": super::tool_provider::wasmgate::tools::bulk_fs,
-        },
-        additional_derives: [PartialEq],
-        exports: { default: async },
-    });
+/// A built-in world: the generic tools plus one typed interface, sharing
+/// `tool_provider`'s `types`, `host` and `bulk-fs` bindings.
+macro_rules! builtin_world {
+    ($module:ident, $world:literal) => {
+        pub mod $module {
+            wasmtime::component::bindgen!({
+                world: $world,
+                path: "../wit",
+                with: {
+                    "wasmgate:tools/types": super::tool_provider::wasmgate::tools::types,
+                    "wasmgate:tools/host": super::tool_provider::wasmgate::tools::host,
+                    "wasmgate:tools/bulk-fs": super::tool_provider::wasmgate::tools::bulk_fs,
+                },
+                additional_derives: [PartialEq],
+                exports: { default: async },
+            });
+        }
+    };
 }
 
-pub mod search_tools {
-    wasmtime::component::bindgen!({
-        world: "search-tools",
-        path: "../wit",
-        with: {
-            "wasmgate:tools/types": super::tool_provider::wasmgate::tools::types,
-            "wasmgate:tools/host": super::tool_provider::wasmgate::tools::host,
-            "wasmgate:tools/bulk-fs": super::tool_provider::wasmgate::tools::bulk_fs,
-        },
-        additional_derives: [PartialEq],
-        exports: { default: async },
-    });
-}
+builtin_world!(file_tools, "file-tools");
+builtin_world!(search_tools, "search-tools");
 
 pub use file_tools::exports::wasmgate::tools::files::{Content, DirEntry, EntryKind, FileContent};
 pub use search_tools::exports::wasmgate::tools::search::{PathKind, PathQuery, Submatch, TextMatch, TextQuery};

@@ -134,6 +134,22 @@ struct Inner {
     permits: Arc<Semaphore>,
 }
 
+/// One call of a typed interface function: a fresh instance of `pre` under
+/// `grant`, then `interface().function(store, argument, context)`. (A macro,
+/// because an async closure cannot borrow the call's store across awaits.)
+macro_rules! typed_call {
+    ($sandbox:expr, $grant:expr, $name:literal, $pre:expr, $interface:ident, $function:ident, $argument:expr) => {{
+        let context = call_context($grant, &CallOptions::default());
+        let mut call = Call::start(&$sandbox.inner, $name, Some($grant), CallOptions::default()).await?;
+        let outcome = async {
+            let instance = $pre.instantiate_async(&mut call.store).await?;
+            instance.$interface().$function(&mut call.store, $argument, &context).await
+        }
+        .await;
+        call.finish(outcome)
+    }};
+}
+
 impl Sandbox {
     /// A builder with the built-in tools, default limits and the default cache.
     pub fn builder() -> SandboxBuilder {
@@ -191,57 +207,26 @@ impl Sandbox {
 
     /// Lists one directory of the workspace through the file tools.
     pub async fn list_dir(&self, grant: &Grant, path: &str) -> Result<Vec<DirEntry>, CallError> {
-        let (files, context) = self.file_tools(grant)?;
-        let mut call = Call::start(&self.inner, "list-dir", Some(grant), CallOptions::default()).await?;
-        let outcome = async {
-            let instance = files.instantiate_async(&mut call.store).await?;
-            instance.wasmgate_tools_files().call_list_dir(&mut call.store, path, &context).await
-        }
-        .await;
-        call.finish(outcome)
+        let files = self.typed(self.inner.files, |c| c.files.as_ref(), "files")?;
+        typed_call!(self, grant, "list-dir", files, wasmgate_tools_files, call_list_dir, path)
     }
 
     /// Reads one file of the workspace whole through the file tools.
     pub async fn read_file(&self, grant: &Grant, path: &str) -> Result<FileContent, CallError> {
-        let (files, context) = self.file_tools(grant)?;
-        let mut call = Call::start(&self.inner, "read-file", Some(grant), CallOptions::default()).await?;
-        let outcome = async {
-            let instance = files.instantiate_async(&mut call.store).await?;
-            instance.wasmgate_tools_files().call_read_file(&mut call.store, path, &context).await
-        }
-        .await;
-        call.finish(outcome)
+        let files = self.typed(self.inner.files, |c| c.files.as_ref(), "files")?;
+        typed_call!(self, grant, "read-file", files, wasmgate_tools_files, call_read_file, path)
     }
 
     /// Searches file contents in the workspace through the search tools.
     pub async fn find_text(&self, grant: &Grant, query: &TextQuery) -> Result<Vec<TextMatch>, CallError> {
         let search = self.typed(self.inner.search, |c| c.search.as_ref(), "search")?;
-        let context = call_context(grant, &CallOptions::default());
-        let mut call = Call::start(&self.inner, "find-text", Some(grant), CallOptions::default()).await?;
-        let outcome = async {
-            let instance = search.instantiate_async(&mut call.store).await?;
-            instance.wasmgate_tools_search().call_find_text(&mut call.store, query, &context).await
-        }
-        .await;
-        call.finish(outcome)
+        typed_call!(self, grant, "find-text", search, wasmgate_tools_search, call_find_text, query)
     }
 
     /// Ranks the workspace's paths for a query through the search tools.
     pub async fn find_paths(&self, grant: &Grant, query: &PathQuery) -> Result<Vec<String>, CallError> {
         let search = self.typed(self.inner.search, |c| c.search.as_ref(), "search")?;
-        let context = call_context(grant, &CallOptions::default());
-        let mut call = Call::start(&self.inner, "find-paths", Some(grant), CallOptions::default()).await?;
-        let outcome = async {
-            let instance = search.instantiate_async(&mut call.store).await?;
-            instance.wasmgate_tools_search().call_find_paths(&mut call.store, query, &context).await
-        }
-        .await;
-        call.finish(outcome)
-    }
-
-    fn file_tools(&self, grant: &Grant) -> Result<(&FileToolsPre<CallState>, CallContext), CallError> {
-        let files = self.typed(self.inner.files, |c| c.files.as_ref(), "files")?;
-        Ok((files, call_context(grant, &CallOptions::default())))
+        typed_call!(self, grant, "find-paths", search, wasmgate_tools_search, call_find_paths, query)
     }
 
     /// The pre-instantiated component that implements a typed interface.
