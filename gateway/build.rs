@@ -11,15 +11,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The guest crates and the file each becomes.
-const GUESTS: &[(&str, &str)] =
-    &[("files", "files.wasm"), ("search", "search.wasm"), ("test-hostile", "test_hostile.wasm")];
+const GUESTS: &[(&str, &str)] = &[
+    ("files", "files.wasm"),
+    ("search", "search.wasm"),
+    ("shell", "shell.wasm"),
+    ("test-hostile", "test_hostile.wasm"),
+];
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap();
     let guests = root.join("guest-tools");
-    for watched in ["Cargo.toml", "Cargo.lock", "lib", "files", "search", "test-hostile", ".cargo"] {
+    for watched in ["Cargo.toml", "Cargo.lock", "lib", "files", "search", "shell", "test-hostile", ".cargo"] {
         println!("cargo:rerun-if-changed={}", guests.join(watched).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());

@@ -12,4 +12,5 @@ mod escapes;
 mod file_tools;
 mod limits;
 mod search;
+mod shell;
 mod util;

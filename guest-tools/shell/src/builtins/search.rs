@@ -1,0 +1,258 @@
+//! grep and find.
+
+use super::{read, usage};
+use crate::interp::Shell;
+use crate::io::{Io, err, out};
+
+/// A basic regular expression (grep's default) in Rust's syntax: `\(`, `\|`,
+/// `\+` are operators and bare `(`, `|`, `+` literals, the other way round
+/// from extended syntax.
+fn from_basic(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(op @ ('|' | '(' | ')' | '+' | '?' | '{' | '}')) => out.push(op),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push_str("\\\\"),
+            },
+            '|' | '(' | ')' | '+' | '?' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn grep(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    let mut opts = std::collections::BTreeSet::new();
+    let mut operands = Vec::new();
+    let mut patterns = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "-e" {
+            patterns.extend(args.next().cloned());
+        } else if arg.starts_with("--") {
+            return usage(io, "grep", &format!("unrecognized option '{arg}'"), 2);
+        } else if arg.len() > 1 && arg.starts_with('-') && operands.is_empty() {
+            opts.extend(arg[1..].chars());
+        } else {
+            operands.push(arg.clone());
+        }
+    }
+    if patterns.is_empty() {
+        if operands.is_empty() {
+            return usage(io, "grep", "usage: grep [OPTION]... PATTERNS [FILE]...", 2);
+        }
+        patterns.push(operands.remove(0));
+    }
+    let source: Vec<String> = patterns
+        .iter()
+        .map(|p| {
+            if opts.contains(&'F') {
+                regex::escape(p)
+            } else if opts.contains(&'E') {
+                p.clone()
+            } else {
+                from_basic(p)
+            }
+        })
+        .map(|p| if opts.contains(&'w') { format!(r"\b(?:{p})\b") } else { p })
+        .collect();
+    let regex = match regex::RegexBuilder::new(&source.join("|")).case_insensitive(opts.contains(&'i')).build() {
+        Ok(regex) => regex,
+        Err(e) => return usage(io, "grep", &format!("invalid regular expression: {e}"), 2),
+    };
+    let recursive = opts.contains(&'r') || opts.contains(&'R');
+    let mut files: Vec<String> = Vec::new();
+    let mut status = 1;
+    let mut errors = false;
+    if operands.is_empty() && recursive {
+        walk(shell, ".", &mut files, io, true);
+        files.iter_mut().for_each(|f| *f = f.trim_start_matches("./").to_string());
+    } else {
+        for operand in &operands {
+            let is_dir = shell.resolve(operand).is_ok_and(|p| std::fs::metadata(p.abs).is_ok_and(|m| m.is_dir()));
+            if is_dir && recursive {
+                walk(shell, operand, &mut files, io, true);
+            } else if is_dir {
+                err!(io, "grep: {operand}: Is a directory\n");
+                errors = true;
+            } else {
+                files.push(operand.clone());
+            }
+        }
+    }
+    let stdin = files.is_empty() && operands.is_empty();
+    if stdin {
+        files.push("-".into());
+    }
+    let show_names = !opts.contains(&'h') && (opts.contains(&'H') || files.len() > 1 || recursive);
+    for file in &files {
+        let bytes = match read(shell, file, io) {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                err!(io, "grep: {message}\n");
+                errors = true;
+                continue;
+            }
+        };
+        if bytes.contains(&0) {
+            if regex.is_match(&String::from_utf8_lossy(&bytes)) && !opts.contains(&'q') {
+                out!(io, "Binary file {} matches\n", if file == "-" { "(standard input)" } else { file });
+                status = 0;
+            }
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let shown = if file == "-" { "(standard input)" } else { file.as_str() };
+        let mut count = 0;
+        for (number, line) in text.lines().enumerate() {
+            if regex.is_match(line) == opts.contains(&'v') {
+                continue;
+            }
+            count += 1;
+            status = 0;
+            if opts.contains(&'q') {
+                return 0;
+            }
+            if opts.contains(&'l') || opts.contains(&'c') {
+                continue;
+            }
+            let prefix = format!(
+                "{}{}",
+                if show_names { format!("{shown}:") } else { String::new() },
+                if opts.contains(&'n') { format!("{}:", number + 1) } else { String::new() }
+            );
+            if opts.contains(&'o') && !opts.contains(&'v') {
+                for m in regex.find_iter(line) {
+                    out!(io, "{prefix}{}\n", m.as_str());
+                }
+            } else {
+                out!(io, "{prefix}{line}\n");
+            }
+        }
+        if opts.contains(&'c') {
+            if show_names {
+                out!(io, "{shown}:{count}\n");
+            } else {
+                out!(io, "{count}\n");
+            }
+        } else if opts.contains(&'l') && count > 0 {
+            out!(io, "{shown}\n");
+        }
+    }
+    if errors && status != 0 { 2 } else { status }
+}
+
+/// Files below `start` (as written, e.g. `./a/b`), sorted by name at each
+/// level; hidden ones too, as grep -r and find include them.
+fn walk(shell: &Shell, start: &str, out: &mut Vec<String>, io: &Io, files_only: bool) {
+    let Ok(path) = shell.resolve(start) else {
+        err!(io, "{start}: outside the workspace\n");
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(&path.abs) else { return };
+    let mut names: Vec<(String, bool, bool)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let t = e.file_type().ok()?;
+            Some((e.file_name().into_string().ok()?, t.is_dir(), t.is_file()))
+        })
+        .collect();
+    names.sort();
+    for (name, is_dir, is_file) in names {
+        let shown = if start.ends_with('/') { format!("{start}{name}") } else { format!("{start}/{name}") };
+        if is_dir {
+            if !files_only {
+                out.push(shown.clone());
+            }
+            walk(shell, &shown, out, io, files_only);
+        } else if is_file || !files_only {
+            out.push(shown);
+        }
+    }
+}
+
+pub fn find(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    let mut starts = Vec::new();
+    let mut name: Option<(String, bool)> = None;
+    let mut kind: Option<char> = None;
+    let mut max_depth = usize::MAX;
+    let mut min_depth = 0;
+    let mut args = args.iter().peekable();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-name" | "-iname" => match args.next() {
+                Some(pattern) => name = Some((pattern.clone(), arg == "-iname")),
+                None => return usage(io, "find", &format!("missing argument to `{arg}'"), 1),
+            },
+            "-type" => kind = args.next().and_then(|t| t.chars().next()),
+            "-maxdepth" => max_depth = args.next().and_then(|d| d.parse().ok()).unwrap_or(usize::MAX),
+            "-mindepth" => min_depth = args.next().and_then(|d| d.parse().ok()).unwrap_or(0),
+            "-print" => {}
+            other if other.starts_with('-') => return usage(io, "find", &format!("unknown predicate `{other}'"), 1),
+            other => starts.push(other.to_string()),
+        }
+    }
+    if starts.is_empty() {
+        starts.push(".".into());
+    }
+    let matcher = match &name {
+        Some((pattern, insensitive)) => {
+            match globset::GlobBuilder::new(pattern).case_insensitive(*insensitive).literal_separator(true).build() {
+                Ok(glob) => Some(glob.compile_matcher()),
+                Err(e) => return usage(io, "find", &format!("bad pattern: {e}"), 1),
+            }
+        }
+        None => None,
+    };
+    let mut status = 0;
+    for start in &starts {
+        let Ok(path) = shell.resolve(start) else {
+            err!(io, "find: '{start}': outside the workspace\n");
+            status = 1;
+            continue;
+        };
+        let Ok(meta) = std::fs::symlink_metadata(&path.abs) else {
+            err!(io, "find: '{start}': No such file or directory\n");
+            status = 1;
+            continue;
+        };
+        let mut all = vec![start.clone()];
+        if meta.is_dir() {
+            walk(shell, start, &mut all, io, false);
+        }
+        for entry in all {
+            let depth = entry.strip_prefix(start.as_str()).unwrap_or(&entry).matches('/').count();
+            if depth < min_depth || depth > max_depth {
+                continue;
+            }
+            let file_name = entry.trim_end_matches('/').rsplit('/').next().unwrap_or(&entry);
+            if matcher.as_ref().is_some_and(|m| !m.is_match(file_name)) {
+                continue;
+            }
+            if let Some(kind) = kind {
+                let Ok(p) = shell.resolve(&entry) else { continue };
+                let Ok(m) = std::fs::symlink_metadata(p.abs) else { continue };
+                let is = match kind {
+                    'f' => m.is_file(),
+                    'd' => m.is_dir(),
+                    'l' => m.file_type().is_symlink(),
+                    _ => false,
+                };
+                if !is {
+                    continue;
+                }
+            }
+            out!(io, "{entry}\n");
+        }
+    }
+    status
+}

@@ -1,0 +1,91 @@
+//! Built-ins that change the shell itself: cd, pwd, export, unset, env,
+//! exit, which.
+
+use super::usage;
+use crate::interp::Shell;
+use crate::io::{Io, err, out};
+
+pub fn cd(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    let target = args.first().cloned().unwrap_or_else(|| shell.var("HOME"));
+    let path = match shell.resolve(&target) {
+        Ok(path) => path,
+        Err(message) => {
+            err!(io, "bash: cd: {message}\n");
+            return 1;
+        }
+    };
+    match std::fs::metadata(&path.abs) {
+        Ok(meta) if meta.is_dir() => {
+            shell.cwd = path.rel;
+            let pwd = shell.cwd_abs();
+            shell.vars.insert("PWD".into(), pwd);
+            0
+        }
+        Ok(_) => {
+            err!(io, "bash: cd: {target}: Not a directory\n");
+            1
+        }
+        Err(_) => {
+            err!(io, "bash: cd: {target}: No such file or directory\n");
+            1
+        }
+    }
+}
+
+pub fn pwd(shell: &mut Shell, _: &[String], io: &Io) -> i32 {
+    out!(io, "{}\n", shell.cwd_abs());
+    0
+}
+
+pub fn export(shell: &mut Shell, args: &[String], _: &Io) -> i32 {
+    for arg in args {
+        match arg.split_once('=') {
+            Some((name, value)) => {
+                shell.vars.insert(name.to_string(), value.to_string());
+                shell.exported.insert(name.to_string());
+            }
+            None => {
+                shell.exported.insert(arg.clone());
+            }
+        }
+    }
+    0
+}
+
+pub fn unset(shell: &mut Shell, args: &[String], _: &Io) -> i32 {
+    for name in args {
+        shell.vars.remove(name);
+        shell.exported.remove(name);
+    }
+    0
+}
+
+pub fn env(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    if !args.is_empty() {
+        return usage(io, "env", "running commands is not supported; use NAME=value command", 1);
+    }
+    for name in &shell.exported {
+        if let Some(value) = shell.vars.get(name) {
+            out!(io, "{name}={value}\n");
+        }
+    }
+    0
+}
+
+pub fn exit(shell: &mut Shell, args: &[String], _: &Io) -> i32 {
+    let status = args.first().and_then(|a| a.parse::<i32>().ok()).unwrap_or(shell.status) & 0xff;
+    shell.exit = Some(status);
+    status
+}
+
+pub fn which(_: &mut Shell, args: &[String], io: &Io) -> i32 {
+    let mut status = 0;
+    for name in args {
+        if super::NAMES.contains(&name.as_str()) {
+            out!(io, "{name}: shell built-in command\n");
+        } else {
+            status = 1;
+        }
+    }
+    status
+}

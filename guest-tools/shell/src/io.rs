@@ -1,0 +1,112 @@
+//! Where a command's input comes from and its output goes.
+//!
+//! Each command sees its standard input as bytes and writes its output and
+//! errors through shared writers, so redirects are just other writers:
+//! `2>&1` shares one, `> file` swaps in a file, `2>/dev/null` a sink. A
+//! pipeline's stages run one after another, each stage's output buffered as
+//! the next one's input: nothing runs concurrently in the sandbox, and a
+//! stage's output is bounded by the memory cap.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+/// A shared output stream.
+pub type Writer = Rc<RefCell<dyn Write>>;
+
+/// The standard streams of one command.
+#[derive(Clone)]
+pub struct Io {
+    pub stdin: Rc<Vec<u8>>,
+    pub out: Writer,
+    pub err: Writer,
+}
+
+impl Io {
+    /// The same streams with `stdin` as input.
+    pub fn with_stdin(&self, stdin: Vec<u8>) -> Io {
+        Io { stdin: Rc::new(stdin), ..self.clone() }
+    }
+
+    /// The same streams with output to `out`.
+    pub fn with_out(&self, out: Writer) -> Io {
+        Io { out, ..self.clone() }
+    }
+}
+
+/// Writes to a command's output, ignoring failures (a closed pipe).
+macro_rules! out {
+    ($io:expr, $($arg:tt)*) => {{
+        let _ = write!($io.out.borrow_mut(), $($arg)*);
+    }};
+}
+
+/// Writes to a command's error stream.
+macro_rules! err {
+    ($io:expr, $($arg:tt)*) => {{
+        let _ = write!($io.err.borrow_mut(), $($arg)*);
+    }};
+}
+
+pub(crate) use {err, out};
+
+/// A writer that collects bytes.
+pub fn buffer() -> (Rc<RefCell<Vec<u8>>>, Writer) {
+    let buf = Rc::new(RefCell::new(Vec::new()));
+    let writer: Writer = buf.clone();
+    (buf, writer)
+}
+
+/// A writer that discards everything (`/dev/null`).
+pub fn null() -> Writer {
+    Rc::new(RefCell::new(std::io::sink()))
+}
+
+/// What the terminal shows: streamed to the host as it is written, and kept
+/// (up to a cap) as the tool's result.
+#[derive(Clone)]
+pub struct Terminal(Rc<RefCell<Screen>>);
+
+struct Screen {
+    kept: Vec<u8>,
+    cap: usize,
+    truncated: bool,
+}
+
+impl Terminal {
+    pub fn new(cap: usize) -> Self {
+        Terminal(Rc::new(RefCell::new(Screen { kept: Vec::new(), cap, truncated: false })))
+    }
+
+    /// A writer onto the terminal.
+    pub fn writer(&self) -> Writer {
+        Rc::new(RefCell::new(self.clone()))
+    }
+
+    /// What the terminal kept, and whether it had to cut.
+    pub fn finish(&self) -> (String, bool) {
+        let screen = self.0.borrow();
+        let mut text = String::from_utf8_lossy(&screen.kept).into_owned();
+        if screen.truncated {
+            text.push_str("\n\n(output truncated)");
+        }
+        (text, screen.truncated)
+    }
+}
+
+impl Write for Terminal {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        crate::wasmgate::tools::host::emit_output(&String::from_utf8_lossy(bytes));
+        let mut screen = self.0.borrow_mut();
+        let room = screen.cap.saturating_sub(screen.kept.len());
+        if bytes.len() > room {
+            screen.truncated = true;
+        }
+        screen.kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
