@@ -22,10 +22,12 @@ tools:
 call tool args="{}":
     cargo run --release -- tool call {{tool}} '{{args}}'
 
-# Lints, as CI would like them.
+# Lints, as CI would like them (the guest tools are a workspace of their own).
 lint:
     cargo clippy --release --all-targets -- -D warnings
+    cd guest-tools && cargo clippy --release -- -D warnings
     cargo fmt --check
+    cd guest-tools && cargo fmt --check
 
 # What CI runs, on this checkout.
 ci:

@@ -53,15 +53,15 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
     // The common case, a small text file, in one host call. Anything else
     // (a folder, a missing file, a large file) takes the WASI path below,
     // which knows how to list, suggest and stream.
-    if !path.rel.is_empty() {
-        if let Ok(bytes) = bulk_fs::read_file(&path.rel, WHOLE_FILE_BYTES) {
-            if looks_binary(&path.abs, &bytes) {
-                return Err(binary(&path));
-            }
-            let mut page = Page::new(&path, offset, limit, bytes.len());
-            for_each_line(&mut &bytes[..], |line| page.line(line)).map_err(|e| ws.io_error(Access::Read, &path, e))?;
-            return page.finish(&path);
+    if !path.rel.is_empty()
+        && let Ok(bytes) = bulk_fs::read_file(&path.rel, WHOLE_FILE_BYTES)
+    {
+        if looks_binary(&path.abs, &bytes) {
+            return Err(binary(&path));
         }
+        let mut page = Page::new(&path, offset, limit, bytes.len());
+        for_each_line(&mut &bytes[..], |line| page.line(line)).map_err(|e| ws.io_error(Access::Read, &path, e))?;
+        return page.finish(&path);
     }
     let Some(meta) = ws.openable(Access::Read, &path)? else {
         return Err(not_found_with_hints(ws, &path, std::io::ErrorKind::NotFound.into()));

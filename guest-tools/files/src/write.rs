@@ -51,10 +51,10 @@ pub fn store(ws: &Workspace, path: &Resolved, bytes: &[u8]) -> Result<bool, Tool
     if existing.as_ref().is_some_and(|m| m.is_dir()) {
         return Err(ToolError::InvalidArguments(format!("{} is a directory", path.abs)));
     }
-    if let Some((parent, _)) = path.abs.rsplit_once('/') {
-        if !parent.is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| ws.io_error(Access::Write, path, e))?;
-        }
+    if let Some((parent, _)) = path.abs.rsplit_once('/')
+        && !parent.is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| ws.io_error(Access::Write, path, e))?;
     }
     std::fs::write(&path.abs, bytes).map_err(|e| ws.io_error(Access::Write, path, e))?;
     Ok(existing.is_some())

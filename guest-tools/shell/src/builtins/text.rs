@@ -493,10 +493,11 @@ pub fn basename(_: &mut Shell, args: &[String], io: &Io) -> i32 {
     if trimmed.is_empty() && path.starts_with('/') {
         name = "/".into();
     }
-    if let Some(suffix) = args.get(1) {
-        if name.len() > suffix.len() && name.ends_with(suffix.as_str()) {
-            name.truncate(name.len() - suffix.len());
-        }
+    if let Some(suffix) = args.get(1)
+        && name.len() > suffix.len()
+        && name.ends_with(suffix.as_str())
+    {
+        name.truncate(name.len() - suffix.len());
     }
     out!(io, "{name}\n");
     0
