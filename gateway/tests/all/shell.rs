@@ -77,6 +77,17 @@ const ORACLE: &[&str] = &[
     "printf '%s\\n' c b a | sort | head -2",
     "echo a b c | wc -w; echo abc | wc -c",
     "A=1 B=2; echo $A$B; unset A; echo \"[$A]\"",
+    "sed 's/a/A/' a.txt; sed 's/a/A/g' a.txt",
+    "sed -n '2p' a.txt; sed -n '/et/p' a.txt; sed '1d' a.txt; sed '2,3d' a.txt; sed -n '$p' a.txt",
+    "sed -i 's/beta/BETA/' a.txt; cat a.txt",
+    "sed -E 's/(al)(pha)/\\2\\1/' a.txt; sed 's/\\(be\\)ta/[\\1]/' a.txt",
+    "echo 'x/y/z' | sed 's|/|-|g'; echo hello | sed 's/l*/<&>/'; sed -e 's/a/1/' -e 's/b/2/' a.txt",
+    "diff a.txt a.txt; echo $?; printf 'alpha\\nBETA\\ngamma\\ndelta\\n' > c.txt; diff a.txt c.txt; echo $?",
+    "printf 'alpha\\nBETA\\ngamma\\n' > c.txt; diff -u a.txt c.txt | tail -n +3",
+    "printf 'zero\\nalpha\\ngamma\\n' > c.txt; diff a.txt c.txt",
+    "ls *.txt | xargs wc -l; echo a b c | xargs -n 1 echo x; printf '1\\n2\\n' | xargs -I {} echo item-{}",
+    "ln -s a.txt link.txt && cat link.txt; ls",
+    "head -c 8 a.txt; echo",
 ];
 
 fn fixture() -> Fixture {

@@ -258,3 +258,27 @@ pub fn mv(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
     }
     status
 }
+
+/// `ln -s TARGET LINK`: symbolic links only. The target is stored as given;
+/// WASI refuses to follow one that leads out of the workspace.
+pub fn ln(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    let (flags, operands) = flags(args);
+    if !flags.contains(&'s') {
+        return usage(io, "ln", "only symbolic links (ln -s) are supported", 1);
+    }
+    let [target, link] = operands.as_slice() else { return usage(io, "ln", "usage: ln -s TARGET LINK", 1) };
+    let path = match shell.resolve(link) {
+        Ok(path) => path,
+        Err(message) => return usage(io, "ln", &format!("failed to create symbolic link '{link}': {message}"), 1),
+    };
+    let Some((dir, _)) = wasip2::filesystem::preopens::get_directories().into_iter().next() else {
+        return usage(io, "ln", "no workspace", 1);
+    };
+    match dir.symlink_at(target, &path.rel) {
+        Ok(()) => 0,
+        Err(code) => {
+            err!(io, "ln: failed to create symbolic link '{link}': {}\n", code.message());
+            1
+        }
+    }
+}

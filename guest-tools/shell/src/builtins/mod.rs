@@ -5,6 +5,7 @@
 //! for the options an agent uses (the bash-oracle tests compare them with
 //! the real commands); options they do not know are an error, not ignored.
 
+mod edit;
 mod files;
 mod search;
 mod session;
@@ -43,6 +44,10 @@ pub fn find(name: &str) -> Option<Builtin> {
         "cp" => files::cp,
         "mv" => files::mv,
         "grep" => search::grep,
+        "sed" => edit::sed,
+        "diff" => edit::diff,
+        "xargs" => edit::xargs,
+        "ln" => files::ln,
         "find" => search::find,
         "cd" => session::cd,
         "pwd" => session::pwd,
@@ -61,8 +66,8 @@ pub fn find(name: &str) -> Option<Builtin> {
 /// The names of every built-in, for `which` and the tool description.
 pub const NAMES: &[&str] = &[
     "true", ":", "false", "echo", "printf", "cat", "head", "tail", "wc", "sort", "uniq", "cut", "tr", "seq", "tee",
-    "basename", "dirname", "ls", "mkdir", "rm", "touch", "cp", "mv", "grep", "find", "cd", "pwd", "export", "unset",
-    "env", "exit", "which", "type", "yes", "test", "[",
+    "basename", "dirname", "ls", "mkdir", "rm", "touch", "cp", "mv", "ln", "grep", "sed", "diff", "xargs", "find",
+    "cd", "pwd", "export", "unset", "env", "exit", "which", "type", "yes", "test", "[",
 ];
 
 /// Reports a usage error the way coreutils does, and returns status 2 (1 for some).

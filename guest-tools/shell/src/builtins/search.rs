@@ -7,7 +7,7 @@ use crate::io::{Io, err, out};
 /// A basic regular expression (grep's default) in Rust's syntax: `\(`, `\|`,
 /// `\+` are operators and bare `(`, `|`, `+` literals, the other way round
 /// from extended syntax.
-fn from_basic(pattern: &str) -> String {
+pub fn from_basic(pattern: &str) -> String {
     let mut out = String::new();
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {

@@ -188,6 +188,22 @@ fn write_bytes(io: &Io, bytes: &[u8]) {
 }
 
 pub fn head(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    if let Some(position) = args.iter().position(|a| a == "-c") {
+        let Some(bytes) = args.get(position + 1).and_then(|n| n.parse::<usize>().ok()) else {
+            return usage(io, "head", "invalid number of bytes", 1);
+        };
+        let files: Vec<String> = args
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != position && *i != position + 1)
+            .map(|(_, a)| a.clone())
+            .collect();
+        let (inputs, status) = inputs(shell, "head", &files, io);
+        for (_, data) in inputs {
+            write_bytes(io, &data[..data.len().min(bytes)]);
+        }
+        return status;
+    }
     let (count, _, files) = match count_option(args, 10) {
         Ok(parsed) => parsed,
         Err(message) => return usage(io, "head", &message, 1),
