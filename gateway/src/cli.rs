@@ -44,6 +44,11 @@ struct SandboxArgs {
     /// Bytes of output one call may produce.
     #[arg(long, global = true, value_name = "BYTES")]
     output_limit: Option<usize>,
+    /// Let the shell run commands it does not have built in as real host
+    /// processes, in the workspace, with the same deadline and output cap.
+    /// Only for a trusted single-user machine; off by default.
+    #[arg(long, global = true)]
+    allow_host_processes: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,7 +149,7 @@ async fn load(args: &SandboxArgs) -> Result<Sandbox, String> {
         (Some(dir), false) => CompileCache::at(dir),
         (None, false) => CompileCache::default_location(),
     };
-    let mut builder = Sandbox::builder().limits(limits).cache(cache);
+    let mut builder = Sandbox::builder().limits(limits).cache(cache).host_processes(args.allow_host_processes);
     if let Some(dir) = &args.tools_dir {
         builder = builder.tools_dir(dir).map_err(|e| format!("--tools-dir {}: {e}", dir.display()))?;
     }
@@ -155,7 +160,11 @@ fn list(sandbox: &Sandbox, json: bool) -> ExitCode {
     if json {
         return print(serde_json::to_string_pretty(sandbox.tools()).expect("tools serialize") + "\n");
     }
-    let mut text = String::new();
+    let mut text = if sandbox.host_processes() {
+        "shell: built-in commands, and host processes for the rest (--allow-host-processes)\n\n".to_string()
+    } else {
+        "shell: built-in commands only (host processes off)\n\n".to_string()
+    };
     for tool in sandbox.tools() {
         text += &format!("{}  [{}]\n  {}\n", tool.name, tool.component, tool.description);
         let schema = serde_json::to_string_pretty(&tool.parameters).expect("schema serializes");

@@ -1,13 +1,14 @@
 //! Typed bindings for the `wasmgate:tools` WIT package, and nothing else.
 //!
-//! `tool_provider` is the generic world every tool component implements;
+//! `tool_provider` is the generic world every tool component implements.
 //! `file_tools` and `search_tools` add the typed interfaces of the built-in
-//! file and search tools and reuse the first module's `types` and `host`
-//! bindings, so a `CallContext` is one Rust type whichever world a call goes
-//! through. Exports are async
-//! (calls run on tokio, WASI file access inline); the `host` imports are sync
-//! because none of them waits, and `emit-output` may trap to enforce the
-//! output cap.
+//! file and search tools and reuse the first module's `types`, `host`,
+//! `bulk-fs` and `host-process` bindings, so a `CallContext` is one Rust type
+//! whichever world a call goes through. Exports are async (calls run on
+//! tokio, WASI file access inline); the imports are sync because none of
+//! them waits on the runtime, and `emit-output` may trap to enforce the
+//! output cap. The imports are implemented for the call state in `state`
+//! (`host`), `bulk_fs` and `host_process`.
 
 pub mod tool_provider {
     wasmtime::component::bindgen!({
@@ -15,6 +16,7 @@ pub mod tool_provider {
         path: "../wit",
         imports: {
             "wasmgate:tools/host.emit-output": trappable,
+            "wasmgate:tools/host-process.run": trappable,
         },
         exports: { default: async },
     });
@@ -32,6 +34,7 @@ macro_rules! builtin_world {
                     "wasmgate:tools/types": super::tool_provider::wasmgate::tools::types,
                     "wasmgate:tools/host": super::tool_provider::wasmgate::tools::host,
                     "wasmgate:tools/bulk-fs": super::tool_provider::wasmgate::tools::bulk_fs,
+                    "wasmgate:tools/host-process": super::tool_provider::wasmgate::tools::host_process,
                 },
                 additional_derives: [PartialEq],
                 exports: { default: async },

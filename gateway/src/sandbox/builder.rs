@@ -21,6 +21,7 @@ pub struct SandboxBuilder {
     cache: CompileCache,
     /// Built-ins are borrowed from the binary; added components are owned.
     components: Vec<(String, Cow<'static, [u8]>)>,
+    host_processes: bool,
 }
 
 impl SandboxBuilder {
@@ -30,6 +31,7 @@ impl SandboxBuilder {
             limits: Limits::default(),
             cache: CompileCache::default_location(),
             components: crate::builtin::COMPONENTS.iter().map(|&(n, b)| (n.to_string(), Cow::Borrowed(b))).collect(),
+            host_processes: false,
         }
     }
 
@@ -42,6 +44,13 @@ impl SandboxBuilder {
     /// Where compiled components are cached.
     pub fn cache(mut self, cache: CompileCache) -> Self {
         self.cache = cache;
+        self
+    }
+
+    /// Lets the shell run commands it does not have built in as real host
+    /// processes. Only for a trusted single-user host; off by default.
+    pub fn host_processes(mut self, allowed: bool) -> Self {
+        self.host_processes = allowed;
         self
     }
 
@@ -96,6 +105,7 @@ impl SandboxBuilder {
                 by_name: HashMap::new(),
                 limits: self.limits,
                 permits: Arc::new(Semaphore::new(self.limits.concurrency.max(1))),
+                host_processes: self.host_processes,
             }),
         };
         let mut tools = Vec::new();

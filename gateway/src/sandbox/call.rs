@@ -3,6 +3,7 @@
 //! whatever the guest did into a result or a [`CallError`].
 
 use super::bindings::GuestError;
+use super::host_process::ProcessGrant;
 use super::limits::MemoryGuard;
 use super::state::{CallState, MAX_RESOURCES, OutputCapReached, OutputMeter};
 use super::{Access, CallError, CallOptions, Grant, Inner};
@@ -70,6 +71,8 @@ impl Call {
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         let cancelled = options.cancel.map(|c| c.0).unwrap_or_default();
+        let deadline = options.deadline.unwrap_or(inner.limits.deadline);
+        let started = Instant::now();
         let state = CallState {
             wasi: wasi.build(),
             table,
@@ -78,11 +81,15 @@ impl Call {
             cancelled,
             tool: tool.to_string(),
             workspace: grant.map(|g| g.dir().clone()),
+            processes: grant.filter(|_| inner.host_processes).map(|g| ProcessGrant {
+                root: g.root().to_path_buf(),
+                deadline: started + deadline,
+                output_cap: cap,
+            }),
         };
         let mut store = Store::new(&inner.engine, state);
         store.limiter(|state| &mut state.memory);
-        let deadline = options.deadline.unwrap_or(inner.limits.deadline);
-        let started = Instant::now();
+
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |store| {
             if store.data().cancelled.load(Ordering::Relaxed) {

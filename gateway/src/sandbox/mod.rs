@@ -23,6 +23,7 @@ mod call;
 mod engine;
 mod error;
 mod grant;
+mod host_process;
 mod limits;
 mod state;
 
@@ -132,6 +133,8 @@ struct Inner {
     search: Option<usize>,
     limits: Limits,
     permits: Arc<Semaphore>,
+    /// Whether the shell may run real host processes (trusted, single-user only).
+    host_processes: bool,
 }
 
 /// One call of a typed interface function: a fresh instance of `pre` under
@@ -169,6 +172,11 @@ impl Sandbox {
     /// How the engine allocates instances.
     pub fn allocation(&self) -> Allocation {
         self.inner.allocation
+    }
+
+    /// Whether tools may run real host processes.
+    pub fn host_processes(&self) -> bool {
+        self.inner.host_processes
     }
 
     /// Runs `tool` with JSON `arguments` in the workspace `grant` allows.

@@ -241,3 +241,56 @@ async fn syntax_errors_and_unknown_commands_answer_like_bash() {
     assert_eq!(unknown.metadata["exit"], 127);
     assert_eq!(unknown.output, "bash: frobnicate: command not found\n");
 }
+
+/// A sandbox whose shell may run host processes (a trusted single-user host).
+async fn trusted() -> wasmgate::sandbox::Sandbox {
+    wasmgate::sandbox::Sandbox::builder()
+        .limits(TEST_LIMITS)
+        .cache(wasmgate::sandbox::CompileCache::at(crate::util::cache_dir()))
+        .host_processes(true)
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_processes_run_only_where_allowed_and_inside_the_workspace() {
+    let fx = fixture();
+    let script = json!({"command": "mkdir -p sub; cd sub; uname -s; sh -c pwd; echo $?"}).to_string();
+    let default = crate::util::sandbox().call("bash", &script, &fx.read_write()).await.unwrap();
+    assert!(default.output.contains("bash: uname: command not found"), "{}", default.output);
+    assert!(default.output.contains("bash: sh: command not found"), "{}", default.output);
+
+    let sandbox = trusted().await;
+    let allowed = sandbox.call("bash", &script, &fx.read_write()).await.unwrap();
+    assert_eq!(allowed.output, format!("Linux\n{}/sub\n0\n", fx.ws.display()));
+    let piped =
+        sandbox.call("bash", &json!({"command": "printf 'b\\na\\n' | sh -c sort"}).to_string(), &fx.read_write()).await;
+    assert_eq!(piped.unwrap().output, "a\nb\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_processes_keep_the_deadline_and_the_output_cap() {
+    let fx = fixture();
+    let sandbox = trusted().await;
+    let started = std::time::Instant::now();
+    let slow = sandbox.call("bash", &json!({"command": "sleep 30"}).to_string(), &fx.read_write()).await;
+    assert_eq!(slow.unwrap_err(), CallError::Timeout(TEST_LIMITS.deadline));
+    assert!(started.elapsed() < TEST_LIMITS.deadline * 3, "took {:?}", started.elapsed());
+    let loud =
+        sandbox.call("bash", &json!({"command": "sh -c 'yes | head -c 5000000'"}).to_string(), &fx.read_write()).await;
+    match loud {
+        Err(error) => assert_eq!(error, CallError::OutputLimit(TEST_LIMITS.output)),
+        Ok(output) => panic!("expected the output cap, got {} bytes of output", output.output.len()),
+    }
+    let next = sandbox.call("bash", &json!({"command": "echo fine"}).to_string(), &fx.read_write()).await.unwrap();
+    assert_eq!(next.output, "fine\n");
+}
+
+#[test]
+fn tool_list_says_whether_host_processes_are_on() {
+    let off = wasmgate(&["tool", "list"]);
+    assert!(String::from_utf8_lossy(&off.stdout).starts_with("shell: built-in commands only (host processes off)"));
+    let on = wasmgate(&["tool", "list", "--allow-host-processes"]);
+    assert!(String::from_utf8_lossy(&on.stdout).starts_with("shell: built-in commands, and host processes"));
+}

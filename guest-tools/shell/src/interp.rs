@@ -3,7 +3,8 @@
 //! Lists (`;`, newlines), `&&`/`||`, pipelines (stages run in turn, each
 //! one's output buffered as the next one's input), simple commands with
 //! assignments and redirects, `{ }` groups, `( )` subshells, `if`, `for`,
-//! `while` and `until`. Every command is a built-in; an unknown name prints
+//! `while` and `until`. Commands are built-ins; any other name runs as a host
+//! process where the host allows that (`host-process`), and otherwise prints
 //! `bash: NAME: command not found` and sets status 127, as bash does.
 //! A loop that never ends is stopped by the host's deadline.
 
@@ -304,10 +305,7 @@ impl Shell {
         }
         let status = match builtins::find(&argv[0]) {
             Some(builtin) => builtin(self, &argv[1..], &io),
-            None => {
-                err!(io, "bash: {}: command not found\n", argv[0]);
-                127
-            }
+            None => self.run_host_process(&argv, &io),
         };
         for (name, value) in saved {
             match value {
@@ -316,6 +314,27 @@ impl Shell {
             };
         }
         status
+    }
+
+    /// A command that is not built in: a real host process where the host
+    /// allows them, otherwise "command not found", as bash says it.
+    fn run_host_process(&mut self, argv: &[String], io: &Io) -> i32 {
+        use crate::wasmgate::tools::host_process::{self, ProcessError};
+        match host_process::run(argv, &self.cwd, &io.stdin) {
+            Ok(output) => {
+                let _ = io.out.borrow_mut().write_all(&output.stdout);
+                let _ = io.err.borrow_mut().write_all(&output.stderr);
+                output.status
+            }
+            Err(ProcessError::Disabled | ProcessError::NotFound) => {
+                err!(io, "bash: {}: command not found\n", argv[0]);
+                127
+            }
+            Err(ProcessError::Failed(message)) => {
+                err!(io, "bash: {}: {message}\n", argv[0]);
+                126
+            }
+        }
     }
 
     /// The streams after applying redirects, or the status of a failed one.

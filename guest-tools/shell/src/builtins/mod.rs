@@ -2,8 +2,9 @@
 //!
 //! Each takes the shell, its arguments (without its own name) and its
 //! streams, and returns an exit status. They follow GNU coreutils' output
-//! for the options an agent uses (the bash-oracle tests compare them with
-//! the real commands); options they do not know are an error, not ignored.
+//! for the options an agent uses; the bash-oracle table in the gateway's
+//! tests shows which, by comparing them with the real commands. Options they
+//! do not know are ignored by the simple ones and refused by grep and find.
 
 mod edit;
 mod files;
