@@ -56,7 +56,9 @@ fn expand_piece(shell: &mut Shell, piece: WordPiece, quoted: bool, out: &mut Vec
     match piece {
         WordPiece::Text(text) => out.push(literal(text)),
         WordPiece::SingleQuotedText(text) => out.push(Chunk { text, quoted: true, expanded: false }),
-        WordPiece::AnsiCQuotedText(text) => out.push(Chunk { text: ansi_c(&text), quoted: true, expanded: false }),
+        WordPiece::AnsiCQuotedText(text) => {
+            out.push(Chunk { text: backslash_escapes(&text), quoted: true, expanded: false })
+        }
         WordPiece::DoubleQuotedSequence(inner) | WordPiece::GettextDoubleQuotedSequence(inner) => {
             // An empty "" still makes a (quoted, empty) field.
             out.push(Chunk { text: String::new(), quoted: true, expanded: false });
@@ -126,7 +128,9 @@ fn value(shell: &Shell, parameter: &Parameter) -> Option<String> {
     }
 }
 
-fn ansi_c(text: &str) -> String {
+/// Backslash escapes as `$'...'`, `echo -e` and `printf` read them; an
+/// escape it does not know is kept as written.
+pub fn backslash_escapes(text: &str) -> String {
     let mut out = String::new();
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
@@ -138,6 +142,7 @@ fn ansi_c(text: &str) -> String {
             Some('n') => out.push('\n'),
             Some('t') => out.push('\t'),
             Some('r') => out.push('\r'),
+            Some('a') => out.push('\x07'),
             Some('0') => out.push('\0'),
             Some('\\') => out.push('\\'),
             Some('\'') => out.push('\''),

@@ -2,6 +2,7 @@
 //! wc, sort, uniq, cut, tr, seq, tee, basename, dirname.
 
 use super::{flags, inputs, usage};
+use crate::expand::backslash_escapes;
 use crate::interp::Shell;
 use crate::io::{Io, err, out};
 
@@ -25,7 +26,7 @@ pub fn echo(_: &mut Shell, args: &[String], io: &Io) -> i32 {
     }
     let mut text = words.join(" ");
     if escapes {
-        text = unescape(&text);
+        text = backslash_escapes(&text);
     }
     if newline {
         text.push('\n');
@@ -34,37 +35,11 @@ pub fn echo(_: &mut Shell, args: &[String], io: &Io) -> i32 {
     0
 }
 
-/// Backslash escapes as `echo -e` and `printf` read them.
-fn unescape(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('\\') => out.push('\\'),
-            Some('a') => out.push('\x07'),
-            Some('0') => out.push('\0'),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
 pub fn printf(_: &mut Shell, args: &[String], io: &Io) -> i32 {
     let Some((format, mut rest)) = args.split_first() else {
         return usage(io, "printf", "usage: printf format [arguments]", 2);
     };
-    let format = unescape(format);
+    let format = backslash_escapes(format);
     let mut output = String::new();
     loop {
         let mut used = 0;
@@ -96,7 +71,7 @@ pub fn printf(_: &mut Shell, args: &[String], io: &Io) -> i32 {
             let value = match conversion {
                 'd' | 'i' => arg.trim().parse::<i64>().unwrap_or(0).to_string(),
                 'c' => arg.chars().next().map(String::from).unwrap_or_default(),
-                'b' => unescape(arg),
+                'b' => backslash_escapes(arg),
                 _ => arg.to_string(),
             };
             output.push_str(&pad(&value, &spec, conversion));
@@ -420,7 +395,7 @@ pub fn cut(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
 
 /// A tr set with ranges (`a-z`) and escapes expanded.
 fn tr_set(set: &str) -> Vec<char> {
-    let chars: Vec<char> = unescape(set).chars().collect();
+    let chars: Vec<char> = backslash_escapes(set).chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
