@@ -1,13 +1,15 @@
 //! The sandbox: runs tool components in wasmtime, one fresh instance per call.
 //!
 //! At start every component is compiled (or loaded from the on-disk cache),
-//! linked against WASI and the `host` interface, and pre-instantiated; its
-//! tools are read with one `describe` call. Each call then gets:
+//! linked against WASI and wasmgate's own imports (`host`, `bulk-fs`,
+//! `host-process`), and pre-instantiated; its tools are read with one
+//! `describe` call. Each call then gets:
 //!
 //! - a concurrency permit (calls past [`Limits::concurrency`] wait their turn);
 //! - a fresh `Store` whose WASI context preopens exactly one directory, the
 //!   [`Grant`]'s workspace, read-only or read-write, and nothing else: no
-//!   environment, no network, no other files;
+//!   environment, no network, no other files (`bulk-fs` reads through the
+//!   same grant; `host-process` answers `disabled` unless the host allows it);
 //! - a deadline and a cancellation check driven by the engine's epoch, a
 //!   memory guard, and capped output;
 //! - a fresh instance from the pre-instantiated component.
