@@ -5,7 +5,7 @@
 //! as ripgrep's `--glob` does, which is what OpenCode's glob tool runs.
 
 use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
-use crate::workspace::{Access, BulkListing, Workspace};
+use crate::workspace::{BulkListing, Workspace};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -35,11 +35,7 @@ pub fn spec() -> crate::exports::wasmgate::tools::tool::ToolSpec {
 }
 
 pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
-    let dir = ws.resolve(args.path.as_deref().unwrap_or("."))?;
-    let meta = std::fs::metadata(&dir.abs).map_err(|e| ws.io_error(Access::Read, &dir, e))?;
-    if !meta.is_dir() {
-        return Err(ToolError::InvalidArguments(format!("{} is not a directory", dir.abs)));
-    }
+    let dir = crate::workspace::folder(ws, args.path.as_deref())?;
     let pattern = args.pattern.trim_start_matches("./");
     let matcher = globset::GlobBuilder::new(pattern)
         .literal_separator(true)

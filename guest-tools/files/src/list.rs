@@ -5,7 +5,7 @@
 //! at 100 files so one call cannot flood the model's context.
 
 use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
-use crate::workspace::{Access, BulkListing, Workspace};
+use crate::workspace::{BulkListing, Workspace};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -72,11 +72,7 @@ struct Folder {
 }
 
 pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
-    let dir = ws.resolve(args.path.as_deref().unwrap_or("."))?;
-    let meta = std::fs::metadata(&dir.abs).map_err(|e| ws.io_error(Access::Read, &dir, e))?;
-    if !meta.is_dir() {
-        return Err(ToolError::InvalidArguments(format!("{} is not a directory", dir.abs)));
-    }
+    let dir = crate::workspace::folder(ws, args.path.as_deref())?;
     let mut excludes = workspace_walk::OverrideBuilder::new(&dir.abs);
     for pattern in SKIPPED.iter().copied().chain(args.ignore.iter().map(String::as_str)) {
         let pattern = pattern.trim_end_matches('/');

@@ -123,7 +123,7 @@ pub fn cat(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
                 out!(io, "{line_number:>6}\t{line}");
             }
         } else {
-            let _ = std::io::Write::write_all(&mut *io.out.borrow_mut(), &bytes);
+            write_bytes(io, &bytes);
         }
     }
     status
@@ -184,16 +184,24 @@ pub fn head(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
         Err(message) => return usage(io, "head", &message, 1),
     };
     let (inputs, status) = inputs(shell, "head", &files, io);
+    each_with_header(io, &inputs, |bytes| {
+        for line in lines(bytes).into_iter().take(count.max(0) as usize) {
+            write_bytes(io, line);
+        }
+    });
+    status
+}
+
+/// Runs `show` on each input, headed `==> name <==` when there are several,
+/// as head and tail print them.
+fn each_with_header(io: &Io, inputs: &[(String, Vec<u8>)], mut show: impl FnMut(&[u8])) {
     let many = inputs.len() > 1;
     for (i, (name, bytes)) in inputs.iter().enumerate() {
         if many {
             out!(io, "{}==> {name} <==\n", if i > 0 { "\n" } else { "" });
         }
-        for line in lines(bytes).into_iter().take(count.max(0) as usize) {
-            write_bytes(io, line);
-        }
+        show(bytes);
     }
-    status
 }
 
 pub fn tail(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
@@ -202,18 +210,14 @@ pub fn tail(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
         Err(message) => return usage(io, "tail", &message, 1),
     };
     let (inputs, status) = inputs(shell, "tail", &files, io);
-    let many = inputs.len() > 1;
-    for (i, (name, bytes)) in inputs.iter().enumerate() {
-        if many {
-            out!(io, "{}==> {name} <==\n", if i > 0 { "\n" } else { "" });
-        }
+    each_with_header(io, &inputs, |bytes| {
         let all = lines(bytes);
         let skip =
             if from_start { (count.max(1) - 1) as usize } else { all.len().saturating_sub(count.max(0) as usize) };
         for line in all.into_iter().skip(skip) {
             write_bytes(io, line);
         }
-    }
+    });
     status
 }
 
