@@ -1,11 +1,14 @@
-//! The command line: `wasmgate tool list` and `wasmgate tool call`.
+//! The command line: `wasmgate serve`, `wasmgate tool list` and
+//! `wasmgate tool call`.
 //!
 //! `tool call` runs a component exactly as the server will: the same sandbox,
 //! grant, limits and error kinds, so a tool can be tried and scripted without
 //! a server or a model. A tool error prints its message and exits 1; a usage
 //! error (bad flags, arguments that are not a JSON object) exits 2.
 
+use crate::config::{Config, SandboxConfig};
 use crate::sandbox::{Access, CallError, CallOptions, CompileCache, Grant, Limits, Sandbox, ToolOutput};
+use crate::serve::ServeOptions;
 use clap::{Args, Parser, Subcommand};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -53,9 +56,29 @@ struct SandboxArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve a folder over OpenCode's HTTP API (`opencode attach URL` works).
+    Serve(ServeArgs),
     /// Inspect and run tools.
     #[command(subcommand)]
     Tool(ToolCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The folder to serve [default: the current folder].
+    directory: Option<PathBuf>,
+    /// The port to listen on (0: any free port).
+    #[arg(long, default_value_t = 4096)]
+    port: u16,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    hostname: String,
+    /// A configuration file: opencode.json's format plus a "wasmgate" key.
+    #[arg(long, value_name = "FILE", env = "WASMGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the database lives [default: the user data folder].
+    #[arg(long, value_name = "DIR", env = "WASMGATE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,19 +118,30 @@ pub fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => return fail(format!("cannot start the runtime: {error}")),
+    // The server uses every core; a single tool call needs one thread.
+    let runtime = match &cli.command {
+        Command::Serve(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        Command::Tool(_) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
     };
-    runtime.block_on(run(cli))
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(error) => fail(format!("cannot start the runtime: {error}")),
+    }
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let sandbox = match load(&cli.sandbox).await {
+    if let Command::Serve(args) = cli.command {
+        return match serve(args, &cli.sandbox).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => fail(message),
+        };
+    }
+    let sandbox = match load(&cli.sandbox, &SandboxConfig::default()).await {
         Ok(sandbox) => sandbox,
         Err(message) => return fail(message),
     };
     match cli.command {
+        Command::Serve(_) => unreachable!("served above"),
         Command::Tool(ToolCommand::List { json }) => list(&sandbox, json),
         Command::Tool(ToolCommand::Call { tool, arguments, root, read_only, json, stream }) => {
             let arguments = match read_arguments(arguments) {
@@ -133,24 +167,50 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn load(args: &SandboxArgs) -> Result<Sandbox, String> {
+async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), String> {
+    let (config, config_dir) = match &args.config {
+        Some(path) => (Config::load(path)?, path.parent().map(PathBuf::from).unwrap_or_default()),
+        None => (Config::default(), std::env::current_dir().unwrap_or_default()),
+    };
+    let sandbox = load(sandbox_args, &config.wasmgate.sandbox).await?;
+    let directory = match args.directory {
+        Some(directory) => directory,
+        None => std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?,
+    };
+    let options = ServeOptions {
+        directory,
+        hostname: args.hostname,
+        port: args.port,
+        config,
+        config_dir,
+        data_dir: args.data_dir,
+    };
+    crate::serve::serve(sandbox, options).await
+}
+
+/// Builds the sandbox; command-line flags win over the config file.
+async fn load(args: &SandboxArgs, config: &SandboxConfig) -> Result<Sandbox, String> {
     let mut limits = Limits::default();
-    if let Some(seconds) = args.timeout {
-        limits.deadline = Duration::try_from_secs_f64(seconds).map_err(|e| format!("--timeout: {e}"))?;
+    if let Some(seconds) = args.timeout.or(config.timeout) {
+        limits.deadline = Duration::try_from_secs_f64(seconds).map_err(|e| format!("timeout: {e}"))?;
     }
-    if let Some(mib) = args.memory {
+    if let Some(mib) = args.memory.or(config.memory_mib) {
         limits.memory = mib << 20;
     }
-    if let Some(bytes) = args.output_limit {
+    if let Some(bytes) = args.output_limit.or(config.output_bytes) {
         limits.output = bytes;
+    }
+    if let Some(concurrency) = config.concurrency {
+        limits.concurrency = concurrency.max(1);
     }
     let cache = match (&args.cache_dir, args.no_cache) {
         (_, true) => CompileCache::disabled(),
         (Some(dir), false) => CompileCache::at(dir),
         (None, false) => CompileCache::default_location(),
     };
-    let mut builder = Sandbox::builder().limits(limits).cache(cache).host_processes(args.allow_host_processes);
-    if let Some(dir) = &args.tools_dir {
+    let host_processes = args.allow_host_processes || config.host_processes;
+    let mut builder = Sandbox::builder().limits(limits).cache(cache).host_processes(host_processes);
+    if let Some(dir) = args.tools_dir.as_ref().or(config.tools_dir.as_ref()) {
         builder = builder.tools_dir(dir).map_err(|e| format!("--tools-dir {}: {e}", dir.display()))?;
     }
     builder.build().await.map_err(|e| e.to_string())

@@ -2,10 +2,23 @@
 //! components in wasmtime.
 //!
 //! This library is the host. [`sandbox`] runs tool components under per-call
-//! grants and limits; [`cli`] is the command line over it. The HTTP API, the
-//! event bus, the store and the agent build on the sandbox and never touch
-//! the filesystem themselves.
+//! grants and limits. [`api`] is OpenCode's HTTP surface; it resolves every
+//! directory through [`workspace`], keeps state in a [`store`], publishes on
+//! the [`events`] bus and runs [`session`] work (shell commands, prompts),
+//! and never touches the filesystem itself. [`cli`] and [`serve`] are the
+//! command line over it.
 
+pub mod api;
+pub mod app;
 pub mod builtin;
+pub mod catalog;
 pub mod cli;
+pub mod config;
+pub mod events;
+pub mod ids;
+pub mod model;
 pub mod sandbox;
+pub mod serve;
+pub mod session;
+pub mod store;
+pub mod workspace;

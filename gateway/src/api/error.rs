@@ -1,0 +1,139 @@
+//! The one error type of the HTTP API, and how each becomes a response.
+//!
+//! Every failure a client can cause gets OpenCode's JSON error shape and a
+//! 4xx; only a fault of the server itself is a 500, logged with a reference
+//! the body repeats. Nothing here ever answers with HTML: the SDK reads an
+//! HTML response as "not an OpenCode server".
+
+use crate::sandbox::CallError;
+use crate::store::StoreError;
+use crate::workspace::WorkspaceError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Which part of a request failed validation (the reference's `kind`).
+#[derive(Debug, Clone, Copy)]
+pub enum Field {
+    Payload,
+    Query,
+    Path,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A session, message, part or file does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed (400).
+    #[error("{message}")]
+    BadRequest { message: String, field: Field },
+    /// The request names something the server will not serve (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The session is running something else (409).
+    #[error("Session is busy: {0}")]
+    Busy(String),
+    /// Credentials are missing or wrong (401).
+    #[error("authentication required")]
+    Unauthorized,
+    /// A tool call failed.
+    #[error(transparent)]
+    Tool(#[from] CallError),
+    /// A fault of the server (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 for a bad body, query or path.
+    pub fn bad(field: Field, message: impl Into<String>) -> Self {
+        ApiError::BadRequest { message: message.into(), field }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<WorkspaceError> for ApiError {
+    fn from(error: WorkspaceError) -> Self {
+        match error {
+            WorkspaceError::Outside(_) => ApiError::Forbidden(error.to_string()),
+            WorkspaceError::NotFound(_) => ApiError::NotFound(error.to_string()),
+            WorkspaceError::Unreadable(..) => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+fn named(status: StatusCode, name: &str, message: String) -> Response {
+    (status, axum::Json(json!({ "name": name, "data": { "message": message } }))).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let message = self.to_string();
+        match self {
+            ApiError::NotFound(_) => named(StatusCode::NOT_FOUND, "NotFoundError", message),
+            ApiError::BadRequest { field, .. } => (
+                StatusCode::BAD_REQUEST,
+                axum::Json(
+                    json!({ "name": "BadRequest", "data": { "message": message, "kind": format!("{field:?}") } }),
+                ),
+            )
+                .into_response(),
+            ApiError::Forbidden(_) => named(StatusCode::FORBIDDEN, "ForbiddenError", message),
+            ApiError::Busy(session) => (
+                StatusCode::CONFLICT,
+                axum::Json(json!({ "_tag": "SessionBusyError", "sessionID": session, "message": message })),
+            )
+                .into_response(),
+            ApiError::Unauthorized => {
+                let mut response = StatusCode::UNAUTHORIZED.into_response();
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Secure Area\""));
+                response
+            }
+            ApiError::Tool(error) => {
+                let status = match &error {
+                    CallError::OutsideWorkspace(_) | CallError::PermissionDenied(_) => StatusCode::FORBIDDEN,
+                    CallError::NotFound(_) => StatusCode::NOT_FOUND,
+                    CallError::InvalidArguments(_) | CallError::UnknownTool(_) => StatusCode::BAD_REQUEST,
+                    CallError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                    CallError::MemoryLimit(_) | CallError::OutputLimit(_) | CallError::Failed(_) => {
+                        StatusCode::UNPROCESSABLE_ENTITY
+                    }
+                    CallError::Cancelled => StatusCode::CONFLICT,
+                    CallError::Crashed(_) | CallError::Host(_) => return ApiError::Internal(message).into_response(),
+                };
+                let name = match status {
+                    StatusCode::FORBIDDEN => "ForbiddenError",
+                    StatusCode::NOT_FOUND => "NotFoundError",
+                    StatusCode::BAD_REQUEST => "BadRequest",
+                    _ => "ToolError",
+                };
+                (status, axum::Json(json!({ "name": name, "data": { "message": message, "kind": error.kind() } })))
+                    .into_response()
+            }
+            ApiError::Internal(_) => {
+                let reference = format!("err_{:08x}", rand::random::<u32>());
+                tracing::error!(reference, "{message}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(json!({
+                        "name": "UnknownError",
+                        "data": { "message": "Unexpected server error. Check server logs for details.", "ref": reference },
+                    })),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// What a handler returns.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,83 @@
+//! Typed extractors whose rejections speak OpenCode's error shapes.
+//!
+//! axum's own `Json` and `Query` answer a bad request with plain text; these
+//! wrap them so a client always gets `{"name":"BadRequest",...}`. [`Instance`]
+//! picks the directory a request works in, in the reference's order: a
+//! session's own directory, then `?directory=`, then the
+//! `x-opencode-directory` header (percent-encoded), then the served folder.
+
+use super::error::{ApiError, Field};
+use crate::app::App;
+use crate::workspace::Workspace;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// A JSON body; an empty body reads as `{}` (the reference accepts both).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<Arc<App>> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &Arc<App>) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::bad(Field::Payload, e.body_text()))?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        serde_json::from_slice(text).map(JsonBody).map_err(|e| ApiError::bad(Field::Payload, e.to_string()))
+    }
+}
+
+/// Query parameters.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query).map(Params).map_err(|e| ApiError::bad(Field::Query, e.to_string()))
+    }
+}
+
+/// The directory (and project) a request works in.
+pub struct Instance(pub Arc<Workspace>);
+
+impl FromRequestParts<Arc<App>> for Instance {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        if let Some(session) = session_in_path(parts.uri.path())
+            && let Some(session) = app.store.session(session).await?
+        {
+            return Ok(Instance(app.workspaces.resolve(&session.directory)?));
+        }
+        if let Some(directory) = requested_directory(parts) {
+            return Ok(Instance(app.workspaces.resolve(&directory)?));
+        }
+        Ok(Instance(app.workspaces.default()))
+    }
+}
+
+/// The session id of a `/session/{id}/...` path (not `/session/status`).
+fn session_in_path(path: &str) -> Option<&str> {
+    let id = path.strip_prefix("/session/")?.split('/').next()?;
+    crate::ids::Prefix::Session.matches(id).then_some(id)
+}
+
+fn requested_directory(parts: &Parts) -> Option<String> {
+    let from_query = parts.uri.query().and_then(|query| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == "directory")
+            .map(|(_, value)| value.into_owned())
+    });
+    let named = from_query.or_else(|| {
+        let header = parts.headers.get("x-opencode-directory")?.to_str().ok()?;
+        Some(header.to_string())
+    })?;
+    // The reference passes the name through decodeURIComponent, ignoring errors.
+    let decoded = percent_encoding::percent_decode_str(&named).decode_utf8().map(Cow::into_owned).unwrap_or(named);
+    (!decoded.is_empty()).then_some(decoded)
+}

@@ -1,0 +1,88 @@
+//! Per-directory metadata: project, path, VCS, configuration, providers,
+//! agents, commands, and the status panels (MCP, LSP, formatters) that
+//! wasmgate has nothing to report in yet.
+
+use super::extract::Instance;
+use crate::app::App;
+use crate::catalog;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/project", get(projects))
+        .route("/project/current", get(current_project))
+        .route("/path", get(path))
+        .route("/vcs", get(vcs))
+        .route("/config", get(config))
+        .route("/config/providers", get(config_providers))
+        .route("/provider", get(providers))
+        .route("/provider/auth", get(empty_object))
+        .route("/agent", get(agents))
+        .route("/command", get(commands))
+        .route("/mcp", get(empty_object))
+        .route("/experimental/resource", get(empty_object))
+        .route("/lsp", get(empty_list))
+        .route("/formatter", get(empty_list))
+}
+
+async fn projects(Instance(workspace): Instance) -> Json<Value> {
+    Json(json!([workspace.project.to_json()]))
+}
+
+async fn current_project(Instance(workspace): Instance) -> Json<Value> {
+    Json(workspace.project.to_json())
+}
+
+async fn path(State(app): State<Arc<App>>, Instance(workspace): Instance) -> Json<Value> {
+    Json(json!({
+        "home": app.paths.home,
+        "state": app.paths.data,
+        "config": app.paths.config,
+        "worktree": workspace.project.worktree,
+        "directory": workspace.directory,
+    }))
+}
+
+async fn vcs(Instance(workspace): Instance) -> Json<Value> {
+    match &workspace.project.branch {
+        Some(branch) => Json(json!({ "branch": branch, "default_branch": branch })),
+        None => Json(json!({})),
+    }
+}
+
+async fn config(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(Value::Object(app.config.opencode.clone()))
+}
+
+async fn config_providers(State(app): State<Arc<App>>) -> Json<Value> {
+    let providers = catalog::providers(&app.config);
+    let default = catalog::default_models(&app.config, &providers);
+    Json(json!({ "providers": providers, "default": default }))
+}
+
+async fn providers(State(app): State<Arc<App>>) -> Json<Value> {
+    let providers = catalog::providers(&app.config);
+    let default = catalog::default_models(&app.config, &providers);
+    let connected: Vec<&Value> = providers.iter().map(|p| &p["id"]).collect();
+    Json(json!({ "all": providers, "default": default, "connected": connected }))
+}
+
+async fn agents(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(Value::Array(catalog::agents(&app.config)))
+}
+
+async fn commands(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(Value::Array(catalog::commands(&app.config)))
+}
+
+async fn empty_object() -> Json<Value> {
+    Json(json!({}))
+}
+
+async fn empty_list() -> Json<Value> {
+    Json(json!([]))
+}

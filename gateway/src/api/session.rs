@@ -1,0 +1,252 @@
+//! Sessions, their messages, and the runs that fill them: prompts, slash
+//! commands, `!` shell commands, abort; plus permission replies.
+
+use super::error::{ApiError, ApiResult, Field};
+use super::extract::{Instance, JsonBody, Params};
+use crate::app::App;
+use crate::ids::Prefix;
+use crate::model::{MessageWithParts, Session};
+use crate::session::{self, CommandRequest, CreateSession, PromptRequest, ShellRequest, UpdateSession};
+use crate::store::SessionQuery;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/session", get(list).post(create))
+        .route("/session/status", get(status))
+        .route("/session/{sessionID}", get(read).patch(update).delete(delete))
+        .route("/session/{sessionID}/children", get(children))
+        .route("/session/{sessionID}/abort", post(abort))
+        .route("/session/{sessionID}/message", get(messages).post(prompt))
+        .route("/session/{sessionID}/message/{messageID}", get(message))
+        .route("/session/{sessionID}/prompt_async", post(prompt_async))
+        .route("/session/{sessionID}/command", post(command))
+        .route("/session/{sessionID}/shell", post(shell))
+        .route("/session/{sessionID}/todo", get(todo))
+        .route("/session/{sessionID}/diff", get(diff))
+        .route("/session/{sessionID}/fork", post(fork))
+        .route("/permission", get(permissions))
+        .route("/permission/{requestID}/reply", post(reply_permission))
+}
+
+/// Checks an id's prefix, as the reference validates path parameters.
+fn checked(prefix: Prefix, id: &str) -> ApiResult<&str> {
+    if prefix.matches(id) {
+        Ok(id)
+    } else {
+        Err(ApiError::bad(Field::Path, format!("Expected an id starting with \"{}_\", got {id:?}", prefix.as_str())))
+    }
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    path: Option<String>,
+    roots: Option<String>,
+    start: Option<f64>,
+    search: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list(
+    State(app): State<Arc<App>>,
+    Instance(workspace): Instance,
+    Params(params): Params<ListParams>,
+) -> ApiResult<Json<Vec<Session>>> {
+    let roots_only = match params.roots.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(ApiError::bad(Field::Query, format!("roots must be true or false, got {other:?}"))),
+    };
+    // Outside git every folder is the "global" project; keep them apart.
+    let global = workspace.project.id == "global";
+    let query = SessionQuery {
+        project_id: Some(workspace.project.id.clone()),
+        directory: global.then(|| workspace.directory.clone()),
+        roots_only,
+        updated_since: params.start.map(|s| s as i64),
+        search: params.search.filter(|s| !s.is_empty()),
+        limit: None,
+    };
+    let sessions = app.store.sessions(&query).await?;
+    let in_path = |s: &Session| match params.path.as_deref() {
+        None | Some("") => true,
+        Some(path) => s.path == path || s.path.starts_with(&format!("{path}/")),
+    };
+    Ok(Json(sessions.into_iter().filter(in_path).take(params.limit.unwrap_or(usize::MAX)).collect()))
+}
+
+async fn create(
+    State(app): State<Arc<App>>,
+    Instance(workspace): Instance,
+    JsonBody(request): JsonBody<CreateSession>,
+) -> ApiResult<Json<Session>> {
+    if let Some(parent) = &request.parent_id {
+        checked(Prefix::Session, parent).map_err(|_| ApiError::bad(Field::Payload, "parentID must start with ses_"))?;
+    }
+    Ok(Json(session::create(&app, &workspace, request).await?))
+}
+
+async fn status(State(app): State<Arc<App>>) -> Json<HashMap<String, Value>> {
+    Json(app.runs.busy().into_iter().map(|id| (id, json!({ "type": "busy" }))).collect())
+}
+
+async fn read(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Session>> {
+    Ok(Json(session::get(&app, checked(Prefix::Session, &id)?).await?))
+}
+
+async fn update(
+    State(app): State<Arc<App>>,
+    Instance(workspace): Instance,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<UpdateSession>,
+) -> ApiResult<Json<Session>> {
+    Ok(Json(session::update(&app, &workspace, checked(Prefix::Session, &id)?, request).await?))
+}
+
+async fn delete(
+    State(app): State<Arc<App>>,
+    Instance(workspace): Instance,
+    Path(id): Path<String>,
+) -> ApiResult<Json<bool>> {
+    session::delete(&app, &workspace, checked(Prefix::Session, &id)?).await?;
+    Ok(Json(true))
+}
+
+async fn children(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Vec<Session>>> {
+    let id = checked(Prefix::Session, &id)?;
+    session::get(&app, id).await?;
+    Ok(Json(app.store.children(id).await?))
+}
+
+async fn abort(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<bool>> {
+    let id = checked(Prefix::Session, &id)?;
+    session::get(&app, id).await?;
+    app.runs.abort(id);
+    Ok(Json(true))
+}
+
+#[derive(Deserialize)]
+struct MessageParams {
+    limit: Option<usize>,
+    before: Option<String>,
+}
+
+async fn messages(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Params(params): Params<MessageParams>,
+) -> ApiResult<Json<Vec<MessageWithParts>>> {
+    let id = checked(Prefix::Session, &id)?;
+    session::get(&app, id).await?;
+    Ok(Json(app.store.messages(id, params.limit.filter(|&l| l > 0), params.before.as_deref()).await?))
+}
+
+async fn message(
+    State(app): State<Arc<App>>,
+    Path((id, message_id)): Path<(String, String)>,
+) -> ApiResult<Json<MessageWithParts>> {
+    let (id, message_id) = (checked(Prefix::Session, &id)?, checked(Prefix::Message, &message_id)?);
+    session::get(&app, id).await?;
+    let message = app.store.message(id, message_id).await?;
+    Ok(Json(message.ok_or_else(|| ApiError::NotFound(format!("Message not found: {message_id}")))?))
+}
+
+async fn prompt(
+    State(app): State<Arc<App>>,
+    Instance(workspace): Instance,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<PromptRequest>,
+) -> ApiResult<Json<MessageWithParts>> {
+    Ok(Json(session::prompt(&app, &workspace, checked(Prefix::Session, &id)?, request).await?))
+}
+
+async fn prompt_async(
+    State(app): State<Arc<App>>,
+    Instance(workspace): Instance,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<PromptRequest>,
+) -> ApiResult<StatusCode> {
+    let id = checked(Prefix::Session, &id)?.to_string();
+    session::get(&app, &id).await?;
+    tokio::spawn(async move {
+        if let Err(error) = session::prompt(&app, &workspace, &id, request).await {
+            let error = json!({ "name": "UnknownError", "data": { "message": error.to_string() } });
+            app.publish(&workspace, "session.error", json!({ "sessionID": id, "error": error }));
+        }
+    });
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn command(
+    State(app): State<Arc<App>>,
+    Instance(workspace): Instance,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<CommandRequest>,
+) -> ApiResult<Json<MessageWithParts>> {
+    Ok(Json(session::command(&app, &workspace, checked(Prefix::Session, &id)?, request).await?))
+}
+
+async fn shell(
+    State(app): State<Arc<App>>,
+    Instance(workspace): Instance,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<ShellRequest>,
+) -> ApiResult<Json<MessageWithParts>> {
+    Ok(Json(session::shell(&app, &workspace, checked(Prefix::Session, &id)?, request).await?))
+}
+
+async fn todo(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = checked(Prefix::Session, &id)?;
+    session::get(&app, id).await?;
+    Ok(Json(serde_json::to_value(app.store.todos(id).await?).expect("todos serialize")))
+}
+
+async fn diff(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    session::get(&app, checked(Prefix::Session, &id)?).await?;
+    Ok(Json(json!([])))
+}
+
+#[derive(Deserialize, Default)]
+struct ForkRequest {
+    #[serde(rename = "messageID")]
+    message_id: Option<String>,
+}
+
+async fn fork(
+    State(app): State<Arc<App>>,
+    Instance(workspace): Instance,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<ForkRequest>,
+) -> ApiResult<Json<Session>> {
+    let id = checked(Prefix::Session, &id)?;
+    Ok(Json(session::fork(&app, &workspace, id, request.message_id.as_deref()).await?))
+}
+
+async fn permissions() -> Json<Value> {
+    Json(json!([]))
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)] // read once the agent asks for permissions
+struct PermissionReply {
+    reply: String,
+    message: Option<String>,
+}
+
+async fn reply_permission(
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<PermissionReply>,
+) -> ApiResult<Json<bool>> {
+    checked(Prefix::Permission, &id)?;
+    if !matches!(request.reply.as_str(), "once" | "always" | "reject") {
+        return Err(ApiError::bad(Field::Payload, "reply must be \"once\", \"always\" or \"reject\""));
+    }
+    Err(ApiError::NotFound(format!("Permission request not found: {id}")))
+}

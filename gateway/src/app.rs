@@ -1,0 +1,60 @@
+//! The server's shared state: what every handler and every run reaches.
+
+use crate::config::Config;
+use crate::events::{Bus, Scope};
+use crate::sandbox::Sandbox;
+use crate::session::Runs;
+use crate::store::Store;
+use crate::workspace::{Workspace, Workspaces};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything a request can reach. Handlers get it as `State<Arc<App>>`.
+pub struct App {
+    /// Runs every tool call.
+    pub sandbox: Sandbox,
+    /// Sessions, messages, parts, todos.
+    pub store: Arc<dyn Store>,
+    /// Publishes events to `/event` and `/global/event`.
+    pub bus: Bus,
+    /// Resolves the directories clients name.
+    pub workspaces: Workspaces,
+    /// The configuration file.
+    pub config: Config,
+    /// What each session is running now.
+    pub runs: Runs,
+    /// The folders `GET /path` reports.
+    pub paths: Paths,
+    /// Basic-auth credentials every request must carry, when set.
+    pub credentials: Option<Credentials>,
+}
+
+/// The folders `GET /path` reports.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The user's home.
+    pub home: PathBuf,
+    /// Where the database lives.
+    pub data: PathBuf,
+    /// The configuration file's folder.
+    pub config: PathBuf,
+}
+
+/// The user name and password of HTTP Basic auth.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl App {
+    /// Publishes an event of `workspace`.
+    pub fn publish(&self, workspace: &Workspace, kind: &str, properties: Value) {
+        let scope = Scope::Instance { directory: &workspace.directory, project: &workspace.project.id };
+        self.bus.publish(scope, kind, properties);
+    }
+}
+
+/// The version the server reports (`/global/health`, new sessions).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

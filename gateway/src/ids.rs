@@ -1,0 +1,113 @@
+//! OpenCode's identifiers: `<prefix>_<12 hex><14 base62>`.
+//!
+//! The TUI keeps messages and parts in arrays sorted by id and finds them by
+//! binary search, and lists sessions newest first by id, so the format is part
+//! of the protocol (PROTOCOL.md §5.1): the hex is the low 48 bits of
+//! `millis * 4096 + counter`, inverted for descending ids, and the counter
+//! restarts with every new millisecond. One generator serves the whole
+//! process, so ids made on different threads still sort in creation order.
+
+use rand::Rng;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What an id names, with the direction it sorts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    /// `ses`: newest first.
+    Session,
+    /// `msg`: oldest first.
+    Message,
+    /// `prt`: oldest first.
+    Part,
+    /// `evt`: oldest first.
+    Event,
+    /// `per`: oldest first.
+    Permission,
+}
+
+impl Prefix {
+    /// The prefix as it appears before the underscore.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prefix::Session => "ses",
+            Prefix::Message => "msg",
+            Prefix::Part => "prt",
+            Prefix::Event => "evt",
+            Prefix::Permission => "per",
+        }
+    }
+
+    fn descending(self) -> bool {
+        self == Prefix::Session
+    }
+
+    /// Whether `id` carries this prefix (what the reference validates).
+    pub fn matches(self, id: &str) -> bool {
+        id.strip_prefix(self.as_str()).is_some_and(|rest| rest.starts_with('_'))
+    }
+}
+
+struct Clock {
+    millis: u64,
+    counter: u64,
+}
+
+static CLOCK: Mutex<Clock> = Mutex::new(Clock { millis: 0, counter: 0 });
+
+/// A new id with `prefix`.
+pub fn new(prefix: Prefix) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let value = {
+        let mut clock = CLOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Never go back in time: a clock step backwards keeps counting on the
+        // last millisecond, so ids stay ordered.
+        if now > clock.millis {
+            clock.millis = now;
+            clock.counter = 0;
+        }
+        clock.counter += 1;
+        clock.millis.wrapping_mul(4096).wrapping_add(clock.counter)
+    };
+    let value = if prefix.descending() { !value } else { value } & 0xffff_ffff_ffff;
+    let mut id = format!("{}_{value:012x}", prefix.as_str());
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::rng();
+    id.extend((0..14).map(|_| BASE62[rng.random_range(0..BASE62.len())] as char));
+    id
+}
+
+/// A 26-character ULID-like id, what the reference gives shell-mode tool calls.
+pub fn call_id() -> String {
+    const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut rng = rand::rng();
+    (0..26).map(|_| CROCKFORD[rng.random_range(0..CROCKFORD.len())] as char).collect()
+}
+
+/// Milliseconds since the Unix epoch, the unit of every OpenCode timestamp.
+pub fn now_millis() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascending_ids_sort_in_creation_order_and_sessions_newest_first() {
+        let messages: Vec<String> = (0..5000).map(|_| new(Prefix::Message)).collect();
+        assert!(messages.windows(2).all(|w| w[0] < w[1]), "message ids must ascend");
+        let sessions: Vec<String> = (0..5000).map(|_| new(Prefix::Session)).collect();
+        assert!(sessions.windows(2).all(|w| w[0] > w[1]), "session ids must descend");
+        assert!(messages.iter().all(|id| id.len() == 30 && Prefix::Message.matches(id)));
+    }
+
+    #[test]
+    fn the_timestamp_can_be_read_back() {
+        let before = now_millis() as u64;
+        let id = new(Prefix::Part);
+        let value = u64::from_str_radix(&id[4..16], 16).unwrap();
+        let millis = value / 4096;
+        assert!(millis >= before & 0xf_ffff_ffff, "the id keeps the low 36 bits of the time");
+    }
+}

@@ -1,0 +1,104 @@
+//! `wasmgate serve`: builds the [`App`] from the command line and the
+//! configuration file, then serves the API until Ctrl-C or SIGTERM.
+
+use crate::app::{App, Credentials, Paths};
+use crate::config::Config;
+use crate::events::Bus;
+use crate::sandbox::Sandbox;
+use crate::session::{Runs, recover};
+use crate::store::{SqliteStore, Store};
+use crate::workspace::Workspaces;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long open connections (event streams, running prompts) get to finish
+/// after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// What `serve` needs beyond the sandbox.
+pub struct ServeOptions {
+    /// The folder to serve.
+    pub directory: PathBuf,
+    /// Where to listen.
+    pub hostname: String,
+    pub port: u16,
+    /// The configuration, already loaded.
+    pub config: Config,
+    /// The configuration file's folder (for `GET /path`).
+    pub config_dir: PathBuf,
+    /// Overrides the data folder of the config.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Serves until a shutdown signal; errors are for the person who started it.
+pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), String> {
+    let data = options
+        .data_dir
+        .or_else(|| options.config.wasmgate.data_dir.clone())
+        .or_else(|| dirs::data_dir().map(|d| d.join("wasmgate")))
+        .ok_or("no data folder: pass --data-dir")?;
+    let database = data.join("wasmgate.db");
+    let store = SqliteStore::open(&database).map_err(|e| e.to_string())?;
+    let (messages, parts) = recover(&store).await.map_err(|e| e.to_string())?;
+    if messages + parts > 0 {
+        tracing::warn!(messages, parts, "closed runs a previous process left unfinished");
+    }
+    let workspaces = Workspaces::new(&options.directory, &options.config.wasmgate.directories)
+        .map_err(|e| format!("cannot serve {}: {e}", options.directory.display()))?;
+    let credentials = std::env::var("OPENCODE_SERVER_PASSWORD").ok().filter(|p| !p.is_empty()).map(|password| {
+        let username = std::env::var("OPENCODE_SERVER_USERNAME").ok().filter(|u| !u.is_empty());
+        Credentials { username: username.unwrap_or_else(|| "opencode".into()), password }
+    });
+    let app = Arc::new(App {
+        sandbox,
+        store: Arc::new(store) as Arc<dyn Store>,
+        bus: Bus::new(),
+        workspaces,
+        config: options.config,
+        runs: Runs::default(),
+        paths: Paths { home: dirs::home_dir().unwrap_or_default(), data, config: options.config_dir },
+        credentials,
+    });
+
+    let listener = tokio::net::TcpListener::bind((options.hostname.as_str(), options.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", options.hostname, options.port))?;
+    let address: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    if app.credentials.is_none() && !address.ip().is_loopback() {
+        eprintln!("warning: OPENCODE_SERVER_PASSWORD is not set; anyone who can reach {address} can use this server");
+    }
+    println!("wasmgate listening on http://{address}");
+    let router = crate::api::router(app);
+    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal());
+    let forced = async {
+        shutdown_signal().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = server => result.map_err(|e| e.to_string()),
+        () = forced => Ok(()),
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
