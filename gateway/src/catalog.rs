@@ -44,8 +44,9 @@ fn model(provider: &str, id: &str, entry: &Value, npm: &str, url: &str) -> Value
         "providerID": provider,
         "api": { "id": entry.get("id").and_then(Value::as_str).unwrap_or(id), "url": url, "npm": npm },
         "name": entry.get("name").and_then(Value::as_str).unwrap_or(id),
+        "family": entry.get("family").and_then(Value::as_str).unwrap_or(""),
         "capabilities": {
-            "temperature": flag("temperature", true),
+            "temperature": flag("temperature", false),
             "reasoning": flag("reasoning", false),
             "attachment": flag("attachment", false),
             "toolcall": flag("tool_call", true),
@@ -58,7 +59,8 @@ fn model(provider: &str, id: &str, entry: &Value, npm: &str, url: &str) -> Value
         "status": "active",
         "options": entry.get("options").cloned().unwrap_or_else(|| json!({})),
         "headers": entry.get("headers").cloned().unwrap_or_else(|| json!({})),
-        "release_date": "",
+        "release_date": entry.get("release_date").and_then(Value::as_str).unwrap_or(""),
+        "variants": entry.get("variants").cloned().unwrap_or_else(|| json!({})),
     })
 }
 
@@ -80,7 +82,8 @@ pub fn default_models(config: &Config, providers: &[Value]) -> Map<String, Value
 }
 
 /// The agents: `build` (every tool) and `plan` (read-only), with the
-/// config's `permission` rules appended to both.
+/// config's `permission` rules appended to both, and the hidden `title`
+/// agent that names new sessions.
 pub fn agents(config: &Config) -> Vec<Value> {
     let rule = |permission: &str, pattern: &str, action: &str| json!({ "permission": permission, "pattern": pattern, "action": action });
     let configured = permission_rules(config.get("permission"));
@@ -99,8 +102,19 @@ pub fn agents(config: &Config) -> Vec<Value> {
             "description": "Plan mode. Tools get a read-only view of the workspace.",
             "mode": "primary", "native": true, "permission": plan, "options": {},
         }),
+        json!({
+            "name": "title",
+            "mode": "primary", "native": true, "hidden": true, "temperature": 0.5,
+            "prompt": TITLE_PROMPT,
+            "permission": [rule("*", "*", "deny")], "options": {},
+        }),
     ]
 }
+
+/// What the `title` agent is told.
+pub const TITLE_PROMPT: &str = "You are a title generator. You output ONLY a thread title. Nothing else.\n\n\
+Write a title of at most 50 characters that says what the user's first message asks for, \
+in the user's language, without quotes or a trailing period.";
 
 /// opencode.json's `permission` (`{"bash": "ask"}` or
 /// `{"bash": {"git *": "allow"}}`) as a list of rules.
@@ -119,6 +133,19 @@ fn permission_rules(permission: Option<&Value>) -> Vec<Value> {
         }
     }
     rules
+}
+
+/// `GET /config`: the OpenCode keys of the config file, with the defaults
+/// the reference always fills in.
+pub fn opencode_config(config: &Config) -> Value {
+    let mut merged = config.opencode.clone();
+    let username = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    for (key, default) in
+        [("plugin", json!([])), ("username", json!(username)), ("mode", json!({})), ("agent", json!({}))]
+    {
+        merged.entry(key).or_insert(default);
+    }
+    Value::Object(merged)
 }
 
 /// The config's slash commands in the reference's `Command` shape.

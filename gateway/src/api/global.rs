@@ -27,7 +27,7 @@ async fn health() -> Json<Value> {
 }
 
 async fn config(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(Value::Object(app.config.opencode.clone()))
+    Json(crate::catalog::opencode_config(&app.config))
 }
 
 async fn global_events(State(app): State<Arc<App>>) -> Response {

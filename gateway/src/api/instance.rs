@@ -50,12 +50,12 @@ async fn path(State(app): State<Arc<App>>, Instance(workspace): Instance) -> Jso
 async fn vcs(Instance(workspace): Instance) -> Json<Value> {
     match &workspace.project.branch {
         Some(branch) => Json(json!({ "branch": branch, "default_branch": branch })),
-        None => Json(json!({})),
+        None => Json(json!({ "branch": null, "default_branch": null })),
     }
 }
 
 async fn config(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(Value::Object(app.config.opencode.clone()))
+    Json(catalog::opencode_config(&app.config))
 }
 
 async fn config_providers(State(app): State<Arc<App>>) -> Json<Value> {

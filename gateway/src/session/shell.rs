@@ -145,22 +145,25 @@ async fn run_recorded(
     let arguments = json!({ "command": request.command }).to_string();
     let result = app.sandbox.call_with("bash", &arguments, &workspace.grant, options).await;
     let end = ids::now_millis();
-    tool.body.insert("state".into(), match &result {
-        Ok(output) => json!({
-            "status": "completed",
-            "input": input,
-            "output": output.output,
-            "title": "",
-            "metadata": { "output": output.output, "exit": output.metadata.get("exit").cloned().unwrap_or(Value::Null) },
-            "time": { "start": start, "end": end },
-        }),
-        Err(error) => json!({
-            "status": "error",
-            "input": input,
-            "error": error.to_string(),
-            "time": { "start": start, "end": end },
-        }),
-    });
+    tool.body.insert(
+        "state".into(),
+        match &result {
+            Ok(output) => json!({
+                "status": "completed",
+                "input": input,
+                "output": output.output,
+                "title": "",
+                "metadata": { "output": output.output },
+                "time": { "start": start, "end": end },
+            }),
+            Err(error) => json!({
+                "status": "error",
+                "input": input,
+                "error": error.to_string(),
+                "time": { "start": start, "end": end },
+            }),
+        },
+    );
     assistant.time.completed = Some(end);
     if matches!(result, Err(CallError::Cancelled)) || run.aborted() {
         assistant.error = Some(MessageError::new("MessageAbortedError", "Aborted"));

@@ -1,0 +1,262 @@
+// The official SDK (v2 client) against the real wasmgate binary.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { createOpencodeClient } from "@opencode-ai/sdk/v2";
+import { fixture, startWasmgate, eventually, scratch } from "./lib/harness.mjs";
+
+let dir, server, client;
+
+before(async () => {
+  dir = fixture();
+  server = await startWasmgate(dir);
+  client = createOpencodeClient({ baseUrl: server.url, directory: dir });
+});
+
+after(() => server?.stop());
+
+test("health, path, project, config, providers and agents", async () => {
+  const health = await client.global.health({ throwOnError: true });
+  assert.equal(health.data.healthy, true);
+  const path = await client.path.get({ throwOnError: true });
+  assert.equal(path.data.directory, dir);
+  const project = await client.project.current({ throwOnError: true });
+  assert.equal(project.data.id, "global");
+  const providers = await client.config.providers({ throwOnError: true });
+  assert.deepEqual(providers.data.providers.map((p) => p.id), ["mock"]);
+  assert.equal(providers.data.default.mock, "m1");
+  const agents = await client.app.agents({ throwOnError: true });
+  assert.ok(agents.data.some((a) => a.name === "build" && a.mode === "primary"));
+  const commands = await client.command.list({ throwOnError: true });
+  const hello = commands.data.find((c) => c.name === "hello");
+  assert.deepEqual(hello.hints, ["$ARGUMENTS"]);
+});
+
+test("sessions: create, list, get, update, children, delete", async () => {
+  const created = (await client.session.create({ title: "first" }, { throwOnError: true })).data;
+  assert.match(created.id, /^ses_/);
+  assert.equal(created.directory, dir);
+  const second = (await client.session.create({}, { throwOnError: true })).data;
+  assert.match(second.title, /^New session - \d{4}-/);
+  assert.ok(second.id < created.id, "newer sessions sort first by id");
+  const child = (await client.session.create({ parentID: created.id }, { throwOnError: true })).data;
+  assert.equal(child.parentID, created.id);
+
+  const listed = (await client.session.list({}, { throwOnError: true })).data.map((s) => s.id);
+  for (const id of [created.id, second.id, child.id]) assert.ok(listed.includes(id), `${id} listed`);
+  const roots = (await client.session.list({ roots: true }, { throwOnError: true })).data.map((s) => s.id);
+  assert.ok(!roots.includes(child.id), "roots=true leaves children out");
+  const searched = (await client.session.list({ search: "FIRST" }, { throwOnError: true })).data;
+  assert.deepEqual(searched.map((s) => s.id), [created.id]);
+
+  const got = (await client.session.get({ sessionID: created.id }, { throwOnError: true })).data;
+  assert.deepEqual(got, created);
+  const renamed = (await client.session.update({ sessionID: created.id, title: "renamed" }, { throwOnError: true })).data;
+  assert.equal(renamed.title, "renamed");
+  assert.ok(renamed.time.updated >= created.time.updated);
+  const children = (await client.session.children({ sessionID: created.id }, { throwOnError: true })).data;
+  assert.deepEqual(children.map((s) => s.id), [child.id]);
+
+  assert.equal((await client.session.delete({ sessionID: created.id }, { throwOnError: true })).data, true);
+  const missing = await client.session.get({ sessionID: created.id });
+  assert.equal(missing.response.status, 404);
+  assert.equal(missing.error.name, "NotFoundError");
+  const orphan = await client.session.get({ sessionID: child.id });
+  assert.equal(orphan.response.status, 404, "deleting a session deletes its children");
+});
+
+test("a shell command is recorded as the reference records it, and streamed on /global/event", async () => {
+  const session = (await client.session.create({}, { throwOnError: true })).data;
+  const events = await client.global.event();
+  const seen = [];
+  const reader = (async () => {
+    for await (const event of events.stream) {
+      seen.push(event);
+      if (event.payload?.type === "session.idle" && event.payload.properties.sessionID === session.id) break;
+    }
+  })();
+  await eventually(() => seen.some((e) => e.payload?.type === "server.connected"), 10_000, "server.connected");
+
+  const reply = await client.session.shell(
+    { sessionID: session.id, agent: "build", model: { providerID: "mock", modelID: "m1" }, command: "ls -1; echo done" },
+    { throwOnError: true },
+  );
+  assert.equal(reply.data.info.role, "assistant");
+  assert.ok(reply.data.info.time.completed, "the assistant message is complete");
+  const [tool] = reply.data.parts;
+  assert.equal(tool.type, "tool");
+  assert.equal(tool.tool, "bash");
+  assert.equal(tool.state.status, "completed");
+  assert.equal(tool.state.output, "README.md\nbin.dat\nsrc\ndone\n");
+
+  await reader;
+  const types = seen.map((e) => e.payload.type).filter((t) => t !== "server.heartbeat");
+  const sequence = types.slice(types.indexOf("session.status"));
+  assert.deepEqual(sequence.slice(0, 5), [
+    "session.status",
+    "message.updated",
+    "message.part.updated",
+    "message.updated",
+    "message.part.updated",
+  ]);
+  assert.deepEqual(sequence.slice(-2), ["session.status", "session.idle"]);
+  for (const event of seen.filter((e) => e.payload.type !== "server.connected" && e.payload.type !== "server.heartbeat")) {
+    assert.equal(event.directory, dir, "events carry their directory");
+    assert.equal(event.project, "global");
+    assert.match(event.payload.id, /^evt_/);
+  }
+  const parts = seen.filter((e) => e.payload.type === "message.part.updated").map((e) => e.payload.properties.part);
+  const statuses = parts.filter((p) => p.type === "tool").map((p) => p.state.status);
+  assert.equal(statuses[0], "running");
+  assert.equal(statuses.at(-1), "completed");
+  const eventIds = seen.map((e) => e.payload.id);
+  assert.deepEqual([...eventIds].sort(), eventIds, "event ids ascend");
+
+  const messages = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+  assert.equal(messages.length, 2);
+  assert.equal(messages[0].info.role, "user");
+  assert.equal(messages[0].parts[0].synthetic, true);
+  assert.equal(messages[1].parts[0].state.output, tool.state.output);
+  const one = (await client.session.message({ sessionID: session.id, messageID: messages[1].info.id }, { throwOnError: true })).data;
+  assert.deepEqual(one, messages[1]);
+});
+
+test("a shell command cannot leave the workspace", async () => {
+  const session = (await client.session.create({}, { throwOnError: true })).data;
+  const reply = await client.session.shell({ sessionID: session.id, agent: "build", command: "cat ../../../etc/passwd" }, { throwOnError: true });
+  const [tool] = reply.data.parts;
+  assert.match(tool.state.output, /^cat: /, "the shell reports the refusal");
+  assert.doesNotMatch(tool.state.output ?? tool.state.error, /root:/);
+});
+
+test("a prompt without a working provider is stored and answered with a clear error", async () => {
+  const session = (await client.session.create({}, { throwOnError: true })).data;
+  const reply = await client.session.prompt({ sessionID: session.id, parts: [{ type: "text", text: "hi there" }] });
+  assert.ok(reply.data?.info?.error || reply.error, "the reply carries an error");
+  const messages = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+  assert.equal(messages[0].info.role, "user");
+  assert.equal(messages[0].parts[0].text, "hi there");
+});
+
+test("files: list, read text and binary, refuse paths outside", async () => {
+  const listed = (await client.file.list({ path: "" }, { throwOnError: true })).data;
+  const names = listed.map((n) => n.name);
+  assert.deepEqual([...names].sort(), ["README.md", "bin.dat", "src"]);
+  assert.equal(names[0], "src", "directories come first");
+  const src = listed.find((n) => n.name === "src");
+  assert.equal(src.type, "directory");
+  assert.equal(src.absolute, join(dir, "src"));
+
+  const text = (await client.file.read({ path: "README.md" }, { throwOnError: true })).data;
+  assert.deepEqual(text, { type: "text", content: readFileSync(join(dir, "README.md"), "utf8").trim() });
+  const binary = (await client.file.read({ path: "bin.dat" }, { throwOnError: true })).data;
+  assert.equal(binary.type, "binary");
+  assert.deepEqual(Buffer.from(binary.content, "base64"), readFileSync(join(dir, "bin.dat")));
+  const missing = (await client.file.read({ path: "nope.txt" }, { throwOnError: true })).data;
+  assert.deepEqual(missing, { type: "text", content: "" });
+
+  const outside = await client.file.read({ path: "../../../../etc/passwd" });
+  assert.equal(outside.response.status, 403);
+  assert.match(outside.error.data.message, /outside/);
+  symlinkSync("/etc", join(dir, "etc-link"));
+  const viaLink = await client.file.read({ path: "etc-link/passwd" });
+  assert.ok([403, 404].includes(viaLink.response.status) || viaLink.data?.content === "", "a symlink does not lead out");
+  assert.doesNotMatch(JSON.stringify(viaLink.data ?? viaLink.error), /root:/);
+  const elsewhere = createOpencodeClient({ baseUrl: server.url, directory: "/etc" });
+  const refused = await elsewhere.file.read({ path: "passwd" });
+  assert.equal(refused.response.status, 403, "a directory outside the served folder is refused");
+});
+
+test("find text and files", async () => {
+  const found = (await client.find.text({ pattern: "hello" }, { throwOnError: true })).data;
+  const readme = found.find((m) => m.path.text === "README.md");
+  assert.deepEqual(readme, {
+    path: { text: "README.md" },
+    lines: { text: "hello world\n" },
+    line_number: 1,
+    absolute_offset: 0,
+    submatches: [{ match: { text: "hello" }, start: 0, end: 5 }],
+  });
+  assert.ok(found.some((m) => m.path.text === "src/main.rs" && m.line_number === 2));
+  const files = (await client.find.files({ query: "main" }, { throwOnError: true })).data;
+  assert.equal(files[0], "src/main.rs");
+  const dirs = (await client.find.files({ query: "sr", type: "directory" }, { throwOnError: true })).data;
+  assert.deepEqual(dirs, ["src/"]);
+  const bad = await client.find.text({ pattern: "(" });
+  assert.equal(bad.response.status, 400);
+});
+
+test("auth: with a password set, requests need it", async () => {
+  const guarded = await startWasmgate(fixture(), { env: { OPENCODE_SERVER_PASSWORD: "s3cret" } });
+  try {
+    const anonymous = createOpencodeClient({ baseUrl: guarded.url });
+    const refused = await anonymous.global.health();
+    assert.equal(refused.response.status, 401);
+    assert.match(refused.response.headers.get("www-authenticate"), /^Basic/);
+    const wrong = createOpencodeClient({ baseUrl: guarded.url, headers: { Authorization: `Basic ${btoa("opencode:nope")}` } });
+    assert.equal((await wrong.session.list()).response.status, 401);
+    const right = createOpencodeClient({ baseUrl: guarded.url, headers: { Authorization: `Basic ${btoa("opencode:s3cret")}` } });
+    assert.equal((await right.global.health({ throwOnError: true })).data.healthy, true);
+    const token = await fetch(`${guarded.url}/session?auth_token=${btoa("opencode:s3cret")}`);
+    assert.equal(token.status, 200);
+    const preflight = await fetch(`${guarded.url}/session`, {
+      method: "OPTIONS",
+      headers: { Origin: "http://localhost:3000", "Access-Control-Request-Method": "POST" },
+    });
+    assert.ok(preflight.status < 300, "CORS pre-flight is answered before auth");
+    assert.equal(preflight.headers.get("access-control-allow-origin"), "http://localhost:3000");
+  } finally {
+    await guarded.stop();
+  }
+});
+
+test("bad input gets OpenCode's error shapes and the server keeps serving", async () => {
+  const malformed = await fetch(`${server.url}/session`, { method: "POST", body: "{not json", headers: { "content-type": "application/json" } });
+  assert.equal(malformed.status, 400);
+  assert.equal((await malformed.json()).name, "BadRequest");
+  const unknown = await fetch(`${server.url}/no/such/route`);
+  assert.equal(unknown.status, 404);
+  assert.match(unknown.headers.get("content-type"), /application\/json/);
+  const badId = await fetch(`${server.url}/session/nope`);
+  assert.equal(badId.status, 400);
+  const health = await client.global.health({ throwOnError: true });
+  assert.equal(health.data.healthy, true);
+});
+
+test("sessions and messages survive a restart, and a kill -9 mid-command", async () => {
+  const project = fixture();
+  const first = await startWasmgate(project);
+  const c1 = createOpencodeClient({ baseUrl: first.url, directory: project });
+  const session = (await c1.session.create({ title: "durable" }, { throwOnError: true })).data;
+  await c1.session.shell({ sessionID: session.id, agent: "build", command: "echo kept" }, { throwOnError: true });
+  // A command that never ends, then the server dies under it.
+  const hanging = c1.session.shell({ sessionID: session.id, agent: "build", command: "while true; do :; done" });
+  await eventually(async () => {
+    const status = (await c1.session.status({}, { throwOnError: true })).data;
+    return status[session.id]?.type === "busy";
+  }, 10_000, "the session to be busy");
+  first.child.kill("SIGKILL");
+  await hanging.catch(() => {});
+
+  const second = await startWasmgate(project, { dataDir: first.dataDir });
+  try {
+    const c2 = createOpencodeClient({ baseUrl: second.url, directory: project });
+    const again = (await c2.session.get({ sessionID: session.id }, { throwOnError: true })).data;
+    assert.equal(again.title, "durable");
+    const messages = (await c2.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+    assert.equal(messages.length, 4, "both commands' messages are there");
+    assert.equal(messages[1].parts[0].state.output, "kept\n");
+    const interrupted = messages[3];
+    assert.ok(interrupted.info.time.completed, "the interrupted message was closed at start");
+    assert.equal(interrupted.info.error.name, "MessageAbortedError");
+    assert.equal(interrupted.parts[0].state.status, "error");
+    const status = (await c2.session.status({}, { throwOnError: true })).data;
+    assert.deepEqual(status, {});
+    const after = await c2.session.shell({ sessionID: session.id, agent: "build", command: "echo usable" }, { throwOnError: true });
+    assert.equal(after.data.parts[0].state.output, "usable\n");
+  } finally {
+    await second.stop();
+  }
+});

@@ -1,0 +1,125 @@
+// The same requests to the reference `opencode serve` and to wasmgate, in
+// the same project: every route both implement must answer with the same
+// status and the same shape (keys and value types, recursively).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { fixture, startWasmgate, startReference } from "./lib/harness.mjs";
+import { shape, differences } from "./lib/shape.mjs";
+
+let dir, reference, wasmgate;
+
+before(async () => {
+  dir = fixture();
+  [reference, wasmgate] = await Promise.all([startReference(dir), startWasmgate(dir)]);
+});
+
+after(async () => {
+  await Promise.all([reference?.stop(), wasmgate?.stop()]);
+});
+
+/** A request as the SDK sends it: the directory in the query and header. */
+async function call(base, method, path, body) {
+  const url = `${base}${path}${path.includes("?") ? "&" : "?"}directory=${encodeURIComponent(dir)}`;
+  const response = await fetch(url, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { "content-type": "application/json", "x-opencode-directory": encodeURIComponent(dir) },
+  });
+  const text = await response.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: response.status, body: json };
+}
+
+/** Only the test provider: the reference also lists its whole built-in catalogue. */
+const mockOnly = {
+  "/config/providers": (b) => ({ ...b, providers: b.providers.filter((p) => p.id === "mock"), default: { mock: b.default.mock } }),
+  "/provider": (b) => ({ ...b, all: b.all.filter((p) => p.id === "mock"), default: { mock: b.default.mock }, connected: ["mock"] }),
+  // Built-in agents and commands differ by design; compare the ones both have.
+  "/agent": (b) => b.filter((a) => ["build", "plan", "title"].includes(a.name)),
+  "/command": (b) => b.filter((c) => c.name === "hello"),
+};
+
+function assertSameShape(route, ours, theirs) {
+  assert.equal(ours.status, theirs.status, `${route}: status`);
+  const pick = mockOnly[route.split("?")[0]] ?? ((b) => b);
+  const lines = differences(shape(pick(theirs.body)), shape(pick(ours.body)));
+  assert.deepEqual(lines, [], `${route}: shapes differ`);
+}
+
+const reads = [
+  "/global/health",
+  "/path",
+  "/project",
+  "/project/current",
+  "/vcs",
+  "/config",
+  "/config/providers",
+  "/provider",
+  "/provider/auth",
+  "/agent",
+  "/command",
+  "/mcp",
+  "/lsp",
+  "/formatter",
+  "/experimental/resource",
+  "/session/status",
+  "/permission",
+  "/file?path=",
+  "/file?path=src",
+  "/file/content?path=README.md",
+  "/file/content?path=bin.dat",
+  "/file/content?path=missing.txt",
+  "/file/status",
+  "/find?pattern=hello",
+  "/find/file?query=main",
+  "/find/file?query=&type=directory",
+  "/find/symbol?query=x",
+  "/api/fs/find?query=main",
+  "/session/ses_doesnotexist000000000000",
+];
+
+for (const route of reads) {
+  test(`GET ${route}`, async () => {
+    const [theirs, ours] = await Promise.all([call(reference.url, "GET", route), call(wasmgate.url, "GET", route)]);
+    assertSameShape(route, ours, theirs);
+  });
+}
+
+test("a session's life: create, shell, messages, update, fork, abort, delete", async () => {
+  const [theirs, ours] = await Promise.all([call(reference.url, "POST", "/session", {}), call(wasmgate.url, "POST", "/session", {})]);
+  assertSameShape("POST /session", ours, theirs);
+  const steps = [
+    ["POST", "/shell", { agent: "build", model: { providerID: "mock", modelID: "m1" }, command: "ls" }],
+    ["GET", "/message"],
+    ["GET", "/message?limit=1"],
+    ["GET", ""],
+    ["PATCH", "", { title: "renamed" }],
+    ["GET", "/todo"],
+    ["GET", "/diff"],
+    ["GET", "/children"],
+    ["POST", "/fork", {}],
+    ["POST", "/abort"],
+    ["GET", "/message/msg_doesnotexist000000000000"],
+  ];
+  for (const [method, suffix, body] of steps) {
+    const route = `${method} /session/{id}${suffix}`;
+    const [a, b] = await Promise.all([
+      call(reference.url, method, `/session/${theirs.body.id}${suffix}`, body),
+      call(wasmgate.url, method, `/session/${ours.body.id}${suffix}`, body),
+    ]);
+    assertSameShape(route, b, a);
+  }
+  const [listTheirs, listOurs] = await Promise.all([call(reference.url, "GET", "/session"), call(wasmgate.url, "GET", "/session")]);
+  assertSameShape("GET /session", listOurs, listTheirs);
+  const [deleteTheirs, deleteOurs] = await Promise.all([
+    call(reference.url, "DELETE", `/session/${theirs.body.id}`),
+    call(wasmgate.url, "DELETE", `/session/${ours.body.id}`),
+  ]);
+  assertSameShape("DELETE /session/{id}", deleteOurs, deleteTheirs);
+});
