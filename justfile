@@ -9,6 +9,16 @@ default:
 test:
     cargo test --release
 
+# The end-to-end tests: the real OpenCode SDK and TUI (from npm) against the
+# release binary, and the reference server side by side. Needs tmux and rg.
+e2e:
+    cargo build --release
+    cd tests/e2e && npm ci --no-audit --no-fund && (cd node_modules/opencode-ai && node postinstall.mjs) && npm test
+
+# Serve the current folder.
+serve *args:
+    cargo run --release -- serve {{args}}
+
 # The benchmarks: the sandbox (per-call latency, throughput, start-up) and
 # search against rg, each with baselines measured in the same run.
 bench:

@@ -123,7 +123,7 @@ fn with_parts(connection: &Connection, messages: Vec<Message>) -> rusqlite::Resu
     messages
         .into_iter()
         .map(|info| {
-            let parts = collect(&mut *statement, [info.id()])?;
+            let parts = collect(&mut statement, [info.id()])?;
             Ok(MessageWithParts { info, parts })
         })
         .collect()
@@ -166,7 +166,7 @@ impl Store for SqliteStore {
                    AND (?3 = 0 OR parent_id IS NULL) AND (?4 IS NULL OR updated >= ?4)
                  ORDER BY updated DESC, id",
             )?;
-            collect(&mut *statement, params![query.project_id, query.directory, query.roots_only, query.updated_since])
+            collect(&mut statement, params![query.project_id, query.directory, query.roots_only, query.updated_since])
         })?;
         let matching =
             sessions.into_iter().filter(|s| search.as_ref().is_none_or(|q| s.title.to_lowercase().contains(q)));
@@ -237,7 +237,7 @@ impl Store for SqliteStore {
                 "SELECT data FROM message WHERE session_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
             )?;
             let limit = limit.map(|l| l as i64).unwrap_or(-1);
-            let mut messages: Vec<Message> = collect(&mut *statement, params![session_id, before, limit])?;
+            let mut messages: Vec<Message> = collect(&mut statement, params![session_id, before, limit])?;
             messages.reverse();
             with_parts(c, messages)
         })

@@ -12,5 +12,6 @@ mod escapes;
 mod file_tools;
 mod limits;
 mod search;
+mod server;
 mod shell;
 mod util;
