@@ -13,14 +13,16 @@ test:
 # release binary, and the reference server side by side. Needs tmux and rg.
 e2e:
     cargo build --release
-    cd tests/e2e && npm ci --no-audit --no-fund && (cd node_modules/opencode-ai && node postinstall.mjs) && npm test
+    cd tests/e2e && npm install --no-audit --no-fund && (cd node_modules/opencode-ai && node postinstall.mjs) && npm test
 
 # Serve the current folder.
 serve *args:
     cargo run --release -- serve {{args}}
 
-# The benchmarks: the sandbox (per-call latency, throughput, start-up) and
-# search against rg, each with baselines measured in the same run.
+# The benchmarks: the sandbox (per-call latency, throughput, start-up),
+# search against rg, and the server and the agent against the reference
+# `opencode serve` (installed by `just e2e`), each with baselines measured in
+# the same run.
 bench:
     cargo bench
 
