@@ -1,5 +1,6 @@
 //! The server's shared state: what every handler and every run reaches.
 
+use crate::agent::{Permissions, Providers};
 use crate::config::Config;
 use crate::events::{Bus, Scope};
 use crate::sandbox::Sandbox;
@@ -22,6 +23,10 @@ pub struct App {
     pub workspaces: Workspaces,
     /// The configuration file.
     pub config: Config,
+    /// The model providers and their models.
+    pub providers: Providers,
+    /// Tool calls waiting for a person's permission.
+    pub permissions: Permissions,
     /// What each session is running now.
     pub runs: Runs,
     /// The folders `GET /path` reports.

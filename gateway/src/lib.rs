@@ -4,10 +4,11 @@
 //! This library is the host. [`sandbox`] runs tool components under per-call
 //! grants and limits. [`api`] is OpenCode's HTTP surface; it resolves every
 //! directory through [`workspace`], keeps state in a [`store`], publishes on
-//! the [`events`] bus and runs [`session`] work (shell commands, prompts),
-//! and never touches the filesystem itself. [`cli`] and [`serve`] are the
-//! command line over it.
+//! the [`events`] bus and runs [`session`] work (shell commands, prompts
+//! answered by the [`agent`]), and never touches the filesystem itself.
+//! [`cli`] and [`serve`] are the command line over it.
 
+pub mod agent;
 pub mod api;
 pub mod app;
 pub mod builtin;

@@ -177,6 +177,30 @@ pub struct AssistantMessage {
     pub variant: Option<String>,
 }
 
+impl AssistantMessage {
+    /// A new assistant message, not yet complete, that answers user message
+    /// `parent_id` with `model` as `agent`, working in `path`.
+    pub fn answering(session_id: &str, parent_id: &str, model: &ModelRef, agent: &str, path: MessagePath) -> Self {
+        AssistantMessage {
+            id: crate::ids::new(crate::ids::Prefix::Message),
+            session_id: session_id.to_string(),
+            time: MessageTime { created: crate::ids::now_millis(), completed: None },
+            parent_id: parent_id.to_string(),
+            model_id: model.model_id.clone(),
+            provider_id: model.provider_id.clone(),
+            mode: agent.to_string(),
+            agent: agent.to_string(),
+            path,
+            cost: 0.0,
+            tokens: Tokens::default(),
+            finish: None,
+            error: None,
+            summary: None,
+            variant: model.variant.clone(),
+        }
+    }
+}
+
 /// A message, told apart by its `role`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "lowercase")]

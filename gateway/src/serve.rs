@@ -1,6 +1,7 @@
 //! `wasmgate serve`: builds the [`App`] from the command line and the
 //! configuration file, then serves the API until Ctrl-C or SIGTERM.
 
+use crate::agent::{Permissions, Providers};
 use crate::app::{App, Credentials, Paths};
 use crate::config::Config;
 use crate::events::Bus;
@@ -8,6 +9,7 @@ use crate::sandbox::Sandbox;
 use crate::session::{Runs, recover};
 use crate::store::{SqliteStore, Store};
 use crate::workspace::Workspaces;
+use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,11 +53,14 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), String
         let username = std::env::var("OPENCODE_SERVER_USERNAME").ok().filter(|u| !u.is_empty());
         Credentials { username: username.unwrap_or_else(|| "opencode".into()), password }
     });
+    let providers = Providers::new(&options.config, |name| std::env::var(name).ok());
     let app = Arc::new(App {
         sandbox,
         store: Arc::new(store) as Arc<dyn Store>,
         bus: Bus::new(),
         workspaces,
+        providers,
+        permissions: Permissions::default(),
         config: options.config,
         runs: Runs::default(),
         paths: Paths { home: dirs::home_dir().unwrap_or_default(), data, config: options.config_dir },
@@ -69,8 +74,18 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), String
     if app.credentials.is_none() && !address.ip().is_loopback() {
         eprintln!("warning: OPENCODE_SERVER_PASSWORD is not set; anyone who can reach {address} can use this server");
     }
+    // Models of providers that did not list theirs arrive in the background.
+    let discovering = app.clone();
+    tokio::spawn(async move { discovering.providers.discover().await });
     println!("wasmgate listening on http://{address}");
     let router = crate::api::router(app);
+    // Events are small writes: without TCP_NODELAY, Nagle's algorithm holds
+    // each one back until the previous one is acknowledged.
+    let listener = listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY on a connection: {error}");
+        }
+    });
     let server = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal());
     let forced = async {
         shutdown_signal().await;

@@ -5,17 +5,39 @@ import assert from "node:assert/strict";
 import { readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
-import { fixture, startWasmgate, eventually, scratch } from "./lib/harness.mjs";
+import { fixture, startWasmgate, eventually, config } from "./lib/harness.mjs";
+import { startModel } from "./lib/model.mjs";
 
-let dir, server, client;
+let dir, model, server, client;
 
 before(async () => {
   dir = fixture();
-  server = await startWasmgate(dir);
+  model = await startModel();
+  server = await startWasmgate(dir, { settings: config(model.url, { permission: { bash: { "*": "allow", "rm *": "ask" } } }) });
   client = createOpencodeClient({ baseUrl: server.url, directory: dir });
 });
 
-after(() => server?.stop());
+after(async () => {
+  await server?.stop();
+  await model?.stop();
+});
+
+/** Collects `/global/event` payloads until `done(payload)` is true. */
+async function listen(done) {
+  const events = await client.global.event();
+  const seen = [];
+  const finished = (async () => {
+    for await (const event of events.stream) {
+      if (event.payload?.type === "server.heartbeat") continue;
+      seen.push(event.payload);
+      if (done(event.payload)) break;
+    }
+  })();
+  await eventually(() => seen.some((e) => e.type === "server.connected"), 10_000, "server.connected");
+  return { seen, finished };
+}
+
+const idleOf = (session) => (e) => e.type === "session.idle" && e.properties.sessionID === session;
 
 test("health, path, project, config, providers and agents", async () => {
   const health = await client.global.health({ throwOnError: true });
@@ -131,13 +153,101 @@ test("a shell command cannot leave the workspace", async () => {
   assert.doesNotMatch(tool.state.output ?? tool.state.error, /root:/);
 });
 
-test("a prompt without a working provider is stored and answered with a clear error", async () => {
+test("a prompt streams the model's answer, with its events on /global/event", async () => {
   const session = (await client.session.create({}, { throwOnError: true })).data;
-  const reply = await client.session.prompt({ sessionID: session.id, parts: [{ type: "text", text: "hi there" }] });
-  assert.ok(reply.data?.info?.error || reply.error, "the reply carries an error");
+  const { seen, finished } = await listen(idleOf(session.id));
+  const reply = await client.session.prompt(
+    { sessionID: session.id, agent: "build", model: { providerID: "mock", modelID: "m1" }, parts: [{ type: "text", text: "hi there" }] },
+    { throwOnError: true },
+  );
+  assert.equal(reply.data.info.role, "assistant");
+  assert.equal(reply.data.info.finish, "stop");
+  assert.ok(reply.data.info.time.completed);
+  const text = reply.data.parts.find((p) => p.type === "text");
+  assert.equal(text.text, "Hello from the scripted model.");
+  await finished;
+  const deltas = seen.filter((e) => e.type === "message.part.delta").map((e) => e.properties.delta);
+  assert.deepEqual(deltas, ["Hello", " from", " the scripted model."]);
+  const created = seen.findIndex((e) => e.type === "message.part.updated" && e.properties.part.id === text.id);
+  const firstDelta = seen.findIndex((e) => e.type === "message.part.delta");
+  assert.ok(created >= 0 && created < firstDelta, "the part is created before its deltas");
+  await eventually(async () => (await client.session.get({ sessionID: session.id })).data.title === "Scripted title", 10_000, "the title");
   const messages = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
-  assert.equal(messages[0].info.role, "user");
-  assert.equal(messages[0].parts[0].text, "hi there");
+  assert.deepEqual(messages.map((m) => m.info.role), ["user", "assistant"]);
+});
+
+test("a tool call runs in the sandbox, and an ask rule waits for the SDK's reply", async () => {
+  const session = (await client.session.create({}, { throwOnError: true })).data;
+  const reply = await client.session.prompt(
+    { sessionID: session.id, parts: [{ type: "text", text: "USE_TOOL ls -1 src" }] },
+    { throwOnError: true },
+  );
+  assert.equal(reply.data.parts.find((p) => p.type === "text").text, "The tool said: main.rs");
+  const messages = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+  const tool = messages[1].parts.find((p) => p.type === "tool");
+  assert.equal(tool.state.status, "completed");
+  assert.equal(tool.state.metadata.output, "main.rs\n");
+
+  // `rm` asks first; the prompt waits while nothing is removed.
+  const { seen, finished } = await listen(idleOf(session.id));
+  const pending = client.session.promptAsync({ sessionID: session.id, parts: [{ type: "text", text: "USE_TOOL rm README.md" }] }, { throwOnError: true });
+  await pending;
+  const asked = await eventually(() => seen.find((e) => e.type === "permission.asked"), 20_000, "permission.asked");
+  assert.deepEqual(asked.properties.patterns, ["rm README.md"]);
+  assert.ok(readFileSync(join(dir, "README.md")), "nothing was removed while waiting");
+  const listed = (await client.permission.list({}, { throwOnError: true })).data;
+  assert.equal(listed[0].id, asked.properties.id);
+  await client.permission.reply({ requestID: asked.properties.id, reply: "reject" }, { throwOnError: true });
+  await finished;
+  assert.ok(seen.some((e) => e.type === "permission.replied" && e.properties.reply === "reject"));
+  assert.ok(readFileSync(join(dir, "README.md")), "the rejected command did not run");
+});
+
+test("abort stops a streaming answer and the session stays usable", async () => {
+  const session = (await client.session.create({}, { throwOnError: true })).data;
+  const { seen, finished } = await listen(idleOf(session.id));
+  const running = client.session.prompt({ sessionID: session.id, parts: [{ type: "text", text: "SLOW please" }] });
+  await eventually(() => seen.some((e) => e.type === "message.part.delta" && e.properties.delta === "tick1 "), 20_000, "streaming");
+  assert.equal((await client.session.abort({ sessionID: session.id }, { throwOnError: true })).data, true);
+  const reply = await running;
+  assert.equal(reply.data.info.error.name, "MessageAbortedError");
+  await finished;
+  assert.ok(seen.some((e) => e.type === "session.error" && e.properties.error.name === "MessageAbortedError"));
+  const again = await client.session.prompt({ sessionID: session.id, parts: [{ type: "text", text: "hi" }] }, { throwOnError: true });
+  assert.equal(again.data.parts.find((p) => p.type === "text").text, "Hello from the scripted model.");
+});
+
+test("a provider that refuses the key gives a clear error", async () => {
+  const session = (await client.session.create({}, { throwOnError: true })).data;
+  const reply = await client.session.prompt({ sessionID: session.id, parts: [{ type: "text", text: "FAIL_AUTH now" }] }, { throwOnError: true });
+  assert.equal(reply.data.info.error.name, "ProviderAuthError");
+  assert.equal(reply.data.info.error.data.message, "Incorrect API key provided");
+  const messages = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+  assert.equal(messages[0].parts[0].text, "FAIL_AUTH now");
+});
+
+test("OPENAI_BASE_URL alone gives a working agent whose commands stay in the folder", async () => {
+  const project = fixture();
+  const alone = await startWasmgate(project, { settings: {}, env: { OPENAI_BASE_URL: model.url } });
+  try {
+    const c = createOpencodeClient({ baseUrl: alone.url, directory: project });
+    const providers = await eventually(async () => {
+      const listed = (await c.config.providers({}, { throwOnError: true })).data;
+      return listed.providers.find((p) => p.id === "openai" && p.models.m1) ? listed : null;
+    }, 10_000, "the models listed by the local server");
+    assert.equal(providers.default.openai, "m1");
+    const session = (await c.session.create({}, { throwOnError: true })).data;
+    const made = await c.session.prompt({ sessionID: session.id, parts: [{ type: "text", text: "USE_TOOL echo made > made.txt" }] }, { throwOnError: true });
+    assert.equal(made.data.info.providerID, "openai");
+    assert.equal(readFileSync(join(project, "made.txt"), "utf8"), "made\n");
+    await c.session.prompt({ sessionID: session.id, parts: [{ type: "text", text: "USE_TOOL cat /etc/passwd ../../../../etc/passwd" }] }, { throwOnError: true });
+    const messages = (await c.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+    const tools = messages.flatMap((m) => m.parts).filter((p) => p.type === "tool");
+    assert.equal(tools.length, 2);
+    assert.doesNotMatch(JSON.stringify(tools[1].state), /root:/, "nothing outside the folder was read");
+  } finally {
+    await alone.stop();
+  }
 });
 
 test("files: list, read text and binary, refuse paths outside", async () => {

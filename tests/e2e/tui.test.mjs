@@ -1,21 +1,30 @@
 // The real OpenCode TUI (`opencode attach`) against the real wasmgate binary,
-// driven under tmux: it must start, list sessions, and run a `!` command.
+// driven under tmux: it must start, list sessions, run a `!` command, and
+// talk to a (scripted) model: a streamed reply, a tool call behind a
+// permission dialog, an abort.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
-import { fixture, startWasmgate, opencodeBin, opencodeEnv, scratch, eventually, sleep } from "./lib/harness.mjs";
+import { fixture, startWasmgate, opencodeBin, opencodeEnv, scratch, eventually, sleep, config } from "./lib/harness.mjs";
+import { startModel } from "./lib/model.mjs";
 
 const socket = `wasmgate-e2e-${process.pid}`;
 const tmux = (...args) => execFileSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
 const screen = () => tmux("capture-pane", "-p", "-t", "tui");
+const type = async (text) => {
+  tmux("send-keys", "-t", "tui", "-l", text);
+  await sleep(300);
+  tmux("send-keys", "-t", "tui", "Enter");
+};
 
-let dir, server, client;
+let dir, model, server, client;
 
 before(async () => {
   dir = fixture();
-  server = await startWasmgate(dir);
+  model = await startModel();
+  server = await startWasmgate(dir, { settings: config(model.url, { permission: { bash: "ask" } }) });
   client = createOpencodeClient({ baseUrl: server.url, directory: dir });
 });
 
@@ -24,10 +33,14 @@ after(async () => {
     tmux("kill-server");
   } catch {}
   await server?.stop();
+  await model?.stop();
 });
 
-test("the TUI attaches, lists sessions and runs a shell command", async () => {
-  await client.session.create({ title: "seeded by the e2e test" }, { throwOnError: true });
+/** Starts `opencode attach` in a fresh tmux session and waits for its home screen. */
+async function attach() {
+  try {
+    tmux("kill-session", "-t", "tui");
+  } catch {}
   const env = opencodeEnv(scratch("tui-home"));
   const exports = Object.entries(env)
     .filter(([key]) => key.startsWith("OPENCODE_") || key.startsWith("XDG_") || key === "HOME")
@@ -35,8 +48,12 @@ test("the TUI attaches, lists sessions and runs a shell command", async () => {
     .join(" ");
   const command = `env ${exports} '${opencodeBin}' attach '${server.url}' --dir '${dir}'; echo "TUI EXITED $?"; sleep 600`;
   tmux("new-session", "-d", "-s", "tui", "-x", "160", "-y", "45", "sh", "-c", command);
-
   await eventually(() => /Ask anything/.test(screen()), 60_000, "the home screen");
+}
+
+test("the TUI attaches, lists sessions and runs a shell command", async () => {
+  await client.session.create({ title: "seeded by the e2e test" }, { throwOnError: true });
+  await attach();
   assert.match(screen(), /Mock 1/, "the footer shows the configured model");
   assert.doesNotMatch(screen(), /TUI EXITED/);
 
@@ -64,4 +81,34 @@ test("the TUI attaches, lists sessions and runs a shell command", async () => {
   assert.equal(tool.tool, "bash");
   assert.match(tool.state.input.command, /^ls -1 src/);
   assert.match(tool.state.output, /main\.rs/);
+});
+
+test("the TUI streams a reply, renders a tool call behind a permission dialog, and aborts", async () => {
+  await attach();
+  await type("hello there");
+  await eventually(() => /Hello from the scripted model\./.test(screen()), 30_000, "the streamed reply");
+  await eventually(() => /Scripted title/.test(screen()), 30_000, "the generated title");
+
+  await type("USE_TOOL echo tool-ran-here");
+  await eventually(() => /Permission required/.test(screen()) && /Allow once/.test(screen()), 30_000, "the permission dialog");
+  assert.doesNotMatch(screen(), /The tool said/, "the command waits for the answer");
+  tmux("send-keys", "-t", "tui", "Enter"); // "Allow once"
+  await eventually(() => /The tool said: tool-ran-here/.test(screen()), 30_000, "the tool's result and the model's follow-up");
+  assert.match(screen(), /\$ echo tool-ran-here/, "the bash call is rendered with its command");
+
+  await type("SLOW please");
+  await eventually(() => /tick2/.test(screen()), 30_000, "the slow reply streaming");
+  tmux("send-keys", "-t", "tui", "Escape");
+  await sleep(300);
+  tmux("send-keys", "-t", "tui", "Escape");
+  await eventually(() => /interrupted/.test(screen()), 20_000, "the interrupted turn");
+  assert.doesNotMatch(screen(), /TUI EXITED/);
+  const status = (await client.session.status({}, { throwOnError: true })).data;
+  assert.deepEqual(status, {}, "nothing is left running");
+  const sessions = (await client.session.list({}, { throwOnError: true })).data;
+  const chat = sessions.find((s) => s.title === "Scripted title");
+  const messages = (await client.session.messages({ sessionID: chat.id }, { throwOnError: true })).data;
+  assert.equal(messages.at(-1).info.error.name, "MessageAbortedError");
+  const tool = messages.flatMap((m) => m.parts).find((p) => p.type === "tool");
+  assert.equal(tool.state.output, "tool-ran-here\n");
 });

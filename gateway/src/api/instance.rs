@@ -3,6 +3,7 @@
 //! wasmgate has nothing to report in yet.
 
 use super::extract::Instance;
+use crate::agent::agents;
 use crate::app::App;
 use crate::catalog;
 use axum::extract::State;
@@ -59,20 +60,19 @@ async fn config(State(app): State<Arc<App>>) -> Json<Value> {
 }
 
 async fn config_providers(State(app): State<Arc<App>>) -> Json<Value> {
-    let providers = catalog::providers(&app.config);
-    let default = catalog::default_models(&app.config, &providers);
-    Json(json!({ "providers": providers, "default": default }))
+    let providers: Vec<Value> = app.providers.all().iter().map(|p| p.to_json()).collect();
+    Json(json!({ "providers": providers, "default": app.providers.defaults() }))
 }
 
 async fn providers(State(app): State<Arc<App>>) -> Json<Value> {
-    let providers = catalog::providers(&app.config);
-    let default = catalog::default_models(&app.config, &providers);
-    let connected: Vec<&Value> = providers.iter().map(|p| &p["id"]).collect();
-    Json(json!({ "all": providers, "default": default, "connected": connected }))
+    let all = app.providers.all();
+    let providers: Vec<Value> = all.iter().map(|p| p.to_json()).collect();
+    let connected: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
+    Json(json!({ "all": providers, "default": app.providers.defaults(), "connected": connected }))
 }
 
 async fn agents(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(Value::Array(catalog::agents(&app.config)))
+    Json(Value::Array(agents::agents(&app.config).iter().map(|a| a.to_json()).collect()))
 }
 
 async fn commands(State(app): State<Arc<App>>) -> Json<Value> {

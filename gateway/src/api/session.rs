@@ -3,6 +3,7 @@
 
 use super::error::{ApiError, ApiResult, Field};
 use super::extract::{Instance, JsonBody, Params};
+use crate::agent::permission::Reply;
 use crate::app::App;
 use crate::ids::Prefix;
 use crate::model::{MessageWithParts, Session};
@@ -129,6 +130,7 @@ async fn abort(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult
     let id = checked(Prefix::Session, &id)?;
     session::get(&app, id).await?;
     app.runs.abort(id);
+    app.permissions.withdraw(&app, id);
     Ok(Json(true))
 }
 
@@ -164,7 +166,7 @@ async fn prompt(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<PromptRequest>,
 ) -> ApiResult<Json<MessageWithParts>> {
-    Ok(Json(session::prompt(&app, &workspace, checked(Prefix::Session, &id)?, request).await?))
+    Ok(Json(session::prompt(&app, workspace, checked(Prefix::Session, &id)?, request).await?))
 }
 
 async fn prompt_async(
@@ -173,14 +175,9 @@ async fn prompt_async(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<PromptRequest>,
 ) -> ApiResult<StatusCode> {
-    let id = checked(Prefix::Session, &id)?.to_string();
-    session::get(&app, &id).await?;
-    tokio::spawn(async move {
-        if let Err(error) = session::prompt(&app, &workspace, &id, request).await {
-            let error = json!({ "name": "UnknownError", "data": { "message": error.to_string() } });
-            app.publish(&workspace, "session.error", json!({ "sessionID": id, "error": error }));
-        }
-    });
+    // The message is stored now; the turn goes on after the 204, and its
+    // failures arrive as `session.error`.
+    session::submit(&app, workspace, checked(Prefix::Session, &id)?, request).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -190,7 +187,7 @@ async fn command(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<CommandRequest>,
 ) -> ApiResult<Json<MessageWithParts>> {
-    Ok(Json(session::command(&app, &workspace, checked(Prefix::Session, &id)?, request).await?))
+    Ok(Json(session::command(&app, workspace, checked(Prefix::Session, &id)?, request).await?))
 }
 
 async fn shell(
@@ -199,7 +196,7 @@ async fn shell(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ShellRequest>,
 ) -> ApiResult<Json<MessageWithParts>> {
-    Ok(Json(session::shell(&app, &workspace, checked(Prefix::Session, &id)?, request).await?))
+    Ok(Json(session::shell(&app, workspace, checked(Prefix::Session, &id)?, request).await?))
 }
 
 async fn todo(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -229,24 +226,29 @@ async fn fork(
     Ok(Json(session::fork(&app, &workspace, id, request.message_id.as_deref()).await?))
 }
 
-async fn permissions() -> Json<Value> {
-    Json(json!([]))
+async fn permissions(State(app): State<Arc<App>>) -> Json<Vec<Value>> {
+    Json(app.permissions.list())
 }
 
 #[derive(Deserialize)]
-#[allow(dead_code)] // read once the agent asks for permissions
 struct PermissionReply {
     reply: String,
     message: Option<String>,
 }
 
 async fn reply_permission(
+    State(app): State<Arc<App>>,
     Path(id): Path<String>,
     JsonBody(request): JsonBody<PermissionReply>,
 ) -> ApiResult<Json<bool>> {
     checked(Prefix::Permission, &id)?;
-    if !matches!(request.reply.as_str(), "once" | "always" | "reject") {
-        return Err(ApiError::bad(Field::Payload, "reply must be \"once\", \"always\" or \"reject\""));
-    }
-    Err(ApiError::NotFound(format!("Permission request not found: {id}")))
+    let reply = match request.reply.as_str() {
+        "once" => Reply::Once,
+        "always" => Reply::Always,
+        "reject" => Reply::Reject,
+        _ => return Err(ApiError::bad(Field::Payload, "reply must be \"once\", \"always\" or \"reject\"")),
+    };
+    let message = request.message.filter(|m| !m.trim().is_empty());
+    app.permissions.reply(&app, &id, reply, message).map_err(|e| ApiError::NotFound(e.to_string()))?;
+    Ok(Json(true))
 }

@@ -70,7 +70,7 @@ impl Call {
         }
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
-        let cancelled = options.cancel.map(|c| c.0).unwrap_or_default();
+        let cancelled = options.cancel.map(|c| c.fired).unwrap_or_default();
         let deadline = options.deadline.unwrap_or(inner.limits.deadline);
         let started = Instant::now();
         let state = CallState {

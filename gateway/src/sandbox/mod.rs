@@ -77,8 +77,13 @@ pub struct ToolOutput {
 
 /// Cancels a call from outside: the tool sees `is-cancelled` turn true, and
 /// the host stops it at the next epoch tick if it does not return by itself.
+/// Async code waiting on other things (a model stream, a permission reply)
+/// can await [`CancelToken::cancelled`] beside them.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken {
+    fired: Arc<AtomicBool>,
+    notify: Arc<tokio::sync::Notify>,
+}
 
 impl CancelToken {
     /// A token that has not fired.
@@ -88,12 +93,25 @@ impl CancelToken {
 
     /// Fires the token.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.fired.store(true, Ordering::Relaxed);
+        self.notify.notify_waiters();
     }
 
     /// Whether the token has fired.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.fired.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once the token fires (at once if it has).
+    pub async fn cancelled(&self) {
+        loop {
+            // Registered before the check, so a cancel in between still wakes it.
+            let notified = self.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 

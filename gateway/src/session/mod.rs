@@ -1,24 +1,26 @@
 //! Sessions: creating, changing, forking and deleting them, and the runs
-//! (shell commands, prompts) that keep one busy.
+//! (shell commands, prompts) that keep one busy. The model's side of a
+//! prompt is [`crate::agent`]'s.
 //!
 //! Each operation stores first and publishes second, in the order the
 //! reference publishes (PROTOCOL.md §6), so the TUI's view built from events
 //! matches what it reads back.
 
 mod prompt;
+pub mod record;
 mod recover;
 mod runs;
 mod shell;
 
-pub use prompt::{CommandRequest, PromptRequest, command, prompt};
+pub use prompt::{CommandRequest, PromptRequest, Submitted, command, prompt, submit};
 pub use recover::recover;
-pub use runs::{Run, Runs};
+pub use runs::{Entry, Outcome, Run, Runs, Waiter, wait};
 pub use shell::{ShellRequest, shell};
 
 use crate::api::error::{ApiError, ApiResult};
 use crate::app::{App, VERSION};
 use crate::ids::{self, Prefix};
-use crate::model::{Message, Session, SessionModel, SessionSummary, SessionTime, Tokens};
+use crate::model::{Message, Session, SessionModel, SessionTime, Tokens};
 use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -122,6 +124,8 @@ pub async fn delete(app: &App, workspace: &Workspace, id: &str) -> ApiResult<()>
     get(app, id).await?;
     for session in app.store.delete_session(id).await? {
         app.runs.abort(&session.id);
+        app.permissions.withdraw(app, &session.id);
+        app.permissions.forget(&session.id);
         app.publish(workspace, "session.deleted", json!({ "sessionID": session.id, "info": session }));
     }
     Ok(())
@@ -156,11 +160,6 @@ pub async fn fork(app: &App, workspace: &Workspace, id: &str, message_id: Option
         }
     }
     Ok(session)
-}
-
-/// A session's change summary, zero until file tracking lands.
-pub fn empty_summary() -> SessionSummary {
-    SessionSummary::default()
 }
 
 /// `directory` relative to `worktree`, `""` at the root.

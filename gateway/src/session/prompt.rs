@@ -1,24 +1,22 @@
 //! Prompts and slash commands: the user's message is stored and published,
-//! then the model answers.
+//! then the agent answers it (see [`crate::agent`]).
 //!
-//! The model side (providers, the agent loop, tool calls) is not here yet:
-//! until a provider is configured, a prompt records the user's message and
-//! ends the turn with an assistant message that carries a clear error, with
-//! the same events a failed provider call produces in the reference
-//! (`message.updated` with `error`, `session.error`, then idle).
+//! A file the user mentions with `@` arrives as a `file://` part; it is read
+//! here, through the sandbox under a read-only grant, into a synthetic text
+//! part beside it, so the model sees the file as it was when the prompt was
+//! sent (as the reference does).
 
-use super::shell::{put_assistant, put_part};
+use super::record::{put_message, put_part};
+use super::runs::{self, Waiter};
 use super::{get, touch};
 use crate::api::error::{ApiError, ApiResult, Field};
 use crate::app::App;
 use crate::ids::{self, Prefix};
-use crate::model::{
-    AssistantMessage, Message, MessageError, MessagePath, MessageTime, MessageWithParts, ModelRef, Part, Session,
-    Tokens, UserMessage,
-};
+use crate::model::{Message, MessageTime, MessageWithParts, ModelRef, Part, Session, UserMessage};
 use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 /// The body of `POST /session/{id}/message` and `/prompt_async`.
 #[derive(Debug, Deserialize)]
@@ -53,48 +51,68 @@ pub struct CommandRequest {
     pub parts: Vec<Map<String, Value>>,
 }
 
-/// Stores the user's message and runs the turn; returns the last assistant
-/// message (or, with `noReply`, the user message).
+/// What submitting a prompt started.
+pub enum Submitted {
+    /// `noReply`: the message is stored and nothing answers it.
+    Stored(Box<MessageWithParts>),
+    /// The agent is answering; the waiter yields its last message.
+    Answering(Waiter),
+}
+
+/// Stores the user's message and sets the agent answering it.
+pub async fn submit(
+    app: &Arc<App>,
+    workspace: Arc<Workspace>,
+    session_id: &str,
+    request: PromptRequest,
+) -> ApiResult<Submitted> {
+    let mut session = get(app, session_id).await?;
+    let no_reply = request.no_reply;
+    let user = record_user_message(app, &workspace, &mut session, request).await?;
+    if no_reply {
+        return Ok(Submitted::Stored(Box::new(user)));
+    }
+    Ok(Submitted::Answering(crate::agent::answer(app, workspace, session_id)?))
+}
+
+/// Stores the user's message and waits for the turn that answers it; returns
+/// the last assistant message (or, with `noReply`, the user message).
 pub async fn prompt(
-    app: &App,
-    workspace: &Workspace,
+    app: &Arc<App>,
+    workspace: Arc<Workspace>,
     session_id: &str,
     request: PromptRequest,
 ) -> ApiResult<MessageWithParts> {
-    let mut session = get(app, session_id).await?;
-    let no_reply = request.no_reply;
-    let user = record_user_message(app, workspace, &mut session, request).await?;
-    if no_reply {
-        return Ok(user);
+    match submit(app, workspace, session_id, request).await? {
+        Submitted::Stored(user) => Ok(*user),
+        Submitted::Answering(waiter) => runs::wait(waiter).await.map_err(ApiError::Internal),
     }
-    answer(app, workspace, &session, &user).await
 }
 
 /// Expands a configured command's template and prompts with it.
 pub async fn command(
-    app: &App,
-    workspace: &Workspace,
+    app: &Arc<App>,
+    workspace: Arc<Workspace>,
     session_id: &str,
     request: CommandRequest,
 ) -> ApiResult<MessageWithParts> {
-    let template = app
-        .config
-        .get("command")
-        .and_then(|commands| commands.get(&request.command))
+    let configured = app.config.get("command").and_then(|commands| commands.get(&request.command));
+    let template = configured
         .and_then(|command| command.get("template"))
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::NotFound(format!("Command not found: {}", request.command)))?;
     let text = expand(template, &request.arguments);
-    let model = match request.model.as_deref().map(parse_model).transpose()? {
-        Some(model) => Some(model),
-        None => configured_command_model(app, &request.command),
+    let setting = |key: &str| configured.and_then(|c| c.get(key)).and_then(Value::as_str).map(str::to_string);
+    let model = match request.model.as_deref().or(setting("model").as_deref()) {
+        Some(model) => Some(parse_model(model)?),
+        None => None,
     };
     let mut parts = vec![Map::from_iter([("type".into(), json!("text")), ("text".into(), json!(text))])];
     parts.extend(request.parts);
     let prompt_request = PromptRequest {
         message_id: request.message_id,
         model,
-        agent: request.agent,
+        agent: request.agent.or_else(|| setting("agent")),
         no_reply: false,
         tools: None,
         format: None,
@@ -102,20 +120,13 @@ pub async fn command(
         variant: request.variant,
         parts,
     };
-    let mut session = get(app, session_id).await?;
-    let user = record_user_message(app, workspace, &mut session, prompt_request).await?;
-    let reply = answer(app, workspace, &session, &user).await?;
+    let reply = prompt(app, workspace.clone(), session_id, prompt_request).await?;
     app.publish(
-        workspace,
+        &workspace,
         "command.executed",
-        json!({ "name": request.command, "sessionID": session_id, "arguments": request.arguments, "messageID": user.info.id() }),
+        json!({ "name": request.command, "sessionID": session_id, "arguments": request.arguments, "messageID": reply.info.id() }),
     );
     Ok(reply)
-}
-
-fn configured_command_model(app: &App, command: &str) -> Option<ModelRef> {
-    let text = app.config.get("command")?.get(command)?.get("model")?.as_str()?;
-    parse_model(text).ok()
 }
 
 /// `"provider/model"` as a [`ModelRef`].
@@ -136,14 +147,23 @@ pub fn expand(template: &str, arguments: &str) -> String {
     text
 }
 
-/// The model a prompt uses: the one it names, the session's, the config's.
-fn model_for(app: &App, session: &Session, requested: Option<ModelRef>) -> ModelRef {
+/// The model a prompt uses: the one it names, else the session's, the
+/// agent's, the config's default.
+fn model_for(app: &App, session: &Session, agent: &str, requested: Option<ModelRef>) -> ModelRef {
     requested
         .or_else(|| {
             let model = session.model.as_ref()?;
             Some(ModelRef { provider_id: model.provider_id.clone(), model_id: model.id.clone(), variant: None })
         })
-        .or_else(|| app.config.get("model").and_then(Value::as_str).and_then(|m| parse_model(m).ok()))
+        .or_else(|| {
+            let agents = crate::agent::agents::agents(&app.config);
+            let (provider, model) = agents.into_iter().find(|a| a.name == agent)?.model?;
+            Some(ModelRef { provider_id: provider, model_id: model, variant: None })
+        })
+        .or_else(|| {
+            let (provider, model) = app.providers.default_model()?;
+            Some(ModelRef { provider_id: provider, model_id: model, variant: None })
+        })
         .unwrap_or_else(|| ModelRef { provider_id: String::new(), model_id: String::new(), variant: None })
 }
 
@@ -156,80 +176,67 @@ async fn record_user_message(
     if request.parts.iter().any(|part| !part.get("type").is_some_and(Value::is_string)) {
         return Err(ApiError::bad(Field::Payload, "every part needs a \"type\""));
     }
+    let agent = request.agent.or_else(|| session.agent.clone()).unwrap_or_else(|| "build".into());
+    let model = model_for(app, session, &agent, request.model);
     let message = Message::User(UserMessage {
         id: request.message_id.filter(|id| Prefix::Message.matches(id)).unwrap_or_else(|| ids::new(Prefix::Message)),
         session_id: session.id.clone(),
         time: MessageTime { created: ids::now_millis(), completed: None },
         summary: None,
-        agent: request.agent.or_else(|| session.agent.clone()).unwrap_or_else(|| "build".into()),
-        model: model_for(app, session, request.model),
+        agent,
+        model,
         system: request.system,
         tools: request.tools,
         format: request.format,
         variant: request.variant,
     });
-    app.store.put_message(&message).await?;
-    app.publish(workspace, "message.updated", json!({ "sessionID": session.id, "info": message }));
+    put_message(app, workspace, &message).await?;
     let mut parts = Vec::with_capacity(request.parts.len());
     for mut body in request.parts {
         let id = body.remove("id").and_then(|id| id.as_str().map(str::to_string));
         body.remove("sessionID");
         body.remove("messageID");
+        let attachment = if body.get("type").and_then(Value::as_str) == Some("file") {
+            read_attachment(app, workspace, &body).await
+        } else {
+            None
+        };
         let mut part = Part::new(&session.id, message.id(), Value::Object(body));
         if let Some(id) = id.filter(|id| Prefix::Part.matches(id)) {
             part.id = id;
         }
         put_part(app, workspace, &part).await?;
         parts.push(part);
+        if let Some(text) = attachment {
+            let part = Part::new(&session.id, message.id(), json!({ "type": "text", "text": text, "synthetic": true }));
+            put_part(app, workspace, &part).await?;
+            parts.push(part);
+        }
     }
     touch(app, workspace, session).await?;
     Ok(MessageWithParts { info: message, parts })
 }
 
-/// The model's answer to `user`. No provider is wired in yet, so the turn
-/// ends at once with an assistant message that says so.
-async fn answer(
-    app: &App,
-    workspace: &Workspace,
-    session: &Session,
-    user: &MessageWithParts,
-) -> ApiResult<MessageWithParts> {
-    let Message::User(user_info) = &user.info else { unreachable!("answers follow user messages") };
-    let run = app.runs.start(&session.id)?;
-    let status = |kind: &str| json!({ "sessionID": session.id, "status": { "type": kind } });
-    app.publish(workspace, "session.status", status("busy"));
-    let now = ids::now_millis();
-    let error = MessageError::new(
-        "ProviderAuthError",
-        "No model provider is configured. Add one under \"provider\" in the config file (opencode.json's format) \
-         and pass it with --config; file, search and shell routes work without one.",
-    );
-    let mut error_data = error.data.clone();
-    error_data["providerID"] = json!(user_info.model.provider_id);
-    let error = MessageError { name: error.name, data: error_data };
-    let assistant = AssistantMessage {
-        id: ids::new(Prefix::Message),
-        session_id: session.id.clone(),
-        time: MessageTime { created: now, completed: Some(now) },
-        parent_id: user.info.id().to_string(),
-        model_id: user_info.model.model_id.clone(),
-        provider_id: user_info.model.provider_id.clone(),
-        mode: user_info.agent.clone(),
-        agent: user_info.agent.clone(),
-        path: MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() },
-        cost: 0.0,
-        tokens: Tokens::default(),
-        finish: None,
-        error: Some(error.clone()),
-        summary: None,
-        variant: None,
+/// A `file://` attachment's content, read through the sandbox, as the text
+/// the model sees; `None` for other attachments (images travel as they are).
+async fn read_attachment(app: &App, workspace: &Workspace, part: &Map<String, Value>) -> Option<String> {
+    let url = part.get("url")?.as_str()?;
+    let encoded = url.strip_prefix("file://")?;
+    let path = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
+    let mime = part.get("mime").and_then(Value::as_str).unwrap_or("text/plain");
+    if mime.starts_with("image/") {
+        return None;
+    }
+    let (tool, arguments) = if mime == "application/x-directory" {
+        ("list", json!({ "path": path }))
+    } else {
+        ("read", json!({ "filePath": path }))
     };
-    put_assistant(app, workspace, &assistant).await?;
-    app.publish(workspace, "session.error", json!({ "sessionID": session.id, "error": error }));
-    drop(run);
-    app.publish(workspace, "session.status", status("idle"));
-    app.publish(workspace, "session.idle", json!({ "sessionID": session.id }));
-    Ok(MessageWithParts { info: Message::Assistant(assistant), parts: Vec::new() })
+    let said = format!("Called the {tool} tool with the following input: {arguments}");
+    Some(match app.sandbox.call(tool, &arguments.to_string(), &workspace.read_only).await {
+        Ok(result) => format!("{said}\n\n{}", result.output),
+        Err(error) => format!("{said}\n\nIt failed: {error}"),
+    })
 }
 
 #[cfg(test)]

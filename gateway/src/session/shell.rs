@@ -5,30 +5,23 @@
 //! user message with a synthetic text part, an assistant message holding one
 //! `bash` tool part that goes running -> (running with live output) ->
 //! completed, then idle. Output streams into the running part's
-//! `metadata.output`, published at most every [`LIVE_UPDATE`] so a flood of
-//! output cannot flood the event stream.
+//! `metadata.output` (see [`super::record::live_output`]). The command runs in
+//! a task of its own, so a client that disconnects does not leave it half
+//! recorded.
 
+use super::record::{live_output, put_assistant, put_message, put_part};
 use super::{Run, get};
-use crate::api::error::ApiResult;
+use crate::api::error::{ApiError, ApiResult};
 use crate::app::App;
-use crate::events::Scope;
 use crate::ids::{self, Prefix};
 use crate::model::{
-    AssistantMessage, Message, MessageError, MessagePath, MessageTime, MessageWithParts, ModelRef, Part, Tokens,
-    UserMessage,
+    AssistantMessage, Message, MessageError, MessagePath, MessageTime, MessageWithParts, ModelRef, Part, UserMessage,
 };
 use crate::sandbox::{CallError, CallOptions};
 use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
-
-/// The most often a running command's output is republished.
-const LIVE_UPDATE: Duration = Duration::from_millis(50);
-
-/// How much output the part's metadata keeps (the model-facing tool caps
-/// its own output the same way).
-const METADATA_OUTPUT: usize = 30_000;
+use std::sync::Arc;
 
 /// `POST /session/{id}/shell`'s body.
 #[derive(Debug, Deserialize)]
@@ -47,20 +40,24 @@ fn build() -> String {
 
 /// Runs the command and returns the assistant message with its tool part.
 pub async fn shell(
-    app: &App,
-    workspace: &Workspace,
+    app: &Arc<App>,
+    workspace: Arc<Workspace>,
     session_id: &str,
     request: ShellRequest,
 ) -> ApiResult<MessageWithParts> {
     let session = get(app, session_id).await?;
     let run = app.runs.start(session_id)?;
-    let status = |kind: &str| json!({ "sessionID": session_id, "status": { "type": kind } });
-    app.publish(workspace, "session.status", status("busy"));
-    let result = run_recorded(app, workspace, &session, request, &run).await;
-    drop(run);
-    app.publish(workspace, "session.status", status("idle"));
-    app.publish(workspace, "session.idle", json!({ "sessionID": session_id }));
-    result
+    let app = app.clone();
+    let task = tokio::spawn(async move {
+        let status = |kind: &str| json!({ "sessionID": session.id, "status": { "type": kind } });
+        app.publish(&workspace, "session.status", status("busy"));
+        let result = run_recorded(&app, &workspace, &session, request, &run).await;
+        drop(run);
+        app.publish(&workspace, "session.status", status("idle"));
+        app.publish(&workspace, "session.idle", json!({ "sessionID": session.id }));
+        result
+    });
+    task.await.map_err(|e| ApiError::Internal(format!("the shell command's task failed: {e}")))?
 }
 
 async fn run_recorded(
@@ -92,8 +89,7 @@ async fn run_recorded(
         format: None,
         variant: None,
     });
-    app.store.put_message(&user).await?;
-    app.publish(workspace, "message.updated", json!({ "sessionID": session.id, "info": user }));
+    put_message(app, workspace, &user).await?;
     let note = Part::new(
         &session.id,
         user.id(),
@@ -101,23 +97,8 @@ async fn run_recorded(
     );
     put_part(app, workspace, &note).await?;
 
-    let mut assistant = AssistantMessage {
-        id: ids::new(Prefix::Message),
-        session_id: session.id.clone(),
-        time: MessageTime { created: ids::now_millis(), completed: None },
-        parent_id: user.id().to_string(),
-        model_id: model.model_id,
-        provider_id: model.provider_id,
-        mode: request.agent.clone(),
-        agent: request.agent,
-        path: MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() },
-        cost: 0.0,
-        tokens: Tokens::default(),
-        finish: None,
-        error: None,
-        summary: None,
-        variant: None,
-    };
+    let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };
+    let mut assistant = AssistantMessage::answering(&session.id, user.id(), &model, &request.agent, path);
     put_assistant(app, workspace, &assistant).await?;
 
     let input = json!({ "command": request.command });
@@ -171,43 +152,4 @@ async fn run_recorded(
     put_assistant(app, workspace, &assistant).await?;
     put_part(app, workspace, &tool).await?;
     Ok(MessageWithParts { info: Message::Assistant(assistant), parts: vec![tool] })
-}
-
-/// Stores a part, then publishes it.
-pub(super) async fn put_part(app: &App, workspace: &Workspace, part: &Part) -> ApiResult<()> {
-    app.store.put_part(part).await?;
-    let properties = json!({ "sessionID": part.session_id, "part": part, "time": ids::now_millis() });
-    app.publish(workspace, "message.part.updated", properties);
-    Ok(())
-}
-
-/// Stores an assistant message, then publishes it.
-pub(super) async fn put_assistant(app: &App, workspace: &Workspace, message: &AssistantMessage) -> ApiResult<()> {
-    let message = Message::Assistant(message.clone());
-    app.store.put_message(&message).await?;
-    app.publish(workspace, "message.updated", json!({ "sessionID": message.session_id(), "info": message }));
-    Ok(())
-}
-
-/// A sink that republishes the running part with the output so far.
-fn live_output(app: &App, workspace: &Workspace, part: &Part) -> crate::sandbox::OutputSink {
-    let bus = app.bus.clone();
-    let (directory, project) = (workspace.directory.clone(), workspace.project.id.clone());
-    let mut part = part.clone();
-    let mut output = String::new();
-    let mut last = Instant::now() - LIVE_UPDATE;
-    Box::new(move |chunk: &str| {
-        if output.len() < METADATA_OUTPUT {
-            let room = METADATA_OUTPUT - output.len();
-            let end = (0..=room.min(chunk.len())).rev().find(|&i| chunk.is_char_boundary(i)).unwrap_or(0);
-            output.push_str(&chunk[..end]);
-        }
-        if last.elapsed() < LIVE_UPDATE {
-            return;
-        }
-        last = Instant::now();
-        part.body["state"]["metadata"] = json!({ "output": output });
-        let properties = json!({ "sessionID": part.session_id, "part": part, "time": ids::now_millis() });
-        bus.publish(Scope::Instance { directory: &directory, project: &project }, "message.part.updated", properties);
-    })
 }

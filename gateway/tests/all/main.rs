@@ -5,12 +5,15 @@
 //! gets its own temporary workspace with a secret file beside it, outside,
 //! that no tool may ever read or change.
 
+mod agent;
 mod cache;
 mod cli;
 mod concurrency;
 mod escapes;
 mod file_tools;
 mod limits;
+mod router;
+mod scripted_model;
 mod search;
 mod server;
 mod shell;

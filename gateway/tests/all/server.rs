@@ -1,63 +1,16 @@
 //! The HTTP API through its router: directory resolution and its boundary,
 //! error shapes, auth, the event streams, and the store across restarts.
 
-use crate::util::{Fixture, SECRET, sandbox};
+use crate::router::TestServer as Server;
+use crate::util::Fixture;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
-use wasmgate::app::{App, Credentials, Paths};
-use wasmgate::config::Config;
-use wasmgate::events::Bus;
-use wasmgate::session::Runs;
+use wasmgate::app::Credentials;
 use wasmgate::store::{SqliteStore, Store};
-use wasmgate::workspace::Workspaces;
-
-struct Server {
-    app: Arc<App>,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    fn new(fixture: &Fixture, credentials: Option<Credentials>) -> Self {
-        let data = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&data.path().join("wasmgate.db")).unwrap();
-        let app = Arc::new(App {
-            sandbox: sandbox(),
-            store: Arc::new(store),
-            bus: Bus::new(),
-            workspaces: Workspaces::new(&fixture.ws, &[]).unwrap(),
-            config: Config::default(),
-            runs: Runs::default(),
-            paths: Paths { home: "/home".into(), data: data.path().into(), config: "/config".into() },
-            credentials,
-        });
-        Server { app, _data: data }
-    }
-
-    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = wasmgate::api::router(self.app.clone()).oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&bytes);
-        assert!(!text.contains(SECRET), "a response carried the secret: {text}");
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::String(text.into_owned())))
-    }
-
-    async fn get(&self, uri: &str) -> (StatusCode, Value) {
-        self.send(Request::get(uri).body(Body::empty()).unwrap()).await
-    }
-
-    async fn post(&self, uri: &str, body: &str) -> (StatusCode, Value) {
-        self.send(
-            Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(body.to_string().into()).unwrap(),
-        )
-        .await
-    }
-}
 
 fn encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
@@ -68,7 +21,7 @@ async fn a_directory_outside_the_served_folder_is_refused_however_it_is_named() 
     let fixture = Fixture::new();
     fixture.file("README.md", "hello");
     std::os::unix::fs::symlink(fixture.outside.parent().unwrap(), fixture.ws.join("up")).unwrap();
-    let server = Server::new(&fixture, None);
+    let server = Server::new(&fixture.ws, None);
     let parent = fixture.outside.parent().unwrap().display().to_string();
     let ws = fixture.ws.display().to_string();
     let attempts = [
@@ -102,7 +55,7 @@ async fn a_directory_outside_the_served_folder_is_refused_however_it_is_named() 
 async fn a_sessions_own_directory_wins_over_the_one_a_request_names() {
     let fixture = Fixture::new();
     fixture.file("sub/notes.txt", "inside");
-    let server = Server::new(&fixture, None);
+    let server = Server::new(&fixture.ws, None);
     let sub = fixture.ws.join("sub").display().to_string();
     let (_, session) = server.post(&format!("/session?directory={}", encode(&sub)), "").await;
     assert_eq!(session["directory"], sub);
@@ -120,7 +73,7 @@ async fn a_sessions_own_directory_wins_over_the_one_a_request_names() {
 #[tokio::test]
 async fn errors_have_opencodes_shapes() {
     let fixture = Fixture::new();
-    let server = Server::new(&fixture, None);
+    let server = Server::new(&fixture.ws, None);
     let (status, body) = server.get("/no/such/route").await;
     assert_eq!((status, body["name"].as_str()), (StatusCode::NOT_FOUND, Some("NotFoundError")));
     let (status, body) = server.get("/session/ses_000000000000aaaaaaaaaaaaaa").await;
@@ -141,7 +94,7 @@ async fn errors_have_opencodes_shapes() {
 #[tokio::test]
 async fn a_busy_session_refuses_a_second_run_and_abort_stops_the_first() {
     let fixture = Fixture::new();
-    let server = Arc::new(Server::new(&fixture, None));
+    let server = Arc::new(Server::new(&fixture.ws, None));
     let (_, session) = server.post("/session", "").await;
     let id = session["id"].as_str().unwrap().to_string();
     let running = {
@@ -172,7 +125,7 @@ async fn a_busy_session_refuses_a_second_run_and_abort_stops_the_first() {
 async fn basic_auth_guards_every_route_but_cors_preflight() {
     let fixture = Fixture::new();
     let credentials = Credentials { username: "opencode".into(), password: "pw".into() };
-    let server = Server::new(&fixture, Some(credentials));
+    let server = Server::new(&fixture.ws, Some(credentials));
     assert_eq!(server.get("/global/health").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(server.get("/global/event").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(server.get("/doc").await.0, StatusCode::UNAUTHORIZED);
@@ -196,7 +149,7 @@ async fn basic_auth_guards_every_route_but_cors_preflight() {
 #[tokio::test]
 async fn event_streams_start_connected_and_carry_wrapped_and_bare_events() {
     let fixture = Fixture::new();
-    let server = Server::new(&fixture, None);
+    let server = Server::new(&fixture.ws, None);
     let router = wasmgate::api::router(server.app.clone());
     let global = router.clone().oneshot(Request::get("/global/event").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(global.headers()[header::CONTENT_TYPE], "text/event-stream");
@@ -230,7 +183,7 @@ async fn event_streams_start_connected_and_carry_wrapped_and_bare_events() {
 async fn openapi_document_matches_the_router() {
     let document: Value = serde_json::from_str(wasmgate::api::OPENAPI).unwrap();
     let fixture = Fixture::new();
-    let server = Server::new(&fixture, None);
+    let server = Server::new(&fixture.ws, None);
     for (path, operations) in document["paths"].as_object().unwrap() {
         for method in operations.as_object().unwrap().keys() {
             let concrete = path
@@ -257,7 +210,7 @@ async fn the_store_keeps_everything_across_a_reopen_and_closes_interrupted_runs(
     let data = tempfile::tempdir().unwrap();
     let path = data.path().join("db/wasmgate.db");
     let fixture = Fixture::new();
-    let server = Server::new(&fixture, None);
+    let server = Server::new(&fixture.ws, None);
     let (_, session) = server.post("/session", r#"{"title":"kept"}"#).await;
     let session: wasmgate::model::Session = serde_json::from_value(session).unwrap();
     {

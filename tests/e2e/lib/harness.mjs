@@ -33,26 +33,33 @@ export function fixture() {
   return dir;
 }
 
-/** A config with a local provider (shell commands never call it). */
-export const config = {
-  $schema: "https://opencode.ai/config.json",
-  model: "mock/m1",
-  share: "disabled",
-  autoupdate: false,
-  disabled_providers: ["opencode"],
-  provider: {
-    mock: {
-      name: "Mock",
-      npm: "@ai-sdk/openai-compatible",
-      options: { apiKey: "x", baseURL: "http://127.0.0.1:9/v1" },
-      models: { m1: { name: "Mock 1", tool_call: true, limit: { context: 100000, output: 4000 } } },
+/**
+ * A config whose provider is the scripted model at `modelUrl` (see
+ * model.mjs); `extra` keys are merged in.
+ */
+export function config(modelUrl = "http://127.0.0.1:9/v1", extra = {}) {
+  return {
+    $schema: "https://opencode.ai/config.json",
+    model: "mock/m1",
+    small_model: "mock/m1",
+    share: "disabled",
+    autoupdate: false,
+    disabled_providers: ["opencode"],
+    provider: {
+      mock: {
+        name: "Mock",
+        npm: "@ai-sdk/openai-compatible",
+        options: { apiKey: "sk-scripted", baseURL: modelUrl },
+        models: { m1: { name: "Mock 1", tool_call: true, limit: { context: 100000, output: 4000 } } },
+      },
     },
-  },
-  command: { hello: { template: "Say hello to $ARGUMENTS", description: "greet someone" } },
-};
+    command: { hello: { template: "Say hello to $ARGUMENTS", description: "greet someone" } },
+    ...extra,
+  };
+}
 
 /** The environment that keeps the real OpenCode offline and isolated. */
-export function opencodeEnv(home) {
+export function opencodeEnv(home, settings = config()) {
   const env = { ...process.env };
   Object.assign(env, {
     HOME: home,
@@ -72,7 +79,7 @@ export function opencodeEnv(home) {
   });
   delete env.OPENCODE_DISABLE_EMBEDDED_WEB_UI;
   mkdirSync(join(home, ".config/opencode"), { recursive: true });
-  writeFileSync(join(home, ".config/opencode/opencode.json"), JSON.stringify(config));
+  writeFileSync(join(home, ".config/opencode/opencode.json"), JSON.stringify(settings));
   return env;
 }
 
@@ -99,13 +106,13 @@ function startServer(command, args, { cwd, env, marker }) {
 }
 
 /**
- * Starts wasmgate serving `dir` on a free port, with the test config and its
- * own data folder. Resolves to `{url, child, dataDir, stop}`.
+ * Starts wasmgate serving `dir` on a free port, with `settings` as its config
+ * file and its own data folder. Resolves to `{url, child, dataDir, stop}`.
  */
-export async function startWasmgate(dir, { env = {}, dataDir = scratch("data"), extraConfig = {} } = {}) {
+export async function startWasmgate(dir, { env = {}, dataDir = scratch("data"), settings = config() } = {}) {
   if (!existsSync(wasmgateBin)) throw new Error(`${wasmgateBin} is missing: run cargo build --release first`);
   const configFile = join(scratch("config"), "wasmgate.json");
-  writeFileSync(configFile, JSON.stringify({ ...config, ...extraConfig }));
+  writeFileSync(configFile, JSON.stringify(settings));
   const server = startServer(
     wasmgateBin,
     ["serve", dir, "--port", "0", "--config", configFile, "--data-dir", dataDir],
@@ -115,9 +122,9 @@ export async function startWasmgate(dir, { env = {}, dataDir = scratch("data"), 
   return { url, child: server.child, dataDir, stop: () => stop(server.child) };
 }
 
-/** Starts the reference `opencode serve` in `dir`. */
-export async function startReference(dir) {
-  const env = opencodeEnv(scratch("home"));
+/** Starts the reference `opencode serve` in `dir`, with `settings` as its config. */
+export async function startReference(dir, settings = config()) {
+  const env = opencodeEnv(scratch("home"), settings);
   const server = startServer(opencodeBin, ["serve", "--hostname", "127.0.0.1", "--port", "0"], {
     cwd: dir,
     env,

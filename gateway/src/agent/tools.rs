@@ -1,0 +1,277 @@
+//! The tools the model gets, and running one of its calls.
+//!
+//! Every tool but the todo list is a sandboxed component: the built-ins
+//! (`bash`, `read`, `write`, `edit`, `list`, `glob`, `grep`, with OpenCode's
+//! names, arguments and metadata so the TUI renders them natively) and any
+//! installed third-party component. A call runs under the session's grant on
+//! its workspace, read-write, or read-only for an agent that may not edit,
+//! so a plan-mode shell command that writes fails in the sandbox itself.
+//! `todowrite` and `todoread` are the host's own: they only touch the
+//! session's stored list.
+//!
+//! Before a call runs, the agent's permission rules are consulted: `deny`
+//! fails it, `ask` waits for a person (see [`super::permission`]).
+
+use super::agents::{Action, Agent, permission_of};
+use super::permission::{Ask, Verdict};
+use super::provider::{ToolCall, ToolDefinition};
+use crate::app::App;
+use crate::model::{Part, Todo};
+use crate::sandbox::{CallError, CallOptions, CancelToken};
+use crate::session::record;
+use crate::workspace::Workspace;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The longest a `bash` call may ask for with its `timeout` argument.
+const MAX_BASH_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The host's own tools.
+const TODOWRITE: &str = "todowrite";
+const TODOREAD: &str = "todoread";
+
+/// The tools `agent` offers the model, minus those a prompt switched off.
+pub fn definitions(app: &App, agent: &Agent, switched_off: &[String]) -> Vec<ToolDefinition> {
+    let mut tools: Vec<ToolDefinition> = app
+        .sandbox
+        .tools()
+        .iter()
+        .map(|tool| ToolDefinition {
+            name: tool.name.clone(),
+            description: tool.description.clone(),
+            parameters: tool.parameters.clone(),
+        })
+        .collect();
+    tools.push(ToolDefinition {
+        name: TODOWRITE.into(),
+        description: "Writes the session's todo list, replacing it: use it to plan a multi-step task and to mark \
+                      progress (one item in_progress at a time; mark items completed as soon as they are done)."
+            .into(),
+        parameters: json!({
+            "type": "object",
+            "properties": {
+                "todos": {
+                    "type": "array",
+                    "description": "The whole updated list",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "content": { "type": "string", "description": "What to do, briefly" },
+                            "status": { "type": "string", "enum": ["pending", "in_progress", "completed", "cancelled"] },
+                            "priority": { "type": "string", "enum": ["high", "medium", "low"] },
+                            "id": { "type": "string" },
+                        },
+                        "required": ["content", "status", "priority"],
+                    },
+                },
+            },
+            "required": ["todos"],
+        }),
+    });
+    tools.push(ToolDefinition {
+        name: TODOREAD.into(),
+        description: "Reads the session's todo list.".into(),
+        parameters: json!({ "type": "object", "properties": {} }),
+    });
+    tools.retain(|tool| agent.offers(&tool.name) && !switched_off.contains(&tool.name));
+    tools
+}
+
+/// What one call came to.
+#[derive(Debug)]
+pub enum Outcome {
+    Completed {
+        title: String,
+        output: String,
+        metadata: Value,
+    },
+    Failed {
+        error: String,
+        metadata: Option<Value>,
+    },
+    /// A person said no; with their words when they gave some.
+    Rejected {
+        feedback: Option<String>,
+    },
+    /// The run was aborted while the call ran or waited.
+    Aborted,
+}
+
+/// Everything a call needs beyond its arguments.
+pub struct Context<'a> {
+    pub app: &'a App,
+    pub workspace: &'a Workspace,
+    pub agent: &'a Agent,
+    pub offered: &'a [ToolDefinition],
+    pub session_id: &'a str,
+    pub message_id: &'a str,
+    pub cancel: &'a CancelToken,
+}
+
+/// Runs `call`, whose tool part is `part` (already `running`): checks the
+/// permission rules, then dispatches it.
+pub async fn run(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome {
+    let Value::Object(arguments) = &call.input else {
+        return failed(format!(
+            "The arguments are not a JSON object: {}. Call {} again with valid JSON arguments.",
+            call.input, call.name
+        ));
+    };
+    if !context.offered.iter().any(|tool| tool.name == call.name) {
+        let names: Vec<&str> = context.offered.iter().map(|t| t.name.as_str()).collect();
+        return failed(format!("Unknown tool {:?}. The tools you can call are: {}.", call.name, names.join(", ")));
+    }
+    let ask = ask_for(context, call, arguments);
+    match context.app.permissions.decide(&context.agent.rules, &ask) {
+        Action::Allow => {}
+        Action::Deny => {
+            return failed(format!(
+                "A permission rule forbids this call ({} {}). Do not try it again; continue without it or ask the user.",
+                ask.permission,
+                ask.patterns.join(" ")
+            ));
+        }
+        Action::Ask => {
+            let (_, answer) = context.app.permissions.ask(context.app, context.workspace, ask);
+            tokio::select! {
+                verdict = answer => match verdict {
+                    Ok(Verdict::Allowed) => {}
+                    Ok(Verdict::Rejected(feedback)) => return Outcome::Rejected { feedback },
+                    Err(_) => return Outcome::Aborted,
+                },
+                () = context.cancel.cancelled() => {
+                    context.app.permissions.withdraw(context.app, context.session_id);
+                    return Outcome::Aborted;
+                }
+            }
+        }
+    }
+    if context.cancel.is_cancelled() {
+        return Outcome::Aborted;
+    }
+    match call.name.as_str() {
+        TODOWRITE => write_todos(context, arguments).await,
+        TODOREAD => read_todos(context).await,
+        _ => sandboxed(context, call, part).await,
+    }
+}
+
+fn failed(error: String) -> Outcome {
+    Outcome::Failed { error, metadata: None }
+}
+
+/// What to ask a person about this call: the command for `bash`, the path
+/// for file tools, the pattern for searches.
+fn ask_for(context: &Context<'_>, call: &ToolCall, arguments: &serde_json::Map<String, Value>) -> Ask {
+    let text = |key: &str| arguments.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+    let permission = permission_of(&call.name).to_string();
+    let (patterns, always, metadata) = match call.name.as_str() {
+        "bash" => {
+            let command = text("command");
+            // `always` allows the same command with any arguments.
+            let head = command.split_whitespace().next().unwrap_or_default();
+            (vec![command.clone()], vec![format!("{head} *")], json!({ "command": command }))
+        }
+        "write" | "edit" | "read" => {
+            let path = relative(context.workspace, &text("filePath"));
+            (vec![path.clone()], vec!["*".into()], json!({ "filepath": path }))
+        }
+        "glob" | "grep" => (vec![text("pattern")], vec!["*".into()], json!({ "pattern": text("pattern") })),
+        "list" => (vec![relative(context.workspace, &text("path"))], vec!["*".into()], json!({})),
+        _ => (vec!["*".into()], vec!["*".into()], json!({})),
+    };
+    Ask {
+        session_id: context.session_id.to_string(),
+        permission,
+        patterns,
+        always,
+        metadata,
+        message_id: context.message_id.to_string(),
+        call_id: call.id.clone(),
+    }
+}
+
+/// A path as rules match it: relative to the workspace.
+fn relative(workspace: &Workspace, path: &str) -> String {
+    let trimmed = path.strip_prefix(&workspace.directory).map(|p| p.trim_start_matches('/')).unwrap_or(path);
+    if trimmed.is_empty() { ".".into() } else { trimmed.to_string() }
+}
+
+/// Runs a component's tool in the sandbox.
+async fn sandboxed(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome {
+    let grant = if context.agent.read_only() { &context.workspace.read_only } else { &context.workspace.grant };
+    let bash = call.name == "bash";
+    let deadline = bash
+        .then(|| call.input.get("timeout").and_then(Value::as_f64))
+        .flatten()
+        .filter(|ms| *ms > 0.0)
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0).min(MAX_BASH_TIMEOUT));
+    let options = CallOptions {
+        deadline,
+        cancel: Some(context.cancel.clone()),
+        on_output: bash.then(|| record::live_output(context.app, context.workspace, part)),
+        session_id: Some(context.session_id.to_string()),
+        message_id: Some(context.message_id.to_string()),
+        call_id: Some(call.id.clone()),
+    };
+    let arguments = call.input.to_string();
+    match context.app.sandbox.call_with(&call.name, &arguments, grant, options).await {
+        Ok(result) => {
+            let mut metadata = result.metadata;
+            if bash {
+                // The TUI renders `metadata.output` under the command.
+                if !metadata.is_object() {
+                    metadata = json!({});
+                }
+                metadata["output"] = json!(result.output);
+                if let Some(description) = call.input.get("description") {
+                    metadata["description"] = description.clone();
+                }
+            }
+            if matches!(call.name.as_str(), "write" | "edit")
+                && let Some(path) = call.input.get("filePath").and_then(Value::as_str)
+            {
+                let file = std::path::Path::new(&context.workspace.directory).join(path);
+                context.app.publish(context.workspace, "file.edited", json!({ "file": file }));
+            }
+            let title =
+                if bash { call.input["command"].as_str().unwrap_or_default().to_string() } else { result.title };
+            Outcome::Completed { title, output: result.output, metadata }
+        }
+        Err(CallError::Cancelled) => Outcome::Aborted,
+        Err(error) if context.cancel.is_cancelled() => {
+            tracing::debug!("a call ended by an abort: {error}");
+            Outcome::Aborted
+        }
+        Err(error) => failed(error.to_string()),
+    }
+}
+
+async fn write_todos(context: &Context<'_>, arguments: &serde_json::Map<String, Value>) -> Outcome {
+    let todos: Vec<Todo> = match arguments.get("todos").cloned().map(serde_json::from_value) {
+        Some(Ok(todos)) => todos,
+        Some(Err(error)) => return failed(format!("todos must be a list of {{content, status, priority}}: {error}")),
+        None => return failed("todos is required".into()),
+    };
+    if let Err(error) = context.app.store.put_todos(context.session_id, &todos).await {
+        return failed(error.to_string());
+    }
+    context.app.publish(context.workspace, "todo.updated", json!({ "sessionID": context.session_id, "todos": todos }));
+    todo_result(&todos)
+}
+
+async fn read_todos(context: &Context<'_>) -> Outcome {
+    match context.app.store.todos(context.session_id).await {
+        Ok(todos) => todo_result(&todos),
+        Err(error) => failed(error.to_string()),
+    }
+}
+
+fn todo_result(todos: &[Todo]) -> Outcome {
+    let open = todos.iter().filter(|t| t.status != "completed" && t.status != "cancelled").count();
+    Outcome::Completed {
+        title: format!("{open} todos"),
+        output: serde_json::to_string_pretty(todos).expect("todos serialize"),
+        metadata: json!({ "todos": todos }),
+    }
+}

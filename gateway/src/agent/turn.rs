@@ -1,0 +1,615 @@
+//! The prompt loop: one run per session, answering its latest user message
+//! one model step at a time.
+//!
+//! A step is one model call. Its assistant message is stored and published
+//! first; then `step-start`; then reasoning and text parts, each created by a
+//! `message.part.updated` before its `message.part.delta`s; each tool call a
+//! `tool` part going pending -> running -> completed or error; then
+//! `step-finish` with tokens and cost, and the message completes. A step that
+//! ended in tool calls is followed by another, until the model stops, a
+//! person rejects a call, the step limit is reached or the run is aborted
+//! (PROTOCOL.md §6 has the reference's order, which this follows).
+//!
+//! The loop runs in a task of its own, never in a request handler: a client
+//! that disconnects does not stop a turn halfway. Callers wait on the run's
+//! outcome instead (see [`crate::session::Runs`]).
+
+use super::agents::Agent;
+use super::provider::{ChatRequest, EventStream, FinishReason, ProviderError, StreamEvent, ToolCall, Usage};
+use super::providers::{Model, Provider};
+use super::tools::{self, Outcome};
+use super::{history, system, title};
+use crate::api::error::{ApiError, ApiResult};
+use crate::app::App;
+use crate::ids;
+use crate::model::{
+    AssistantMessage, Message, MessageError, MessagePath, MessageWithParts, Part, Session, Tokens, UserMessage,
+};
+use crate::session::record::{publish_delta, put_assistant, put_part};
+use crate::session::{Entry, Run, Waiter};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The most steps of one turn when the agent sets no limit.
+pub const DEFAULT_MAX_STEPS: u32 = 100;
+
+/// How many times a failed model call is retried (rate limits, overload,
+/// server faults, broken connections) before the turn ends with the error.
+pub const MAX_RETRIES: u32 = 5;
+
+/// The first retry's delay; each retry doubles it, up to [`MAX_RETRY_DELAY`],
+/// unless the provider says how long to wait.
+const RETRY_DELAY: Duration = Duration::from_secs(2);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+/// The longest wait a provider's `retry-after` gets; a provider asking for
+/// more is waited on this long and tried again.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// What the model is told when its step budget is spent.
+const LAST_STEP: &str = "This is the last step of this turn: the step limit is reached. Do not call tools; \
+answer with what you have, and say what is left to do.";
+
+/// Answers the session's latest user message: starts a run for it, or joins
+/// the run in progress (which will answer it before ending). The waiter
+/// yields the run's last assistant message.
+pub fn answer(app: &Arc<App>, workspace: Arc<crate::workspace::Workspace>, session_id: &str) -> ApiResult<Waiter> {
+    match app.runs.start_or_join(session_id)? {
+        Entry::Joined(waiter) => Ok(waiter),
+        Entry::Started(run) => {
+            let waiter = run.waiter();
+            let (app, session_id) = (app.clone(), session_id.to_string());
+            tokio::spawn(async move {
+                let outcome = run_turn(&app, &workspace, &session_id, &run).await;
+                if let Err(error) = &outcome {
+                    tracing::error!(session = session_id, "a turn failed: {error}");
+                }
+                run.finish(outcome.map_err(|e| e.to_string()));
+            });
+            Ok(waiter)
+        }
+    }
+}
+
+async fn run_turn(
+    app: &Arc<App>,
+    workspace: &crate::workspace::Workspace,
+    session_id: &str,
+    run: &Run,
+) -> ApiResult<MessageWithParts> {
+    let status = |kind: &str| json!({ "sessionID": session_id, "status": { "type": kind } });
+    app.publish(workspace, "session.status", status("busy"));
+    let mut last: Option<MessageWithParts> = None;
+    let mut steps = 0;
+    let mut answering = String::new();
+    // Set when a person rejected a call without saying what to do instead:
+    // the turn stops there, as the reference's does, and they speak next.
+    let mut blocked = false;
+    let result = loop {
+        let history = app.store.messages(session_id, None, None).await?;
+        let Some(user_at) = history.iter().rposition(|m| matches!(m.info, Message::User(_))) else {
+            break Err(ApiError::Internal(format!("session {session_id} has no user message to answer")));
+        };
+        let Message::User(user) = &history[user_at].info else { unreachable!("found above") };
+        if user.id != answering {
+            (answering, steps) = (user.id.clone(), 0);
+        }
+        let done = history[user_at + 1..].iter().rev().find_map(|m| match &m.info {
+            Message::Assistant(a) => {
+                Some(a.error.is_some() || !matches!(a.finish.as_deref(), None | Some("tool-calls")))
+            }
+            Message::User(_) => None,
+        });
+        if done == Some(true) || blocked || run.aborted() {
+            summarize(app, workspace, user).await?;
+            app.publish(workspace, "session.status", status("idle"));
+            app.publish(workspace, "session.idle", json!({ "sessionID": session_id }));
+            if run.try_end() {
+                break Ok(());
+            }
+            // A prompt joined: answer it too.
+            app.publish(workspace, "session.status", status("busy"));
+            blocked = false;
+            continue;
+        }
+        steps += 1;
+        let session = crate::session::get(app, session_id).await?;
+        if steps == 1 && history.iter().filter(|m| matches!(m.info, Message::User(_))).count() == 1 {
+            title::generate(app, workspace, &session, user, &history[user_at]);
+        }
+        let step = Step::new(app, workspace, session, user.clone(), run).await?;
+        let ended = step.run(&history, steps).await?;
+        blocked = ended.blocked;
+        last = Some(ended.message);
+    };
+    result?;
+    match last {
+        Some(message) => Ok(message),
+        // Joined a run that had nothing left to do: the latest assistant message.
+        None => app
+            .store
+            .messages(session_id, Some(1), None)
+            .await?
+            .pop()
+            .ok_or_else(|| ApiError::Internal(format!("session {session_id} has no messages"))),
+    }
+}
+
+/// Marks a user message as answered, as the reference does once a turn
+/// ends: its `summary` (the files the turn changed; wasmgate keeps no
+/// snapshots to diff, so the list is empty) and the session's `session.diff`.
+async fn summarize(app: &App, workspace: &crate::workspace::Workspace, user: &UserMessage) -> ApiResult<()> {
+    if user.summary.is_some() {
+        return Ok(());
+    }
+    let mut user = user.clone();
+    user.summary = Some(json!({ "diffs": [] }));
+    crate::session::record::put_message(app, workspace, &Message::User(user.clone())).await?;
+    app.publish(workspace, "session.diff", json!({ "sessionID": user.session_id, "diff": [] }));
+    Ok(())
+}
+
+/// How a step ended.
+struct Ended {
+    message: MessageWithParts,
+    /// A call was rejected without feedback: the turn stops.
+    blocked: bool,
+}
+
+/// One model call and the tool calls it makes.
+struct Step<'a> {
+    app: &'a Arc<App>,
+    workspace: &'a crate::workspace::Workspace,
+    session: Session,
+    user: UserMessage,
+    run: &'a Run,
+    agent: Agent,
+    assistant: AssistantMessage,
+    parts: Vec<Part>,
+    /// The open text and reasoning parts (indices into `parts`).
+    text: Option<usize>,
+    reasoning: Option<usize>,
+    /// Tool parts by call id.
+    tools: HashMap<String, usize>,
+}
+
+impl<'a> Step<'a> {
+    async fn new(
+        app: &'a Arc<App>,
+        workspace: &'a crate::workspace::Workspace,
+        session: Session,
+        user: UserMessage,
+        run: &'a Run,
+    ) -> ApiResult<Self> {
+        let agents = super::agents::agents(&app.config);
+        let agent = agents
+            .iter()
+            .find(|a| a.name == user.agent)
+            .or_else(|| agents.iter().find(|a| a.name == "build"))
+            .cloned()
+            .expect("build is always an agent");
+        let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };
+        let mut assistant = AssistantMessage::answering(&session.id, &user.id, &user.model, &agent.name, path);
+        assistant.variant = user.variant.clone();
+        put_assistant(app, workspace, &assistant).await?;
+        Ok(Step {
+            app,
+            workspace,
+            session,
+            user,
+            run,
+            agent,
+            assistant,
+            parts: Vec::new(),
+            text: None,
+            reasoning: None,
+            tools: HashMap::new(),
+        })
+    }
+
+    async fn run(mut self, history: &[MessageWithParts], step: u32) -> ApiResult<Ended> {
+        let Some(provider) = self.app.providers.get(&self.user.model.provider_id) else {
+            let error = self.missing_provider();
+            return self.fail(error).await;
+        };
+        let model = provider.model(&self.user.model.model_id);
+        let switched_off: Vec<String> = self
+            .user
+            .tools
+            .as_ref()
+            .and_then(Value::as_object)
+            .map(|tools| tools.iter().filter(|(_, on)| on.as_bool() == Some(false)).map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default();
+        let last_step = step >= self.agent.steps.unwrap_or(DEFAULT_MAX_STEPS);
+        let offered = if last_step || !model.tool_call {
+            Vec::new()
+        } else {
+            tools::definitions(self.app, &self.agent, &switched_off)
+        };
+        let mut system = system::prompt(self.app, self.workspace, &self.agent, self.user.system.as_deref()).await;
+        if last_step {
+            system.push(LAST_STEP.into());
+        }
+        let request = ChatRequest {
+            model: model.api_id.clone(),
+            system,
+            messages: history::conversation(history),
+            tools: offered.clone(),
+            max_tokens: model.output,
+            temperature: if model.temperature { self.agent.temperature } else { None },
+            options: model.options.clone(),
+        };
+        let stream = match self.connect(&provider, &request).await {
+            Ok(Some(stream)) => stream,
+            Ok(None) => return self.abort().await,
+            Err(error) => return self.fail(error.to_message_error(&provider.id)).await,
+        };
+        self.put(Part::new(&self.session.id, &self.assistant.id, json!({ "type": "step-start" }))).await?;
+        let (calls, reason, usage) = match self.consume(stream).await? {
+            Consumed::Finished { calls, reason, usage } => (calls, reason, usage),
+            Consumed::Aborted => return self.abort().await,
+            Consumed::Failed(error) => return self.fail(error.to_message_error(&provider.id)).await,
+        };
+        self.close_open_parts().await?;
+        let mut blocked = false;
+        for call in &calls {
+            match self.call_tool(call, &offered).await? {
+                Some(Outcome::Aborted) => return self.abort().await,
+                Some(Outcome::Rejected { feedback: None }) => blocked = true,
+                _ => {}
+            }
+        }
+        self.finish_step(reason, usage, &model).await?;
+        self.assistant.time.completed = Some(ids::now_millis());
+        put_assistant(self.app, self.workspace, &self.assistant).await?;
+        Ok(Ended { message: self.message(), blocked })
+    }
+
+    /// Starts the model call, retrying what is worth retrying with backoff
+    /// (`session.status` says `retry` meanwhile). `None` when aborted.
+    async fn connect(&self, provider: &Provider, request: &ChatRequest) -> Result<Option<EventStream>, ProviderError> {
+        let client = provider.client(self.app.providers.http());
+        let mut attempt = 0;
+        loop {
+            let result = tokio::select! {
+                result = client.stream(request) => result,
+                () = self.run.cancel.cancelled() => return Ok(None),
+            };
+            // A stream that fails before its first event is retried like a
+            // failed request; once output has been shown, it is not.
+            let error = match result {
+                Ok(stream) => {
+                    let mut stream = stream.peekable();
+                    let first = tokio::select! {
+                        first = std::pin::Pin::new(&mut stream).peek() => first.map(|r| r.as_ref().err().cloned()),
+                        () = self.run.cancel.cancelled() => return Ok(None),
+                    };
+                    match first {
+                        Some(Some(error)) => error,
+                        _ => return Ok(Some(stream.boxed())),
+                    }
+                }
+                Err(error) => error,
+            };
+            attempt += 1;
+            if !error.retryable() || attempt > MAX_RETRIES {
+                return Err(error);
+            }
+            let delay = match &error {
+                ProviderError::Status { retry_after: Some(after), .. } => (*after).min(MAX_RETRY_AFTER),
+                _ => (RETRY_DELAY * 2u32.pow(attempt - 1)).min(MAX_RETRY_DELAY),
+            };
+            let next = ids::now_millis() + delay.as_millis() as i64;
+            tracing::warn!(provider = provider.id, attempt, "the model call failed, retrying: {error}");
+            self.app.publish(
+                self.workspace,
+                "session.status",
+                json!({
+                    "sessionID": self.session.id,
+                    "status": { "type": "retry", "attempt": attempt, "message": error.to_string(), "next": next },
+                }),
+            );
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.run.cancel.cancelled() => return Ok(None),
+            }
+            self.app.publish(
+                self.workspace,
+                "session.status",
+                json!({ "sessionID": self.session.id, "status": { "type": "busy" } }),
+            );
+        }
+    }
+
+    /// Reads the model's stream into parts until it finishes.
+    async fn consume(&mut self, mut stream: EventStream) -> ApiResult<Consumed> {
+        let mut calls = Vec::new();
+        loop {
+            let event = tokio::select! {
+                event = stream.next() => event,
+                () = self.run.cancel.cancelled() => return Ok(Consumed::Aborted),
+            };
+            let event = match event {
+                Some(Ok(event)) => event,
+                Some(Err(error)) => return Ok(Consumed::Failed(error)),
+                None => return Ok(Consumed::Failed(ProviderError::Connection("the model stream ended early".into()))),
+            };
+            match event {
+                StreamEvent::ReasoningStart => {
+                    let part = json!({ "type": "reasoning", "text": "", "time": { "start": ids::now_millis() } });
+                    self.reasoning = Some(self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?);
+                }
+                StreamEvent::ReasoningDelta(delta) => {
+                    let index = match self.reasoning {
+                        Some(index) => index,
+                        None => {
+                            let part =
+                                json!({ "type": "reasoning", "text": "", "time": { "start": ids::now_millis() } });
+                            let index = self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
+                            self.reasoning = Some(index);
+                            index
+                        }
+                    };
+                    self.append(index, &delta);
+                }
+                StreamEvent::ReasoningEnd { signature } => {
+                    if let Some(index) = self.reasoning.take() {
+                        if let Some(signature) = signature {
+                            self.parts[index]
+                                .body
+                                .insert("metadata".into(), json!({ "anthropic": { "signature": signature } }));
+                        }
+                        self.end_part(index).await?;
+                    }
+                }
+                StreamEvent::TextDelta(delta) => {
+                    let index = match self.text {
+                        Some(index) => index,
+                        None => {
+                            let part = json!({ "type": "text", "text": "", "time": { "start": ids::now_millis() } });
+                            let index = self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
+                            self.text = Some(index);
+                            index
+                        }
+                    };
+                    self.append(index, &delta);
+                }
+                StreamEvent::ToolInputStart { id, name } => {
+                    let part = json!({
+                        "type": "tool", "tool": name, "callID": id,
+                        "state": { "status": "pending", "input": {}, "raw": "" },
+                    });
+                    let index = self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
+                    self.tools.insert(id, index);
+                }
+                StreamEvent::ToolCall(call) => {
+                    let index = match self.tools.get(&call.id) {
+                        Some(&index) => index,
+                        None => {
+                            let part = json!({ "type": "tool", "tool": call.name, "callID": call.id });
+                            let index = self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
+                            self.tools.insert(call.id.clone(), index);
+                            index
+                        }
+                    };
+                    let input = if call.input.is_object() { call.input.clone() } else { json!({}) };
+                    self.parts[index].body.insert(
+                        "state".into(),
+                        json!({ "status": "running", "input": input, "time": { "start": ids::now_millis() } }),
+                    );
+                    self.store_part(index).await?;
+                    calls.push(call);
+                }
+                StreamEvent::Finish { reason, usage } => return Ok(Consumed::Finished { calls, reason, usage }),
+            }
+        }
+    }
+
+    /// Runs one tool call and records its end; `None` when the call's part
+    /// is gone (it cannot be).
+    async fn call_tool(
+        &mut self,
+        call: &ToolCall,
+        offered: &[super::provider::ToolDefinition],
+    ) -> ApiResult<Option<Outcome>> {
+        let Some(&index) = self.tools.get(&call.id) else { return Ok(None) };
+        if self.run.aborted() {
+            return Ok(Some(Outcome::Aborted));
+        }
+        let context = tools::Context {
+            app: self.app,
+            workspace: self.workspace,
+            agent: &self.agent,
+            offered,
+            session_id: &self.session.id,
+            message_id: &self.assistant.id,
+            cancel: &self.run.cancel,
+        };
+        let outcome = tools::run(&context, call, &self.parts[index]).await;
+        let state = &self.parts[index].body["state"];
+        let input = state.get("input").cloned().unwrap_or_else(|| json!({}));
+        let start = state.pointer("/time/start").and_then(Value::as_i64).unwrap_or_else(ids::now_millis);
+        let time = json!({ "start": start, "end": ids::now_millis() });
+        let state = match &outcome {
+            Outcome::Completed { title, output, metadata } => json!({
+                "status": "completed", "input": input, "output": output, "title": title,
+                "metadata": metadata, "time": time,
+            }),
+            Outcome::Failed { error, metadata } => {
+                let mut state = json!({ "status": "error", "input": input, "error": error, "time": time });
+                if let Some(metadata) = metadata {
+                    state["metadata"] = metadata.clone();
+                }
+                state
+            }
+            Outcome::Rejected { feedback } => {
+                let error = match feedback {
+                    Some(words) => format!(
+                        "The user rejected permission to use this specific tool call with the following feedback: {words}"
+                    ),
+                    None => "The user rejected permission to use this specific tool call.".to_string(),
+                };
+                json!({ "status": "error", "input": input, "error": error, "time": time })
+            }
+            Outcome::Aborted => {
+                json!({ "status": "error", "input": input, "error": "Tool execution aborted", "time": time })
+            }
+        };
+        self.parts[index].body.insert("state".into(), state);
+        self.store_part(index).await?;
+        Ok(Some(outcome))
+    }
+
+    async fn finish_step(&mut self, reason: FinishReason, usage: Usage, model: &Model) -> ApiResult<()> {
+        let tokens = Tokens {
+            total: Some(usage.input + usage.output + usage.reasoning + usage.cache_read + usage.cache_write),
+            input: usage.input,
+            output: usage.output,
+            reasoning: usage.reasoning,
+            cache: crate::model::CacheTokens { read: usage.cache_read, write: usage.cache_write },
+        };
+        let cost = model.cost.of(&usage);
+        let part = json!({ "type": "step-finish", "reason": reason.as_str(), "tokens": tokens, "cost": cost });
+        self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
+        self.assistant.finish = Some(reason.as_str().to_string());
+        self.assistant.tokens = tokens;
+        self.assistant.cost = cost;
+        put_assistant(self.app, self.workspace, &self.assistant).await?;
+        // The session adds up what its steps used.
+        let mut session = crate::session::get(self.app, &self.session.id).await?;
+        let total = &mut session.tokens;
+        total.input += usage.input;
+        total.output += usage.output;
+        total.reasoning += usage.reasoning;
+        total.cache.read += usage.cache_read;
+        total.cache.write += usage.cache_write;
+        session.cost += cost;
+        crate::session::touch(self.app, self.workspace, &mut session).await
+    }
+
+    /// Ends the step with `error`: on the message, and as `session.error`.
+    async fn fail(mut self, error: MessageError) -> ApiResult<Ended> {
+        self.close_open_parts().await?;
+        self.end_running_tools("The model call failed before this tool ran.").await?;
+        self.assistant.error = Some(error.clone());
+        self.assistant.time.completed = Some(ids::now_millis());
+        put_assistant(self.app, self.workspace, &self.assistant).await?;
+        self.app.publish(self.workspace, "session.error", json!({ "sessionID": self.session.id, "error": error }));
+        Ok(Ended { message: self.message(), blocked: false })
+    }
+
+    /// Ends the step as aborted, keeping what was streamed.
+    async fn abort(mut self) -> ApiResult<Ended> {
+        self.app.permissions.withdraw(self.app, &self.session.id);
+        let error = MessageError::new("MessageAbortedError", "Aborted");
+        self.app.publish(self.workspace, "session.error", json!({ "sessionID": self.session.id, "error": error }));
+        self.close_open_parts().await?;
+        self.end_running_tools("Tool execution aborted").await?;
+        self.assistant.error = Some(error);
+        self.assistant.time.completed = Some(ids::now_millis());
+        put_assistant(self.app, self.workspace, &self.assistant).await?;
+        Ok(Ended { message: self.message(), blocked: false })
+    }
+
+    fn missing_provider(&self) -> MessageError {
+        let providers = self.app.providers.all();
+        let message = if providers.is_empty() {
+            "No model provider is configured. Set OPENAI_API_KEY, OPENAI_BASE_URL or ANTHROPIC_API_KEY, or add one \
+             under \"provider\" in the config file (opencode.json's format); file, search and shell routes work \
+             without one."
+                .to_string()
+        } else {
+            let names: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
+            format!(
+                "Model not found: provider {:?} is not configured (configured: {}).",
+                self.user.model.provider_id,
+                names.join(", ")
+            )
+        };
+        MessageError {
+            name: "ProviderModelNotFoundError".into(),
+            data: json!({
+                "message": message,
+                "providerID": self.user.model.provider_id,
+                "modelID": self.user.model.model_id,
+            }),
+        }
+    }
+
+    /// Adds a part, stores and publishes it; returns its index.
+    async fn put(&mut self, part: Part) -> ApiResult<usize> {
+        self.parts.push(part);
+        let index = self.parts.len() - 1;
+        self.store_part(index).await?;
+        Ok(index)
+    }
+
+    async fn store_part(&self, index: usize) -> ApiResult<()> {
+        put_part(self.app, self.workspace, &self.parts[index]).await
+    }
+
+    /// Appends streamed text to a part and publishes the delta (the part is
+    /// stored whole when it ends).
+    fn append(&mut self, index: usize, delta: &str) {
+        let part = &mut self.parts[index];
+        if let Some(Value::String(text)) = part.body.get_mut("text") {
+            text.push_str(delta);
+        }
+        publish_delta(self.app, self.workspace, part, "text", delta);
+    }
+
+    /// Sets a text or reasoning part's `time.end` and stores it.
+    async fn end_part(&mut self, index: usize) -> ApiResult<()> {
+        self.parts[index].body["time"]["end"] = json!(ids::now_millis());
+        self.store_part(index).await
+    }
+
+    async fn close_open_parts(&mut self) -> ApiResult<()> {
+        if let Some(index) = self.reasoning.take() {
+            self.end_part(index).await?;
+        }
+        if let Some(index) = self.text.take() {
+            self.end_part(index).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks tool parts that never finished as errors.
+    async fn end_running_tools(&mut self, why: &str) -> ApiResult<()> {
+        let now = ids::now_millis();
+        let open: Vec<usize> = self
+            .tools
+            .values()
+            .copied()
+            .filter(|&i| {
+                let status = self.parts[i].body.get("state").and_then(|s| s.get("status")).and_then(Value::as_str);
+                matches!(status, Some("pending" | "running") | None)
+            })
+            .collect();
+        for index in open {
+            let state = self.parts[index].body.get("state").cloned().unwrap_or(Value::Null);
+            let start = state.pointer("/time/start").and_then(Value::as_i64).unwrap_or(now);
+            let input = state.get("input").cloned().unwrap_or_else(|| json!({}));
+            self.parts[index].body.insert(
+                "state".into(),
+                json!({ "status": "error", "input": input, "error": why, "time": { "start": start, "end": now } }),
+            );
+            self.store_part(index).await?;
+        }
+        Ok(())
+    }
+
+    fn message(&self) -> MessageWithParts {
+        MessageWithParts { info: Message::Assistant(self.assistant.clone()), parts: self.parts.clone() }
+    }
+}
+
+/// How reading a model stream ended.
+enum Consumed {
+    Finished { calls: Vec<ToolCall>, reason: FinishReason, usage: Usage },
+    Aborted,
+    Failed(ProviderError),
+}
