@@ -12,6 +12,10 @@
 //!   "wasmgate": {
 //!     "data_dir": "./.wasmgate",          // where the database lives
 //!     "directories": ["../other-project"], // more folders clients may open
+//!     "agent": {
+//!       "retries": 5,                    // retries of a failed model call
+//!       "retry_delay_ms": 2000           // the first retry's delay, doubling
+//!     },
 //!     "sandbox": {
 //!       "timeout": 60,                   // seconds per tool call
 //!       "memory_mib": 256,               // per tool call
@@ -53,6 +57,20 @@ pub struct WasmgateConfig {
     /// Limits and capabilities of tool calls.
     #[serde(default)]
     pub sandbox: SandboxConfig,
+    /// How the agent treats model calls.
+    #[serde(default)]
+    pub agent: AgentConfig,
+}
+
+/// The `"wasmgate.agent"` key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// How often a failed model call (rate limit, server fault, broken
+    /// connection) is retried before the turn ends with the error.
+    pub retries: Option<u32>,
+    /// The first retry's delay in milliseconds; each retry doubles it.
+    pub retry_delay_ms: Option<u64>,
 }
 
 /// The `"wasmgate.sandbox"` key.

@@ -11,6 +11,10 @@ use super::provider::{ChatMessage, Reasoning, ToolCall, UserContent};
 use crate::model::{Message, MessageWithParts, Part};
 use serde_json::Value;
 
+/// What the model is told about a call that printed nothing (some
+/// providers refuse an empty result).
+const NO_OUTPUT: &str = "(no output)";
+
 /// What the model is told about a call that did not finish.
 const INTERRUPTED: &str = "The tool call was interrupted before it finished.";
 
@@ -75,7 +79,8 @@ fn assistant_turn(parts: &[Part], conversation: &mut Vec<ChatMessage>) {
                 let input = state.get("input").cloned().unwrap_or_else(|| Value::Object(Default::default()));
                 let (output, is_error) = match state.get("status").and_then(Value::as_str) {
                     Some("completed") => {
-                        (state.get("output").and_then(Value::as_str).unwrap_or_default().to_string(), false)
+                        let output = state.get("output").and_then(Value::as_str).unwrap_or_default();
+                        (if output.is_empty() { NO_OUTPUT } else { output }.to_string(), false)
                     }
                     Some("error") => {
                         (format!("Error: {}", state.get("error").and_then(Value::as_str).unwrap_or_default()), true)

@@ -12,7 +12,7 @@
 //! Before a call runs, the agent's permission rules are consulted: `deny`
 //! fails it, `ask` waits for a person (see [`super::permission`]).
 
-use super::agents::{Action, Agent, permission_of};
+use super::agents::{Action, Agent, Rule, permission_of};
 use super::permission::{Ask, Verdict};
 use super::provider::{ToolCall, ToolDefinition};
 use crate::app::App;
@@ -73,8 +73,14 @@ pub fn definitions(app: &App, agent: &Agent, switched_off: &[String]) -> Vec<Too
         description: "Reads the session's todo list.".into(),
         parameters: json!({ "type": "object", "properties": {} }),
     });
-    tools.retain(|tool| agent.offers(&tool.name) && !switched_off.contains(&tool.name));
+    tools.retain(|tool| valid_name(&tool.name) && agent.offers(&tool.name) && !switched_off.contains(&tool.name));
     tools
+}
+
+/// Whether providers accept `name` for a function (`^[a-zA-Z0-9_-]{1,64}$`):
+/// one component with a stranger tool name must not break every request.
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// What one call came to.
@@ -87,7 +93,6 @@ pub enum Outcome {
     },
     Failed {
         error: String,
-        metadata: Option<Value>,
     },
     /// A person said no; with their words when they gave some.
     Rejected {
@@ -102,6 +107,8 @@ pub struct Context<'a> {
     pub app: &'a App,
     pub workspace: &'a Workspace,
     pub agent: &'a Agent,
+    /// The agent's rules, then the session's own.
+    pub rules: &'a [Rule],
     pub offered: &'a [ToolDefinition],
     pub session_id: &'a str,
     pub message_id: &'a str,
@@ -122,7 +129,7 @@ pub async fn run(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome
         return failed(format!("Unknown tool {:?}. The tools you can call are: {}.", call.name, names.join(", ")));
     }
     let ask = ask_for(context, call, arguments);
-    match context.app.permissions.decide(&context.agent.rules, &ask) {
+    match context.app.permissions.decide(context.rules, &ask) {
         Action::Allow => {}
         Action::Deny => {
             return failed(format!(
@@ -157,7 +164,7 @@ pub async fn run(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome
 }
 
 fn failed(error: String) -> Outcome {
-    Outcome::Failed { error, metadata: None }
+    Outcome::Failed { error }
 }
 
 /// What to ask a person about this call: the command for `bash`, the path
@@ -173,11 +180,11 @@ fn ask_for(context: &Context<'_>, call: &ToolCall, arguments: &serde_json::Map<S
             (vec![command.clone()], vec![format!("{head} *")], json!({ "command": command }))
         }
         "write" | "edit" | "read" => {
-            let path = relative(context.workspace, &text("filePath"));
+            let path = relative(&context.workspace.directory, &text("filePath"));
             (vec![path.clone()], vec!["*".into()], json!({ "filepath": path }))
         }
         "glob" | "grep" => (vec![text("pattern")], vec!["*".into()], json!({ "pattern": text("pattern") })),
-        "list" => (vec![relative(context.workspace, &text("path"))], vec!["*".into()], json!({})),
+        "list" => (vec![relative(&context.workspace.directory, &text("path"))], vec!["*".into()], json!({})),
         _ => (vec!["*".into()], vec!["*".into()], json!({})),
     };
     Ask {
@@ -191,10 +198,28 @@ fn ask_for(context: &Context<'_>, call: &ToolCall, arguments: &serde_json::Map<S
     }
 }
 
-/// A path as rules match it: relative to the workspace.
-fn relative(workspace: &Workspace, path: &str) -> String {
-    let trimmed = path.strip_prefix(&workspace.directory).map(|p| p.trim_start_matches('/')).unwrap_or(path);
-    if trimmed.is_empty() { ".".into() } else { trimmed.to_string() }
+/// A path as rules match it: relative to the workspace, with `.` and `..`
+/// resolved, so `a/../secrets/x` and `/ws/secrets/x` meet a `secrets/*`
+/// rule as `secrets/x` does. A path that leaves the workspace stays
+/// absolute (the sandbox refuses it anyway).
+fn relative(root: &str, path: &str) -> String {
+    use std::path::{Component, Path, PathBuf};
+    let root = Path::new(root);
+    let mut normal = PathBuf::new();
+    for component in root.join(path).components() {
+        match component {
+            Component::ParentDir => {
+                normal.pop();
+            }
+            Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    match normal.strip_prefix(root) {
+        Ok(inside) if inside.as_os_str().is_empty() => ".".into(),
+        Ok(inside) => inside.to_string_lossy().into_owned(),
+        Err(_) => normal.to_string_lossy().into_owned(),
+    }
 }
 
 /// Runs a component's tool in the sandbox.
@@ -273,5 +298,26 @@ fn todo_result(todos: &[Todo]) -> Outcome {
         title: format!("{open} todos"),
         output: serde_json::to_string_pretty(todos).expect("todos serialize"),
         metadata: json!({ "todos": todos }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_names_providers_accept_are_offered() {
+        assert!(super::valid_name("huge-result") && super::valid_name("todo_write"));
+        assert!(!super::valid_name("my.tool") && !super::valid_name("") && !super::valid_name(&"x".repeat(65)));
+    }
+
+    #[test]
+    fn rules_see_paths_relative_and_resolved() {
+        let relative = |path| super::relative("/ws", path);
+        assert_eq!(relative("src/a.rs"), "src/a.rs");
+        assert_eq!(relative("/ws/src/a.rs"), "src/a.rs");
+        assert_eq!(relative("notes/../secrets/key"), "secrets/key");
+        assert_eq!(relative("./"), ".");
+        assert_eq!(relative(""), ".");
+        assert_eq!(relative("/wsx/file"), "/wsx/file", "a sibling folder is not inside");
+        assert_eq!(relative("../outside"), "/outside");
     }
 }

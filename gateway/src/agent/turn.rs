@@ -26,7 +26,7 @@ use crate::model::{
     AssistantMessage, Message, MessageError, MessagePath, MessageWithParts, Part, Session, Tokens, UserMessage,
 };
 use crate::session::record::{publish_delta, put_assistant, put_part};
-use crate::session::{Entry, Run, Waiter};
+use crate::session::{Entry, Run, Waiter, publish_idle};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -37,11 +37,13 @@ use std::time::Duration;
 pub const DEFAULT_MAX_STEPS: u32 = 100;
 
 /// How many times a failed model call is retried (rate limits, overload,
-/// server faults, broken connections) before the turn ends with the error.
+/// server faults, broken connections) before the turn ends with the error,
+/// unless the config (`wasmgate.agent.retries`) says otherwise.
 pub const MAX_RETRIES: u32 = 5;
 
-/// The first retry's delay; each retry doubles it, up to [`MAX_RETRY_DELAY`],
-/// unless the provider says how long to wait.
+/// The first retry's delay (`wasmgate.agent.retry_delay_ms`); each retry
+/// doubles it, up to [`MAX_RETRY_DELAY`], unless the provider says how long
+/// to wait.
 const RETRY_DELAY: Duration = Duration::from_secs(2);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
@@ -80,8 +82,8 @@ async fn run_turn(
     session_id: &str,
     run: &Run,
 ) -> ApiResult<MessageWithParts> {
-    let status = |kind: &str| json!({ "sessionID": session_id, "status": { "type": kind } });
-    app.publish(workspace, "session.status", status("busy"));
+    let busy = || run.report(app, workspace, json!({ "type": "busy" }));
+    busy();
     let mut last: Option<MessageWithParts> = None;
     let mut steps = 0;
     let mut answering = String::new();
@@ -105,13 +107,12 @@ async fn run_turn(
         });
         if done == Some(true) || blocked || run.aborted() {
             summarize(app, workspace, user).await?;
-            app.publish(workspace, "session.status", status("idle"));
-            app.publish(workspace, "session.idle", json!({ "sessionID": session_id }));
+            publish_idle(app, workspace, session_id);
             if run.try_end() {
                 break Ok(());
             }
             // A prompt joined: answer it too.
-            app.publish(workspace, "session.status", status("busy"));
+            busy();
             blocked = false;
             continue;
         }
@@ -272,6 +273,9 @@ impl<'a> Step<'a> {
     /// (`session.status` says `retry` meanwhile). `None` when aborted.
     async fn connect(&self, provider: &Provider, request: &ChatRequest) -> Result<Option<EventStream>, ProviderError> {
         let client = provider.client(self.app.providers.http());
+        let settings = &self.app.config.wasmgate.agent;
+        let retries = settings.retries.unwrap_or(MAX_RETRIES);
+        let first_delay = settings.retry_delay_ms.map(Duration::from_millis).unwrap_or(RETRY_DELAY);
         let mut attempt = 0;
         loop {
             let result = tokio::select! {
@@ -295,32 +299,22 @@ impl<'a> Step<'a> {
                 Err(error) => error,
             };
             attempt += 1;
-            if !error.retryable() || attempt > MAX_RETRIES {
+            if !error.retryable() || attempt > retries {
                 return Err(error);
             }
             let delay = match &error {
                 ProviderError::Status { retry_after: Some(after), .. } => (*after).min(MAX_RETRY_AFTER),
-                _ => (RETRY_DELAY * 2u32.pow(attempt - 1)).min(MAX_RETRY_DELAY),
+                _ => first_delay.saturating_mul(2u32.saturating_pow(attempt - 1)).min(MAX_RETRY_DELAY),
             };
             let next = ids::now_millis() + delay.as_millis() as i64;
             tracing::warn!(provider = provider.id, attempt, "the model call failed, retrying: {error}");
-            self.app.publish(
-                self.workspace,
-                "session.status",
-                json!({
-                    "sessionID": self.session.id,
-                    "status": { "type": "retry", "attempt": attempt, "message": error.to_string(), "next": next },
-                }),
-            );
+            let retry = json!({ "type": "retry", "attempt": attempt, "message": error.to_string(), "next": next });
+            self.run.report(self.app, self.workspace, retry);
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = self.run.cancel.cancelled() => return Ok(None),
             }
-            self.app.publish(
-                self.workspace,
-                "session.status",
-                json!({ "sessionID": self.session.id, "status": { "type": "busy" } }),
-            );
+            self.run.report(self.app, self.workspace, json!({ "type": "busy" }));
         }
     }
 
@@ -419,10 +413,13 @@ impl<'a> Step<'a> {
         if self.run.aborted() {
             return Ok(Some(Outcome::Aborted));
         }
+        let mut rules = self.agent.rules.clone();
+        rules.extend(super::agents::rules_of(self.session.permission.as_ref()));
         let context = tools::Context {
             app: self.app,
             workspace: self.workspace,
             agent: &self.agent,
+            rules: &rules,
             offered,
             session_id: &self.session.id,
             message_id: &self.assistant.id,
@@ -438,13 +435,7 @@ impl<'a> Step<'a> {
                 "status": "completed", "input": input, "output": output, "title": title,
                 "metadata": metadata, "time": time,
             }),
-            Outcome::Failed { error, metadata } => {
-                let mut state = json!({ "status": "error", "input": input, "error": error, "time": time });
-                if let Some(metadata) = metadata {
-                    state["metadata"] = metadata.clone();
-                }
-                state
-            }
+            Outcome::Failed { error } => json!({ "status": "error", "input": input, "error": error, "time": time }),
             Outcome::Rejected { feedback } => {
                 let error = match feedback {
                     Some(words) => format!(

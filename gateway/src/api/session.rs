@@ -95,7 +95,7 @@ async fn create(
 }
 
 async fn status(State(app): State<Arc<App>>) -> Json<HashMap<String, Value>> {
-    Json(app.runs.busy().into_iter().map(|id| (id, json!({ "type": "busy" }))).collect())
+    Json(app.runs.statuses())
 }
 
 async fn read(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Session>> {

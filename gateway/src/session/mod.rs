@@ -14,7 +14,7 @@ mod shell;
 
 pub use prompt::{CommandRequest, PromptRequest, Submitted, command, prompt, submit};
 pub use recover::recover;
-pub use runs::{Entry, Outcome, Run, Runs, Waiter, wait};
+pub use runs::{Entry, Outcome, Run, Runs, Waiter, publish_idle, wait};
 pub use shell::{ShellRequest, shell};
 
 use crate::api::error::{ApiError, ApiResult};

@@ -12,8 +12,11 @@
 //! [`super::recover`] closes what a crash left open.
 
 use crate::api::error::{ApiError, ApiResult};
+use crate::app::App;
 use crate::model::MessageWithParts;
 use crate::sandbox::CancelToken;
+use crate::workspace::Workspace;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +43,8 @@ struct Active {
     prompt: bool,
     /// Set when a prompt joined since the run last checked.
     joined: bool,
+    /// What `GET /session/status` reports: busy, or retrying.
+    status: Value,
     done: Waiter,
 }
 
@@ -79,7 +84,11 @@ impl Runs {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let cancel = CancelToken::new();
         let (done, waiter) = watch::channel(None);
-        active.insert(session.to_string(), Active { id, cancel: cancel.clone(), prompt, joined: false, done: waiter });
+        let status = json!({ "type": "busy" });
+        active.insert(
+            session.to_string(),
+            Active { id, cancel: cancel.clone(), prompt, joined: false, status, done: waiter },
+        );
         Run { id, session: session.to_string(), cancel, done, active: self.active.clone() }
     }
 
@@ -93,9 +102,9 @@ impl Runs {
         self.lock().contains_key(session)
     }
 
-    /// The busy sessions.
-    pub fn busy(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+    /// The busy sessions with their status (`GET /session/status`).
+    pub fn statuses(&self) -> HashMap<String, Value> {
+        self.lock().iter().map(|(session, run)| (session.clone(), run.status.clone())).collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Active>> {
@@ -117,6 +126,17 @@ impl Run {
     /// Whether the run was aborted.
     pub fn aborted(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+
+    /// Sets the session's status (`busy`, or `retry` with its details) and
+    /// publishes it as `session.status`.
+    pub fn report(&self, app: &App, workspace: &Workspace, status: Value) {
+        if let Some(run) = self.active.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.session)
+            && run.id == self.id
+        {
+            run.status = status.clone();
+        }
+        app.publish(workspace, "session.status", json!({ "sessionID": self.session, "status": status }));
     }
 
     /// Waits for this run's outcome.
@@ -170,6 +190,13 @@ impl Drop for Run {
             }
         });
     }
+}
+
+/// Publishes that `session` is idle: `session.status`, then the deprecated
+/// `session.idle` the reference still sends.
+pub fn publish_idle(app: &App, workspace: &Workspace, session: &str) {
+    app.publish(workspace, "session.status", json!({ "sessionID": session, "status": { "type": "idle" } }));
+    app.publish(workspace, "session.idle", json!({ "sessionID": session }));
 }
 
 /// Waits for an outcome on `waiter`.

@@ -49,12 +49,10 @@ pub async fn shell(
     let run = app.runs.start(session_id)?;
     let app = app.clone();
     let task = tokio::spawn(async move {
-        let status = |kind: &str| json!({ "sessionID": session.id, "status": { "type": kind } });
-        app.publish(&workspace, "session.status", status("busy"));
+        run.report(&app, &workspace, json!({ "type": "busy" }));
         let result = run_recorded(&app, &workspace, &session, request, &run).await;
         drop(run);
-        app.publish(&workspace, "session.status", status("idle"));
-        app.publish(&workspace, "session.idle", json!({ "sessionID": session.id }));
+        super::publish_idle(&app, &workspace, &session.id);
         result
     });
     task.await.map_err(|e| ApiError::Internal(format!("the shell command's task failed: {e}")))?

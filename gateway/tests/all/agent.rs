@@ -845,3 +845,100 @@ async fn without_a_provider_a_prompt_gets_a_clear_error() {
     let (_, messages) = server.get(&format!("/session/{id}/message")).await;
     assert_eq!(messages[0]["parts"][0]["text"], "hi");
 }
+
+#[tokio::test]
+async fn a_path_rule_cannot_be_dodged_with_dot_dot_or_an_absolute_path() {
+    let fixture = Fixture::new();
+    let inside = fixture.ws.join("secrets/key.txt").display().to_string();
+    let model = ScriptedModel::start(vec![
+        Reply::Stream(vec![
+            Chunk::Call("call_1", "write", json!({ "filePath": "notes/../secrets/key.txt", "content": "x" })),
+            Chunk::Call("call_2", "write", json!({ "filePath": inside, "content": "x" })),
+            Chunk::Call("call_3", "write", json!({ "filePath": "notes/ok.txt", "content": "fine" })),
+        ]),
+        says("Done."),
+    ])
+    .await;
+    let rules = json!({ "permission": { "edit": { "*": "allow", "secrets/*": "deny" } } });
+    let server = TestServer::configured(&fixture.ws, &config(&model, rules));
+    let id = server.session().await;
+    server.post(&format!("/session/{id}/message"), &prompt_body("write the key")).await;
+    assert!(!fixture.ws.join("secrets").exists(), "the denied writes did not happen");
+    assert_eq!(std::fs::read_to_string(fixture.ws.join("notes/ok.txt")).unwrap(), "fine");
+    let (_, messages) = server.get(&format!("/session/{id}/message")).await;
+    let statuses: Vec<String> = messages[1]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["type"] == "tool")
+        .map(|p| p["state"]["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, ["error", "error", "completed"]);
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_retried_then_reported() {
+    let fixture = Fixture::new();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = json!({
+        "model": "gone/m",
+        "provider": { "gone": { "options": { "baseURL": format!("http://127.0.0.1:{port}/v1") }, "models": { "m": {} } } },
+        "wasmgate": { "agent": { "retries": 2, "retry_delay_ms": 10 } },
+    });
+    let server = TestServer::configured(&fixture.ws, &config.to_string());
+    let events = server.events().await;
+    let id = server.session().await;
+    let (status, reply) = server.post(&format!("/session/{id}/message"), &prompt_body("hi")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(reply["info"]["error"]["name"], "APIError");
+    assert_eq!(reply["info"]["error"]["data"]["isRetryable"], true);
+    let retries = events.all().iter().filter(|e| e["properties"]["status"]["type"] == "retry").count();
+    assert_eq!(retries, 2);
+    idle(&events, &id).await;
+}
+
+#[tokio::test]
+async fn session_status_reports_a_retry_while_it_waits() {
+    let fixture = Fixture::new();
+    let model = ScriptedModel::start(vec![
+        Reply::Status(503, vec![("retry-after-ms", "1500")], "busy upstream"),
+        says("Recovered."),
+    ])
+    .await;
+    let server = Arc::new(TestServer::configured(&fixture.ws, &config(&model, json!({}))));
+    let id = server.session().await;
+    let running = prompt_in_background(&server, &id, prompt_body("hi"));
+    let mut seen = Value::Null;
+    for _ in 0..500 {
+        seen = server.get("/session/status").await.1[&id].clone();
+        if seen["type"] == "retry" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(seen["type"], "retry", "{seen}");
+    assert_eq!(seen["attempt"], 1);
+    assert_eq!(seen["message"], "503: busy upstream");
+    let (_, reply) = running.await.unwrap();
+    assert_eq!(text_of(&reply), "Recovered.");
+    assert_eq!(server.get("/session/status").await.1, json!({}));
+}
+
+#[tokio::test]
+async fn a_sessions_own_rules_apply_after_the_agents() {
+    let fixture = Fixture::new();
+    let model = ScriptedModel::start(vec![
+        Reply::Stream(vec![Chunk::Call("call_1", "bash", json!({ "command": "echo hi > hi.txt" }))]),
+        says("Not allowed here."),
+    ])
+    .await;
+    let server = TestServer::configured(&fixture.ws, &config(&model, json!({})));
+    // What `opencode run --attach` does: a session created with its own ruleset.
+    let body = json!({ "permission": [{ "permission": "bash", "pattern": "*", "action": "deny" }] });
+    let (_, session) = server.post("/session", &body.to_string()).await;
+    let id = session["id"].as_str().unwrap();
+    let (_, reply) = server.post(&format!("/session/{id}/message"), &prompt_body("write hi")).await;
+    assert_eq!(text_of(&reply), "Not allowed here.");
+    assert!(!fixture.ws.join("hi.txt").exists());
+}

@@ -62,8 +62,9 @@ impl Anthropic {
     }
 }
 
-/// The request body. Consecutive tool results become one user turn, as the
-/// API requires results to follow the assistant turn that asked for them.
+/// The request body. Tool results and the user's next words join one user
+/// turn: the API wants user and assistant turns to alternate, with a call's
+/// results in the turn right after it.
 fn body(request: &ChatRequest) -> Value {
     let mut messages: Vec<Value> = Vec::with_capacity(request.messages.len());
     for message in &request.messages {
@@ -79,7 +80,14 @@ fn body(request: &ChatRequest) -> Value {
                         }
                     })
                     .collect();
-                messages.push(json!({ "role": "user", "content": blocks }));
+                // Consecutive user turns (a tool result, then the next
+                // prompt) become one, as the API wants turns to alternate.
+                match messages.last_mut() {
+                    Some(last) if last["role"] == "user" => {
+                        last["content"].as_array_mut().expect("content is a list").extend(blocks);
+                    }
+                    _ => messages.push(json!({ "role": "user", "content": blocks })),
+                }
             }
             ChatMessage::Assistant { reasoning, text, tool_calls } => {
                 let mut blocks = Vec::new();
@@ -350,11 +358,17 @@ mod tests {
             ],
             ..Default::default()
         };
-        let body = body(&request);
-        let messages = body["messages"].as_array().unwrap();
+        let first = body(&request);
+        let messages = first["messages"].as_array().unwrap();
         assert_eq!(messages.len(), 3);
         assert_eq!(messages[2]["content"].as_array().unwrap().len(), 2);
+        let mut follow_up = request.clone();
+        follow_up.messages.push(ChatMessage::User(vec![UserContent::Text("and now?".into())]));
+        let body = super::body(&follow_up);
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 3, "the next prompt joins the tool results' turn");
+        assert_eq!(messages[2]["content"][2]["text"], "and now?");
         assert_eq!(messages[2]["content"][1]["is_error"], true);
-        assert_eq!(body["max_tokens"], DEFAULT_MAX_TOKENS);
+        assert_eq!(first["max_tokens"], DEFAULT_MAX_TOKENS);
     }
 }
