@@ -27,7 +27,8 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use common::{
-    Connection, find, print_header, reference, reference_binary, reference_home, row, session_id, start, wasmgate,
+    Connection, find, print_header, read_frames, reference, reference_binary, reference_home, row, session_id, start,
+    wasmgate,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -35,7 +36,7 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Text deltas per reply.
@@ -133,41 +134,28 @@ async fn subscribe(address: &str) -> Arc<Mutex<Seen>> {
     let mut stream = TcpStream::connect(address).await.unwrap();
     stream.write_all(b"GET /global/event HTTP/1.1\r\nhost: bench\r\naccept: */*\r\n\r\n").await.unwrap();
     let sink = seen.clone();
-    tokio::spawn(async move {
-        let mut pending = Vec::new();
-        let mut buffer = vec![0u8; 64 << 10];
-        loop {
-            let n = match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            let at = Instant::now();
-            pending.extend_from_slice(&buffer[..n]);
-            while let Some(end) = find(&pending, b"\n\n") {
-                let frame: Vec<u8> = pending.drain(..end + 2).collect();
-                let Some(start) = find(&frame, b"data: ") else { continue };
-                let Ok(event) = serde_json::from_slice::<Value>(&frame[start + 6..]) else { continue };
-                let payload = &event["payload"];
-                let properties = &payload["properties"];
-                match payload["type"].as_str() {
-                    Some("message.part.delta") => {
-                        if let Some(delta) = properties["delta"].as_str() {
-                            sink.lock().unwrap().deltas.entry(delta.to_string()).or_insert(at);
-                        }
-                    }
-                    Some("message.updated")
-                        if properties["info"]["role"] == "assistant"
-                            && properties["info"]["time"]["completed"].is_number()
-                            && properties["info"]["finish"] == "stop" =>
-                    {
-                        let session = properties["sessionID"].as_str().unwrap_or_default().to_string();
-                        sink.lock().unwrap().completed.entry(session).or_insert(at);
-                    }
-                    _ => {}
+    tokio::spawn(read_frames(stream, move |frame, at| {
+        let Some(start) = find(frame, b"data: ") else { return };
+        let Ok(event) = serde_json::from_slice::<Value>(&frame[start + 6..]) else { return };
+        let payload = &event["payload"];
+        let properties = &payload["properties"];
+        match payload["type"].as_str() {
+            Some("message.part.delta") => {
+                if let Some(delta) = properties["delta"].as_str() {
+                    sink.lock().unwrap().deltas.entry(delta.to_string()).or_insert(at);
                 }
             }
+            Some("message.updated")
+                if properties["info"]["role"] == "assistant"
+                    && properties["info"]["time"]["completed"].is_number()
+                    && properties["info"]["finish"] == "stop" =>
+            {
+                let session = properties["sessionID"].as_str().unwrap_or_default().to_string();
+                sink.lock().unwrap().completed.entry(session).or_insert(at);
+            }
+            _ => {}
         }
-    });
+    }));
     seen
 }
 

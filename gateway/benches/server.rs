@@ -14,7 +14,8 @@
 mod common;
 
 use common::{
-    Connection, find, print_header, reference, reference_binary, reference_home, row, session_id, start, wasmgate,
+    Connection, find, print_header, read_frames, reference, reference_binary, reference_home, row, session_id, start,
+    wasmgate,
 };
 use std::path::Path;
 use std::process::Command;
@@ -99,26 +100,13 @@ async fn fan_out(address: &str) -> FanOut {
             seen.extend_from_slice(&chunk[..n]);
         }
         let arrivals = arrivals.clone();
-        readers.push(tokio::spawn(async move {
-            let mut pending = Vec::new();
-            let mut chunk = vec![0u8; 16 << 10];
-            loop {
-                let n = match stream.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                };
-                let at = Instant::now();
-                pending.extend_from_slice(&chunk[..n]);
-                while let Some(end) = find(&pending, b"\n\n") {
-                    let frame: Vec<u8> = pending.drain(..end + 2).collect();
-                    if find(&frame, b"\"type\":\"session.created\"").is_some()
-                        && let Some(id) = session_id(&frame)
-                    {
-                        let _ = arrivals.send((id, at));
-                    }
-                }
+        readers.push(tokio::spawn(read_frames(stream, move |frame, at| {
+            if find(frame, b"\"type\":\"session.created\"").is_some()
+                && let Some(id) = session_id(frame)
+            {
+                let _ = arrivals.send((id, at));
             }
-        }));
+        })));
     }
     drop(arrivals);
     let mut client = Connection::open(address).await;

@@ -1,5 +1,6 @@
 //! The server's shared state: what every handler and every run reaches.
 
+use crate::agent::agents::Agent;
 use crate::agent::{Permissions, Providers};
 use crate::config::Config;
 use crate::events::{Bus, Scope};
@@ -25,6 +26,8 @@ pub struct App {
     pub config: Config,
     /// The model providers and their models.
     pub providers: Providers,
+    /// The agents prompts run as (from the config, made once).
+    pub agents: Vec<Agent>,
     /// Tool calls waiting for a person's permission.
     pub permissions: Permissions,
     /// What each session is running now.
@@ -54,6 +57,15 @@ pub struct Credentials {
 }
 
 impl App {
+    /// The agent named `name`, else `build`.
+    pub fn agent(&self, name: &str) -> &Agent {
+        self.agents
+            .iter()
+            .find(|a| a.name == name)
+            .or_else(|| self.agents.iter().find(|a| a.name == "build"))
+            .expect("build is always an agent")
+    }
+
     /// Publishes an event of `workspace`.
     pub fn publish(&self, workspace: &Workspace, kind: &str, properties: Value) {
         let scope = Scope::Instance { directory: &workspace.directory, project: &workspace.project.id };

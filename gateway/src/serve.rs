@@ -1,6 +1,7 @@
 //! `wasmgate serve`: builds the [`App`] from the command line and the
 //! configuration file, then serves the API until Ctrl-C or SIGTERM.
 
+use crate::agent::agents::agents;
 use crate::agent::{Permissions, Providers};
 use crate::app::{App, Credentials, Paths};
 use crate::config::Config;
@@ -60,6 +61,7 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), String
         bus: Bus::new(),
         workspaces,
         providers,
+        agents: agents(&options.config),
         permissions: Permissions::default(),
         config: options.config,
         runs: Runs::default(),

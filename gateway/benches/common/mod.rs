@@ -174,6 +174,25 @@ pub fn session_id(bytes: &[u8]) -> Option<String> {
     Some(text[start..end].to_string())
 }
 
+/// Reads Server-Sent Events from `stream` until it closes, handing each
+/// frame (`data: ...\n\n`) to `on_frame` with the time its bytes arrived.
+pub async fn read_frames(mut stream: TcpStream, mut on_frame: impl FnMut(&[u8], Instant)) {
+    let mut pending = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let at = Instant::now();
+        pending.extend_from_slice(&chunk[..n]);
+        while let Some(end) = find(&pending, b"\n\n") {
+            let frame: Vec<u8> = pending.drain(..end + 2).collect();
+            on_frame(&frame, at);
+        }
+    }
+}
+
 /// Prints the header of a comparison table.
 pub fn print_header() {
     println!("{:<42} {:>14} {:>14} {:>10}", "figure", "wasmgate", "reference", "ratio");

@@ -130,69 +130,40 @@ impl Permissions {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let request = pending.remove(id).ok_or_else(|| NotFound(id.to_string()))?;
         let session = request.ask.session_id.clone();
-        let mut answered = vec![(id.to_string(), request, reply.clone())];
-        match reply {
-            Reply::Once => {}
+        // Other waiting calls of the session this reply also settles.
+        let others = match reply {
+            Reply::Once => Vec::new(),
             Reply::Always => {
-                let rules: Vec<Rule> = answered[0]
-                    .1
-                    .ask
-                    .always
-                    .iter()
-                    .map(|pattern| Rule::new(&answered[0].1.ask.permission, pattern, Action::Allow))
-                    .collect();
                 let mut approved = self.approved.lock().unwrap_or_else(|p| p.into_inner());
-                let session_rules = approved.entry(session.clone()).or_default();
-                session_rules.extend(rules);
-                // Other waiting calls of the session that are now covered go through.
-                let covered: Vec<String> = pending
-                    .iter()
-                    .filter(|(_, p)| p.ask.session_id == session)
-                    .filter(|(_, p)| {
-                        p.ask
-                            .patterns
-                            .iter()
-                            .all(|pattern| evaluate(session_rules, &p.ask.permission, pattern) == Action::Allow)
-                    })
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                for other in covered {
-                    let request = pending.remove(&other).expect("listed above");
-                    answered.push((other, request, Reply::Always));
-                }
+                let rules = approved.entry(session.clone()).or_default();
+                let asked = &request.ask;
+                rules.extend(asked.always.iter().map(|pattern| Rule::new(&asked.permission, pattern, Action::Allow)));
+                take_where(&mut pending, |ask| {
+                    ask.session_id == session
+                        && ask.patterns.iter().all(|pattern| evaluate(rules, &ask.permission, pattern) == Action::Allow)
+                })
             }
-            Reply::Reject => {
-                let others: Vec<String> =
-                    pending.iter().filter(|(_, p)| p.ask.session_id == session).map(|(id, _)| id.clone()).collect();
-                for other in others {
-                    let request = pending.remove(&other).expect("listed above");
-                    answered.push((other, request, Reply::Reject));
-                }
-            }
-        }
+            Reply::Reject => take_where(&mut pending, |ask| ask.session_id == session),
+        };
         drop(pending);
-        for (index, (id, request, reply)) in answered.into_iter().enumerate() {
-            let verdict = match reply {
-                // Only the request the user answered carries their words.
-                Reply::Reject => Verdict::Rejected(if index == 0 { message.clone() } else { None }),
-                _ => Verdict::Allowed,
-            };
-            publish_replied(app, &request, &id, &reply);
-            let _ = request.answer.send(verdict);
+        let verdict = |words: Option<String>| match reply {
+            Reply::Reject => Verdict::Rejected(words),
+            _ => Verdict::Allowed,
+        };
+        // Only the request the user answered carries their words.
+        answer(app, id, request, &reply, verdict(message));
+        for (other, request) in others {
+            answer(app, &other, request, &reply, verdict(None));
         }
         Ok(())
     }
 
     /// Withdraws every request of `session` (its run was aborted).
     pub fn withdraw(&self, app: &App, session: &str) {
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let ids: Vec<String> =
-            pending.iter().filter(|(_, p)| p.ask.session_id == session).map(|(id, _)| id.clone()).collect();
-        let withdrawn: Vec<(String, Pending)> = ids.into_iter().filter_map(|id| pending.remove_entry(&id)).collect();
-        drop(pending);
+        let withdrawn =
+            take_where(&mut self.pending.lock().unwrap_or_else(|p| p.into_inner()), |ask| ask.session_id == session);
         for (id, request) in withdrawn {
-            publish_replied(app, &request, &id, &Reply::Reject);
-            let _ = request.answer.send(Verdict::Rejected(None));
+            answer(app, &id, request, &Reply::Reject, Verdict::Rejected(None));
         }
     }
 
@@ -210,11 +181,19 @@ impl Permissions {
     }
 }
 
-fn publish_replied(app: &App, request: &Pending, id: &str, reply: &Reply) {
+/// Removes and returns the pending requests whose ask matches.
+fn take_where(pending: &mut HashMap<String, Pending>, matches: impl Fn(&Ask) -> bool) -> Vec<(String, Pending)> {
+    let ids: Vec<String> = pending.iter().filter(|(_, p)| matches(&p.ask)).map(|(id, _)| id.clone()).collect();
+    ids.into_iter().filter_map(|id| pending.remove_entry(&id)).collect()
+}
+
+/// Publishes `permission.replied` for a request and wakes the call waiting on it.
+fn answer(app: &App, id: &str, request: Pending, reply: &Reply, verdict: Verdict) {
     let scope = crate::events::Scope::Instance { directory: &request.directory, project: &request.project };
     app.bus.publish(
         scope,
         "permission.replied",
         json!({ "sessionID": request.ask.session_id, "requestID": id, "reply": reply.as_str() }),
     );
+    let _ = request.answer.send(verdict);
 }

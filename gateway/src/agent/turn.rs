@@ -185,13 +185,7 @@ impl<'a> Step<'a> {
         user: UserMessage,
         run: &'a Run,
     ) -> ApiResult<Self> {
-        let agents = super::agents::agents(&app.config);
-        let agent = agents
-            .iter()
-            .find(|a| a.name == user.agent)
-            .or_else(|| agents.iter().find(|a| a.name == "build"))
-            .cloned()
-            .expect("build is always an agent");
+        let agent = app.agent(&user.agent).clone();
         let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };
         let mut assistant = AssistantMessage::answering(&session.id, &user.id, &user.model, &agent.name, path);
         assistant.variant = user.variant.clone();

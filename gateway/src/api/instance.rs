@@ -3,7 +3,6 @@
 //! wasmgate has nothing to report in yet.
 
 use super::extract::Instance;
-use crate::agent::agents;
 use crate::app::App;
 use crate::catalog;
 use axum::extract::State;
@@ -72,7 +71,7 @@ async fn providers(State(app): State<Arc<App>>) -> Json<Value> {
 }
 
 async fn agents(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(Value::Array(agents::agents(&app.config).iter().map(|a| a.to_json()).collect()))
+    Json(Value::Array(app.agents.iter().map(|a| a.to_json()).collect()))
 }
 
 async fn commands(State(app): State<Arc<App>>) -> Json<Value> {

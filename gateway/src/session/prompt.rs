@@ -156,8 +156,7 @@ fn model_for(app: &App, session: &Session, agent: &str, requested: Option<ModelR
             Some(ModelRef { provider_id: model.provider_id.clone(), model_id: model.id.clone(), variant: None })
         })
         .or_else(|| {
-            let agents = crate::agent::agents::agents(&app.config);
-            let (provider, model) = agents.into_iter().find(|a| a.name == agent)?.model?;
+            let (provider, model) = app.agents.iter().find(|a| a.name == agent)?.model.clone()?;
             Some(ModelRef { provider_id: provider, model_id: model, variant: None })
         })
         .or_else(|| {

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::ServiceExt;
+use wasmgate::agent::agents::agents;
 use wasmgate::agent::{Permissions, Providers};
 use wasmgate::app::{App, Credentials, Paths};
 use wasmgate::config::Config;
@@ -46,6 +47,7 @@ impl TestServer {
             workspaces: Workspaces::new(workspace, &[]).unwrap(),
             // The environment is not read: tests name their providers.
             providers: Providers::new(&config, |_| None),
+            agents: agents(&config),
             permissions: Permissions::default(),
             config,
             runs: Runs::default(),
