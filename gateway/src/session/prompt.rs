@@ -147,9 +147,9 @@ pub fn expand(template: &str, arguments: &str) -> String {
     text
 }
 
-/// The model a prompt uses: the one it names, else the session's, the
-/// agent's, the config's default.
-fn model_for(app: &App, session: &Session, agent: &str, requested: Option<ModelRef>) -> ModelRef {
+/// The model a prompt (or a `!` command) is recorded with: the one it
+/// names, else the session's, the agent's, the config's default.
+pub(super) fn model_for(app: &App, session: &Session, agent: &str, requested: Option<ModelRef>) -> ModelRef {
     requested
         .or_else(|| {
             let model = session.model.as_ref()?;

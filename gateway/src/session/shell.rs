@@ -65,16 +65,7 @@ async fn run_recorded(
     request: ShellRequest,
     run: &Run,
 ) -> ApiResult<MessageWithParts> {
-    let model = request
-        .model
-        .or_else(|| {
-            session.model.as_ref().map(|m| ModelRef {
-                provider_id: m.provider_id.clone(),
-                model_id: m.id.clone(),
-                variant: None,
-            })
-        })
-        .unwrap_or_else(|| ModelRef { provider_id: String::new(), model_id: String::new(), variant: None });
+    let model = super::prompt::model_for(app, session, &request.agent, request.model);
     let user = Message::User(UserMessage {
         id: request.message_id.filter(|id| Prefix::Message.matches(id)).unwrap_or_else(|| ids::new(Prefix::Message)),
         session_id: session.id.clone(),
