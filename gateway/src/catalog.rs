@@ -14,12 +14,7 @@ pub fn opencode_config(config: &Config) -> Value {
     if let Some(Value::Object(providers)) = merged.get_mut("provider") {
         for provider in providers.values_mut() {
             if let Some(Value::Object(options)) = provider.get_mut("options") {
-                if options.contains_key("apiKey") {
-                    options.insert("apiKey".into(), json!("[redacted]"));
-                }
-                if let Some(Value::Object(headers)) = options.get_mut("headers") {
-                    headers.values_mut().for_each(|v| *v = json!("[redacted]"));
-                }
+                crate::agent::providers::redact(options);
             }
         }
     }

@@ -443,12 +443,7 @@ fn from_config(id: &str, entry: &Value, env: &impl Fn(&str) -> Option<String>) -
         .map(|models| models.iter().map(|(model_id, m)| Model::from_config(model_id, m)).collect())
         .unwrap_or_default();
     let mut shown = options.clone();
-    if shown.contains_key("apiKey") {
-        shown.insert("apiKey".into(), json!(REDACTED));
-    }
-    if let Some(Value::Object(headers)) = shown.get_mut("headers") {
-        headers.values_mut().for_each(|v| *v = json!(REDACTED));
-    }
+    redact(&mut shown);
     Provider {
         id: id.to_string(),
         name: entry.get("name").and_then(Value::as_str).unwrap_or(id).to_string(),
@@ -462,6 +457,17 @@ fn from_config(id: &str, entry: &Value, env: &impl Fn(&str) -> Option<String>) -
         headers,
         options: shown,
         models,
+    }
+}
+
+/// Hides the secrets of a provider's `options` (its key, its headers) before
+/// they are served.
+pub fn redact(options: &mut Map<String, Value>) {
+    if options.contains_key("apiKey") {
+        options.insert("apiKey".into(), json!(REDACTED));
+    }
+    if let Some(Value::Object(headers)) = options.get_mut("headers") {
+        headers.values_mut().for_each(|v| *v = json!(REDACTED));
     }
 }
 

@@ -14,7 +14,7 @@
 //! that disconnects does not stop a turn halfway. Callers wait on the run's
 //! outcome instead (see [`crate::session::Runs`]).
 
-use super::agents::Agent;
+use super::agents::{Agent, Rule};
 use super::provider::{ChatRequest, EventStream, FinishReason, ProviderError, StreamEvent, ToolCall, Usage};
 use super::providers::{Model, Provider};
 use super::tools::{self, Outcome};
@@ -168,6 +168,8 @@ struct Step<'a> {
     user: UserMessage,
     run: &'a Run,
     agent: Agent,
+    /// The agent's permission rules, then the session's own.
+    rules: Vec<Rule>,
     assistant: AssistantMessage,
     parts: Vec<Part>,
     /// The open text and reasoning parts (indices into `parts`).
@@ -186,6 +188,8 @@ impl<'a> Step<'a> {
         run: &'a Run,
     ) -> ApiResult<Self> {
         let agent = app.agent(&user.agent).clone();
+        let mut rules = agent.rules.clone();
+        rules.extend(super::agents::rules_of(session.permission.as_ref()));
         let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };
         let mut assistant = AssistantMessage::answering(&session.id, &user.id, &user.model, &agent.name, path);
         assistant.variant = user.variant.clone();
@@ -197,6 +201,7 @@ impl<'a> Step<'a> {
             user,
             run,
             agent,
+            rules,
             assistant,
             parts: Vec::new(),
             text: None,
@@ -327,20 +332,10 @@ impl<'a> Step<'a> {
             };
             match event {
                 StreamEvent::ReasoningStart => {
-                    let part = json!({ "type": "reasoning", "text": "", "time": { "start": ids::now_millis() } });
-                    self.reasoning = Some(self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?);
+                    self.open(Streamed::Reasoning).await?;
                 }
                 StreamEvent::ReasoningDelta(delta) => {
-                    let index = match self.reasoning {
-                        Some(index) => index,
-                        None => {
-                            let part =
-                                json!({ "type": "reasoning", "text": "", "time": { "start": ids::now_millis() } });
-                            let index = self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
-                            self.reasoning = Some(index);
-                            index
-                        }
-                    };
+                    let index = self.open(Streamed::Reasoning).await?;
                     self.append(index, &delta);
                 }
                 StreamEvent::ReasoningEnd { signature } => {
@@ -354,15 +349,7 @@ impl<'a> Step<'a> {
                     }
                 }
                 StreamEvent::TextDelta(delta) => {
-                    let index = match self.text {
-                        Some(index) => index,
-                        None => {
-                            let part = json!({ "type": "text", "text": "", "time": { "start": ids::now_millis() } });
-                            let index = self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
-                            self.text = Some(index);
-                            index
-                        }
-                    };
+                    let index = self.open(Streamed::Text).await?;
                     self.append(index, &delta);
                 }
                 StreamEvent::ToolInputStart { id, name } => {
@@ -407,13 +394,11 @@ impl<'a> Step<'a> {
         if self.run.aborted() {
             return Ok(Some(Outcome::Aborted));
         }
-        let mut rules = self.agent.rules.clone();
-        rules.extend(super::agents::rules_of(self.session.permission.as_ref()));
         let context = tools::Context {
             app: self.app,
             workspace: self.workspace,
             agent: &self.agent,
-            rules: &rules,
+            rules: &self.rules,
             offered,
             session_id: &self.session.id,
             message_id: &self.assistant.id,
@@ -488,7 +473,6 @@ impl<'a> Step<'a> {
 
     /// Ends the step as aborted, keeping what was streamed.
     async fn abort(mut self) -> ApiResult<Ended> {
-        self.app.permissions.withdraw(self.app, &self.session.id);
         let error = MessageError::new("MessageAbortedError", "Aborted");
         self.app.publish(self.workspace, "session.error", json!({ "sessionID": self.session.id, "error": error }));
         self.close_open_parts().await?;
@@ -534,6 +518,29 @@ impl<'a> Step<'a> {
 
     async fn store_part(&self, index: usize) -> ApiResult<()> {
         put_part(self.app, self.workspace, &self.parts[index]).await
+    }
+
+    /// The open text or reasoning part (index into `parts`), created with
+    /// empty text (and published, before any delta) when none is open.
+    async fn open(&mut self, kind: Streamed) -> ApiResult<usize> {
+        let open = match kind {
+            Streamed::Text => self.text,
+            Streamed::Reasoning => self.reasoning,
+        };
+        if let Some(index) = open {
+            return Ok(index);
+        }
+        let name = match kind {
+            Streamed::Text => "text",
+            Streamed::Reasoning => "reasoning",
+        };
+        let part = json!({ "type": name, "text": "", "time": { "start": ids::now_millis() } });
+        let index = self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
+        match kind {
+            Streamed::Text => self.text = Some(index),
+            Streamed::Reasoning => self.reasoning = Some(index),
+        }
+        Ok(index)
     }
 
     /// Appends streamed text to a part and publishes the delta (the part is
@@ -590,6 +597,13 @@ impl<'a> Step<'a> {
     fn message(&self) -> MessageWithParts {
         MessageWithParts { info: Message::Assistant(self.assistant.clone()), parts: self.parts.clone() }
     }
+}
+
+/// The parts a model streams text into.
+#[derive(Clone, Copy)]
+enum Streamed {
+    Text,
+    Reasoning,
 }
 
 /// How reading a model stream ended.

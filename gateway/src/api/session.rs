@@ -130,7 +130,6 @@ async fn abort(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult
     let id = checked(Prefix::Session, &id)?;
     session::get(&app, id).await?;
     app.runs.abort(id);
-    app.permissions.withdraw(&app, id);
     Ok(Json(true))
 }
 

@@ -123,8 +123,8 @@ pub async fn touch(app: &App, workspace: &Workspace, session: &mut Session) -> A
 pub async fn delete(app: &App, workspace: &Workspace, id: &str) -> ApiResult<()> {
     get(app, id).await?;
     for session in app.store.delete_session(id).await? {
+        // A call waiting for permission withdraws its request as it stops.
         app.runs.abort(&session.id);
-        app.permissions.withdraw(app, &session.id);
         app.permissions.forget(&session.id);
         app.publish(workspace, "session.deleted", json!({ "sessionID": session.id, "info": session }));
     }

@@ -19,7 +19,7 @@ use crate::workspace::Workspace;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
 /// How a run ended: its last assistant message, or why it failed.
@@ -107,9 +107,15 @@ impl Runs {
         self.lock().iter().map(|(session, run)| (session.clone(), run.status.clone())).collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Active>> {
-        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Active>> {
+        lock(&self.active)
     }
+}
+
+/// The registry, even if a thread panicked while holding it (every change
+/// to it is a single insert or remove, so it is never half-made).
+fn lock(active: &Mutex<HashMap<String, Active>>) -> MutexGuard<'_, HashMap<String, Active>> {
+    active.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// One session's run; the session is idle again when it ends or is dropped.
@@ -131,7 +137,7 @@ impl Run {
     /// Sets the session's status (`busy`, or `retry` with its details) and
     /// publishes it as `session.status`.
     pub fn report(&self, app: &App, workspace: &Workspace, status: Value) {
-        if let Some(run) = self.active.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.session)
+        if let Some(run) = lock(&self.active).get_mut(&self.session)
             && run.id == self.id
         {
             run.status = status.clone();
@@ -149,7 +155,7 @@ impl Run {
     /// Checking and leaving are one step, so a prompt either joins in time
     /// or finds the session idle and starts its own run.
     pub fn try_end(&self) -> bool {
-        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let mut active = lock(&self.active);
         match active.get_mut(&self.session) {
             Some(run) if run.id == self.id && run.joined && !run.cancel.is_cancelled() => {
                 run.joined = false;
@@ -170,7 +176,7 @@ impl Run {
     }
 
     fn release(&self) {
-        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let mut active = lock(&self.active);
         if active.get(&self.session).is_some_and(|run| run.id == self.id) {
             active.remove(&self.session);
         }

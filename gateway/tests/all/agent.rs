@@ -942,3 +942,24 @@ async fn a_sessions_own_rules_apply_after_the_agents() {
     assert_eq!(text_of(&reply), "Not allowed here.");
     assert!(!fixture.ws.join("hi.txt").exists());
 }
+
+#[tokio::test]
+async fn abort_withdraws_a_waiting_permission_request() {
+    let fixture = Fixture::new();
+    let model =
+        ScriptedModel::start(vec![Reply::Stream(vec![Chunk::Call("call_1", "bash", json!({ "command": "echo hi" }))])])
+            .await;
+    let server =
+        Arc::new(TestServer::configured(&fixture.ws, &config(&model, json!({ "permission": { "bash": "ask" } }))));
+    let events = server.events().await;
+    let id = server.session().await;
+    let running = prompt_in_background(&server, &id, prompt_body("run it"));
+    let request = asked(&events, 1).await;
+    server.post(&format!("/session/{id}/abort"), "").await;
+    let (_, reply) = running.await.unwrap();
+    assert_eq!(reply["info"]["error"]["name"], "MessageAbortedError");
+    let replied = events.wait_for("permission.replied", |e| e["type"] == "permission.replied").await;
+    assert_eq!(replied["properties"]["requestID"], request["properties"]["id"]);
+    assert_eq!(replied["properties"]["reply"], "reject", "the TUI closes its dialog");
+    assert_eq!(server.get("/permission").await.1, json!([]));
+}
