@@ -36,6 +36,9 @@ pub struct App {
     pub paths: Paths,
     /// Basic-auth credentials every request must carry, when set.
     pub credentials: Option<Credentials>,
+    /// Host names clients may use when no password is set, besides IP
+    /// addresses and `localhost` (the name the server listens on).
+    pub host_names: Vec<String>,
 }
 
 /// The folders `GET /path` reports.
@@ -57,13 +60,10 @@ pub struct Credentials {
 }
 
 impl App {
-    /// The agent named `name`, else `build`.
-    pub fn agent(&self, name: &str) -> &Agent {
-        self.agents
-            .iter()
-            .find(|a| a.name == name)
-            .or_else(|| self.agents.iter().find(|a| a.name == "build"))
-            .expect("build is always an agent")
+    /// The agent named `name`, if there is one (the config may disable any,
+    /// `build` too).
+    pub fn agent(&self, name: &str) -> Option<&Agent> {
+        self.agents.iter().find(|a| a.name == name)
     }
 
     /// Publishes an event of `workspace`.

@@ -47,6 +47,9 @@ struct SandboxArgs {
     /// Bytes of output one call may produce.
     #[arg(long, global = true, value_name = "BYTES")]
     output_limit: Option<usize>,
+    /// Bytes one call may write to files.
+    #[arg(long, global = true, value_name = "BYTES")]
+    disk_write_limit: Option<u64>,
     /// Let the shell run commands it does not have built in as real host
     /// processes, in the workspace, with the same deadline and output cap.
     /// Only for a trusted single-user machine; off by default.
@@ -199,6 +202,9 @@ async fn load(args: &SandboxArgs, config: &SandboxConfig) -> Result<Sandbox, Str
     }
     if let Some(bytes) = args.output_limit.or(config.output_bytes) {
         limits.output = bytes;
+    }
+    if let Some(bytes) = args.disk_write_limit.or(config.write_bytes) {
+        limits.disk_write = bytes;
     }
     if let Some(concurrency) = config.concurrency {
         limits.concurrency = concurrency.max(1);

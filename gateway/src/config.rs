@@ -20,6 +20,7 @@
 //!       "timeout": 60,                   // seconds per tool call
 //!       "memory_mib": 256,               // per tool call
 //!       "output_bytes": 4194304,         // per tool call
+//!       "write_bytes": 1073741824,       // written to files per tool call
 //!       "concurrency": 32,               // tool calls at once
 //!       "host_processes": false,         // trusted single-user machines only
 //!       "tools_dir": "./tools"           // more tool components (*.wasm)
@@ -83,6 +84,8 @@ pub struct SandboxConfig {
     pub memory_mib: Option<usize>,
     /// Bytes of output one call may produce.
     pub output_bytes: Option<usize>,
+    /// Bytes one call may write to files.
+    pub write_bytes: Option<u64>,
     /// Calls that may run at once.
     pub concurrency: Option<usize>,
     /// Whether the shell may run host processes (trusted machines only).

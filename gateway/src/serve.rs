@@ -67,6 +67,7 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), String
         runs: Runs::default(),
         paths: Paths { home: dirs::home_dir().unwrap_or_default(), data, config: options.config_dir },
         credentials,
+        host_names: vec![options.hostname.clone()],
     });
 
     let listener = tokio::net::TcpListener::bind((options.hostname.as_str(), options.port))

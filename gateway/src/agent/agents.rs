@@ -58,16 +58,17 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
         return true;
     }
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    // Iterative glob matching with one backtrack point per star.
+    // Iterative glob matching with one backtrack point per star. A `*` in
+    // the pattern is always a wildcard, even where the text has a `*` too.
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        if pi < p.len() && p[pi] == '*' {
             star = Some(pi);
             mark = ti;
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some(s) = star {
             pi = s + 1;
             mark += 1;
@@ -289,6 +290,16 @@ mod tests {
         assert!(wildcard("src/*.rs", "src/a/b.rs"));
         assert!(wildcard("?at", "cat"));
         assert!(!wildcard("*.md", "README.txt"));
+    }
+
+    #[test]
+    fn a_star_in_the_text_is_text() {
+        assert!(wildcard("rm *", "rm *.txt"));
+        assert!(wildcard("rm *", "rm * -f"));
+        assert!(wildcard("cat *", "cat */key"));
+        assert!(wildcard("*", "**/*"));
+        assert!(wildcard("*.txt", "*.txt"));
+        assert!(!wildcard("a?c", "a"));
     }
 
     #[test]

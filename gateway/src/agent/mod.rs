@@ -16,6 +16,7 @@ pub mod history;
 pub mod permission;
 pub mod provider;
 pub mod providers;
+pub mod script;
 pub mod system;
 pub mod title;
 pub mod tools;

@@ -56,6 +56,10 @@ pub struct Ask {
     pub patterns: Vec<String>,
     /// The patterns an `always` reply allows from then on.
     pub always: Vec<String>,
+    /// Whether what the call does could not be fully read from its
+    /// arguments (a shell script that computes a command's name): then no
+    /// rule allows it outright, a person is asked.
+    pub opaque: bool,
     pub metadata: Value,
     pub message_id: String,
     pub call_id: String,
@@ -92,7 +96,7 @@ impl Permissions {
         let verdicts: Vec<Action> = ask.patterns.iter().map(|p| evaluate(&all, &ask.permission, p)).collect();
         if verdicts.contains(&Action::Deny) {
             Action::Deny
-        } else if verdicts.contains(&Action::Ask) || verdicts.is_empty() {
+        } else if verdicts.contains(&Action::Ask) || verdicts.is_empty() || ask.opaque {
             Action::Ask
         } else {
             Action::Allow

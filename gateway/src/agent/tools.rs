@@ -15,6 +15,7 @@
 use super::agents::{Action, Agent, Rule, permission_of};
 use super::permission::{Ask, Verdict};
 use super::provider::{ToolCall, ToolDefinition};
+use super::script;
 use crate::app::App;
 use crate::model::{Part, Todo};
 use crate::sandbox::{CallError, CallOptions, CancelToken};
@@ -23,8 +24,10 @@ use crate::workspace::Workspace;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// The longest a `bash` call may ask for with its `timeout` argument.
-const MAX_BASH_TIMEOUT: Duration = Duration::from_secs(600);
+/// The most items a todo list may hold, and the most text in all of them:
+/// the list is stored, sent with every event and shown whole.
+const MAX_TODOS: usize = 200;
+const MAX_TODOS_BYTES: usize = 64 << 10;
 
 /// The host's own tools.
 const TODOWRITE: &str = "todowrite";
@@ -135,7 +138,7 @@ pub async fn run(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome
             return failed(format!(
                 "A permission rule forbids this call ({} {}). Do not try it again; continue without it or ask the user.",
                 ask.permission,
-                ask.patterns.join(" ")
+                ask.patterns.join(", ")
             ));
         }
         Action::Ask => {
@@ -172,19 +175,33 @@ fn failed(error: String) -> Outcome {
 fn ask_for(context: &Context<'_>, call: &ToolCall, arguments: &serde_json::Map<String, Value>) -> Ask {
     let text = |key: &str| arguments.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
     let permission = permission_of(&call.name).to_string();
+    let mut opaque = false;
     let (patterns, always, metadata) = match call.name.as_str() {
         "bash" => {
             let command = text("command");
-            // `always` allows the same command with any arguments.
-            let head = command.split_whitespace().next().unwrap_or_default();
-            (vec![command.clone()], vec![format!("{head} *")], json!({ "command": command }))
+            // Every command the script would run meets the rules, and
+            // `always` allows each of them again with any arguments.
+            let parsed = script::commands(&command);
+            opaque = parsed.opaque;
+            let mut always = Vec::new();
+            for run in &parsed.commands {
+                let head = format!("{} *", run.split_whitespace().next().unwrap_or_default());
+                if !always.contains(&head) {
+                    always.push(head);
+                }
+            }
+            let patterns = if parsed.commands.is_empty() { vec![command.clone()] } else { parsed.commands };
+            (patterns, always, json!({ "command": command }))
         }
         "write" | "edit" | "read" => {
             let path = relative(&context.workspace.directory, &text("filePath"));
-            (vec![path.clone()], vec!["*".into()], json!({ "filepath": path }))
+            (path_patterns(context.workspace, &path), vec!["*".into()], json!({ "filepath": path }))
         }
         "glob" | "grep" => (vec![text("pattern")], vec!["*".into()], json!({ "pattern": text("pattern") })),
-        "list" => (vec![relative(&context.workspace.directory, &text("path"))], vec!["*".into()], json!({})),
+        "list" => {
+            let path = relative(&context.workspace.directory, &text("path"));
+            (path_patterns(context.workspace, &path), vec!["*".into()], json!({}))
+        }
         _ => (vec!["*".into()], vec!["*".into()], json!({})),
     };
     Ask {
@@ -192,10 +209,24 @@ fn ask_for(context: &Context<'_>, call: &ToolCall, arguments: &serde_json::Map<S
         permission,
         patterns,
         always,
+        opaque,
         metadata,
         message_id: context.message_id.to_string(),
         call_id: call.id.clone(),
     }
+}
+
+/// The names path rules see for a path: as written, and with its symlinks
+/// resolved beneath the workspace (`s2/key` where `s2 -> secrets` is also
+/// `secrets/key`), so a link the model made cannot walk past a rule.
+fn path_patterns(workspace: &Workspace, path: &str) -> Vec<String> {
+    let mut patterns = vec![path.to_string()];
+    if let Some(resolved) = workspace.resolve_path(path)
+        && resolved != path
+    {
+        patterns.push(resolved);
+    }
+    patterns
 }
 
 /// A path as rules match it: relative to the workspace, with `.` and `..`
@@ -230,7 +261,8 @@ async fn sandboxed(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outco
         .then(|| call.input.get("timeout").and_then(Value::as_f64))
         .flatten()
         .filter(|ms| *ms > 0.0)
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0).min(MAX_BASH_TIMEOUT));
+        .filter(|ms| ms.is_finite())
+        .map(|ms| Duration::from_secs_f64((ms / 1000.0).min(u32::MAX as f64)));
     let options = CallOptions {
         deadline,
         cancel: Some(context.cancel.clone()),
@@ -278,6 +310,14 @@ async fn write_todos(context: &Context<'_>, arguments: &serde_json::Map<String, 
         Some(Err(error)) => return failed(format!("todos must be a list of {{content, status, priority}}: {error}")),
         None => return failed("todos is required".into()),
     };
+    let size: usize = todos.iter().map(|t| t.content.len() + t.status.len() + t.priority.len() + t.id.as_ref().map_or(0, String::len)).sum();
+    if todos.len() > MAX_TODOS || size > MAX_TODOS_BYTES {
+        return failed(format!(
+            "The todo list is too long ({} items, {size} bytes): keep it under {MAX_TODOS} items and \
+             {MAX_TODOS_BYTES} bytes, one short line each.",
+            todos.len()
+        ));
+    }
     if let Err(error) = context.app.store.put_todos(context.session_id, &todos).await {
         return failed(error.to_string());
     }

@@ -19,7 +19,7 @@ use super::provider::{ChatRequest, EventStream, FinishReason, ProviderError, Str
 use super::providers::{Model, Provider};
 use super::tools::{self, Outcome};
 use super::{history, system, title};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, Field};
 use crate::app::App;
 use crate::ids;
 use crate::model::{
@@ -187,7 +187,10 @@ impl<'a> Step<'a> {
         user: UserMessage,
         run: &'a Run,
     ) -> ApiResult<Self> {
-        let agent = app.agent(&user.agent).clone();
+        let agent = app
+            .agent(&user.agent)
+            .ok_or_else(|| ApiError::bad(Field::Payload, format!("no agent named {:?}", user.agent)))?
+            .clone();
         let mut rules = agent.rules.clone();
         rules.extend(super::agents::rules_of(session.permission.as_ref()));
         let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };

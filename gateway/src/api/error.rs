@@ -41,6 +41,15 @@ pub enum ApiError {
     /// A tool call failed.
     #[error(transparent)]
     Tool(#[from] CallError),
+    /// The body is larger than the route takes (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The route exists, but not with this method (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The server is out of a resource for now (503); retrying may work.
+    #[error("{0}")]
+    Unavailable(String),
     /// A fault of the server (500).
     #[error("{0}")]
     Internal(String),
@@ -55,7 +64,10 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        ApiError::Internal(error.to_string())
+        match error {
+            StoreError::Taken(_) => ApiError::bad(Field::Payload, error.to_string()),
+            StoreError::Failed(_) => ApiError::Internal(error.to_string()),
+        }
     }
 }
 
@@ -64,6 +76,7 @@ impl From<WorkspaceError> for ApiError {
         match error {
             WorkspaceError::Outside(_) => ApiError::Forbidden(error.to_string()),
             WorkspaceError::NotFound(_) => ApiError::NotFound(error.to_string()),
+            WorkspaceError::Exhausted(..) => ApiError::Unavailable(error.to_string()),
             WorkspaceError::Unreadable(..) => ApiError::Internal(error.to_string()),
         }
     }
@@ -86,6 +99,12 @@ impl IntoResponse for ApiError {
             )
                 .into_response(),
             ApiError::Forbidden(_) => named(StatusCode::FORBIDDEN, "ForbiddenError", message),
+            ApiError::TooLarge(_) => named(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeError", message),
+            ApiError::MethodNotAllowed(_) => named(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowedError", message),
+            ApiError::Unavailable(_) => {
+                tracing::warn!("{message}");
+                named(StatusCode::SERVICE_UNAVAILABLE, "UnavailableError", message)
+            }
             ApiError::Busy(session) => (
                 StatusCode::CONFLICT,
                 axum::Json(json!({ "_tag": "SessionBusyError", "sessionID": session, "message": message })),

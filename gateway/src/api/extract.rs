@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::workspace::Workspace;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -22,12 +23,27 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &Arc<App>) -> Result<Self, ApiError> {
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::bad(Field::Payload, e.body_text()))?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        serde_json::from_slice(text).map(JsonBody).map_err(|e| ApiError::bad(Field::Payload, e.to_string()))
+        let json = request.headers().get(header::CONTENT_TYPE).is_none_or(|kind| is_json(kind.as_bytes()));
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!("the body is too large: {}", e.body_text())),
+            _ => ApiError::bad(Field::Payload, e.body_text()),
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return serde_json::from_slice(b"{}").map(JsonBody).map_err(|e| ApiError::bad(Field::Payload, e.to_string()));
+        }
+        // A page on another site may post `text/plain` without asking first;
+        // only a JSON body is read as one.
+        if !json {
+            return Err(ApiError::bad(Field::Payload, "the body must be JSON (Content-Type: application/json)"));
+        }
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::bad(Field::Payload, e.to_string()))
     }
+}
+
+/// `application/json`, or another type whose subtype ends in `+json`.
+fn is_json(content_type: &[u8]) -> bool {
+    let essence = content_type.split(|&b| b == b';').next().unwrap_or_default().trim_ascii().to_ascii_lowercase();
+    essence == b"application/json" || (essence.starts_with(b"application/") && essence.ends_with(b"+json"))
 }
 
 /// Query parameters.

@@ -2,9 +2,11 @@
 //!
 //! Each submodule is one group with its own `routes()`; this file stacks them
 //! with what applies to all: CORS (answered before auth, as the reference
-//! does), Basic auth when a password is set, and a JSON 404 for every path
-//! no group claims. Handlers never touch the file system: they ask the
-//! sandbox, the store or the workspace map.
+//! does), Basic auth when a password is set (and, when none is, only host
+//! names that cannot be rebound to this machine by a web page), body limits,
+//! and JSON errors for every path no group claims and every wrong method.
+//! Handlers never touch the file system: they ask the sandbox, the store or
+//! the workspace map.
 
 pub mod error;
 mod extract;
@@ -15,7 +17,7 @@ mod session;
 
 use crate::app::App;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -28,14 +30,19 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 /// of exactly the operations wasmgate implements.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
+/// The largest body a session route takes: a prompt may carry a pasted log
+/// or an image. Other routes keep axum's 2 MiB.
+pub const PROMPT_BODY_LIMIT: usize = 32 << 20;
+
 /// The whole API over `app`.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(global::routes())
         .merge(instance::routes())
-        .merge(session::routes())
+        .merge(session::routes().layer(DefaultBodyLimit::max(PROMPT_BODY_LIMIT)))
         .merge(file::routes())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(app.clone(), authenticate))
         .layer(cors())
         .with_state(app)
@@ -45,9 +52,21 @@ async fn not_found(request: Request) -> ApiError {
     ApiError::NotFound(format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
-/// Basic auth, or `?auth_token=base64(user:password)`, when a password is set.
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.uri().path()))
+}
+
+/// Basic auth, or `?auth_token=base64(user:password)`, when a password is
+/// set; otherwise only the host names [`trusted_host`] accepts.
 async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let Some(credentials) = &app.credentials else { return next.run(request).await };
+    let Some(credentials) = &app.credentials else {
+        let host = request.headers().get(axum::http::header::HOST).map(|h| h.to_str().unwrap_or("\u{0}"));
+        if host.is_some_and(|host| !trusted_host(host, &app.host_names)) {
+            return ApiError::Forbidden(format!("host {:?} is not served without a password", host.unwrap_or("")))
+                .into_response();
+        }
+        return next.run(request).await;
+    };
     let expected =
         base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", credentials.username, credentials.password));
     let from_query = request.uri().query().and_then(|query| {
@@ -62,6 +81,24 @@ async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next)
     } else {
         ApiError::Unauthorized.into_response()
     }
+}
+
+/// Whether a request's `Host` may reach a server without a password: an IP
+/// address, `localhost`, or a name the operator serves under. A web page can
+/// point a name of its own at 127.0.0.1 (DNS rebinding) and then call the
+/// server as its own origin; it cannot make its name an IP literal.
+fn trusted_host(host: &str, configured: &[String]) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => return v6.split_once(']').is_some_and(|(ip, _)| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host }
+        }),
+    };
+    let name = name.to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+        || configured.iter().any(|c| c.eq_ignore_ascii_case(&name))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -108,6 +145,18 @@ mod tests {
             ["http://localhost.evil.com", "https://evil.com", "http://127.0.0.1:80x", "https://opencode.ai.evil"]
         {
             assert!(!super::allowed_origin(origin), "{origin}");
+        }
+    }
+
+    #[test]
+    fn hosts_a_web_page_cannot_rebind() {
+        let configured = ["devbox.lan".to_string()];
+        for host in ["127.0.0.1:4096", "localhost", "LOCALHOST:80", "[::1]:4096", "10.0.0.5", "app.localhost", "devbox.lan:4096"]
+        {
+            assert!(super::trusted_host(host, &configured), "{host}");
+        }
+        for host in ["evil.com", "evil.com:4096", "127.0.0.1.evil.com", "localhost.evil.com", "[evil]", ""] {
+            assert!(!super::trusted_host(host, &configured), "{host}");
         }
     }
 }

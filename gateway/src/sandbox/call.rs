@@ -3,6 +3,7 @@
 //! whatever the guest did into a result or a [`CallError`].
 
 use super::bindings::GuestError;
+use super::disk_quota::DiskBudget;
 use super::host_process::ProcessGrant;
 use super::limits::MemoryGuard;
 use super::state::{CallState, MAX_RESOURCES, OutputCapReached, OutputMeter};
@@ -65,13 +66,16 @@ impl Call {
                 Access::ReadOnly => FsPerms::ReadOnly,
                 Access::ReadWrite => FsPerms::ReadWrite,
             };
-            wasi.preopened_dir(grant.root(), grant.guest_path(), perms)
-                .map_err(|e| CallError::Host(format!("cannot open workspace {}: {e:#}", grant.root().display())))?;
+            // By the handle, never by the workspace's name: see `Grant::handle_path`.
+            wasi.preopened_dir(grant.handle_path(), grant.guest_path(), perms)
+                .map_err(|e| CallError::Host(format!("cannot open workspace {}: {e:#}", grant.guest_path())))?;
         }
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         let cancelled = options.cancel.map(|c| c.fired).unwrap_or_default();
-        let deadline = options.deadline.unwrap_or(inner.limits.deadline);
+        // A caller (the model's `timeout`) may shorten the operator's limit,
+        // never lengthen it.
+        let deadline = options.deadline.map_or(inner.limits.deadline, |asked| asked.min(inner.limits.deadline));
         let started = Instant::now();
         let state = CallState {
             wasi: wasi.build(),
@@ -81,8 +85,11 @@ impl Call {
             cancelled,
             tool: tool.to_string(),
             workspace: grant.map(|g| g.dir().clone()),
+            disk: DiskBudget::new(inner.limits.disk_write),
             processes: grant.filter(|_| inner.host_processes).map(|g| ProcessGrant {
-                root: g.root().to_path_buf(),
+                workspace: g.dir().clone(),
+                home: g.guest_path().to_string(),
+                writable: g.access() == Access::ReadWrite,
                 deadline: started + deadline,
                 output_cap: cap,
             }),

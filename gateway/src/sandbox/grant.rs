@@ -1,13 +1,16 @@
 //! What one call may see: a workspace directory, read-only or read-write.
 //!
-//! The grant is decided by the caller of the sandbox (the CLI's flags, later
-//! the session's agent), never by the tool. The directory is canonicalized
-//! once, so the guest's view of it is the real path and a symlinked root does
-//! not make the preopen and the paths the tool is given disagree.
+//! A grant holds the workspace as an open directory handle, never as a path
+//! to open again: WASI's preopen, `bulk-fs` and host processes all reach the
+//! directory through that handle, so renaming the folder or swapping it for a
+//! symlink after the grant was made cannot move what a call sees. The grant is
+//! decided by the caller of the sandbox (the CLI's flags, the session's
+//! agent), never by the tool.
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use std::io;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,17 +26,17 @@ pub enum Access {
 /// A workspace a call may reach.
 #[derive(Clone)]
 pub struct Grant {
-    root: PathBuf,
+    /// The directory, opened once: the capability every call goes through.
+    dir: Arc<Dir>,
+    /// The directory's absolute name when the grant was made, which the guest
+    /// sees as its preopen's name. A label only: nothing opens it.
     guest_path: String,
     access: Access,
-    /// The root, opened once: the handle host-side file access (bulk reads)
-    /// goes through, so it resolves paths beneath it and never by name.
-    dir: Arc<Dir>,
 }
 
 impl PartialEq for Grant {
     fn eq(&self, other: &Self) -> bool {
-        self.root == other.root && self.access == other.access
+        self.guest_path == other.guest_path && self.access == other.access
     }
 }
 
@@ -41,30 +44,31 @@ impl Eq for Grant {}
 
 impl std::fmt::Debug for Grant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Grant").field("root", &self.root).field("access", &self.access).finish()
+        f.debug_struct("Grant").field("root", &self.guest_path).field("access", &self.access).finish()
     }
 }
 
 impl Grant {
-    /// Grants `root` with `access`. Fails if `root` is not a directory or its
-    /// path is not UTF-8 (the guest sees paths as strings).
+    /// Grants the directory an operator named (the CLI's `--root`, a test's
+    /// folder), opening it once now. Fails if `root` is not a directory or
+    /// its path is not UTF-8 (the guest sees paths as strings).
     pub fn new(root: impl AsRef<Path>, access: Access) -> io::Result<Self> {
-        let root = root
-            .as_ref()
-            .canonicalize()
-            .map_err(|e| io::Error::new(e.kind(), format!("workspace {}: {e}", root.as_ref().display())))?;
-        if !root.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                format!("workspace {} is not a directory", root.display()),
-            ));
-        }
-        let guest_path = root
+        let named = root.as_ref();
+        let canonical =
+            named.canonicalize().map_err(|e| io::Error::new(e.kind(), format!("workspace {}: {e}", named.display())))?;
+        let dir = Dir::open_ambient_dir(&canonical, ambient_authority()).map_err(|e| {
+            io::Error::new(e.kind(), format!("workspace {} is not a directory: {e}", canonical.display()))
+        })?;
+        let guest_path = canonical
             .to_str()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "workspace path is not UTF-8"))?
             .to_string();
-        let dir = Dir::open_ambient_dir(&root, ambient_authority())?;
-        Ok(Grant { root, guest_path, access, dir: Arc::new(dir) })
+        Ok(Self::from_handle(Arc::new(dir), guest_path, access))
+    }
+
+    /// Grants a directory already open, shown to the guest as `guest_path`.
+    pub fn from_handle(dir: Arc<Dir>, guest_path: String, access: Access) -> Self {
+        Grant { dir, guest_path, access }
     }
 
     /// A read-only grant on `root`.
@@ -77,13 +81,18 @@ impl Grant {
         Self::new(root, Access::ReadWrite)
     }
 
-    /// The host directory.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// The same directory with another access.
+    pub fn with_access(&self, access: Access) -> Self {
+        Grant { access, ..self.clone() }
     }
 
-    /// Where the guest sees the directory: the same absolute path, so paths
-    /// in tool output mean the same thing to the model and to the user.
+    /// The directory's name when the grant was made, for messages.
+    pub fn root(&self) -> PathBuf {
+        PathBuf::from(&self.guest_path)
+    }
+
+    /// Where the guest sees the directory: its absolute name, so paths in
+    /// tool output mean the same thing to the model and to the user.
     pub fn guest_path(&self) -> &str {
         &self.guest_path
     }
@@ -93,8 +102,26 @@ impl Grant {
         self.access
     }
 
-    /// The root as a capability handle.
+    /// The directory as a capability handle.
     pub(crate) fn dir(&self) -> &Arc<Dir> {
         &self.dir
     }
+
+    /// A name that opens exactly this handle's directory, whatever has since
+    /// happened to its path: the kernel resolves `/proc/self/fd/N` to the open
+    /// directory itself, not by walking a name. WASI's preopen takes a path,
+    /// so this is how it is handed the handle.
+    pub(crate) fn handle_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/self/fd/{}", self.dir.as_fd().as_raw_fd()))
+    }
+}
+
+/// Whether this system can hand a handle to WASI by its `/proc/self/fd`
+/// name (Linux with `/proc` mounted). Checked once when a sandbox is built.
+pub(crate) fn handles_reachable() -> io::Result<()> {
+    let dir = Dir::open_ambient_dir(".", ambient_authority())?;
+    let grant = Grant::from_handle(Arc::new(dir), String::new(), Access::ReadOnly);
+    std::fs::metadata(grant.handle_path()).map(|_| ()).map_err(|e| {
+        io::Error::new(e.kind(), format!("wasmgate needs /proc mounted to hand directories to the sandbox: {e}"))
+    })
 }

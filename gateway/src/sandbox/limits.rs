@@ -3,7 +3,8 @@
 //! Every limit exists because a guest controls the quantity: a tool that loops
 //! would hold a worker forever (deadline), one that allocates would take the
 //! host's memory (memory cap), one that prints would fill the host's buffers
-//! (output cap), and many at once would exhaust all of it (concurrency).
+//! (output cap), one that writes files would fill the host's disk (disk
+//! writes), and many at once would exhaust all of it (concurrency).
 
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct Limits {
     pub output: usize,
     /// Calls that may run at once; more wait for a turn.
     pub concurrency: usize,
+    /// Bytes one call may write to files; a write past it fails.
+    pub disk_write: u64,
 }
 
 impl Limits {
@@ -30,6 +33,8 @@ impl Limits {
     pub const DEFAULT_OUTPUT: usize = 4 << 20;
     /// 32 concurrent calls.
     pub const DEFAULT_CONCURRENCY: usize = 32;
+    /// 1 GiB written per call: a large checkout copied, not a disk filled.
+    pub const DEFAULT_DISK_WRITE: u64 = 1 << 30;
 }
 
 impl Default for Limits {
@@ -39,6 +44,7 @@ impl Default for Limits {
             memory: Self::DEFAULT_MEMORY,
             output: Self::DEFAULT_OUTPUT,
             concurrency: Self::DEFAULT_CONCURRENCY,
+            disk_write: Self::DEFAULT_DISK_WRITE,
         }
     }
 }

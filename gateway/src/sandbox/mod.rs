@@ -11,7 +11,7 @@
 //!   environment, no network, no other files (`bulk-fs` reads through the
 //!   same grant; `host-process` answers `disabled` unless the host allows it);
 //! - a deadline and a cancellation check driven by the engine's epoch, a
-//!   memory guard, and capped output;
+//!   memory guard, capped output and a budget of bytes written to files;
 //! - a fresh instance from the pre-instantiated component.
 //!
 //! Whatever the tool does, the call ends in a result or a [`CallError`] and
@@ -22,11 +22,13 @@ mod builder;
 mod bulk_fs;
 mod cache;
 mod call;
+mod disk_quota;
 mod engine;
 mod error;
 mod grant;
 mod host_process;
 mod limits;
+mod special_files;
 mod state;
 
 pub use bindings::{Content, DirEntry, EntryKind, FileContent, PathKind, PathQuery, Submatch, TextMatch, TextQuery};
@@ -118,7 +120,8 @@ impl CancelToken {
 /// Per-call options beyond the tool, its arguments and its grant.
 #[derive(Default)]
 pub struct CallOptions {
-    /// A shorter (or longer) deadline than the sandbox's default.
+    /// A shorter deadline than the sandbox's limit (a longer one is cut to
+    /// the limit).
     pub deadline: Option<Duration>,
     /// Fires to stop the call.
     pub cancel: Option<CancelToken>,

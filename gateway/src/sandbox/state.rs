@@ -54,6 +54,8 @@ pub(crate) struct CallState {
     pub(crate) tool: String,
     /// The granted workspace as a capability handle, for `bulk-fs`.
     pub(crate) workspace: Option<Arc<cap_std::fs::Dir>>,
+    /// What the call may still write to files.
+    pub(crate) disk: Arc<super::disk_quota::DiskBudget>,
     /// Set only where host processes are allowed, for `host-process`.
     pub(crate) processes: Option<super::host_process::ProcessGrant>,
 }

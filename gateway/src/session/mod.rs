@@ -18,6 +18,7 @@ pub use runs::{Entry, Outcome, Run, Runs, Waiter, publish_idle, wait};
 pub use shell::{ShellRequest, shell};
 
 use crate::api::error::{ApiError, ApiResult};
+use crate::agent::agents::Rule;
 use crate::app::{App, VERSION};
 use crate::ids::{self, Prefix};
 use crate::model::{Message, Session, SessionModel, SessionTime, Tokens};
@@ -36,7 +37,8 @@ pub struct CreateSession {
     pub agent: Option<String>,
     pub model: Option<SessionModel>,
     pub metadata: Option<Value>,
-    pub permission: Option<Value>,
+    /// A ruleset (`[{permission, pattern, action}]`); anything else is a 400.
+    pub permission: Option<Vec<Rule>>,
 }
 
 /// `PATCH /session/{id}`'s body.
@@ -44,7 +46,7 @@ pub struct CreateSession {
 pub struct UpdateSession {
     pub title: Option<String>,
     pub metadata: Option<Value>,
-    pub permission: Option<Value>,
+    pub permission: Option<Vec<Rule>>,
     pub time: Option<UpdateTime>,
 }
 
@@ -80,7 +82,7 @@ pub async fn create(app: &App, workspace: &Workspace, request: CreateSession) ->
         agent: request.agent,
         model: request.model,
         version: VERSION.to_string(),
-        permission: request.permission,
+        permission: request.permission.map(|rules| json!(rules)),
         metadata: request.metadata,
         revert: None,
         share: None,
@@ -102,7 +104,7 @@ pub async fn update(app: &App, workspace: &Workspace, id: &str, request: UpdateS
         session.metadata = Some(metadata);
     }
     if let Some(permission) = request.permission {
-        session.permission = Some(permission);
+        session.permission = Some(json!(permission));
     }
     if let Some(time) = request.time {
         session.time.archived = time.archived;
@@ -139,7 +141,9 @@ pub async fn fork(app: &App, workspace: &Workspace, id: &str, message_id: Option
         title: Some(format!("{} (fork)", original.title)),
         agent: original.agent.clone(),
         model: original.model.clone(),
-        permission: original.permission.clone(),
+        // Stored rules were checked when set; older rows that do not read
+        // as a ruleset are not carried over.
+        permission: original.permission.clone().and_then(|rules| serde_json::from_value(rules).ok()),
         ..Default::default()
     };
     let session = create(app, workspace, request).await?;

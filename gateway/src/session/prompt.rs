@@ -172,10 +172,28 @@ async fn record_user_message(
     session: &mut Session,
     request: PromptRequest,
 ) -> ApiResult<MessageWithParts> {
-    if request.parts.iter().any(|part| !part.get("type").is_some_and(Value::is_string)) {
-        return Err(ApiError::bad(Field::Payload, "every part needs a \"type\""));
+    for part in &request.parts {
+        match part.get("type").and_then(Value::as_str) {
+            Some("text" | "file" | "agent" | "subtask") => {}
+            Some(other) => {
+                return Err(ApiError::bad(
+                    Field::Payload,
+                    format!("unknown part type {other:?}: a prompt's parts are text, file, agent or subtask"),
+                ));
+            }
+            None => return Err(ApiError::bad(Field::Payload, "every part needs a \"type\"")),
+        }
+    }
+    if let Some(id) = &request.message_id
+        && Prefix::Message.matches(id)
+        && app.store.message(&session.id, id).await?.is_some()
+    {
+        return Err(ApiError::bad(Field::Payload, format!("message id {id} is taken")));
     }
     let agent = request.agent.or_else(|| session.agent.clone()).unwrap_or_else(|| "build".into());
+    if app.agent(&agent).is_none() {
+        return Err(ApiError::bad(Field::Payload, format!("no agent named {agent:?}")));
+    }
     let model = model_for(app, session, &agent, request.model);
     let message = Message::User(UserMessage {
         id: request.message_id.filter(|id| Prefix::Message.matches(id)).unwrap_or_else(|| ids::new(Prefix::Message)),

@@ -11,13 +11,13 @@
 
 use super::record::{live_output, put_assistant, put_message, put_part};
 use super::{Run, get};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, Field};
 use crate::app::App;
 use crate::ids::{self, Prefix};
 use crate::model::{
     AssistantMessage, Message, MessageError, MessagePath, MessageTime, MessageWithParts, ModelRef, Part, UserMessage,
 };
-use crate::sandbox::{CallError, CallOptions};
+use crate::sandbox::{CallError, CallOptions, Grant};
 use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -46,11 +46,16 @@ pub async fn shell(
     request: ShellRequest,
 ) -> ApiResult<MessageWithParts> {
     let session = get(app, session_id).await?;
+    let Some(agent) = app.agent(&request.agent) else {
+        return Err(ApiError::bad(Field::Payload, format!("no agent named {:?}", request.agent)));
+    };
+    // The agent's grant: a read-only agent's `!command` cannot write either.
+    let grant = if agent.read_only() { workspace.read_only.clone() } else { workspace.grant.clone() };
     let run = app.runs.start(session_id)?;
     let app = app.clone();
     let task = tokio::spawn(async move {
         run.report(&app, &workspace, json!({ "type": "busy" }));
-        let result = run_recorded(&app, &workspace, &session, request, &run).await;
+        let result = run_recorded(&app, &workspace, &grant, &session, request, &run).await;
         drop(run);
         super::publish_idle(&app, &workspace, &session.id);
         result
@@ -61,6 +66,7 @@ pub async fn shell(
 async fn run_recorded(
     app: &App,
     workspace: &Workspace,
+    grant: &Grant,
     session: &crate::model::Session,
     request: ShellRequest,
     run: &Run,
@@ -113,7 +119,7 @@ async fn run_recorded(
         ..Default::default()
     };
     let arguments = json!({ "command": request.command }).to_string();
-    let result = app.sandbox.call_with("bash", &arguments, &workspace.grant, options).await;
+    let result = app.sandbox.call_with("bash", &arguments, grant, options).await;
     let end = ids::now_millis();
     tool.body.insert(
         "state".into(),

@@ -11,10 +11,17 @@ pub use sqlite::SqliteStore;
 
 use crate::model::{Message, MessageWithParts, Part, Session, Todo};
 
-/// A store operation that failed: the database is unreadable, full, locked...
+/// A store operation that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("store: {0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// The database is unreadable, full, locked...
+    #[error("store: {0}")]
+    Failed(String),
+    /// The row's id is already another session's (or another message's):
+    /// ids a client chooses never replace someone else's rows.
+    #[error("{0}")]
+    Taken(String),
+}
 
 /// What a store operation returns.
 pub type StoreResult<T> = Result<T, StoreError>;

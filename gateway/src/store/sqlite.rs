@@ -59,7 +59,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError(format!("{}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Failed(format!("{}: {e}", parent.display())))?;
         }
         let writer = Connection::open(path).map_err(|e| wrap(path, e))?;
         writer
@@ -80,7 +80,7 @@ impl SqliteStore {
 
     fn write<T>(&self, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         let mut connection = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        work(&mut connection).map_err(|e| StoreError(e.to_string()))
+        work(&mut connection).map_err(|e| StoreError::Failed(e.to_string()))
     }
 
     fn read<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
@@ -93,37 +93,52 @@ impl SqliteStore {
                 self.readers[index].lock().unwrap_or_else(|p| p.into_inner())
             }
         };
-        work(&connection).map_err(|e| StoreError(e.to_string()))
+        work(&connection).map_err(|e| StoreError::Failed(e.to_string()))
     }
 }
 
 fn wrap(path: &Path, error: rusqlite::Error) -> StoreError {
-    StoreError(format!("{}: {error}", path.display()))
+    StoreError::Failed(format!("{}: {error}", path.display()))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("model types serialize")
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(text: String) -> rusqlite::Result<T> {
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
+/// A stored row's JSON, or `None` (logged, naming the row) when it does not
+/// read: one damaged row must not take its neighbours or the server down.
+fn decode<T: serde::de::DeserializeOwned>(table: &str, id: &str, text: &str) -> Option<T> {
+    match serde_json::from_str(text) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            tracing::warn!(table, id, "skipping a stored row that does not read: {error}");
+            None
+        }
+    }
 }
 
+/// The rows of a statement selecting `id, data`, skipping damaged ones.
 fn collect<'c, T: serde::de::DeserializeOwned>(
+    table: &str,
     statement: &mut rusqlite::Statement<'c>,
     params: impl rusqlite::Params,
 ) -> rusqlite::Result<Vec<T>> {
-    statement.query_map(params, |row| row.get::<_, String>(0))?.map(|text| from_json(text?)).collect()
+    let rows = statement.query_map(params, |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+    let mut values = Vec::new();
+    for row in rows {
+        let (id, text) = row?;
+        values.extend(decode(table, &id, &text));
+    }
+    Ok(values)
 }
 
 /// The parts of each message in `messages`, attached in order.
 fn with_parts(connection: &Connection, messages: Vec<Message>) -> rusqlite::Result<Vec<MessageWithParts>> {
-    let mut statement = connection.prepare_cached("SELECT data FROM part WHERE message_id = ?1 ORDER BY id")?;
+    let mut statement = connection.prepare_cached("SELECT id, data FROM part WHERE message_id = ?1 ORDER BY id")?;
     messages
         .into_iter()
         .map(|info| {
-            let parts = collect(&mut statement, [info.id()])?;
+            let parts = collect("part", &mut statement, [info.id()])?;
             Ok(MessageWithParts { info, parts })
         })
         .collect()
@@ -153,7 +168,7 @@ impl Store for SqliteStore {
         self.read(|c| {
             let text: Option<String> =
                 c.prepare_cached("SELECT data FROM session WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?;
-            text.map(from_json).transpose()
+            Ok(text.and_then(|text| decode("session", id, &text)))
         })
     }
 
@@ -161,12 +176,12 @@ impl Store for SqliteStore {
         let search = query.search.as_ref().map(|s| s.to_lowercase());
         let sessions: Vec<Session> = self.read(|c| {
             let mut statement = c.prepare_cached(
-                "SELECT data FROM session
+                "SELECT id, data FROM session
                  WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR directory = ?2)
                    AND (?3 = 0 OR parent_id IS NULL) AND (?4 IS NULL OR updated >= ?4)
                  ORDER BY updated DESC, id",
             )?;
-            collect(&mut statement, params![query.project_id, query.directory, query.roots_only, query.updated_since])
+            collect("session", &mut statement, params![query.project_id, query.directory, query.roots_only, query.updated_since])
         })?;
         let matching =
             sessions.into_iter().filter(|s| search.as_ref().is_none_or(|q| s.title.to_lowercase().contains(q)));
@@ -178,7 +193,8 @@ impl Store for SqliteStore {
 
     async fn children(&self, id: &str) -> StoreResult<Vec<Session>> {
         self.read(|c| {
-            collect(&mut *c.prepare_cached("SELECT data FROM session WHERE parent_id = ?1 ORDER BY id")?, [id])
+            let mut statement = c.prepare_cached("SELECT id, data FROM session WHERE parent_id = ?1 ORDER BY id")?;
+            collect("session", &mut statement, [id])
         })
     }
 
@@ -192,7 +208,7 @@ impl Store for SqliteStore {
                     .query_row("SELECT data FROM session WHERE id = ?1", [&next], |r| r.get(0))
                     .optional()?;
                 let Some(text) = text else { continue };
-                deleted.push(from_json(text)?);
+                deleted.extend(decode("session", &next, &text));
                 let mut children = transaction.prepare("SELECT id FROM session WHERE parent_id = ?1")?;
                 pending.extend(children.query_map([&next], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?);
                 drop(children);
@@ -208,9 +224,15 @@ impl Store for SqliteStore {
 
     async fn put_message(&self, message: &Message) -> StoreResult<()> {
         self.write(|c| {
-            c.prepare_cached("INSERT OR REPLACE INTO message (id, session_id, data) VALUES (?1, ?2, ?3)")?
-                .execute(params![message.id(), message.session_id(), to_json(message)])
-                .map(drop)
+            c.prepare_cached(
+                "INSERT INTO message (id, session_id, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data WHERE message.session_id = excluded.session_id",
+            )?
+            .execute(params![message.id(), message.session_id(), to_json(message)])
+        })
+        .and_then(|changed| match changed {
+            0 => Err(StoreError::Taken(format!("message id {} is taken", message.id()))),
+            _ => Ok(()),
         })
     }
 
@@ -220,8 +242,8 @@ impl Store for SqliteStore {
                 .prepare_cached("SELECT data FROM message WHERE id = ?1 AND session_id = ?2")?
                 .query_row([id, session_id], |r| r.get(0))
                 .optional()?;
-            let Some(text) = text else { return Ok(None) };
-            Ok(with_parts(c, vec![from_json(text)?])?.pop())
+            let Some(info) = text.and_then(|text| decode("message", id, &text)) else { return Ok(None) };
+            Ok(with_parts(c, vec![info])?.pop())
         })
     }
 
@@ -234,10 +256,10 @@ impl Store for SqliteStore {
         self.read(|c| {
             // Newest first to apply the limit, then back to oldest first.
             let mut statement = c.prepare_cached(
-                "SELECT data FROM message WHERE session_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+                "SELECT id, data FROM message WHERE session_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
             )?;
             let limit = limit.map(|l| l as i64).unwrap_or(-1);
-            let mut messages: Vec<Message> = collect(&mut statement, params![session_id, before, limit])?;
+            let mut messages: Vec<Message> = collect("message", &mut statement, params![session_id, before, limit])?;
             messages.reverse();
             with_parts(c, messages)
         })
@@ -256,9 +278,16 @@ impl Store for SqliteStore {
 
     async fn put_part(&self, part: &Part) -> StoreResult<()> {
         self.write(|c| {
-            c.prepare_cached("INSERT OR REPLACE INTO part (id, message_id, session_id, data) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![part.id, part.message_id, part.session_id, to_json(part)])
-                .map(drop)
+            c.prepare_cached(
+                "INSERT INTO part (id, message_id, session_id, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data
+                 WHERE part.session_id = excluded.session_id AND part.message_id = excluded.message_id",
+            )?
+            .execute(params![part.id, part.message_id, part.session_id, to_json(part)])
+        })
+        .and_then(|changed| match changed {
+            0 => Err(StoreError::Taken(format!("part id {} is taken", part.id))),
+            _ => Ok(()),
         })
     }
 
@@ -278,7 +307,7 @@ impl Store for SqliteStore {
                 .prepare_cached("SELECT data FROM todo WHERE session_id = ?1")?
                 .query_row([session_id], |r| r.get(0))
                 .optional()?;
-            text.map(from_json).transpose().map(Option::unwrap_or_default)
+            Ok(text.and_then(|text| decode("todo", session_id, &text)).unwrap_or_default())
         })
     }
 
@@ -294,17 +323,24 @@ impl Store for SqliteStore {
 
     async fn unfinished(&self) -> StoreResult<(Vec<Message>, Vec<Part>)> {
         self.read(|c| {
+            // `CASE` first checks the JSON reads, so a damaged row is
+            // skipped instead of failing the query (and the start).
             let messages = collect(
+                "message",
                 &mut c.prepare(
-                    "SELECT data FROM message WHERE json_extract(data, '$.role') = 'assistant'
-                       AND json_extract(data, '$.time.completed') IS NULL",
+                    "SELECT id, data FROM message WHERE CASE WHEN json_valid(data) THEN
+                       json_extract(data, '$.role') = 'assistant' AND json_extract(data, '$.time.completed') IS NULL
+                     END",
                 )?,
                 [],
             )?;
             let parts = collect(
+                "part",
                 &mut c.prepare(
-                    "SELECT data FROM part WHERE json_extract(data, '$.type') = 'tool'
-                       AND json_extract(data, '$.state.status') IN ('pending', 'running')",
+                    "SELECT id, data FROM part WHERE CASE WHEN json_valid(data) THEN
+                       json_extract(data, '$.type') = 'tool'
+                       AND json_extract(data, '$.state.status') IN ('pending', 'running')
+                     END",
                 )?,
                 [],
             )?;

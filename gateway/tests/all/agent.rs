@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// A config whose default model is the scripted one, with `extra` keys
 /// merged in.
-fn config(model: &ScriptedModel, extra: Value) -> String {
+pub(crate) fn config(model: &ScriptedModel, extra: Value) -> String {
     let mut config = json!({
         "model": "mock/m1",
         "provider": {
@@ -32,7 +32,7 @@ fn config(model: &ScriptedModel, extra: Value) -> String {
     config.to_string()
 }
 
-fn prompt_body(text: &str) -> String {
+pub(crate) fn prompt_body(text: &str) -> String {
     json!({ "parts": [{ "type": "text", "text": text }] }).to_string()
 }
 
@@ -79,11 +79,11 @@ fn sequence(events: &Events, session: &str) -> Vec<String> {
         .collect()
 }
 
-async fn idle(events: &Events, session: &str) {
+pub(crate) async fn idle(events: &Events, session: &str) {
     events.wait_for("session.idle", |e| e["type"] == "session.idle" && e["properties"]["sessionID"] == session).await;
 }
 
-fn text_of(reply: &Value) -> String {
+pub(crate) fn text_of(reply: &Value) -> String {
     reply["parts"]
         .as_array()
         .unwrap()
@@ -314,7 +314,7 @@ async fn the_plan_agent_cannot_write_even_when_the_model_tries() {
 }
 
 /// Starts a prompt in the background; returns its eventual response.
-fn prompt_in_background(
+pub(crate) fn prompt_in_background(
     server: &Arc<TestServer>,
     session: &str,
     body: String,
@@ -323,7 +323,7 @@ fn prompt_in_background(
     tokio::spawn(async move { server.post(&uri, &body).await })
 }
 
-async fn asked(events: &Events, count: usize) -> Value {
+pub(crate) async fn asked(events: &Events, count: usize) -> Value {
     for _ in 0..2000 {
         let asked: Vec<Value> = events.all().into_iter().filter(|e| e["type"] == "permission.asked").collect();
         if asked.len() >= count {

@@ -124,3 +124,65 @@ async fn a_guest_panic_is_a_crash_report_and_the_next_call_works() {
     assert!(report.contains("the hostile tool gave up on purpose"), "{report}");
     assert_still_serving(&fx).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tree_thousands_of_folders_deep_does_not_break_the_walkers() {
+    let fx = Fixture::new();
+    fx.file("top.txt", "needle\n");
+    // Deeper than PATH_MAX allows naming from the root: built one folder at a time.
+    let mut dir = cap_std::fs::Dir::open_ambient_dir(&fx.ws, cap_std::ambient_authority()).unwrap();
+    dir.create_dir("deep").unwrap();
+    dir = dir.open_dir("deep").unwrap();
+    for _ in 0..3000 {
+        dir.create_dir("d").unwrap();
+        dir = dir.open_dir("d").unwrap();
+    }
+    dir.write("bottom.txt", "needle\n").unwrap();
+    let grant = fx.read_write();
+    let glob = call("glob", json!({"pattern": "**/*.txt"}), &grant).await.unwrap();
+    assert!(glob.output.contains("top.txt"), "{}", glob.output);
+    let grep = call("grep", json!({"pattern": "needle"}), &grant).await.unwrap();
+    assert!(grep.output.contains("top.txt"), "{}", grep.output);
+    let list = call("list", json!({}), &grant).await.unwrap();
+    assert!(list.output.contains("top.txt"), "{}", list.output);
+    for command in ["find . -name top.txt", "grep -r needle . | head -1"] {
+        let found = call("bash", json!({ "command": command }), &grant).await.unwrap();
+        assert!(found.output.contains("top.txt"), "{command}: {}", found.output);
+    }
+    let paths = sandbox()
+        .find_paths(&fx.read_only(), &wasmgate::sandbox::PathQuery {
+            query: "top".into(),
+            kind: wasmgate::sandbox::PathKind::Files,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert!(paths.iter().any(|p| p.ends_with("top.txt")), "{paths:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_cannot_write_more_to_disk_than_its_budget() {
+    let fx = Fixture::new();
+    let grant = fx.read_write();
+    let budget = TEST_LIMITS.disk_write;
+    fx.file("big.txt", &"x".repeat(1 << 20));
+    // Three copies by redirect, then more by append and by cp, past a 2 MiB budget.
+    let script = "cat big.txt big.txt big.txt > c.txt; echo c=$?; cat big.txt >> d.txt; echo d=$?; cp big.txt e.txt; echo e=$?";
+    let started = Instant::now();
+    let result = call("bash", json!({ "command": script }), &grant).await.unwrap();
+    assert!(result.output.contains("e=1"), "{}", result.output);
+    let written: u64 = ["c.txt", "d.txt", "e.txt"]
+        .iter()
+        .filter_map(|name| std::fs::metadata(fx.ws.join(name)).ok())
+        .map(|meta| meta.len())
+        .sum();
+    assert!(written <= budget, "{written} bytes written past a {budget}-byte budget");
+    assert!(written >= budget / 2, "writes went on up to the budget: {written}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // Raw WASI writes count too, and the next call has a budget of its own.
+    let big = "x".repeat(budget as usize + 1);
+    let raw = call("fs", json!({ "op": "write", "path": "raw.txt", "content": big }), &grant).await;
+    assert!(raw.is_err() || !raw.as_ref().unwrap().output.contains("written"), "{raw:?}");
+    assert!(std::fs::metadata(fx.ws.join("raw.txt")).map_or(0, |m| m.len()) <= budget);
+    assert_still_serving(&fx).await;
+}

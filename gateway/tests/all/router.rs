@@ -53,6 +53,7 @@ impl TestServer {
             runs: Runs::default(),
             paths: Paths { home: "/home".into(), data: data.path().into(), config: "/config".into() },
             credentials,
+            host_names: Vec::new(),
         });
         TestServer { app, _data: data }
     }

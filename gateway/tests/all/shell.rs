@@ -294,3 +294,46 @@ fn tool_list_says_whether_host_processes_are_on() {
     let on = wasmgate(&["tool", "list", "--allow-host-processes"]);
     assert!(String::from_utf8_lossy(&on.stdout).starts_with("shell: built-in commands, and host processes"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_processes_never_run_under_a_read_only_grant() {
+    let fx = fixture();
+    let sandbox = trusted().await;
+    for command in ["sh -c 'echo x > made.txt'", "/usr/bin/touch made.txt", "python3 -c \"open('made.txt','w')\""] {
+        let script = json!({ "command": format!("{command}; echo status=$?") }).to_string();
+        let result = sandbox.call("bash", &script, &fx.read_only()).await.unwrap();
+        assert!(result.output.contains("read-only"), "{command}: {}", result.output);
+        assert!(result.output.ends_with("status=126\n"), "{command}: {}", result.output);
+        assert!(!fx.ws.join("made.txt").exists(), "{command} wrote under a read-only grant");
+    }
+}
+
+/// Whether a process whose command line holds `marker` is alive.
+fn running(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().filter_map(Result::ok).any(|entry| {
+        std::fs::read(entry.path().join("cmdline"))
+            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(marker))
+            .unwrap_or(false)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_a_host_process_starts_outlives_its_call() {
+    let fx = fixture();
+    let sandbox = trusted().await;
+    let started = std::time::Instant::now();
+    // In the background, the call itself ends at once; at the deadline, the
+    // whole group goes.
+    for (command, marker) in [("sh -c 'sleep 97.31 & echo bg'", "sleep 97.31"), ("sh -c 'sleep 97.37 & sleep 60'", "sleep 97.37")]
+    {
+        let result = sandbox.call("bash", &json!({ "command": command }).to_string(), &fx.read_write()).await;
+        assert!(started.elapsed() < TEST_LIMITS.deadline * 3, "{command} held the call: {:?}", started.elapsed());
+        if command.contains("echo bg") {
+            assert_eq!(result.unwrap().output, "bg\n");
+        } else {
+            assert_eq!(result.unwrap_err(), CallError::Timeout(TEST_LIMITS.deadline));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!running(marker), "{marker} outlived the call");
+    }
+}

@@ -59,6 +59,11 @@ pub trait Listing {
 /// The largest ignore file read.
 const MAX_IGNORE_FILE_BYTES: u64 = 1 << 20;
 
+/// How many folders deep a walk goes. Real trees stay far above it; a tree a
+/// guest built thousands of levels deep to exhaust the walker's stack is
+/// walked down to here and no further, so every other file is still found.
+pub const MAX_DEPTH: usize = 256;
+
 /// What to skip.
 pub struct Rules<'a> {
     /// Include hidden entries (names starting with `.`); `.git` never.
@@ -79,7 +84,7 @@ pub fn files(
     visit: &mut impl FnMut(&str, &str) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     let mut ignores = IgnoreStack::for_folder(fs, root, parent_of(rel));
-    descend(fs, root, rel, rules, &mut ignores, visit)
+    descend(fs, root, rel, rules, &mut ignores, visit, 0)
 }
 
 /// The ignore rules in force in a folder: those of every folder from the
@@ -140,7 +145,11 @@ fn descend(
     rules: &Rules,
     ignores: &mut IgnoreStack,
     visit: &mut impl FnMut(&str, &str) -> ControlFlow<()>,
+    depth: usize,
 ) -> ControlFlow<()> {
+    if depth > MAX_DEPTH {
+        return ControlFlow::Continue(());
+    }
     let Ok(mut entries) = fs.list_dir(if rel.is_empty() { "." } else { rel }) else {
         return ControlFlow::Continue(());
     };
@@ -169,8 +178,11 @@ fn descend(
         if overridden.is_ignore() || (!overridden.is_whitelist() && ignores.ignores(&child_abs, is_dir)) {
             continue;
         }
-        flow =
-            if is_dir { descend(fs, root, &child_rel, rules, ignores, visit) } else { visit(&child_abs, &child_rel) };
+        flow = if is_dir {
+            descend(fs, root, &child_rel, rules, ignores, visit, depth + 1)
+        } else {
+            visit(&child_abs, &child_rel)
+        };
         if flow.is_break() {
             break;
         }

@@ -152,29 +152,40 @@ pub fn grep(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
 }
 
 /// Files below `start` (as written, e.g. `./a/b`), sorted by name at each
-/// level; hidden ones too, as grep -r and find include them.
+/// level, each folder before what it holds; hidden ones too, as grep -r and
+/// find include them. Walked with a stack of its own, not recursion, so a
+/// tree thousands of folders deep costs memory, not the guest's stack.
 fn walk(shell: &Shell, start: &str, out: &mut Vec<String>, io: &Io, files_only: bool) {
     let Ok(path) = shell.resolve(start) else {
         err!(io, "{start}: outside the workspace\n");
         return;
     };
-    let Ok(entries) = std::fs::read_dir(&path.abs) else { return };
-    let mut names: Vec<(String, bool, bool)> = entries
-        .flatten()
-        .filter_map(|e| {
-            let t = e.file_type().ok()?;
-            Some((e.file_name().into_string().ok()?, t.is_dir(), t.is_file()))
-        })
-        .collect();
-    names.sort();
-    for (name, is_dir, is_file) in names {
-        let shown = if start.ends_with('/') { format!("{start}{name}") } else { format!("{start}/{name}") };
+    // Entries still to visit, the next one last: (shown name, real path, folder?).
+    let mut pending: Vec<(String, String, bool)> = Vec::new();
+    let list = |shown: &str, abs: &str, pending: &mut Vec<(String, String, bool)>| {
+        let Ok(entries) = std::fs::read_dir(abs) else { return };
+        let mut names: Vec<(String, bool, bool)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let t = e.file_type().ok()?;
+                Some((e.file_name().into_string().ok()?, t.is_dir(), t.is_file()))
+            })
+            .filter(|(_, is_dir, is_file)| *is_dir || *is_file || !files_only)
+            .collect();
+        names.sort();
+        for (name, is_dir, _) in names.into_iter().rev() {
+            let shown = if shown.ends_with('/') { format!("{shown}{name}") } else { format!("{shown}/{name}") };
+            pending.push((shown, format!("{abs}/{name}"), is_dir));
+        }
+    };
+    list(start, &path.abs, &mut pending);
+    while let Some((shown, abs, is_dir)) = pending.pop() {
         if is_dir {
             if !files_only {
                 out.push(shown.clone());
             }
-            walk(shell, &shown, out, io, files_only);
-        } else if is_file || !files_only {
+            list(&shown, &abs, &mut pending);
+        } else {
             out.push(shown);
         }
     }

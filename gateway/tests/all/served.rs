@@ -1,0 +1,94 @@
+//! The real `wasmgate serve` binary on a loopback port, for the attacks that
+//! need a whole process: its start, its descriptor limit, its listening.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long the server may take to say it listens.
+const START: Duration = Duration::from_secs(60);
+
+/// A running `wasmgate serve`, stopped when dropped.
+pub struct Served {
+    child: Child,
+    pub url: String,
+    client: reqwest::Client,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// Serves `folder` with at most `descriptors` open files.
+    pub fn start_with_limit(folder: &Path, descriptors: u64) -> Self {
+        Self::try_start(folder, Some(descriptors)).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// Serves `folder`, or says why it did not listen within [`START`].
+    pub fn try_start(folder: &Path, descriptors: Option<u64>) -> Result<Self, String> {
+        let data = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasmgate"));
+        command
+            .arg("serve")
+            .arg(folder)
+            .args(["--port", "0", "--data-dir"])
+            .arg(data.path())
+            .env("WASMGATE_CACHE_DIR", crate::util::cache_dir())
+            .env("RUST_LOG", "warn")
+            .env_remove("OPENCODE_SERVER_PASSWORD")
+            .env_remove("WASMGATE_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(limit) = descriptors {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = command.spawn().map_err(|e| format!("starting wasmgate: {e}"))?;
+        let stdout = child.stdout.take().unwrap();
+        let (said, heard) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("wasmgate listening on ") {
+                    let _ = said.send(url.to_string());
+                }
+            }
+        });
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        match heard.recv_timeout(START) {
+            Ok(url) => Ok(Served { child, url, client, _data: data }),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!("wasmgate serve {} did not listen within {START:?}", folder.display()))
+            }
+        }
+    }
+
+    /// `GET uri`: the status and the body as JSON (or as a string).
+    pub async fn get(&self, uri: &str) -> (u16, Value) {
+        let response = self.client.get(format!("{}{uri}", self.url)).send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        crate::util::assert_no_secret(&text);
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}
