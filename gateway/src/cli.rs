@@ -82,6 +82,10 @@ struct ServeArgs {
     /// Where the database lives [default: the user data folder].
     #[arg(long, value_name = "DIR", env = "WASMGATE_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Seconds a client may take to send a request's head; an idle
+    /// connection is closed after as long.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::listen::DEFAULT_HEADER_TIMEOUT.as_secs_f64())]
+    header_timeout: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +191,8 @@ async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), String
         config,
         config_dir,
         data_dir: args.data_dir,
+        header_timeout: Duration::try_from_secs_f64(args.header_timeout)
+            .map_err(|e| format!("--header-timeout: {e}"))?,
     };
     crate::serve::serve(sandbox, options).await
 }

@@ -6,7 +6,8 @@
 //! directory through [`workspace`], keeps state in a [`store`], publishes on
 //! the [`events`] bus and runs [`session`] work (shell commands, prompts
 //! answered by the [`agent`]), and never touches the filesystem itself.
-//! [`cli`] and [`serve`] are the command line over it.
+//! [`cli`] and [`serve`] are the command line over it, [`listen`] the
+//! connections it accepts.
 
 pub mod agent;
 pub mod api;
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod events;
 pub mod ids;
+pub mod listen;
 pub mod model;
 pub mod sandbox;
 pub mod serve;

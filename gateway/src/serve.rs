@@ -10,7 +10,6 @@ use crate::sandbox::Sandbox;
 use crate::session::{Runs, recover};
 use crate::store::{SqliteStore, Store};
 use crate::workspace::Workspaces;
-use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +32,9 @@ pub struct ServeOptions {
     pub config_dir: PathBuf,
     /// Overrides the data folder of the config.
     pub data_dir: Option<PathBuf>,
+    /// How long a client may take to send a request's head (and an idle
+    /// connection is kept).
+    pub header_timeout: Duration,
 }
 
 /// Serves until a shutdown signal; errors are for the person who started it.
@@ -82,20 +84,13 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), String
     tokio::spawn(async move { discovering.providers.discover().await });
     println!("wasmgate listening on http://{address}");
     let router = crate::api::router(app);
-    // Events are small writes: without TCP_NODELAY, Nagle's algorithm holds
-    // each one back until the previous one is acknowledged.
-    let listener = listener.tap_io(|connection| {
-        if let Err(error) = connection.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY on a connection: {error}");
-        }
-    });
-    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal());
+    let server = crate::listen::serve(listener, router, options.header_timeout, shutdown_signal());
     let forced = async {
         shutdown_signal().await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        result = server => result.map_err(|e| e.to_string()),
+        () = server => Ok(()),
         () = forced => Ok(()),
     }
 }

@@ -211,3 +211,47 @@ async fn a_damaged_stored_row_is_skipped_not_fatal() {
     assert!(store.session(&ids[0]).await.unwrap().is_none());
     assert_eq!(store.messages(&ids[1], None, None).await.unwrap().len(), 0);
 }
+
+/// Reads from `stream` until it closes; true if it closed within `within`.
+async fn closes_within(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut sink = vec![0u8; 64 << 10];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut sink)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_and_idle_connections_are_closed_and_event_streams_are_not() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let fixture = Fixture::new();
+    let server = crate::served::Served::start_with(&fixture.ws, &["--header-timeout", "1"]);
+    let address = server.address().to_string();
+    // Many clients that send half a request head and stop.
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut stream = TcpStream::connect(&address).await.unwrap();
+        stream.write_all(b"GET /session HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+        slow.push(stream);
+    }
+    // One that finished a request and keeps the connection idle.
+    let mut idle = TcpStream::connect(&address).await.unwrap();
+    idle.write_all(b"GET /global/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+    // An event stream, which must outlive the header timeout.
+    let mut events = TcpStream::connect(&address).await.unwrap();
+    events.write_all(b"GET /global/event HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+    let (status, _) = server.get("/global/health").await;
+    assert_eq!(status, 200, "the server answers while slow clients wait");
+    for stream in &mut slow {
+        assert!(closes_within(stream, Duration::from_secs(10)).await, "a half-sent request was kept");
+    }
+    assert!(closes_within(&mut idle, Duration::from_secs(10)).await, "an idle connection was kept");
+    assert!(!closes_within(&mut events, Duration::from_secs(3)).await, "the event stream was cut");
+}

@@ -67,7 +67,7 @@ async fn devices_and_fifos_in_git_metadata_do_not_stop_the_server() {
     std::fs::create_dir_all(fixture.ws.join("sub/.git")).unwrap();
     mkfifo(&fixture.ws.join("sub/.git/opencode"));
     symlink("/dev/urandom", fixture.ws.join("sub/.git/HEAD")).unwrap();
-    let server = Served::try_start(&fixture.ws, None).expect("serve starts whatever .git holds");
+    let server = Served::try_start(&fixture.ws, None, &[]).expect("serve starts whatever .git holds");
     let (status, project) = server.get("/project/current").await;
     assert_eq!(status, 200, "{project}");
     assert_eq!(project["id"].as_str().unwrap().len(), 40);

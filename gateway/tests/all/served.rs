@@ -29,11 +29,21 @@ impl Drop for Served {
 impl Served {
     /// Serves `folder` with at most `descriptors` open files.
     pub fn start_with_limit(folder: &Path, descriptors: u64) -> Self {
-        Self::try_start(folder, Some(descriptors)).unwrap_or_else(|why| panic!("{why}"))
+        Self::try_start(folder, Some(descriptors), &[]).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// Serves `folder` with more flags.
+    pub fn start_with(folder: &Path, flags: &[&str]) -> Self {
+        Self::try_start(folder, None, flags).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// The address it listens on, as `host:port`.
+    pub fn address(&self) -> &str {
+        self.url.trim_start_matches("http://")
     }
 
     /// Serves `folder`, or says why it did not listen within [`START`].
-    pub fn try_start(folder: &Path, descriptors: Option<u64>) -> Result<Self, String> {
+    pub fn try_start(folder: &Path, descriptors: Option<u64>, flags: &[&str]) -> Result<Self, String> {
         let data = tempfile::tempdir().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_wasmgate"));
         command
@@ -41,6 +51,7 @@ impl Served {
             .arg(folder)
             .args(["--port", "0", "--data-dir"])
             .arg(data.path())
+            .args(flags)
             .env("WASMGATE_CACHE_DIR", crate::util::cache_dir())
             .env("RUST_LOG", "warn")
             .env_remove("OPENCODE_SERVER_PASSWORD")
