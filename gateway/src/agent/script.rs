@@ -208,6 +208,15 @@ fn record(words: &[Option<String>], raw: &[&str], depth: usize, found: &mut Comm
         return;
     };
     let name = name.rsplit('/').next().unwrap_or(name);
+    if name != words[0].as_deref().unwrap_or_default() {
+        // `/bin/rm x` is `rm x` to a rule.
+        let mut bare: Vec<&str> = shown.clone();
+        bare[0] = name;
+        let bare = bare.join(" ");
+        if !found.commands.contains(&bare) {
+            found.commands.push(bare);
+        }
+    }
     let args = &words[1..];
     match name {
         "eval" => match literal_all(args) {
@@ -239,30 +248,36 @@ fn record(words: &[Option<String>], raw: &[&str], depth: usize, found: &mut Comm
             }
         }
         _ => {
-            if let Some(skip) = wrapped_at(name, args) {
-                let at = 1 + skip;
-                if at < words.len() {
-                    record(&words[at..], &raw[at..], depth, found);
+            let Some(first) = wrapped_at(name, args).map(|operand| operand + 1) else { return };
+            // An option may take a value (`nice -n 5 rm x`, `xargs -I {} rm {}`),
+            // so the command may start at any later word: each that could be
+            // a command's name is listed, which can only make the answer stricter.
+            for at in first..words.len() {
+                match words[at].as_deref() {
+                    Some(word) if looks_like_a_name(word) => record(&words[at..], &raw[at..], depth, found),
+                    Some(_) => {}
+                    None if at == first => found.opaque = true,
+                    None => {}
                 }
             }
         }
     }
 }
 
-/// Where the command a wrapper runs starts among its arguments, for the
-/// wrappers that run one (`env X=1 rm x`, `xargs -0 rm`, `timeout 5 rm x`).
+/// Whether a word could name a command: not an option, a number or an
+/// assignment.
+fn looks_like_a_name(word: &str) -> bool {
+    !word.is_empty() && !word.starts_with('-') && !word.contains('=') && !word.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Where a wrapper's first operand is among its arguments, for the wrappers
+/// that run a command (`env X=1 rm x`, `xargs -0 rm`, `timeout 5 rm x`).
 fn wrapped_at(name: &str, args: &[Option<String>]) -> Option<usize> {
-    let options = |from: usize| {
-        args[from..]
-            .iter()
-            .position(|a| !a.as_deref().is_some_and(|a| a.starts_with('-') || a.contains('=')))
-            .map(|p| from + p)
-    };
     match name {
         "command" | "builtin" | "exec" | "nohup" | "time" | "nice" | "env" | "sudo" | "doas" | "stdbuf" | "setsid"
-        | "xargs" | "chroot" | "ionice" | "unbuffer" => options(0),
-        // The first operand is the duration.
-        "timeout" => options(0).map(|duration| duration + 1),
+        | "xargs" | "chroot" | "ionice" | "unbuffer" | "timeout" | "watch" | "flock" | "strace" => {
+            args.iter().position(|a| !a.as_deref().is_some_and(|a| a.starts_with('-') || a.contains('=')))
+        }
         _ => None,
     }
 }
@@ -347,7 +362,7 @@ mod tests {
         assert_eq!(listed("\"rm\" x"), ["rm x"]);
         assert_eq!(listed("'r'm x"), ["rm x"]);
         assert_eq!(listed("\\rm x"), ["rm x"]);
-        assert_eq!(listed("/bin/rm x"), ["/bin/rm x"]);
+        assert_eq!(listed("/bin/rm x"), ["/bin/rm x", "rm x"]);
     }
 
     #[test]
@@ -355,9 +370,12 @@ mod tests {
         assert_eq!(listed("sh -c 'rm x'"), ["sh -c rm x", "rm x"]);
         assert_eq!(listed("bash -lc \"git push\""), ["bash -lc git push", "git push"]);
         assert_eq!(listed("eval rm x"), ["eval rm x", "rm x"]);
-        assert_eq!(listed("env A=1 rm x"), ["env A=1 rm x", "rm x"]);
+        assert_eq!(listed("env A=1 rm x"), ["env A=1 rm x", "rm x", "x"]);
         assert_eq!(listed("xargs -0 rm -f"), ["xargs -0 rm -f", "rm -f"]);
-        assert_eq!(listed("timeout 5 rm x"), ["timeout 5 rm x", "rm x"]);
+        assert_eq!(listed("timeout 5 rm x"), ["timeout 5 rm x", "rm x", "x"]);
+        assert!(listed("nice -n 5 rm x").contains(&"rm x".to_string()));
+        assert!(listed("xargs -I {} -P 4 rm {}").contains(&"rm {}".to_string()));
+        assert!(listed("env -u HOME sh -c 'git push'").contains(&"git push".to_string()));
         assert_eq!(listed("find . -name a -exec rm {} \\;"), ["find . -name a -exec rm {} ;", "rm {}"]);
     }
 

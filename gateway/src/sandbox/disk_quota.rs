@@ -12,7 +12,7 @@ use super::state::CallState;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
@@ -30,12 +30,11 @@ const STREAM_CHUNK: usize = 1 << 20;
 pub(crate) struct DiskBudget {
     left: AtomicU64,
     cap: u64,
-    pub(crate) exceeded: AtomicBool,
 }
 
 impl DiskBudget {
     pub(crate) fn new(cap: u64) -> Arc<Self> {
-        Arc::new(DiskBudget { left: AtomicU64::new(cap), cap, exceeded: AtomicBool::new(false) })
+        Arc::new(DiskBudget { left: AtomicU64::new(cap), cap })
     }
 
     /// Takes `bytes` from the budget, or refuses without taking any.
@@ -43,13 +42,10 @@ impl DiskBudget {
         let bytes = bytes as u64;
         match self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(bytes)) {
             Ok(_) => Ok(()),
-            Err(_) => {
-                self.exceeded.store(true, Ordering::Relaxed);
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::StorageFull,
-                    format!("this call may write at most {} bytes to files", self.cap),
-                ))
-            }
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!("this call may write at most {} bytes to files", self.cap),
+            )),
         }
     }
 }
@@ -62,7 +58,10 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
         "[method]descriptor.write",
         |mut store, (fd, bytes, offset): (Resource<Descriptor>, Vec<u8>, u64)| {
             let state: &mut CallState = store.data_mut();
-            let Some(file) = writable(state, &fd)? else { return Ok((Err(ErrorCode::NotPermitted),)) };
+            let file = match writable(state, &fd)? {
+                Ok(file) => file,
+                Err(code) => return Ok((Err(code),)),
+            };
             let written = state.disk.take(bytes.len()).and_then(|()| file.write_at(&bytes, offset));
             Ok((written.map(|n| n as u64).map_err(ErrorCode::from),))
         },
@@ -78,20 +77,23 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
     Ok(())
 }
 
-/// The file behind `fd` if the grant lets it be written; `None` if not; a
-/// trap for a handle that is not there or not a file, as in wasmtime-wasi.
-fn writable(state: &CallState, fd: &Resource<Descriptor>) -> wasmtime::Result<Option<Arc<std::fs::File>>> {
-    match state.table.get(fd)? {
-        Descriptor::File(file) if file.perms == FsPerms::ReadWrite => Ok(Some(file.file.clone())),
-        Descriptor::File(_) => Ok(None),
-        Descriptor::Dir(_) => Err(wasmtime::Error::msg("descriptor is a directory, not a file")),
-    }
+/// The file behind `fd` if the grant lets it be written, or the error code
+/// wasmtime-wasi answers; a trap for a handle that is not there, as there.
+fn writable(state: &CallState, fd: &Resource<Descriptor>) -> wasmtime::Result<Result<Arc<std::fs::File>, ErrorCode>> {
+    Ok(match state.table.get(fd)? {
+        Descriptor::File(file) if file.perms == FsPerms::ReadWrite => Ok(file.file.clone()),
+        Descriptor::File(_) => Err(ErrorCode::NotPermitted),
+        Descriptor::Dir(_) => Err(ErrorCode::BadDescriptor),
+    })
 }
 
 type StreamOutcome = wasmtime::Result<(Result<Resource<DynOutputStream>, ErrorCode>,)>;
 
 fn stream(state: &mut CallState, fd: &Resource<Descriptor>, at: Option<u64>) -> StreamOutcome {
-    let Some(file) = writable(state, fd)? else { return Ok((Err(ErrorCode::NotPermitted),)) };
+    let file = match writable(state, fd)? {
+        Ok(file) => file,
+        Err(code) => return Ok((Err(code),)),
+    };
     let stream: DynOutputStream = Box::new(MeteredFile { file, at, budget: state.disk.clone() });
     Ok((Ok(state.table.push(stream)?),))
 }

@@ -86,11 +86,6 @@ impl Grant {
         Grant { access, ..self.clone() }
     }
 
-    /// The directory's name when the grant was made, for messages.
-    pub fn root(&self) -> PathBuf {
-        PathBuf::from(&self.guest_path)
-    }
-
     /// Where the guest sees the directory: its absolute name, so paths in
     /// tool output mean the same thing to the model and to the user.
     pub fn guest_path(&self) -> &str {

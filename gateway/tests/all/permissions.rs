@@ -43,6 +43,8 @@ async fn a_denied_command_is_found_wherever_the_script_hides_it() {
         "f() { rm x; }; f",
         "\"r\"m x",
         "\\rm x",
+        "/bin/rm x",
+        "nice -n 5 rm x",
         "rm *.txt",
         "rm * -f",
         "sh -c 'rm x'",

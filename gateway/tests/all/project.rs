@@ -4,13 +4,9 @@
 
 use crate::router::TestServer as Server;
 use crate::served::Served;
-use crate::util::{Fixture, SECRET};
+use crate::util::{Fixture, SECRET, encode};
 use axum::http::StatusCode;
 use std::os::unix::fs::symlink;
-
-fn encode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
 
 fn mkfifo(path: &std::path::Path) {
     assert!(std::process::Command::new("mkfifo").arg(path).status().unwrap().success());

@@ -2,7 +2,7 @@
 //! error shapes, auth, the event streams, and the store across restarts.
 
 use crate::router::TestServer as Server;
-use crate::util::Fixture;
+use crate::util::{Fixture, encode};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
@@ -11,10 +11,6 @@ use std::time::Duration;
 use tower::ServiceExt;
 use wasmgate::app::Credentials;
 use wasmgate::store::{SqliteStore, Store};
-
-fn encode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
 
 #[tokio::test]
 async fn a_directory_outside_the_served_folder_is_refused_however_it_is_named() {

@@ -5,17 +5,13 @@
 
 use crate::router::TestServer as Server;
 use crate::served::Served;
-use crate::util::{Fixture, SECRET, call};
+use crate::util::{Fixture, SECRET, call, encode};
 use axum::http::StatusCode;
 use serde_json::json;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-fn encode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
 
 /// Replaces the folder `ws/name` with a symlink to `target`, keeping the
 /// folder as `ws/name.old`.

@@ -112,3 +112,8 @@ pub fn wasmgate(args: &[&str]) -> Output {
 pub fn assert_no_secret(haystack: &str) {
     assert!(!haystack.contains(SECRET), "the secret leaked: {haystack}");
 }
+
+/// Percent-encodes a query value or header, as the SDK does.
+pub fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
