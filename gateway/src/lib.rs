@@ -19,6 +19,7 @@ pub mod config;
 pub mod events;
 pub mod ids;
 pub mod listen;
+pub mod memory;
 pub mod model;
 pub mod sandbox;
 pub mod serve;

@@ -3,5 +3,6 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    wasmgate::memory::configure();
     wasmgate::cli::main()
 }

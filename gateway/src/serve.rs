@@ -79,6 +79,7 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), String
     if app.credentials.is_none() && !address.ip().is_loopback() {
         eprintln!("warning: OPENCODE_SERVER_PASSWORD is not set; anyone who can reach {address} can use this server");
     }
+    tokio::spawn(crate::memory::trim_periodically());
     // Models of providers that did not list theirs arrive in the background.
     let discovering = app.clone();
     tokio::spawn(async move { discovering.providers.discover().await });

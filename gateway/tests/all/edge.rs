@@ -255,3 +255,37 @@ async fn slow_and_idle_connections_are_closed_and_event_streams_are_not() {
     assert!(closes_within(&mut idle, Duration::from_secs(10)).await, "an idle connection was kept");
     assert!(!closes_within(&mut events, Duration::from_secs(3)).await, "the event stream was cut");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memory_a_wave_of_subscribers_used_is_given_back_when_they_leave() {
+    use tokio::io::AsyncWriteExt;
+    let fixture = Fixture::new();
+    let server = crate::served::Served::start_with(&fixture.ws, &[]);
+    let address = server.address().to_string();
+    let idle = server.resident();
+    // 100 subscribers that read nothing while 100 events of 400 KB (a session
+    // with a long title, twice) are published: the server holds them all.
+    let mut subscribers = Vec::new();
+    for _ in 0..100 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream.write_all(b"GET /global/event HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+        subscribers.push(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let title = "x".repeat(200_000);
+    for _ in 0..100 {
+        assert_eq!(server.post("/session", json!({ "title": title }).to_string()).await, 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let busy = server.resident();
+    drop(subscribers);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let after = server.resident();
+    assert!(
+        after < idle + (busy - idle) / 3,
+        "idle {} MB, with subscribers {} MB, after they left {} MB",
+        idle >> 20,
+        busy >> 20,
+        after >> 20
+    );
+}

@@ -37,6 +37,26 @@ impl Served {
         Self::try_start(folder, None, flags).unwrap_or_else(|why| panic!("{why}"))
     }
 
+    /// The server's resident memory now, in bytes.
+    pub fn resident(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    }
+
+    /// `POST uri` with a JSON body: the status.
+    pub async fn post(&self, uri: &str, body: String) -> u16 {
+        let response = self
+            .client
+            .post(format!("{}{uri}", self.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        response.status().as_u16()
+    }
+
     /// The address it listens on, as `host:port`.
     pub fn address(&self) -> &str {
         self.url.trim_start_matches("http://")
