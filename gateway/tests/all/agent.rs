@@ -712,6 +712,33 @@ async fn todos_are_written_by_the_model_and_read_by_clients() {
 }
 
 #[tokio::test]
+async fn a_todo_list_past_its_size_is_refused_and_the_old_one_kept() {
+    let fixture = Fixture::new();
+    let kept = json!([{ "content": "keep me", "status": "pending", "priority": "low" }]);
+    let long: Vec<Value> =
+        (0..5000).map(|i| json!({ "content": format!("item {i} {}", "x".repeat(100)), "status": "pending", "priority": "low" })).collect();
+    let model = ScriptedModel::start(vec![
+        Reply::Stream(vec![Chunk::Call("call_1", "todowrite", json!({ "todos": kept }))]),
+        Reply::Stream(vec![Chunk::Call("call_2", "todowrite", json!({ "todos": long }))]),
+        says("Done."),
+    ])
+    .await;
+    let server = TestServer::configured(&fixture.ws, &config(&model, json!({})));
+    let id = server.session().await;
+    server.post(&format!("/session/{id}/message"), &prompt_body("plan")).await;
+    assert_eq!(server.get(&format!("/session/{id}/todo")).await.1, kept);
+    let (_, messages) = server.get(&format!("/session/{id}/message")).await;
+    let refused = messages.as_array().unwrap()[1..]
+        .iter()
+        .flat_map(|m| m["parts"].as_array().unwrap().iter())
+        .find(|p| p["callID"] == "call_2")
+        .unwrap()
+        .clone();
+    assert_eq!(refused["state"]["status"], "error", "{refused}");
+    assert!(refused["state"]["error"].as_str().unwrap().contains("too long"));
+}
+
+#[tokio::test]
 async fn a_slash_command_expands_its_template_and_says_it_ran() {
     let fixture = Fixture::new();
     let model = ScriptedModel::start(vec![says("Hello, world!")]).await;

@@ -72,6 +72,29 @@ async fn without_a_password_only_names_a_page_cannot_rebind_are_served() {
 }
 
 #[tokio::test]
+async fn whether_a_folder_exists_outside_is_not_told() {
+    let fixture = Fixture::new();
+    let server = Server::new(&fixture.ws, None);
+    let parent = fixture.outside.parent().unwrap().display().to_string();
+    let ws = fixture.ws.display().to_string();
+    let mut answers = Vec::new();
+    for directory in [
+        "/etc".to_string(),
+        "/no/such/folder/anywhere".to_string(),
+        parent.clone(),
+        format!("{parent}/no-such-sibling"),
+        format!("{ws}/../ws"),
+        format!("{ws}/../no-such-sibling"),
+    ] {
+        let uri = format!("/path?directory={}", crate::util::encode(&directory));
+        let (status, body) = server.get(&uri).await;
+        answers.push((status, body["name"].clone()));
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+    assert_eq!(answers[0].0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn session_rules_are_checked_like_the_references() {
     let fixture = Fixture::new();
     let server = Server::new(&fixture.ws, None);

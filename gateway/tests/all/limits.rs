@@ -37,6 +37,17 @@ async fn a_per_call_deadline_overrides_the_default() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_per_call_deadline_never_lengthens_the_limit() {
+    // The model's `timeout` argument arrives here: it may only shorten.
+    let fx = Fixture::new();
+    let options = CallOptions { deadline: Some(Duration::from_secs(30)), ..Default::default() };
+    let started = Instant::now();
+    let error = sandbox().call_with("spin", "{}", &fx.read_write(), options).await.unwrap_err();
+    assert_eq!(error, CallError::Timeout(TEST_LIMITS.deadline));
+    assert!(started.elapsed() < TEST_LIMITS.deadline * 3, "took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_cancelled_call_stops() {
     let fx = Fixture::new();
     let cancel = CancelToken::new();
