@@ -57,7 +57,8 @@ pub async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!("cannot set TCP_NODELAY on a connection: {error}");
         }
-        let service = TowerToHyperService::new(router.clone().map_request(|r: hyper::Request<Incoming>| r.map(Body::new)));
+        let service =
+            TowerToHyperService::new(router.clone().map_request(|r: hyper::Request<Incoming>| r.map(Body::new)));
         let mut closed = closed.clone();
         tokio::spawn(async move {
             let mut http = hyper::server::conn::http1::Builder::new();

@@ -224,7 +224,8 @@ fn record(words: &[Option<String>], raw: &[&str], depth: usize, found: &mut Comm
             None => found.opaque = true,
         },
         "sh" | "bash" | "dash" | "zsh" | "ksh" => {
-            if let Some(at) = args.iter().position(|a| a.as_deref().is_some_and(|a| a.starts_with('-') && a.contains('c')))
+            if let Some(at) =
+                args.iter().position(|a| a.as_deref().is_some_and(|a| a.starts_with('-') && a.contains('c')))
             {
                 match args.get(at + 1) {
                     Some(Some(script)) => read_script(script, depth + 1, found),
@@ -239,7 +240,9 @@ fn record(words: &[Option<String>], raw: &[&str], depth: usize, found: &mut Comm
                 let starts = matches!(words[at].as_deref(), Some("-exec" | "-execdir" | "-ok" | "-okdir"));
                 at += 1;
                 if starts {
-                    let end = (at..words.len()).find(|&i| matches!(words[i].as_deref(), Some(";" | "+"))).unwrap_or(words.len());
+                    let end = (at..words.len())
+                        .find(|&i| matches!(words[i].as_deref(), Some(";" | "+")))
+                        .unwrap_or(words.len());
                     if end > at {
                         record(&words[at..end], &raw[at..end], depth, found);
                     }
@@ -381,8 +384,15 @@ mod tests {
 
     #[test]
     fn what_the_text_cannot_say_is_opaque() {
-        for script in ["$CMD x", "$(echo rm) x", "eval \"$X\"", "sh -c \"$X\"", "echo ${x:-$(rm y)}", "if then fi (", "[[ $(rm x) ]]"]
-        {
+        for script in [
+            "$CMD x",
+            "$(echo rm) x",
+            "eval \"$X\"",
+            "sh -c \"$X\"",
+            "echo ${x:-$(rm y)}",
+            "if then fi (",
+            "[[ $(rm x) ]]",
+        ] {
             assert!(commands(script).opaque, "{script}");
         }
     }

@@ -310,7 +310,10 @@ async fn write_todos(context: &Context<'_>, arguments: &serde_json::Map<String, 
         Some(Err(error)) => return failed(format!("todos must be a list of {{content, status, priority}}: {error}")),
         None => return failed("todos is required".into()),
     };
-    let size: usize = todos.iter().map(|t| t.content.len() + t.status.len() + t.priority.len() + t.id.as_ref().map_or(0, String::len)).sum();
+    let size: usize = todos
+        .iter()
+        .map(|t| t.content.len() + t.status.len() + t.priority.len() + t.id.as_ref().map_or(0, String::len))
+        .sum();
     if todos.len() > MAX_TODOS || size > MAX_TODOS_BYTES {
         return failed(format!(
             "The todo list is too long ({} items, {size} bytes): keep it under {MAX_TODOS} items and \

@@ -29,7 +29,9 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for JsonBody<T> {
             _ => ApiError::bad(Field::Payload, e.body_text()),
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return serde_json::from_slice(b"{}").map(JsonBody).map_err(|e| ApiError::bad(Field::Payload, e.to_string()));
+            return serde_json::from_slice(b"{}")
+                .map(JsonBody)
+                .map_err(|e| ApiError::bad(Field::Payload, e.to_string()));
         }
         // A page on another site may post `text/plain` without asking first;
         // only a JSON body is read as one.

@@ -90,9 +90,9 @@ async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next)
 fn trusted_host(host: &str, configured: &[String]) -> bool {
     let name = match host.strip_prefix('[') {
         Some(v6) => return v6.split_once(']').is_some_and(|(ip, _)| ip.parse::<std::net::Ipv6Addr>().is_ok()),
-        None => host.rsplit_once(':').map_or(host, |(name, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host }
-        }),
+        None => host
+            .rsplit_once(':')
+            .map_or(host, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host }),
     };
     let name = name.to_ascii_lowercase();
     name.parse::<std::net::Ipv4Addr>().is_ok()
@@ -151,8 +151,15 @@ mod tests {
     #[test]
     fn hosts_a_web_page_cannot_rebind() {
         let configured = ["devbox.lan".to_string()];
-        for host in ["127.0.0.1:4096", "localhost", "LOCALHOST:80", "[::1]:4096", "10.0.0.5", "app.localhost", "devbox.lan:4096"]
-        {
+        for host in [
+            "127.0.0.1:4096",
+            "localhost",
+            "LOCALHOST:80",
+            "[::1]:4096",
+            "10.0.0.5",
+            "app.localhost",
+            "devbox.lan:4096",
+        ] {
             assert!(super::trusted_host(host, &configured), "{host}");
         }
         for host in ["evil.com", "evil.com:4096", "127.0.0.1.evil.com", "localhost.evil.com", "[evil]", ""] {

@@ -14,10 +14,10 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi::FsPerms;
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
 use wasmtime_wasi::p2::{DynOutputStream, OutputStream, Pollable, StreamError, StreamResult};
-use wasmtime_wasi::FsPerms;
 
 /// The interface whose write functions are replaced.
 const INTERFACE: &str = "wasi:filesystem/types@0.2.12";
@@ -66,10 +66,10 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
             Ok((written.map(|n| n as u64).map_err(ErrorCode::from),))
         },
     )?;
-    types.func_wrap(
-        "[method]descriptor.write-via-stream",
-        |mut store, (fd, offset): (Resource<Descriptor>, u64)| stream(store.data_mut(), &fd, Some(offset)),
-    )?;
+    types
+        .func_wrap("[method]descriptor.write-via-stream", |mut store, (fd, offset): (Resource<Descriptor>, u64)| {
+            stream(store.data_mut(), &fd, Some(offset))
+        })?;
     types.func_wrap("[method]descriptor.append-via-stream", |mut store, (fd,): (Resource<Descriptor>,)| {
         stream(store.data_mut(), &fd, None)
     })?;

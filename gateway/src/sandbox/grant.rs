@@ -54,8 +54,9 @@ impl Grant {
     /// its path is not UTF-8 (the guest sees paths as strings).
     pub fn new(root: impl AsRef<Path>, access: Access) -> io::Result<Self> {
         let named = root.as_ref();
-        let canonical =
-            named.canonicalize().map_err(|e| io::Error::new(e.kind(), format!("workspace {}: {e}", named.display())))?;
+        let canonical = named
+            .canonicalize()
+            .map_err(|e| io::Error::new(e.kind(), format!("workspace {}: {e}", named.display())))?;
         let dir = Dir::open_ambient_dir(&canonical, ambient_authority()).map_err(|e| {
             io::Error::new(e.kind(), format!("workspace {} is not a directory: {e}", canonical.display()))
         })?;

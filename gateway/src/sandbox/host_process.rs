@@ -90,9 +90,11 @@ fn run(
         .process_group(0);
     // SAFETY: `fchdir` is async-signal-safe and `folder` outlives the spawn.
     unsafe {
-        command.pre_exec(move || {
-            if libc::fchdir(folder_fd) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-        });
+        command.pre_exec(
+            move || {
+                if libc::fchdir(folder_fd) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+            },
+        );
     }
     let mut child = command.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ProcessError::NotFound,

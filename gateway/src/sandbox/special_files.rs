@@ -95,7 +95,9 @@ fn open_beneath(
     options._cap_fs_ext_follow(follow);
     options._cap_fs_ext_nonblock(true);
     if flags.intersects(
-        DescriptorFlags::FILE_INTEGRITY_SYNC | DescriptorFlags::DATA_INTEGRITY_SYNC | DescriptorFlags::REQUESTED_WRITE_SYNC,
+        DescriptorFlags::FILE_INTEGRITY_SYNC
+            | DescriptorFlags::DATA_INTEGRITY_SYNC
+            | DescriptorFlags::REQUESTED_WRITE_SYNC,
     ) {
         return Err(ErrorCode::Unsupported);
     }

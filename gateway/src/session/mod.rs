@@ -17,8 +17,8 @@ pub use recover::recover;
 pub use runs::{Entry, Outcome, Run, Runs, Waiter, publish_idle, wait};
 pub use shell::{ShellRequest, shell};
 
-use crate::api::error::{ApiError, ApiResult};
 use crate::agent::agents::Rule;
+use crate::api::error::{ApiError, ApiResult};
 use crate::app::{App, VERSION};
 use crate::ids::{self, Prefix};
 use crate::model::{Message, Session, SessionModel, SessionTime, Tokens};

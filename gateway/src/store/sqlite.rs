@@ -181,7 +181,11 @@ impl Store for SqliteStore {
                    AND (?3 = 0 OR parent_id IS NULL) AND (?4 IS NULL OR updated >= ?4)
                  ORDER BY updated DESC, id",
             )?;
-            collect("session", &mut statement, params![query.project_id, query.directory, query.roots_only, query.updated_since])
+            collect(
+                "session",
+                &mut statement,
+                params![query.project_id, query.directory, query.roots_only, query.updated_since],
+            )
         })?;
         let matching =
             sessions.into_iter().filter(|s| search.as_ref().is_none_or(|q| s.title.to_lowercase().contains(q)));

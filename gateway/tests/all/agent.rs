@@ -715,8 +715,9 @@ async fn todos_are_written_by_the_model_and_read_by_clients() {
 async fn a_todo_list_past_its_size_is_refused_and_the_old_one_kept() {
     let fixture = Fixture::new();
     let kept = json!([{ "content": "keep me", "status": "pending", "priority": "low" }]);
-    let long: Vec<Value> =
-        (0..5000).map(|i| json!({ "content": format!("item {i} {}", "x".repeat(100)), "status": "pending", "priority": "low" })).collect();
+    let long: Vec<Value> = (0..5000)
+        .map(|i| json!({ "content": format!("item {i} {}", "x".repeat(100)), "status": "pending", "priority": "low" }))
+        .collect();
     let model = ScriptedModel::start(vec![
         Reply::Stream(vec![Chunk::Call("call_1", "todowrite", json!({ "todos": kept }))]),
         Reply::Stream(vec![Chunk::Call("call_2", "todowrite", json!({ "todos": long }))]),

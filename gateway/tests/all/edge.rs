@@ -162,7 +162,8 @@ async fn the_plan_agents_shell_command_cannot_write() {
         .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert!(!fixture.ws.join("made.txt").exists(), "{reply}");
-    let (_, reply) = server.post(&format!("/session/{id}/shell"), r#"{"agent":"build","command":"echo x > made.txt"}"#).await;
+    let (_, reply) =
+        server.post(&format!("/session/{id}/shell"), r#"{"agent":"build","command":"echo x > made.txt"}"#).await;
     assert!(fixture.ws.join("made.txt").exists(), "{reply}");
 }
 

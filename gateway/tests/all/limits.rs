@@ -161,11 +161,10 @@ async fn a_tree_thousands_of_folders_deep_does_not_break_the_walkers() {
         assert!(found.output.contains("top.txt"), "{command}: {}", found.output);
     }
     let paths = sandbox()
-        .find_paths(&fx.read_only(), &wasmgate::sandbox::PathQuery {
-            query: "top".into(),
-            kind: wasmgate::sandbox::PathKind::Files,
-            limit: 10,
-        })
+        .find_paths(
+            &fx.read_only(),
+            &wasmgate::sandbox::PathQuery { query: "top".into(), kind: wasmgate::sandbox::PathKind::Files, limit: 10 },
+        )
         .await
         .unwrap();
     assert!(paths.iter().any(|p| p.ends_with("top.txt")), "{paths:?}");
@@ -178,7 +177,8 @@ async fn a_call_cannot_write_more_to_disk_than_its_budget() {
     let budget = TEST_LIMITS.disk_write;
     fx.file("big.txt", &"x".repeat(1 << 20));
     // Three copies by redirect, then more by append and by cp, past a 2 MiB budget.
-    let script = "cat big.txt big.txt big.txt > c.txt; echo c=$?; cat big.txt >> d.txt; echo d=$?; cp big.txt e.txt; echo e=$?";
+    let script =
+        "cat big.txt big.txt big.txt > c.txt; echo c=$?; cat big.txt >> d.txt; echo d=$?; cp big.txt e.txt; echo e=$?";
     let started = Instant::now();
     let result = call("bash", json!({ "command": script }), &grant).await.unwrap();
     assert!(result.output.contains("e=1"), "{}", result.output);

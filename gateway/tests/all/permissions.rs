@@ -157,11 +157,7 @@ async fn a_symlink_does_not_walk_past_a_path_rule() {
         calls("bash", &[json!({ "command": "ln -s secrets s2 && ln -s secrets/key.txt k" })]),
         calls(
             "read",
-            &[
-                json!({ "filePath": "s2/key.txt" }),
-                json!({ "filePath": "k" }),
-                json!({ "filePath": "notes.txt" }),
-            ],
+            &[json!({ "filePath": "s2/key.txt" }), json!({ "filePath": "k" }), json!({ "filePath": "notes.txt" })],
         ),
         calls(
             "write",

@@ -324,7 +324,8 @@ async fn nothing_a_host_process_starts_outlives_its_call() {
     let started = std::time::Instant::now();
     // In the background, the call itself ends at once; at the deadline, the
     // whole group goes.
-    for (command, marker) in [("sh -c 'sleep 97.31 & echo bg'", "sleep 97.31"), ("sh -c 'sleep 97.37 & sleep 60'", "sleep 97.37")]
+    for (command, marker) in
+        [("sh -c 'sleep 97.31 & echo bg'", "sleep 97.31"), ("sh -c 'sleep 97.37 & sleep 60'", "sleep 97.37")]
     {
         let result = sandbox.call("bash", &json!({ "command": command }).to_string(), &fx.read_write()).await;
         assert!(started.elapsed() < TEST_LIMITS.deadline * 3, "{command} held the call: {:?}", started.elapsed());

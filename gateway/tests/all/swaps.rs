@@ -138,8 +138,7 @@ async fn a_folder_flipping_between_a_directory_and_a_link_never_leaks() {
         // A fresh spelling every time, as the attack used.
         let directory = format!("{ws}/{}flip{}", "./".repeat(round % 7), "/.".repeat(round / 7 % 5));
         let path = if round % 2 == 0 { "outside.txt" } else { "in.txt" };
-        let (status, body) =
-            server.get(&format!("/file/content?path={path}&directory={}", encode(&directory))).await;
+        let (status, body) = server.get(&format!("/file/content?path={path}&directory={}", encode(&directory))).await;
         assert!(!body.to_string().contains(SECRET));
         match status {
             // A missing file reads as empty, as in the reference.
@@ -169,8 +168,7 @@ async fn a_thousand_spellings_of_a_folder_cost_one_handle_and_never_the_default_
     let sub = fixture.ws.join("sub").display().to_string();
     for round in 1..=1000 {
         let spelling = format!("{sub}{}", "/.".repeat(round));
-        let (status, body) =
-            server.get(&format!("/file/content?path=b.txt&directory={}", encode(&spelling))).await;
+        let (status, body) = server.get(&format!("/file/content?path=b.txt&directory={}", encode(&spelling))).await;
         assert_eq!((status, body["content"].as_str()), (200, Some("sub file")), "spelling {round}");
     }
     let (status, body) = server.get("/file/content?path=a.txt").await;

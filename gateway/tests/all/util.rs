@@ -13,8 +13,13 @@ pub const SECRET: &str = "TOP-SECRET-OUTSIDE-THE-WORKSPACE";
 pub const HOSTILE: &str = env!("WASMGATE_COMPONENT_TEST_HOSTILE");
 
 /// Limits small enough that limit tests finish fast.
-pub const TEST_LIMITS: Limits =
-    Limits { deadline: Duration::from_secs(2), memory: 64 << 20, output: 1 << 20, concurrency: 16, disk_write: 2 << 20 };
+pub const TEST_LIMITS: Limits = Limits {
+    deadline: Duration::from_secs(2),
+    memory: 64 << 20,
+    output: 1 << 20,
+    concurrency: 16,
+    disk_write: 2 << 20,
+};
 
 /// A temporary folder holding a workspace `ws/` and, beside it, `outside.txt`
 /// with [`SECRET`] in it.
