@@ -8,7 +8,7 @@ use super::bindings::tool_provider::{ToolProvider, ToolProviderPre};
 use super::call::Call;
 use super::state::CallState;
 use super::{CallError, CallOptions, CompileCache, Inner, Limits, Loaded, Sandbox, ToolInfo, engine};
-use super::{disk_quota, grant, special_files};
+use super::{disk_quota, preopen, special_files};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
@@ -78,11 +78,11 @@ impl SandboxBuilder {
     /// Compiles (or loads), links and describes every component.
     pub async fn build(self) -> Result<Sandbox, CallError> {
         let host = |e: wasmtime::Error| CallError::Host(format!("{e:#}"));
-        grant::handles_reachable().map_err(|e| CallError::Host(e.to_string()))?;
         let (engine, allocation) = engine::build(&self.limits).map_err(host)?;
         engine::start_ticker(&engine);
         let mut linker = Linker::<CallState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host)?;
+        preopen::add_to_linker(&mut linker).map_err(host)?;
         special_files::add_to_linker(&mut linker).map_err(host)?;
         disk_quota::add_to_linker(&mut linker).map_err(host)?;
         ToolProvider::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state).map_err(host)?;

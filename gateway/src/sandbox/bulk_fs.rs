@@ -69,7 +69,7 @@ impl Host for CallState {
 
 impl CallState {
     fn workspace(&self) -> Result<&Dir, String> {
-        self.workspace.as_deref().ok_or_else(|| "this call has no workspace".to_string())
+        self.grant.as_ref().map(|grant| &**grant.dir()).ok_or_else(|| "this call has no workspace".to_string())
     }
 }
 

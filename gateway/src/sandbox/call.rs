@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// Why the epoch callback stopped a call.
 #[derive(Debug)]
@@ -58,18 +58,11 @@ impl Call {
         let stdout = MemoryOutputPipe::new(cap);
         let stderr = MemoryOutputPipe::new(cap);
         let mut wasi = WasiCtxBuilder::new();
-        // Must precede the preopen: each preopen captures the flag when added.
+        // File calls run on the calling thread (bounded by the permits).
         wasi.allow_blocking_current_thread(true);
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
-        if let Some(grant) = grant {
-            let perms = match grant.access() {
-                Access::ReadOnly => FsPerms::ReadOnly,
-                Access::ReadWrite => FsPerms::ReadWrite,
-            };
-            // By the handle, never by the workspace's name: see `Grant::handle_path`.
-            wasi.preopened_dir(grant.handle_path(), grant.guest_path(), perms)
-                .map_err(|e| CallError::Host(format!("cannot open workspace {}: {e:#}", grant.guest_path())))?;
-        }
+        // No preopen here: `get-directories` hands the guest the grant's
+        // handle itself (see `preopen`).
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
         let cancelled = options.cancel.map(|c| c.fired).unwrap_or_default();
@@ -84,7 +77,7 @@ impl Call {
             output: OutputMeter::new(cap, options.on_output),
             cancelled,
             tool: tool.to_string(),
-            workspace: grant.map(|g| g.dir().clone()),
+            grant: grant.cloned(),
             disk: DiskBudget::new(inner.limits.disk_write),
             processes: grant.filter(|_| inner.host_processes).map(|g| ProcessGrant {
                 workspace: g.dir().clone(),

@@ -1,8 +1,8 @@
 //! What one call may see: a workspace directory, read-only or read-write.
 //!
 //! A grant holds the workspace as an open directory handle, never as a path
-//! to open again: WASI's preopen, `bulk-fs` and host processes all reach the
-//! directory through that handle, so renaming the folder or swapping it for a
+//! to open again: WASI's preopen (a duplicate of the handle), `bulk-fs` and
+//! host processes all reach the directory through that handle, so renaming the folder or swapping it for a
 //! symlink after the grant was made cannot move what a call sees. The grant is
 //! decided by the caller of the sandbox (the CLI's flags, the session's
 //! agent), never by the tool.
@@ -10,8 +10,7 @@
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Whether a grant allows changes.
@@ -102,22 +101,4 @@ impl Grant {
     pub(crate) fn dir(&self) -> &Arc<Dir> {
         &self.dir
     }
-
-    /// A name that opens exactly this handle's directory, whatever has since
-    /// happened to its path: the kernel resolves `/proc/self/fd/N` to the open
-    /// directory itself, not by walking a name. WASI's preopen takes a path,
-    /// so this is how it is handed the handle.
-    pub(crate) fn handle_path(&self) -> PathBuf {
-        PathBuf::from(format!("/proc/self/fd/{}", self.dir.as_fd().as_raw_fd()))
-    }
-}
-
-/// Whether this system can hand a handle to WASI by its `/proc/self/fd`
-/// name (Linux with `/proc` mounted). Checked once when a sandbox is built.
-pub(crate) fn handles_reachable() -> io::Result<()> {
-    let dir = Dir::open_ambient_dir(".", ambient_authority())?;
-    let grant = Grant::from_handle(Arc::new(dir), String::new(), Access::ReadOnly);
-    std::fs::metadata(grant.handle_path()).map(|_| ()).map_err(|e| {
-        io::Error::new(e.kind(), format!("wasmgate needs /proc mounted to hand directories to the sandbox: {e}"))
-    })
 }

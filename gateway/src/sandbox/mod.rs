@@ -28,6 +28,7 @@ mod error;
 mod grant;
 mod host_process;
 mod limits;
+mod preopen;
 mod special_files;
 mod state;
 

@@ -52,8 +52,8 @@ pub(crate) struct CallState {
     pub(crate) output: OutputMeter,
     pub(crate) cancelled: Arc<AtomicBool>,
     pub(crate) tool: String,
-    /// The granted workspace as a capability handle, for `bulk-fs`.
-    pub(crate) workspace: Option<Arc<cap_std::fs::Dir>>,
+    /// The granted workspace, for WASI's preopen and `bulk-fs`.
+    pub(crate) grant: Option<super::Grant>,
     /// What the call may still write to files.
     pub(crate) disk: Arc<super::disk_quota::DiskBudget>,
     /// Set only where host processes are allowed, for `host-process`.
