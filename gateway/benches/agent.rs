@@ -132,7 +132,7 @@ struct Seen {
 async fn subscribe(address: &str) -> Arc<Mutex<Seen>> {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let mut stream = TcpStream::connect(address).await.unwrap();
-    stream.write_all(b"GET /global/event HTTP/1.1\r\nhost: bench\r\naccept: */*\r\n\r\n").await.unwrap();
+    stream.write_all(b"GET /global/event HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: */*\r\n\r\n").await.unwrap();
     let sink = seen.clone();
     tokio::spawn(read_frames(stream, move |frame, at| {
         let Some(start) = find(frame, b"data: ") else { return };

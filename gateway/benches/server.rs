@@ -85,7 +85,7 @@ async fn fan_out(address: &str) -> FanOut {
     let mut streams = Vec::with_capacity(SUBSCRIBERS);
     for _ in 0..SUBSCRIBERS {
         let mut stream = TcpStream::connect(address).await.expect("subscribe");
-        stream.write_all(b"GET /global/event HTTP/1.1\r\nhost: bench\r\naccept: */*\r\n\r\n").await.unwrap();
+        stream.write_all(b"GET /global/event HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: */*\r\n\r\n").await.unwrap();
         streams.push(stream);
     }
     // Every stream must be connected (its first frame read) before timing.
