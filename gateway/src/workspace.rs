@@ -256,6 +256,8 @@ fn opening_failed(requested: &str, error: io::Error) -> WorkspaceError {
         // absolute or outward symlink), given before anything past the root
         // is looked at: the same "outside" a name elsewhere gets.
         Some(libc::EXDEV | libc::EPERM) => WorkspaceError::Outside(name),
+        // A name too long, or symlinks in a loop: nothing to serve there.
+        Some(libc::ENAMETOOLONG | libc::ELOOP) => WorkspaceError::NotFound(name),
         _ => match error.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => WorkspaceError::NotFound(name),
             io::ErrorKind::PermissionDenied => WorkspaceError::Outside(name),

@@ -49,6 +49,14 @@ async fn a_folder_swapped_for_a_symlink_is_judged_again_at_the_next_request() {
         let (status, _) = server.post(&format!("/session?directory={}", encode(directory)), "{}").await;
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
+    // Symlinks in a loop, and a name longer than the system takes: not found.
+    symlink("loop2", fixture.ws.join("loop1")).unwrap();
+    symlink("loop1", fixture.ws.join("loop2")).unwrap();
+    let long = format!("{}/{}", fixture.ws.display(), "x".repeat(5000));
+    for directory in [fixture.ws.join("loop1").display().to_string(), long] {
+        let (status, body) = server.get(&content(&directory, "in.txt")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    }
     // A link that stays inside the root is served: it names a folder there.
     symlink("sub.old", fixture.ws.join("inner")).unwrap();
     let (status, file) = server.get(&content(&fixture.ws.join("inner").display().to_string(), "in.txt")).await;
