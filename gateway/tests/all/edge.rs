@@ -305,6 +305,13 @@ async fn memory_a_wave_of_subscribers_used_is_given_back_when_they_leave() {
     drop(subscribers);
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let after = server.resident();
+    eprintln!(
+        "resident: idle {} MB, with subscribers {} MB, after they left {} MB",
+        idle >> 20,
+        busy >> 20,
+        after >> 20
+    );
+    assert!(busy > idle + (32 << 20), "the subscribers did not make the server hold their events");
     assert!(
         after < idle + (busy - idle) / 3,
         "idle {} MB, with subscribers {} MB, after they left {} MB",
