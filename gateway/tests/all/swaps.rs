@@ -134,9 +134,10 @@ async fn a_folder_flipping_between_a_directory_and_a_link_never_leaks() {
                 // Atomic swaps: the name is always either the folder or the link.
                 std::fs::rename(&folder, &kept).unwrap();
                 std::fs::rename(&link, &folder).unwrap();
-                std::thread::yield_now();
+                std::thread::sleep(std::time::Duration::from_micros(300));
                 std::fs::rename(&folder, &link).unwrap();
                 std::fs::rename(&kept, &folder).unwrap();
+                std::thread::sleep(std::time::Duration::from_micros(300));
             }
         })
     };
