@@ -78,6 +78,7 @@ impl Call {
             cancelled,
             tool: tool.to_string(),
             grant: grant.cloned(),
+            preopen: None,
             disk: DiskBudget::new(inner.limits.disk_write),
             processes: grant.filter(|_| inner.host_processes).map(|g| ProcessGrant {
                 workspace: g.dir().clone(),

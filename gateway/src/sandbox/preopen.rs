@@ -23,16 +23,22 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
     linker.instance(INTERFACE)?.func_wrap("get-directories", |mut store, (): ()| {
         let state: &mut CallState = store.data_mut();
         let Some(grant) = state.grant.clone() else { return Ok((Vec::new(),)) };
-        let root = state.table.push(descriptor(&grant)?)?;
+        // One duplicate of the handle per call, however often the guest
+        // asks: each answer shares it, so asking cannot use up descriptors.
+        let root = match &state.preopen {
+            Some(root) => root.clone(),
+            None => state.preopen.insert(root_of(&grant)?).clone(),
+        };
+        let root = state.table.push(Descriptor::Dir(root))?;
         Ok((vec![(root, grant.guest_path().to_string())],))
     })?;
     linker.allow_shadowing(false);
     Ok(())
 }
 
-/// The grant's directory as a WASI descriptor of its own (a duplicate of the
+/// The grant's directory as a WASI directory of its own (a duplicate of the
 /// handle, so the guest closing it leaves the grant's open).
-fn descriptor(grant: &Grant) -> std::io::Result<Descriptor> {
+fn root_of(grant: &Grant) -> std::io::Result<Dir> {
     let (perms, mode) = match grant.access() {
         Access::ReadOnly => (FsPerms::ReadOnly, OpenMode::READ),
         Access::ReadWrite => (FsPerms::ReadWrite, OpenMode::READ | OpenMode::WRITE),
@@ -40,5 +46,5 @@ fn descriptor(grant: &Grant) -> std::io::Result<Descriptor> {
     let handle = grant.dir().try_clone()?.into_std_file();
     // File calls run on the calling thread, as the sandbox's WASI context is
     // built to (`allow_blocking_current_thread`).
-    Ok(Descriptor::Dir(Dir::new(handle, perms, mode, true)))
+    Ok(Dir::new(handle, perms, mode, true))
 }

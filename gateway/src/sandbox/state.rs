@@ -54,6 +54,8 @@ pub(crate) struct CallState {
     pub(crate) tool: String,
     /// The granted workspace, for WASI's preopen and `bulk-fs`.
     pub(crate) grant: Option<super::Grant>,
+    /// The guest's root directory once it asked for it (see `preopen`).
+    pub(crate) preopen: Option<wasmtime_wasi::filesystem::Dir>,
     /// What the call may still write to files.
     pub(crate) disk: Arc<super::disk_quota::DiskBudget>,
     /// Set only where host processes are allowed, for `host-process`.
