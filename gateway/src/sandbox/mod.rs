@@ -7,9 +7,12 @@
 //!
 //! - a concurrency permit (calls past [`Limits::concurrency`] wait their turn);
 //! - a fresh `Store` whose WASI context preopens exactly one directory, the
-//!   [`Grant`]'s workspace, read-only or read-write, and nothing else: no
-//!   environment, no network, no other files (`bulk-fs` reads through the
-//!   same grant; `host-process` answers `disabled` unless the host allows it);
+//!   [`Grant`]'s workspace handle (never its path, see `preopen`), read-only
+//!   or read-write, and nothing else: no environment, no network, no other
+//!   files (`bulk-fs` reads through the same handle; `host-process` answers
+//!   `disabled` unless the host allows it); WASI's `open-at` refuses FIFOs,
+//!   sockets and devices (`special_files`) and file writes are metered
+//!   (`disk_quota`);
 //! - a deadline and a cancellation check driven by the engine's epoch, a
 //!   memory guard, capped output and a budget of bytes written to files;
 //! - a fresh instance from the pre-instantiated component.
