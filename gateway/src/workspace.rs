@@ -16,12 +16,12 @@
 //! reading `.git` beneath the same root handle, never above a root, regular
 //! files only and size-capped. Tenant scoping will be added at this place.
 
-use crate::sandbox::{Access, Grant};
+use crate::sandbox::{Access, Follow, Grant, read_regular};
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt};
+use cap_std::fs::{Dir, MetadataExt};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -177,18 +177,14 @@ impl Workspaces {
             roots.push(Root::open(folder)?);
         }
         let root = &roots[0];
-        let default = Arc::new(workspace(root, root.handle.clone(), &root.canonical, started)?);
+        let identity = identity(&root.handle).map_err(|e| opening_failed(&root.canonical.display().to_string(), e))?;
+        let default = Arc::new(workspace(root, root.handle.clone(), identity, &root.canonical, started)?);
         Ok(Self { roots, default, cache: Mutex::new(Cache::default()), started })
     }
 
     /// The served folder, used when a request names none.
     pub fn default(&self) -> Arc<Workspace> {
         self.default.clone()
-    }
-
-    /// Every folder clients may open (and their subfolders), canonical.
-    pub fn roots(&self) -> Vec<PathBuf> {
-        self.roots.iter().map(|root| root.canonical.clone()).collect()
     }
 
     /// The workspace for a directory a client named, opened beneath the root
@@ -223,7 +219,7 @@ impl Workspaces {
             return Ok(workspace.clone());
         }
         drop(cache);
-        let workspace = Arc::new(workspace(root, Arc::new(handle), &canonical, self.started)?);
+        let workspace = Arc::new(workspace(root, Arc::new(handle), identity, &canonical, self.started)?);
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.entries.len() >= CACHE_LIMIT
             && let Some(oldest) = cache.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
@@ -235,13 +231,19 @@ impl Workspaces {
     }
 }
 
-/// A workspace over an opened folder named `canonical` beneath `root`.
-fn workspace(root: &Root, handle: Arc<Dir>, canonical: &Path, started: i64) -> Result<Workspace, WorkspaceError> {
+/// A workspace over an opened folder, `identity` named `canonical`, beneath
+/// `root`.
+fn workspace(
+    root: &Root,
+    handle: Arc<Dir>,
+    identity: (u64, u64),
+    canonical: &Path,
+    started: i64,
+) -> Result<Workspace, WorkspaceError> {
     let directory = canonical
         .to_str()
         .ok_or_else(|| WorkspaceError::Unreadable(canonical.display().to_string(), "the name is not UTF-8".into()))?
         .to_string();
-    let identity = identity(&handle).map_err(|e| opening_failed(&directory, e))?;
     let project = project_of(root, canonical, started);
     let grant = Grant::from_handle(handle, directory.clone(), Access::ReadWrite);
     let read_only = grant.with_access(Access::ReadOnly);
@@ -331,17 +333,8 @@ fn project_of(root: &Root, canonical: &Path, started: i64) -> Project {
 }
 
 /// A small regular file beneath `root`, as text: no symlink is followed at
-/// its last component, nothing but a regular file is read (a FIFO is opened
-/// without blocking, then refused), and nothing over [`GIT_FILE_LIMIT`].
+/// its last component, nothing but a regular file is read, and nothing over
+/// [`GIT_FILE_LIMIT`].
 fn small_file(root: &Dir, path: &Path) -> Option<String> {
-    let mut options = OpenOptions::new();
-    options.read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
-    let file = root.open_with(path, &options).ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() > GIT_FILE_LIMIT {
-        return None;
-    }
-    let mut text = String::new();
-    file.take(GIT_FILE_LIMIT).read_to_string(&mut text).ok()?;
-    Some(text)
+    String::from_utf8(read_regular(root, path, GIT_FILE_LIMIT, Follow::No).ok()?).ok()
 }

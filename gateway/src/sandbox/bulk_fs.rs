@@ -13,7 +13,8 @@
 use super::bindings::tool_provider::wasmgate::tools::bulk_fs::{Entry, EntryKind, Host};
 use super::state::CallState;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
-use std::io::Read;
+use std::io::{self, Read};
+use std::path::Path;
 
 /// Entries one listing may return: the result is copied into the guest, and
 /// a directory of millions of files should fail plainly, not exhaust memory.
@@ -45,26 +46,46 @@ impl Host for CallState {
 
     fn read_file(&mut self, path: String, max_bytes: u64) -> Result<Vec<u8>, String> {
         let max_bytes = max_bytes.min(MAX_READ_BYTES);
-        // Non-blocking, so a FIFO planted in the workspace cannot hold the
-        // call (and its thread) until a writer appears; then regular files only.
-        let mut options = OpenOptions::new();
-        options.read(true).custom_flags(libc::O_NONBLOCK);
-        let file = self.workspace()?.open_with(&path, &options).map_err(|e| failed(&path, e))?;
-        let meta = file.metadata().map_err(|e| failed(&path, e))?;
-        if !meta.is_file() {
-            return Err(format!("{path}: not a regular file"));
-        }
-        let size = meta.len();
-        if size > max_bytes {
-            return Err(format!("{path}: {size} bytes, over the {max_bytes}-byte limit"));
-        }
-        let mut bytes = Vec::with_capacity(size as usize + 1);
-        file.take(max_bytes + 1).read_to_end(&mut bytes).map_err(|e| failed(&path, e))?;
-        if bytes.len() as u64 > max_bytes {
-            return Err(format!("{path}: grew past the {max_bytes}-byte limit while it was read"));
-        }
-        Ok(bytes)
+        read_regular(self.workspace()?, Path::new(&path), max_bytes, Follow::Yes).map_err(|e| failed(&path, e))
     }
+}
+
+/// Whether a read follows a symlink at the path's last component (always
+/// beneath the directory either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Follow {
+    Yes,
+    No,
+}
+
+/// The whole of a regular file beneath `dir`, for every host-side read of a
+/// workspace file. It is opened non-blocking, so a FIFO planted there cannot
+/// hold the caller until a writer appears; anything but a regular file is
+/// refused, and so is one over `max_bytes` (checked again as it is read, in
+/// case it grows).
+pub(crate) fn read_regular(dir: &Dir, path: &Path, max_bytes: u64, follow: Follow) -> io::Result<Vec<u8>> {
+    let refused = |kind: io::ErrorKind, why: String| Err(io::Error::new(kind, why));
+    let mut flags = libc::O_NONBLOCK;
+    if follow == Follow::No {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).custom_flags(flags);
+    let file = dir.open_with(path, &options)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return refused(io::ErrorKind::InvalidInput, "not a regular file".into());
+    }
+    let size = meta.len();
+    if size > max_bytes {
+        return refused(io::ErrorKind::FileTooLarge, format!("{size} bytes, over the {max_bytes}-byte limit"));
+    }
+    let mut bytes = Vec::with_capacity(size as usize + 1);
+    file.take(max_bytes + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        return refused(io::ErrorKind::FileTooLarge, format!("grew past the {max_bytes}-byte limit while it was read"));
+    }
+    Ok(bytes)
 }
 
 impl CallState {
@@ -77,6 +98,6 @@ fn is_root(path: &str) -> bool {
     matches!(path, "" | ".")
 }
 
-fn failed(path: &str, error: std::io::Error) -> String {
+fn failed(path: &str, error: io::Error) -> String {
     format!("{path}: {error}")
 }

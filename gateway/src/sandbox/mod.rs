@@ -37,6 +37,7 @@ mod state;
 
 pub use bindings::{Content, DirEntry, EntryKind, FileContent, PathKind, PathQuery, Submatch, TextMatch, TextQuery};
 pub use builder::SandboxBuilder;
+pub(crate) use bulk_fs::{Follow, read_regular};
 pub use cache::CompileCache;
 pub use engine::Allocation;
 pub use error::CallError;
