@@ -1,22 +1,32 @@
-//! The server's shared state: what every handler and every run reaches.
+//! The server's shared state, and the one builder that assembles it for
+//! `serve` and for the tests alike.
+//!
+//! [`App`] is what the HTTP layer holds. Below it, each domain gets only
+//! what it needs: the [`Assistant`] (turns), [`Sessions`] (session
+//! operations and runs), and through them the conversation journal, the
+//! store, the bus and the sandbox.
 
-use crate::agent::agents::Agent;
-use crate::agent::{Permissions, Providers};
+use crate::agent::agents::agents;
+use crate::agent::{Assistant, Permissions, Providers};
 use crate::config::Config;
-use crate::events::{Bus, Scope};
+use crate::conversation::{Journal, Runs};
+use crate::events::Bus;
 use crate::sandbox::Sandbox;
-use crate::session::Runs;
+use crate::session::Sessions;
 use crate::store::Store;
-use crate::workspace::{Workspace, Workspaces};
-use serde_json::Value;
+use crate::workspace::Workspaces;
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use crate::session::VERSION;
+
 /// Everything a request can reach. Handlers get it as `State<Arc<App>>`.
 pub struct App {
-    /// Runs every tool call.
+    /// Runs the file and search routes' tool calls.
     pub sandbox: Sandbox,
-    /// Sessions, messages, parts, todos.
+    /// Sessions, messages, parts, todos (read directly by the routes that
+    /// only list them).
     pub store: Arc<dyn Store>,
     /// Publishes events to `/event` and `/global/event`.
     pub bus: Bus,
@@ -25,13 +35,11 @@ pub struct App {
     /// The configuration file.
     pub config: Config,
     /// The model providers and their models.
-    pub providers: Providers,
-    /// The agents prompts run as (from the config, made once).
-    pub agents: Vec<Agent>,
-    /// Tool calls waiting for a person's permission.
-    pub permissions: Permissions,
-    /// What each session is running now.
-    pub runs: Runs,
+    pub providers: Arc<Providers>,
+    /// Answers prompts: agents, permissions, turns.
+    pub assistant: Arc<Assistant>,
+    /// Session operations and the runs that keep sessions busy.
+    pub sessions: Sessions,
     /// The folders `GET /path` reports.
     pub paths: Paths,
     /// Basic-auth credentials every request must carry, when set.
@@ -42,7 +50,7 @@ pub struct App {
 }
 
 /// The folders `GET /path` reports.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Paths {
     /// The user's home.
     pub home: PathBuf,
@@ -53,25 +61,106 @@ pub struct Paths {
 }
 
 /// The user name and password of HTTP Basic auth.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
 }
 
-impl App {
-    /// The agent named `name`, if there is one (the config may disable any,
-    /// `build` too).
-    pub fn agent(&self, name: &str) -> Option<&Agent> {
-        self.agents.iter().find(|a| a.name == name)
-    }
-
-    /// Publishes an event of `workspace`.
-    pub fn publish(&self, workspace: &Workspace, kind: &str, properties: Value) {
-        let scope = Scope::Instance { directory: &workspace.directory, project: &workspace.project.id };
-        self.bus.publish(scope, kind, properties);
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<redacted>").finish()
     }
 }
 
-/// The version the server reports (`/global/health`, new sessions).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+impl App {
+    /// Starts assembling a server over these parts.
+    pub fn builder(sandbox: Sandbox, store: Arc<dyn Store>, workspaces: Workspaces, config: Config) -> AppBuilder {
+        AppBuilder {
+            sandbox,
+            store,
+            workspaces,
+            config,
+            paths: Paths::default(),
+            credentials: None,
+            host_names: Vec::new(),
+            environment: Box::new(|name| std::env::var(name).ok()),
+        }
+    }
+}
+
+/// Assembles an [`App`]; see [`App::builder`].
+pub struct AppBuilder {
+    sandbox: Sandbox,
+    store: Arc<dyn Store>,
+    workspaces: Workspaces,
+    config: Config,
+    paths: Paths,
+    credentials: Option<Credentials>,
+    host_names: Vec<String>,
+    environment: Environment,
+}
+
+/// Looks up an environment variable.
+type Environment = Box<dyn Fn(&str) -> Option<String>>;
+
+impl AppBuilder {
+    /// The folders `GET /path` reports.
+    pub fn paths(mut self, paths: Paths) -> Self {
+        self.paths = paths;
+        self
+    }
+
+    /// Requires HTTP Basic auth with these credentials.
+    pub fn credentials(mut self, credentials: Option<Credentials>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Host names clients may use besides IP addresses and `localhost`.
+    pub fn host_names(mut self, names: Vec<String>) -> Self {
+        self.host_names = names;
+        self
+    }
+
+    /// Where provider keys are looked up (the process environment unless
+    /// set; tests name their providers in the config instead).
+    pub fn environment(mut self, lookup: impl Fn(&str) -> Option<String> + 'static) -> Self {
+        self.environment = Box::new(lookup);
+        self
+    }
+
+    pub fn build(self) -> Arc<App> {
+        let bus = Bus::new();
+        let journal = Journal::new(self.store.clone(), bus.clone());
+        let runs = Arc::new(Runs::new(bus.clone()));
+        let providers = Arc::new(Providers::new(&self.config, &*self.environment));
+        let assistant = Arc::new(Assistant {
+            journal: journal.clone(),
+            runs: runs.clone(),
+            sandbox: self.sandbox.clone(),
+            providers: providers.clone(),
+            agents: agents(&self.config),
+            permissions: Arc::new(Permissions::default()),
+            settings: self.config.wasmgate.agent.clone(),
+        });
+        let commands = match self.config.get("command") {
+            Some(serde_json::Value::Object(commands)) => commands.clone(),
+            _ => serde_json::Map::new(),
+        };
+        let sessions = Sessions::new(journal, runs, self.sandbox.clone(), assistant.clone(), commands);
+        Arc::new(App {
+            sandbox: self.sandbox,
+            store: self.store,
+            bus,
+            workspaces: self.workspaces,
+            config: self.config,
+            providers,
+            assistant,
+            sessions,
+            paths: self.paths,
+            credentials: self.credentials,
+            host_names: self.host_names,
+        })
+    }
+}

@@ -41,11 +41,11 @@ pub struct Event {
 }
 
 /// Where an event comes from: an instance (directory and project) or the
-/// whole process.
-#[derive(Debug, Clone, Copy)]
-pub enum Scope<'a> {
+/// whole process. Owned, so a run can keep the scope it publishes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
     /// One directory of one project.
-    Instance { directory: &'a str, project: &'a str },
+    Instance { directory: String, project: String },
     /// The process (`directory: "global"`).
     Global,
 }
@@ -69,10 +69,10 @@ impl Bus {
     }
 
     /// Publishes `kind` with `properties` from `scope`.
-    pub fn publish(&self, scope: Scope<'_>, kind: &str, properties: Value) {
+    pub fn publish(&self, scope: &Scope, kind: &str, properties: Value) {
         let payload = json!({ "id": ids::new(Prefix::Event), "type": kind, "properties": properties });
         let (directory, project) = match scope {
-            Scope::Instance { directory, project } => (directory, project),
+            Scope::Instance { directory, project } => (directory.as_str(), project.as_str()),
             Scope::Global => ("global", "global"),
         };
         let global = json!({ "directory": directory, "project": project, "payload": &payload });

@@ -89,6 +89,23 @@ pub fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// `millis` as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn iso8601(millis: i64) -> String {
+    let (days, rest) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (hours, minutes, seconds, ms) = (rest / 3_600_000, rest / 60_000 % 60, rest / 1000 % 60, rest % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{hours:02}:{minutes:02}:{seconds:02}.{ms:03}Z")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +126,12 @@ mod tests {
         let value = u64::from_str_radix(&id[4..16], 16).unwrap();
         let millis = value / 4096;
         assert!(millis >= before & 0xf_ffff_ffff, "the id keeps the low 36 bits of the time");
+    }
+
+    #[test]
+    fn iso8601_matches_known_instants() {
+        assert_eq!(super::iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::iso8601(1_795_590_239_948), "2026-11-25T07:03:59.948Z");
+        assert_eq!(super::iso8601(951_782_400_123), "2000-02-29T00:00:00.123Z");
     }
 }

@@ -1,13 +1,21 @@
 //! wasmgate: an OpenCode-compatible server whose tools run as WebAssembly
 //! components in wasmtime.
 //!
-//! This library is the host. [`sandbox`] runs tool components under per-call
-//! grants and limits. [`api`] is OpenCode's HTTP surface; it resolves every
-//! directory through [`workspace`], keeps state in a [`store`], publishes on
-//! the [`events`] bus and runs [`session`] work (shell commands, prompts
-//! answered by the [`agent`]), and never touches the filesystem itself.
-//! [`cli`] and [`serve`] are the command line over it, [`listen`] the
-//! connections it accepts.
+//! This library is the host, in layers that import downwards only:
+//!
+//! - [`cli`], [`serve`], [`listen`]: the command line and the connections;
+//! - [`api`]: OpenCode's HTTP surface over the [`app`] the builder assembles;
+//!   it maps the domains' typed errors to responses at the edge;
+//! - [`session`] and [`agent`]: the domain (session operations, `!` shell
+//!   commands, prompts answered turn by turn), each with its own errors;
+//! - [`conversation`]: the journal (store, then publish) and the run
+//!   registry both domains write through;
+//! - [`store`], [`events`], [`sandbox`], [`workspace`], [`model`],
+//!   [`config`], [`ids`]: persistence, the bus, the tool runtime, the
+//!   directories served, the wire types.
+//!
+//! Nothing below `api` touches HTTP; nothing but the sandbox touches a
+//! workspace's files.
 
 pub mod agent;
 pub mod api;
@@ -16,6 +24,7 @@ pub mod builtin;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod events;
 pub mod ids;
 pub mod listen;

@@ -1,13 +1,10 @@
 //! `wasmgate serve`: builds the [`App`] from the command line and the
 //! configuration file, then serves the API until Ctrl-C or SIGTERM.
 
-use crate::agent::agents::agents;
-use crate::agent::{Permissions, Providers};
 use crate::app::{App, Credentials, Paths};
 use crate::config::Config;
-use crate::events::Bus;
+use crate::conversation::recover;
 use crate::sandbox::Sandbox;
-use crate::session::{Runs, recover};
 use crate::store::{SqliteStore, Store};
 use crate::workspace::Workspaces;
 use std::net::SocketAddr;
@@ -56,21 +53,11 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), String
         let username = std::env::var("OPENCODE_SERVER_USERNAME").ok().filter(|u| !u.is_empty());
         Credentials { username: username.unwrap_or_else(|| "opencode".into()), password }
     });
-    let providers = Providers::new(&options.config, |name| std::env::var(name).ok());
-    let app = Arc::new(App {
-        sandbox,
-        store: Arc::new(store) as Arc<dyn Store>,
-        bus: Bus::new(),
-        workspaces,
-        providers,
-        agents: agents(&options.config),
-        permissions: Permissions::default(),
-        config: options.config,
-        runs: Runs::default(),
-        paths: Paths { home: dirs::home_dir().unwrap_or_default(), data, config: options.config_dir },
-        credentials,
-        host_names: vec![options.hostname.clone()],
-    });
+    let app = App::builder(sandbox, Arc::new(store) as Arc<dyn Store>, workspaces, options.config)
+        .paths(Paths { home: dirs::home_dir().unwrap_or_default(), data, config: options.config_dir })
+        .credentials(credentials)
+        .host_names(vec![options.hostname.clone()])
+        .build();
 
     let listener = tokio::net::TcpListener::bind((options.hostname.as_str(), options.port))
         .await

@@ -69,6 +69,11 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// The scope of the events this workspace's sessions publish.
+    pub fn scope(&self) -> crate::events::Scope {
+        crate::events::Scope::Instance { directory: self.directory.clone(), project: self.project.id.clone() }
+    }
+
     /// `relative` (a path inside the workspace) with its symlinks resolved
     /// beneath the workspace, relative to it (`.` for the workspace itself):
     /// what a file rule should see. A part that does not exist yet is kept

@@ -10,6 +10,10 @@
 //! - [`tools`] offers the sandboxed tools to the model and runs its calls;
 //! - [`permission`] parks calls that need a person's answer;
 //! - [`history`], [`system`] and [`title`] build what the model reads.
+//!
+//! [`Assistant`] is what the rest of the server holds: the narrow set of
+//! things a turn reaches (the conversation journal and run registry below
+//! it, the sandbox, the providers), never the HTTP layer above.
 
 pub mod agents;
 pub mod history;
@@ -24,4 +28,57 @@ pub mod turn;
 
 pub use permission::Permissions;
 pub use providers::Providers;
-pub use turn::answer;
+
+use crate::config::AgentConfig;
+use crate::conversation::{Journal, Runs};
+use crate::model::Session;
+use crate::sandbox::Sandbox;
+use crate::store::StoreError;
+use agents::Agent;
+use std::sync::Arc;
+
+/// Answers sessions' prompts: runs turns against the model providers, with
+/// tool calls in the sandbox under the agents' permission rules.
+pub struct Assistant {
+    /// Where the conversation is stored and published.
+    pub journal: Journal,
+    /// What each session runs now (shared with the session layer).
+    pub runs: Arc<Runs>,
+    /// Runs the model's tool calls.
+    pub sandbox: Sandbox,
+    /// The model providers and their models.
+    pub providers: Arc<Providers>,
+    /// The agents prompts run as (from the config, made once).
+    pub agents: Vec<Agent>,
+    /// Tool calls waiting for a person's permission.
+    pub permissions: Arc<Permissions>,
+    /// Retries and their delays.
+    pub settings: AgentConfig,
+}
+
+impl Assistant {
+    /// The agent named `name`, if there is one.
+    pub fn agent(&self, name: &str) -> Option<&Agent> {
+        self.agents.iter().find(|a| a.name == name)
+    }
+
+    /// A session the turn works on.
+    async fn session(&self, id: &str) -> TurnResult<Session> {
+        self.journal.store().session(id).await?.ok_or_else(|| TurnError::Gone(format!("session {id}")))
+    }
+}
+
+/// Why a turn could not go on (the model's own failures are not errors:
+/// they end the step with an error on its message).
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    /// The conversation could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// What the turn works on is gone or not what it needs.
+    #[error("{0}")]
+    Gone(String),
+}
+
+/// What a turn's steps return.
+pub type TurnResult<T> = Result<T, TurnError>;

@@ -10,7 +10,7 @@
 //! requests, answering them `reject` so no dialog is left open.
 
 use super::agents::{Action, Rule, evaluate};
-use crate::app::App;
+use crate::events::{Bus, Scope};
 use crate::ids::{self, Prefix};
 use crate::workspace::Workspace;
 use serde::Deserialize;
@@ -68,8 +68,8 @@ pub struct Ask {
 struct Pending {
     ask: Ask,
     request: Value,
-    directory: String,
-    project: String,
+    /// Where its events go.
+    scope: Scope,
     answer: oneshot::Sender<Verdict>,
 }
 
@@ -105,7 +105,7 @@ impl Permissions {
 
     /// Publishes `permission.asked` and returns the channel its answer
     /// arrives on, with the request's id.
-    pub fn ask(&self, app: &App, workspace: &Workspace, ask: Ask) -> (String, oneshot::Receiver<Verdict>) {
+    pub fn ask(&self, bus: &Bus, workspace: &Workspace, ask: Ask) -> (String, oneshot::Receiver<Verdict>) {
         let id = ids::new(Prefix::Permission);
         let request = json!({
             "id": id,
@@ -117,20 +117,14 @@ impl Permissions {
             "tool": { "messageID": ask.message_id, "callID": ask.call_id },
         });
         let (answer, receiver) = oneshot::channel();
-        let pending = Pending {
-            ask,
-            request: request.clone(),
-            directory: workspace.directory.clone(),
-            project: workspace.project.id.clone(),
-            answer,
-        };
+        let pending = Pending { ask, request: request.clone(), scope: workspace.scope(), answer };
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), pending);
-        app.publish(workspace, "permission.asked", request);
+        bus.publish(&workspace.scope(), "permission.asked", request);
         (id, receiver)
     }
 
     /// Applies a client's reply to request `id`.
-    pub fn reply(&self, app: &App, id: &str, reply: Reply, message: Option<String>) -> Result<(), NotFound> {
+    pub fn reply(&self, bus: &Bus, id: &str, reply: Reply, message: Option<String>) -> Result<(), NotFound> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let request = pending.remove(id).ok_or_else(|| NotFound(id.to_string()))?;
         let session = request.ask.session_id.clone();
@@ -155,19 +149,19 @@ impl Permissions {
             _ => Verdict::Allowed,
         };
         // Only the request the user answered carries their words.
-        answer(app, id, request, &reply, verdict(message));
+        answer(bus, id, request, &reply, verdict(message));
         for (other, request) in others {
-            answer(app, &other, request, &reply, verdict(None));
+            answer(bus, &other, request, &reply, verdict(None));
         }
         Ok(())
     }
 
     /// Withdraws every request of `session` (its run was aborted).
-    pub fn withdraw(&self, app: &App, session: &str) {
+    pub fn withdraw(&self, bus: &Bus, session: &str) {
         let withdrawn =
             take_where(&mut self.pending.lock().unwrap_or_else(|p| p.into_inner()), |ask| ask.session_id == session);
         for (id, request) in withdrawn {
-            answer(app, &id, request, &Reply::Reject, Verdict::Rejected(None));
+            answer(bus, &id, request, &Reply::Reject, Verdict::Rejected(None));
         }
     }
 
@@ -192,10 +186,9 @@ fn take_where(pending: &mut HashMap<String, Pending>, matches: impl Fn(&Ask) -> 
 }
 
 /// Publishes `permission.replied` for a request and wakes the call waiting on it.
-fn answer(app: &App, id: &str, request: Pending, reply: &Reply, verdict: Verdict) {
-    let scope = crate::events::Scope::Instance { directory: &request.directory, project: &request.project };
-    app.bus.publish(
-        scope,
+fn answer(bus: &Bus, id: &str, request: Pending, reply: &Reply, verdict: Verdict) {
+    bus.publish(
+        &request.scope,
         "permission.replied",
         json!({ "sessionID": request.ask.session_id, "requestID": id, "reply": reply.as_str() }),
     );

@@ -4,8 +4,8 @@
 //! The project's `AGENTS.md` (or `CLAUDE.md`), when the workspace has one, is
 //! read through the sandbox like every other file, under a read-only grant.
 
+use super::Assistant;
 use super::agents::Agent;
-use crate::app::App;
 use crate::sandbox::Content;
 use crate::workspace::Workspace;
 
@@ -35,22 +35,22 @@ const READ_ONLY: &str = "You are in read-only mode: you may read, search and run
 cannot be changed. Plan the change and describe it instead.";
 
 /// The system prompt for `agent` in `workspace`, plus a prompt's own `extra`.
-pub async fn prompt(app: &App, workspace: &Workspace, agent: &Agent, extra: Option<&str>) -> Vec<String> {
+pub async fn prompt(assistant: &Assistant, workspace: &Workspace, agent: &Agent, extra: Option<&str>) -> Vec<String> {
     let mut system = vec![BASE.to_string()];
     if let Some(own) = &agent.prompt {
         system.push(own.clone());
     }
-    let shell = if app.sandbox.host_processes() { HOST_PROCESSES } else { NO_HOST_PROCESSES };
+    let shell = if assistant.sandbox.host_processes() { HOST_PROCESSES } else { NO_HOST_PROCESSES };
     system.push(format!(
         "{SHELL} {shell}\n\n<env>\nWorking directory: {}\nIs a git repository: {}\nToday's date: {}\n</env>",
         workspace.directory,
         if workspace.project.git { "yes" } else { "no" },
-        &crate::session::iso8601(crate::ids::now_millis())[..10],
+        &crate::ids::iso8601(crate::ids::now_millis())[..10],
     ));
     if agent.read_only() {
         system.push(READ_ONLY.to_string());
     }
-    if let Some(instructions) = instructions(app, workspace).await {
+    if let Some(instructions) = instructions(assistant, workspace).await {
         system.push(instructions);
     }
     if let Some(extra) = extra.filter(|e| !e.trim().is_empty()) {
@@ -59,9 +59,9 @@ pub async fn prompt(app: &App, workspace: &Workspace, agent: &Agent, extra: Opti
     system
 }
 
-async fn instructions(app: &App, workspace: &Workspace) -> Option<String> {
+async fn instructions(assistant: &Assistant, workspace: &Workspace) -> Option<String> {
     for name in ["AGENTS.md", "CLAUDE.md"] {
-        let Ok(file) = app.sandbox.read_file(&workspace.read_only, name).await else { continue };
+        let Ok(file) = assistant.sandbox.read_file(&workspace.read_only, name).await else { continue };
         let Content::Text(mut text) = file.content else { continue };
         if text.len() > MAX_INSTRUCTIONS {
             let end = (0..=MAX_INSTRUCTIONS).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);

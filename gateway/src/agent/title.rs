@@ -3,9 +3,9 @@
 //! with the `title` agent's instructions, in the background while the turn
 //! runs. A title the user set in the meantime is kept.
 
+use super::Assistant;
 use super::agents::TITLE_PROMPT;
 use super::provider::{ChatMessage, ChatRequest, StreamEvent, UserContent};
-use crate::app::App;
 use crate::model::{MessageWithParts, Session, UserMessage};
 use crate::workspace::Workspace;
 use futures_util::StreamExt;
@@ -24,8 +24,8 @@ pub const DEFAULT_PREFIX: &str = "New session - ";
 
 /// Starts naming `session` after `first`, if it still has its default title.
 pub fn generate(
-    app: &Arc<App>,
-    workspace: &Workspace,
+    assistant: &Arc<Assistant>,
+    workspace: &Arc<Workspace>,
     session: &Session,
     user: &UserMessage,
     first: &MessageWithParts,
@@ -44,8 +44,8 @@ pub fn generate(
         return;
     }
     let (provider_id, model_id) =
-        app.providers.small_model((user.model.provider_id.clone(), user.model.model_id.clone()));
-    let Some(provider) = app.providers.get(&provider_id) else { return };
+        assistant.providers.small_model((user.model.provider_id.clone(), user.model.model_id.clone()));
+    let Some(provider) = assistant.providers.get(&provider_id) else { return };
     let model = provider.model(&model_id);
     let request = ChatRequest {
         model: model.api_id.clone(),
@@ -55,10 +55,9 @@ pub fn generate(
         options: model.options.clone(),
         ..Default::default()
     };
-    let (app, session_id) = (app.clone(), session.id.clone());
-    let directory = workspace.directory.clone();
+    let (assistant, workspace, session_id) = (assistant.clone(), workspace.clone(), session.id.clone());
     tokio::spawn(async move {
-        let client = provider.client(app.providers.http());
+        let client = provider.client(assistant.providers.http());
         let written = tokio::time::timeout(TIMEOUT, async {
             let mut stream = client.stream(&request).await.ok()?;
             let mut text = String::new();
@@ -76,13 +75,12 @@ pub fn generate(
             tracing::debug!(session = session_id, "no title was generated");
             return;
         };
-        let Ok(Some(mut session)) = app.store.session(&session_id).await else { return };
+        let Ok(Some(mut session)) = assistant.journal.store().session(&session_id).await else { return };
         if !session.title.starts_with(DEFAULT_PREFIX) {
             return;
         }
-        let Ok(workspace) = app.workspaces.resolve(&directory) else { return };
         session.title = title;
-        if let Err(error) = crate::session::touch(&app, &workspace, &mut session).await {
+        if let Err(error) = assistant.journal.put_session(&workspace, &mut session).await {
             tracing::warn!(session = session.id, "cannot store the title: {error}");
         }
     });

@@ -15,11 +15,9 @@
 use super::agents::{Action, Agent, Rule, permission_of};
 use super::permission::{Ask, Verdict};
 use super::provider::{ToolCall, ToolDefinition};
-use super::script;
-use crate::app::App;
+use super::{Assistant, script};
 use crate::model::{Part, Todo};
 use crate::sandbox::{CallError, CallOptions, CancelToken};
-use crate::session::record;
 use crate::workspace::Workspace;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -34,8 +32,8 @@ const TODOWRITE: &str = "todowrite";
 const TODOREAD: &str = "todoread";
 
 /// The tools `agent` offers the model, minus those a prompt switched off.
-pub fn definitions(app: &App, agent: &Agent, switched_off: &[String]) -> Vec<ToolDefinition> {
-    let mut tools: Vec<ToolDefinition> = app
+pub fn definitions(assistant: &Assistant, agent: &Agent, switched_off: &[String]) -> Vec<ToolDefinition> {
+    let mut tools: Vec<ToolDefinition> = assistant
         .sandbox
         .tools()
         .iter()
@@ -107,7 +105,7 @@ pub enum Outcome {
 
 /// Everything a call needs beyond its arguments.
 pub struct Context<'a> {
-    pub app: &'a App,
+    pub assistant: &'a Assistant,
     pub workspace: &'a Workspace,
     pub agent: &'a Agent,
     /// The agent's rules, then the session's own.
@@ -132,7 +130,7 @@ pub async fn run(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome
         return failed(format!("Unknown tool {:?}. The tools you can call are: {}.", call.name, names.join(", ")));
     }
     let ask = ask_for(context, call, arguments);
-    match context.app.permissions.decide(context.rules, &ask) {
+    match context.assistant.permissions.decide(context.rules, &ask) {
         Action::Allow => {}
         Action::Deny => {
             return failed(format!(
@@ -142,7 +140,8 @@ pub async fn run(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome
             ));
         }
         Action::Ask => {
-            let (_, answer) = context.app.permissions.ask(context.app, context.workspace, ask);
+            let (_, answer) =
+                context.assistant.permissions.ask(context.assistant.journal.bus(), context.workspace, ask);
             tokio::select! {
                 verdict = answer => match verdict {
                     Ok(Verdict::Allowed) => {}
@@ -150,7 +149,7 @@ pub async fn run(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome
                     Err(_) => return Outcome::Aborted,
                 },
                 () = context.cancel.cancelled() => {
-                    context.app.permissions.withdraw(context.app, context.session_id);
+                    context.assistant.permissions.withdraw(context.assistant.journal.bus(), context.session_id);
                     return Outcome::Aborted;
                 }
             }
@@ -266,13 +265,13 @@ async fn sandboxed(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outco
     let options = CallOptions {
         deadline,
         cancel: Some(context.cancel.clone()),
-        on_output: bash.then(|| record::live_output(context.app, context.workspace, part)),
+        on_output: bash.then(|| context.assistant.journal.live_output(context.workspace, part)),
         session_id: Some(context.session_id.to_string()),
         message_id: Some(context.message_id.to_string()),
         call_id: Some(call.id.clone()),
     };
     let arguments = call.input.to_string();
-    match context.app.sandbox.call_with(&call.name, &arguments, grant, options).await {
+    match context.assistant.sandbox.call_with(&call.name, &arguments, grant, options).await {
         Ok(result) => {
             let mut metadata = result.metadata;
             if bash {
@@ -289,7 +288,7 @@ async fn sandboxed(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outco
                 && let Some(path) = call.input.get("filePath").and_then(Value::as_str)
             {
                 let file = std::path::Path::new(&context.workspace.directory).join(path);
-                context.app.publish(context.workspace, "file.edited", json!({ "file": file }));
+                context.assistant.journal.publish(context.workspace, "file.edited", json!({ "file": file }));
             }
             let title =
                 if bash { call.input["command"].as_str().unwrap_or_default().to_string() } else { result.title };
@@ -321,15 +320,19 @@ async fn write_todos(context: &Context<'_>, arguments: &serde_json::Map<String, 
             todos.len()
         ));
     }
-    if let Err(error) = context.app.store.put_todos(context.session_id, &todos).await {
+    if let Err(error) = context.assistant.journal.store().put_todos(context.session_id, &todos).await {
         return failed(error.to_string());
     }
-    context.app.publish(context.workspace, "todo.updated", json!({ "sessionID": context.session_id, "todos": todos }));
+    context.assistant.journal.publish(
+        context.workspace,
+        "todo.updated",
+        json!({ "sessionID": context.session_id, "todos": todos }),
+    );
     todo_result(&todos)
 }
 
 async fn read_todos(context: &Context<'_>) -> Outcome {
-    match context.app.store.todos(context.session_id).await {
+    match context.assistant.journal.store().todos(context.session_id).await {
         Ok(todos) => todo_result(&todos),
         Err(error) => failed(error.to_string()),
     }

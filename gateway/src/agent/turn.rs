@@ -12,21 +12,19 @@
 //!
 //! The loop runs in a task of its own, never in a request handler: a client
 //! that disconnects does not stop a turn halfway. Callers wait on the run's
-//! outcome instead (see [`crate::session::Runs`]).
+//! outcome instead (see [`crate::conversation::Runs`]).
 
 use super::agents::{Agent, Rule};
 use super::provider::{ChatRequest, EventStream, FinishReason, ProviderError, StreamEvent, ToolCall, Usage};
 use super::providers::{Model, Provider};
 use super::tools::{self, Outcome};
-use super::{history, system, title};
-use crate::api::error::{ApiError, ApiResult, Field};
-use crate::app::App;
+use super::{Assistant, TurnError, TurnResult, history, system, title};
+use crate::conversation::{Busy, Entry, Run, Waiter};
 use crate::ids;
 use crate::model::{
     AssistantMessage, Message, MessageError, MessagePath, MessageWithParts, Part, Session, Tokens, UserMessage,
 };
-use crate::session::record::{publish_delta, put_assistant, put_part};
-use crate::session::{Entry, Run, Waiter, publish_idle};
+use crate::workspace::Workspace;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -58,14 +56,14 @@ answer with what you have, and say what is left to do.";
 /// Answers the session's latest user message: starts a run for it, or joins
 /// the run in progress (which will answer it before ending). The waiter
 /// yields the run's last assistant message.
-pub fn answer(app: &Arc<App>, workspace: Arc<crate::workspace::Workspace>, session_id: &str) -> ApiResult<Waiter> {
-    match app.runs.start_or_join(session_id)? {
+pub fn answer(assistant: &Arc<Assistant>, workspace: Arc<Workspace>, session_id: &str) -> Result<Waiter, Busy> {
+    match assistant.runs.start_or_join(session_id, workspace.scope())? {
         Entry::Joined(waiter) => Ok(waiter),
         Entry::Started(run) => {
             let waiter = run.waiter();
-            let (app, session_id) = (app.clone(), session_id.to_string());
+            let (assistant, session_id) = (assistant.clone(), session_id.to_string());
             tokio::spawn(async move {
-                let outcome = run_turn(&app, &workspace, &session_id, &run).await;
+                let outcome = run_turn(&assistant, &workspace, &session_id, &run).await;
                 if let Err(error) = &outcome {
                     tracing::error!(session = session_id, "a turn failed: {error}");
                 }
@@ -77,12 +75,12 @@ pub fn answer(app: &Arc<App>, workspace: Arc<crate::workspace::Workspace>, sessi
 }
 
 async fn run_turn(
-    app: &Arc<App>,
-    workspace: &crate::workspace::Workspace,
+    assistant: &Arc<Assistant>,
+    workspace: &Arc<Workspace>,
     session_id: &str,
     run: &Run,
-) -> ApiResult<MessageWithParts> {
-    let busy = || run.report(app, workspace, json!({ "type": "busy" }));
+) -> TurnResult<MessageWithParts> {
+    let busy = || run.report(json!({ "type": "busy" }));
     busy();
     let mut last: Option<MessageWithParts> = None;
     let mut steps = 0;
@@ -91,9 +89,9 @@ async fn run_turn(
     // the turn stops there, as the reference's does, and they speak next.
     let mut blocked = false;
     let result = loop {
-        let history = app.store.messages(session_id, None, None).await?;
+        let history = assistant.journal.store().messages(session_id, None, None).await?;
         let Some(user_at) = history.iter().rposition(|m| matches!(m.info, Message::User(_))) else {
-            break Err(ApiError::Internal(format!("session {session_id} has no user message to answer")));
+            break Err(TurnError::Gone(format!("session {session_id} has no user message to answer")));
         };
         let Message::User(user) = &history[user_at].info else { unreachable!("found above") };
         if user.id != answering {
@@ -106,8 +104,7 @@ async fn run_turn(
             Message::User(_) => None,
         });
         if done == Some(true) || blocked || run.aborted() {
-            summarize(app, workspace, user).await?;
-            publish_idle(app, workspace, session_id);
+            summarize(assistant, workspace, user).await?;
             if run.try_end() {
                 break Ok(());
             }
@@ -117,11 +114,11 @@ async fn run_turn(
             continue;
         }
         steps += 1;
-        let session = crate::session::get(app, session_id).await?;
+        let session = assistant.session(session_id).await?;
         if steps == 1 && history.iter().filter(|m| matches!(m.info, Message::User(_))).count() == 1 {
-            title::generate(app, workspace, &session, user, &history[user_at]);
+            title::generate(assistant, workspace, &session, user, &history[user_at]);
         }
-        let step = Step::new(app, workspace, session, user.clone(), run).await?;
+        let step = Step::new(assistant, workspace, session, user.clone(), run).await?;
         let ended = step.run(&history, steps).await?;
         blocked = ended.blocked;
         last = Some(ended.message);
@@ -130,26 +127,27 @@ async fn run_turn(
     match last {
         Some(message) => Ok(message),
         // Joined a run that had nothing left to do: the latest assistant message.
-        None => app
-            .store
+        None => assistant
+            .journal
+            .store()
             .messages(session_id, Some(1), None)
             .await?
             .pop()
-            .ok_or_else(|| ApiError::Internal(format!("session {session_id} has no messages"))),
+            .ok_or_else(|| TurnError::Gone(format!("session {session_id} has no messages"))),
     }
 }
 
 /// Marks a user message as answered, as the reference does once a turn
 /// ends: its `summary` (the files the turn changed; wasmgate keeps no
 /// snapshots to diff, so the list is empty) and the session's `session.diff`.
-async fn summarize(app: &App, workspace: &crate::workspace::Workspace, user: &UserMessage) -> ApiResult<()> {
+async fn summarize(assistant: &Assistant, workspace: &Workspace, user: &UserMessage) -> TurnResult<()> {
     if user.summary.is_some() {
         return Ok(());
     }
     let mut user = user.clone();
     user.summary = Some(json!({ "diffs": [] }));
-    crate::session::record::put_message(app, workspace, &Message::User(user.clone())).await?;
-    app.publish(workspace, "session.diff", json!({ "sessionID": user.session_id, "diff": [] }));
+    assistant.journal.put_message(workspace, &Message::User(user.clone())).await?;
+    assistant.journal.publish(workspace, "session.diff", json!({ "sessionID": user.session_id, "diff": [] }));
     Ok(())
 }
 
@@ -162,15 +160,16 @@ struct Ended {
 
 /// One model call and the tool calls it makes.
 struct Step<'a> {
-    app: &'a Arc<App>,
-    workspace: &'a crate::workspace::Workspace,
+    assistant: &'a Arc<Assistant>,
+    workspace: &'a Workspace,
     session: Session,
     user: UserMessage,
     run: &'a Run,
     agent: Agent,
     /// The agent's permission rules, then the session's own.
     rules: Vec<Rule>,
-    assistant: AssistantMessage,
+    /// The assistant message this step writes.
+    reply: AssistantMessage,
     parts: Vec<Part>,
     /// The open text and reasoning parts (indices into `parts`).
     text: Option<usize>,
@@ -181,31 +180,31 @@ struct Step<'a> {
 
 impl<'a> Step<'a> {
     async fn new(
-        app: &'a Arc<App>,
-        workspace: &'a crate::workspace::Workspace,
+        assistant_of: &'a Arc<Assistant>,
+        workspace: &'a Workspace,
         session: Session,
         user: UserMessage,
         run: &'a Run,
-    ) -> ApiResult<Self> {
-        let agent = app
+    ) -> TurnResult<Self> {
+        let agent = assistant_of
             .agent(&user.agent)
-            .ok_or_else(|| ApiError::bad(Field::Payload, format!("no agent named {:?}", user.agent)))?
+            .ok_or_else(|| TurnError::Gone(format!("no agent named {:?}", user.agent)))?
             .clone();
         let mut rules = agent.rules.clone();
         rules.extend(super::agents::rules_of(session.permission.as_ref()));
         let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };
-        let mut assistant = AssistantMessage::answering(&session.id, &user.id, &user.model, &agent.name, path);
-        assistant.variant = user.variant.clone();
-        put_assistant(app, workspace, &assistant).await?;
+        let mut message = AssistantMessage::answering(&session.id, &user.id, &user.model, &agent.name, path);
+        message.variant = user.variant.clone();
+        assistant_of.journal.put_assistant(workspace, &message).await?;
         Ok(Step {
-            app,
+            assistant: assistant_of,
             workspace,
             session,
             user,
             run,
             agent,
             rules,
-            assistant,
+            reply: message,
             parts: Vec::new(),
             text: None,
             reasoning: None,
@@ -213,8 +212,8 @@ impl<'a> Step<'a> {
         })
     }
 
-    async fn run(mut self, history: &[MessageWithParts], step: u32) -> ApiResult<Ended> {
-        let Some(provider) = self.app.providers.get(&self.user.model.provider_id) else {
+    async fn run(mut self, history: &[MessageWithParts], step: u32) -> TurnResult<Ended> {
+        let Some(provider) = self.assistant.providers.get(&self.user.model.provider_id) else {
             let error = self.missing_provider();
             return self.fail(error).await;
         };
@@ -230,9 +229,9 @@ impl<'a> Step<'a> {
         let offered = if last_step || !model.tool_call {
             Vec::new()
         } else {
-            tools::definitions(self.app, &self.agent, &switched_off)
+            tools::definitions(self.assistant, &self.agent, &switched_off)
         };
-        let mut system = system::prompt(self.app, self.workspace, &self.agent, self.user.system.as_deref()).await;
+        let mut system = system::prompt(self.assistant, self.workspace, &self.agent, self.user.system.as_deref()).await;
         if last_step {
             system.push(LAST_STEP.into());
         }
@@ -250,7 +249,7 @@ impl<'a> Step<'a> {
             Ok(None) => return self.abort().await,
             Err(error) => return self.fail(error.to_message_error(&provider.id)).await,
         };
-        self.put(Part::new(&self.session.id, &self.assistant.id, json!({ "type": "step-start" }))).await?;
+        self.put(Part::new(&self.session.id, &self.reply.id, json!({ "type": "step-start" }))).await?;
         let (calls, reason, usage) = match self.consume(stream).await? {
             Consumed::Finished { calls, reason, usage } => (calls, reason, usage),
             Consumed::Aborted => return self.abort().await,
@@ -266,16 +265,16 @@ impl<'a> Step<'a> {
             }
         }
         self.finish_step(reason, usage, &model).await?;
-        self.assistant.time.completed = Some(ids::now_millis());
-        put_assistant(self.app, self.workspace, &self.assistant).await?;
+        self.reply.time.completed = Some(ids::now_millis());
+        self.assistant.journal.put_assistant(self.workspace, &self.reply).await?;
         Ok(Ended { message: self.message(), blocked })
     }
 
     /// Starts the model call, retrying what is worth retrying with backoff
     /// (`session.status` says `retry` meanwhile). `None` when aborted.
     async fn connect(&self, provider: &Provider, request: &ChatRequest) -> Result<Option<EventStream>, ProviderError> {
-        let client = provider.client(self.app.providers.http());
-        let settings = &self.app.config.wasmgate.agent;
+        let client = provider.client(self.assistant.providers.http());
+        let settings = &self.assistant.settings;
         let retries = settings.retries.unwrap_or(MAX_RETRIES);
         let first_delay = settings.retry_delay_ms.map(Duration::from_millis).unwrap_or(RETRY_DELAY);
         let mut attempt = 0;
@@ -311,17 +310,17 @@ impl<'a> Step<'a> {
             let next = ids::now_millis() + delay.as_millis() as i64;
             tracing::warn!(provider = provider.id, attempt, "the model call failed, retrying: {error}");
             let retry = json!({ "type": "retry", "attempt": attempt, "message": error.to_string(), "next": next });
-            self.run.report(self.app, self.workspace, retry);
+            self.run.report(retry);
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = self.run.cancel.cancelled() => return Ok(None),
             }
-            self.run.report(self.app, self.workspace, json!({ "type": "busy" }));
+            self.run.report(json!({ "type": "busy" }));
         }
     }
 
     /// Reads the model's stream into parts until it finishes.
-    async fn consume(&mut self, mut stream: EventStream) -> ApiResult<Consumed> {
+    async fn consume(&mut self, mut stream: EventStream) -> TurnResult<Consumed> {
         let mut calls = Vec::new();
         loop {
             let event = tokio::select! {
@@ -360,7 +359,7 @@ impl<'a> Step<'a> {
                         "type": "tool", "tool": name, "callID": id,
                         "state": { "status": "pending", "input": {}, "raw": "" },
                     });
-                    let index = self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
+                    let index = self.put(Part::new(&self.session.id, &self.reply.id, part)).await?;
                     self.tools.insert(id, index);
                 }
                 StreamEvent::ToolCall(call) => {
@@ -368,7 +367,7 @@ impl<'a> Step<'a> {
                         Some(&index) => index,
                         None => {
                             let part = json!({ "type": "tool", "tool": call.name, "callID": call.id });
-                            let index = self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
+                            let index = self.put(Part::new(&self.session.id, &self.reply.id, part)).await?;
                             self.tools.insert(call.id.clone(), index);
                             index
                         }
@@ -392,19 +391,19 @@ impl<'a> Step<'a> {
         &mut self,
         call: &ToolCall,
         offered: &[super::provider::ToolDefinition],
-    ) -> ApiResult<Option<Outcome>> {
+    ) -> TurnResult<Option<Outcome>> {
         let Some(&index) = self.tools.get(&call.id) else { return Ok(None) };
         if self.run.aborted() {
             return Ok(Some(Outcome::Aborted));
         }
         let context = tools::Context {
-            app: self.app,
+            assistant: self.assistant,
             workspace: self.workspace,
             agent: &self.agent,
             rules: &self.rules,
             offered,
             session_id: &self.session.id,
-            message_id: &self.assistant.id,
+            message_id: &self.reply.id,
             cancel: &self.run.cancel,
         };
         let outcome = tools::run(&context, call, &self.parts[index]).await;
@@ -436,7 +435,7 @@ impl<'a> Step<'a> {
         Ok(Some(outcome))
     }
 
-    async fn finish_step(&mut self, reason: FinishReason, usage: Usage, model: &Model) -> ApiResult<()> {
+    async fn finish_step(&mut self, reason: FinishReason, usage: Usage, model: &Model) -> TurnResult<()> {
         let tokens = Tokens {
             total: Some(usage.input + usage.output + usage.reasoning + usage.cache_read + usage.cache_write),
             input: usage.input,
@@ -446,13 +445,13 @@ impl<'a> Step<'a> {
         };
         let cost = model.cost.of(&usage);
         let part = json!({ "type": "step-finish", "reason": reason.as_str(), "tokens": tokens, "cost": cost });
-        self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
-        self.assistant.finish = Some(reason.as_str().to_string());
-        self.assistant.tokens = tokens;
-        self.assistant.cost = cost;
-        put_assistant(self.app, self.workspace, &self.assistant).await?;
+        self.put(Part::new(&self.session.id, &self.reply.id, part)).await?;
+        self.reply.finish = Some(reason.as_str().to_string());
+        self.reply.tokens = tokens;
+        self.reply.cost = cost;
+        self.assistant.journal.put_assistant(self.workspace, &self.reply).await?;
         // The session adds up what its steps used.
-        let mut session = crate::session::get(self.app, &self.session.id).await?;
+        let mut session = self.assistant.session(&self.session.id).await?;
         let total = &mut session.tokens;
         total.input += usage.input;
         total.output += usage.output;
@@ -460,34 +459,42 @@ impl<'a> Step<'a> {
         total.cache.read += usage.cache_read;
         total.cache.write += usage.cache_write;
         session.cost += cost;
-        crate::session::touch(self.app, self.workspace, &mut session).await
+        Ok(self.assistant.journal.put_session(self.workspace, &mut session).await?)
     }
 
     /// Ends the step with `error`: on the message, and as `session.error`.
-    async fn fail(mut self, error: MessageError) -> ApiResult<Ended> {
+    async fn fail(mut self, error: MessageError) -> TurnResult<Ended> {
         self.close_open_parts().await?;
         self.end_running_tools("The model call failed before this tool ran.").await?;
-        self.assistant.error = Some(error.clone());
-        self.assistant.time.completed = Some(ids::now_millis());
-        put_assistant(self.app, self.workspace, &self.assistant).await?;
-        self.app.publish(self.workspace, "session.error", json!({ "sessionID": self.session.id, "error": error }));
+        self.reply.error = Some(error.clone());
+        self.reply.time.completed = Some(ids::now_millis());
+        self.assistant.journal.put_assistant(self.workspace, &self.reply).await?;
+        self.assistant.journal.publish(
+            self.workspace,
+            "session.error",
+            json!({ "sessionID": self.session.id, "error": error }),
+        );
         Ok(Ended { message: self.message(), blocked: false })
     }
 
     /// Ends the step as aborted, keeping what was streamed.
-    async fn abort(mut self) -> ApiResult<Ended> {
+    async fn abort(mut self) -> TurnResult<Ended> {
         let error = MessageError::new("MessageAbortedError", "Aborted");
-        self.app.publish(self.workspace, "session.error", json!({ "sessionID": self.session.id, "error": error }));
+        self.assistant.journal.publish(
+            self.workspace,
+            "session.error",
+            json!({ "sessionID": self.session.id, "error": error }),
+        );
         self.close_open_parts().await?;
         self.end_running_tools("Tool execution aborted").await?;
-        self.assistant.error = Some(error);
-        self.assistant.time.completed = Some(ids::now_millis());
-        put_assistant(self.app, self.workspace, &self.assistant).await?;
+        self.reply.error = Some(error);
+        self.reply.time.completed = Some(ids::now_millis());
+        self.assistant.journal.put_assistant(self.workspace, &self.reply).await?;
         Ok(Ended { message: self.message(), blocked: false })
     }
 
     fn missing_provider(&self) -> MessageError {
-        let providers = self.app.providers.all();
+        let providers = self.assistant.providers.all();
         let message = if providers.is_empty() {
             "No model provider is configured. Set OPENAI_API_KEY, OPENAI_BASE_URL or ANTHROPIC_API_KEY, or add one \
              under \"provider\" in the config file (opencode.json's format); file, search and shell routes work \
@@ -512,20 +519,20 @@ impl<'a> Step<'a> {
     }
 
     /// Adds a part, stores and publishes it; returns its index.
-    async fn put(&mut self, part: Part) -> ApiResult<usize> {
+    async fn put(&mut self, part: Part) -> TurnResult<usize> {
         self.parts.push(part);
         let index = self.parts.len() - 1;
         self.store_part(index).await?;
         Ok(index)
     }
 
-    async fn store_part(&self, index: usize) -> ApiResult<()> {
-        put_part(self.app, self.workspace, &self.parts[index]).await
+    async fn store_part(&self, index: usize) -> TurnResult<()> {
+        Ok(self.assistant.journal.put_part(self.workspace, &self.parts[index]).await?)
     }
 
     /// The open text or reasoning part (index into `parts`), created with
     /// empty text (and published, before any delta) when none is open.
-    async fn open(&mut self, kind: Streamed) -> ApiResult<usize> {
+    async fn open(&mut self, kind: Streamed) -> TurnResult<usize> {
         let open = match kind {
             Streamed::Text => self.text,
             Streamed::Reasoning => self.reasoning,
@@ -538,7 +545,7 @@ impl<'a> Step<'a> {
             Streamed::Reasoning => "reasoning",
         };
         let part = json!({ "type": name, "text": "", "time": { "start": ids::now_millis() } });
-        let index = self.put(Part::new(&self.session.id, &self.assistant.id, part)).await?;
+        let index = self.put(Part::new(&self.session.id, &self.reply.id, part)).await?;
         match kind {
             Streamed::Text => self.text = Some(index),
             Streamed::Reasoning => self.reasoning = Some(index),
@@ -553,16 +560,16 @@ impl<'a> Step<'a> {
         if let Some(Value::String(text)) = part.body.get_mut("text") {
             text.push_str(delta);
         }
-        publish_delta(self.app, self.workspace, part, "text", delta);
+        self.assistant.journal.publish_delta(self.workspace, part, "text", delta);
     }
 
     /// Sets a text or reasoning part's `time.end` and stores it.
-    async fn end_part(&mut self, index: usize) -> ApiResult<()> {
+    async fn end_part(&mut self, index: usize) -> TurnResult<()> {
         self.parts[index].body["time"]["end"] = json!(ids::now_millis());
         self.store_part(index).await
     }
 
-    async fn close_open_parts(&mut self) -> ApiResult<()> {
+    async fn close_open_parts(&mut self) -> TurnResult<()> {
         if let Some(index) = self.reasoning.take() {
             self.end_part(index).await?;
         }
@@ -573,7 +580,7 @@ impl<'a> Step<'a> {
     }
 
     /// Marks tool parts that never finished as errors.
-    async fn end_running_tools(&mut self, why: &str) -> ApiResult<()> {
+    async fn end_running_tools(&mut self, why: &str) -> TurnResult<()> {
         let now = ids::now_millis();
         let open: Vec<usize> = self
             .tools
@@ -598,7 +605,7 @@ impl<'a> Step<'a> {
     }
 
     fn message(&self) -> MessageWithParts {
-        MessageWithParts { info: Message::Assistant(self.assistant.clone()), parts: self.parts.clone() }
+        MessageWithParts { info: Message::Assistant(self.reply.clone()), parts: self.parts.clone() }
     }
 }
 

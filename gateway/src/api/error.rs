@@ -5,7 +5,9 @@
 //! the body repeats. Nothing here ever answers with HTML: the SDK reads an
 //! HTML response as "not an OpenCode server".
 
+use crate::conversation::Busy;
 use crate::sandbox::CallError;
+use crate::session::SessionError;
 use crate::store::StoreError;
 use crate::workspace::WorkspaceError;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -67,6 +69,24 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Taken(_) => ApiError::bad(Field::Payload, error.to_string()),
             StoreError::Failed(_) => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<Busy> for ApiError {
+    fn from(Busy(session): Busy) -> Self {
+        ApiError::Busy(session)
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::NotFound(message) => ApiError::NotFound(message),
+            SessionError::Invalid(message) => ApiError::bad(Field::Payload, message),
+            SessionError::Busy(busy) => busy.into(),
+            SessionError::Store(error) => error.into(),
+            SessionError::Failed(message) => ApiError::Internal(message),
         }
     }
 }

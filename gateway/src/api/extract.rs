@@ -5,11 +5,15 @@
 //! picks the directory a request works in, in the reference's order: a
 //! session's own directory, then `?directory=`, then the
 //! `x-opencode-directory` header (percent-encoded), then the served folder.
+//! [`Found`] is the session a `/session/{sessionID}/...` route names, looked
+//! up once per request.
 
 use super::error::{ApiError, Field};
 use crate::app::App;
+use crate::ids::Prefix;
+use crate::model::Session;
 use crate::workspace::Workspace;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -60,18 +64,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     }
 }
 
-/// The directory (and project) a request works in.
+/// The directory (and project) a request works in: the one it names, else
+/// the served folder. (A session's routes work in the session's directory:
+/// see [`Found::workspace`].)
 pub struct Instance(pub Arc<Workspace>);
 
 impl FromRequestParts<Arc<App>> for Instance {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
-        if let Some(session) = session_in_path(parts.uri.path())
-            && let Some(session) = app.store.session(session).await?
-        {
-            return Ok(Instance(app.workspaces.resolve(&session.directory)?));
-        }
         if let Some(directory) = requested_directory(parts) {
             return Ok(Instance(app.workspaces.resolve(&directory)?));
         }
@@ -79,10 +80,41 @@ impl FromRequestParts<Arc<App>> for Instance {
     }
 }
 
-/// The session id of a `/session/{id}/...` path (not `/session/status`).
-fn session_in_path(path: &str) -> Option<&str> {
-    let id = path.strip_prefix("/session/")?.split('/').next()?;
-    crate::ids::Prefix::Session.matches(id).then_some(id)
+/// The session a route's `{sessionID}` names: a 400 for an id that is not a
+/// session's, a 404 for one that does not exist.
+pub struct Found(pub Session);
+
+impl FromRequestParts<Arc<App>> for Found {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, app)
+            .await
+            .map_err(|e| ApiError::Internal(format!("a session route without parameters: {e}")))?;
+        let id = params
+            .iter()
+            .find_map(|(key, value)| (key == "sessionID").then_some(value))
+            .ok_or_else(|| ApiError::Internal("a session route without {sessionID}".into()))?;
+        checked(Prefix::Session, id)?;
+        Ok(Found(app.sessions.get(id).await?))
+    }
+}
+
+impl Found {
+    /// The directory the session works in, resolved now (it may have moved
+    /// or been replaced since the session was made).
+    pub fn workspace(&self, app: &App) -> Result<Arc<Workspace>, ApiError> {
+        Ok(app.workspaces.resolve(&self.0.directory)?)
+    }
+}
+
+/// Checks an id's prefix, as the reference validates path parameters.
+pub fn checked(prefix: Prefix, id: &str) -> Result<&str, ApiError> {
+    if prefix.matches(id) {
+        Ok(id)
+    } else {
+        Err(ApiError::bad(Field::Path, format!("Expected an id starting with \"{}_\", got {id:?}", prefix.as_str())))
+    }
 }
 
 fn requested_directory(parts: &Parts) -> Option<String> {

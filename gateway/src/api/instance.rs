@@ -71,7 +71,7 @@ async fn providers(State(app): State<Arc<App>>) -> Json<Value> {
 }
 
 async fn agents(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(Value::Array(app.agents.iter().map(|a| a.to_json()).collect()))
+    Json(Value::Array(app.assistant.agents.iter().map(|a| a.to_json()).collect()))
 }
 
 async fn commands(State(app): State<Arc<App>>) -> Json<Value> {

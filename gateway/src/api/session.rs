@@ -2,12 +2,12 @@
 //! commands, `!` shell commands, abort; plus permission replies.
 
 use super::error::{ApiError, ApiResult, Field};
-use super::extract::{Instance, JsonBody, Params};
+use super::extract::{Found, Instance, JsonBody, Params, checked};
 use crate::agent::permission::Reply;
 use crate::app::App;
 use crate::ids::Prefix;
 use crate::model::{MessageWithParts, Session};
-use crate::session::{self, CommandRequest, CreateSession, PromptRequest, ShellRequest, UpdateSession};
+use crate::session::{CommandRequest, CreateSession, PromptRequest, ShellRequest, UpdateSession};
 use crate::store::SessionQuery;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -35,15 +35,6 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/session/{sessionID}/fork", post(fork))
         .route("/permission", get(permissions))
         .route("/permission/{requestID}/reply", post(reply_permission))
-}
-
-/// Checks an id's prefix, as the reference validates path parameters.
-fn checked(prefix: Prefix, id: &str) -> ApiResult<&str> {
-    if prefix.matches(id) {
-        Ok(id)
-    } else {
-        Err(ApiError::bad(Field::Path, format!("Expected an id starting with \"{}_\", got {id:?}", prefix.as_str())))
-    }
 }
 
 #[derive(Deserialize)]
@@ -91,46 +82,39 @@ async fn create(
     if let Some(parent) = &request.parent_id {
         checked(Prefix::Session, parent).map_err(|_| ApiError::bad(Field::Payload, "parentID must start with ses_"))?;
     }
-    Ok(Json(session::create(&app, &workspace, request).await?))
+    Ok(Json(app.sessions.create(&workspace, request).await?))
 }
 
 async fn status(State(app): State<Arc<App>>) -> Json<HashMap<String, Value>> {
-    Json(app.runs.statuses())
+    Json(app.sessions.runs().statuses())
 }
 
-async fn read(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Session>> {
-    Ok(Json(session::get(&app, checked(Prefix::Session, &id)?).await?))
+async fn read(Found(session): Found) -> Json<Session> {
+    Json(session)
 }
 
 async fn update(
     State(app): State<Arc<App>>,
-    Instance(workspace): Instance,
-    Path(id): Path<String>,
+    found: Found,
     JsonBody(request): JsonBody<UpdateSession>,
 ) -> ApiResult<Json<Session>> {
-    Ok(Json(session::update(&app, &workspace, checked(Prefix::Session, &id)?, request).await?))
+    let workspace = found.workspace(&app)?;
+    Ok(Json(app.sessions.update(&workspace, found.0, request).await?))
 }
 
-async fn delete(
-    State(app): State<Arc<App>>,
-    Instance(workspace): Instance,
-    Path(id): Path<String>,
-) -> ApiResult<Json<bool>> {
-    session::delete(&app, &workspace, checked(Prefix::Session, &id)?).await?;
+async fn delete(State(app): State<Arc<App>>, found: Found) -> ApiResult<Json<bool>> {
+    let workspace = found.workspace(&app)?;
+    app.sessions.delete(&workspace, &found.0).await?;
     Ok(Json(true))
 }
 
-async fn children(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Vec<Session>>> {
-    let id = checked(Prefix::Session, &id)?;
-    session::get(&app, id).await?;
-    Ok(Json(app.store.children(id).await?))
+async fn children(State(app): State<Arc<App>>, Found(session): Found) -> ApiResult<Json<Vec<Session>>> {
+    Ok(Json(app.store.children(&session.id).await?))
 }
 
-async fn abort(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<bool>> {
-    let id = checked(Prefix::Session, &id)?;
-    session::get(&app, id).await?;
-    app.runs.abort(id);
-    Ok(Json(true))
+async fn abort(State(app): State<Arc<App>>, Found(session): Found) -> Json<bool> {
+    app.sessions.runs().abort(&session.id);
+    Json(true)
 }
 
 #[derive(Deserialize)]
@@ -141,72 +125,74 @@ struct MessageParams {
 
 async fn messages(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    Found(session): Found,
     Params(params): Params<MessageParams>,
 ) -> ApiResult<Json<Vec<MessageWithParts>>> {
-    let id = checked(Prefix::Session, &id)?;
-    session::get(&app, id).await?;
-    Ok(Json(app.store.messages(id, params.limit.filter(|&l| l > 0), params.before.as_deref()).await?))
+    let limit = params.limit.filter(|&l| l > 0);
+    Ok(Json(app.store.messages(&session.id, limit, params.before.as_deref()).await?))
+}
+
+#[derive(Deserialize)]
+struct MessagePath {
+    #[serde(rename = "messageID")]
+    message_id: String,
 }
 
 async fn message(
     State(app): State<Arc<App>>,
-    Path((id, message_id)): Path<(String, String)>,
+    Found(session): Found,
+    Path(MessagePath { message_id }): Path<MessagePath>,
 ) -> ApiResult<Json<MessageWithParts>> {
-    let (id, message_id) = (checked(Prefix::Session, &id)?, checked(Prefix::Message, &message_id)?);
-    session::get(&app, id).await?;
-    let message = app.store.message(id, message_id).await?;
+    let message_id = checked(Prefix::Message, &message_id)?;
+    let message = app.store.message(&session.id, message_id).await?;
     Ok(Json(message.ok_or_else(|| ApiError::NotFound(format!("Message not found: {message_id}")))?))
 }
 
 async fn prompt(
     State(app): State<Arc<App>>,
-    Instance(workspace): Instance,
-    Path(id): Path<String>,
+    found: Found,
     JsonBody(request): JsonBody<PromptRequest>,
 ) -> ApiResult<Json<MessageWithParts>> {
-    Ok(Json(session::prompt(&app, workspace, checked(Prefix::Session, &id)?, request).await?))
+    let workspace = found.workspace(&app)?;
+    Ok(Json(app.sessions.prompt(workspace, found.0, request).await?))
 }
 
 async fn prompt_async(
     State(app): State<Arc<App>>,
-    Instance(workspace): Instance,
-    Path(id): Path<String>,
+    found: Found,
     JsonBody(request): JsonBody<PromptRequest>,
 ) -> ApiResult<StatusCode> {
     // The message is stored now; the turn goes on after the 204, and its
     // failures arrive as `session.error`.
-    session::submit(&app, workspace, checked(Prefix::Session, &id)?, request).await?;
+    let workspace = found.workspace(&app)?;
+    app.sessions.submit(workspace, found.0, request).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn command(
     State(app): State<Arc<App>>,
-    Instance(workspace): Instance,
-    Path(id): Path<String>,
+    found: Found,
     JsonBody(request): JsonBody<CommandRequest>,
 ) -> ApiResult<Json<MessageWithParts>> {
-    Ok(Json(session::command(&app, workspace, checked(Prefix::Session, &id)?, request).await?))
+    let workspace = found.workspace(&app)?;
+    Ok(Json(app.sessions.command(workspace, found.0, request).await?))
 }
 
 async fn shell(
     State(app): State<Arc<App>>,
-    Instance(workspace): Instance,
-    Path(id): Path<String>,
+    found: Found,
     JsonBody(request): JsonBody<ShellRequest>,
 ) -> ApiResult<Json<MessageWithParts>> {
-    Ok(Json(session::shell(&app, workspace, checked(Prefix::Session, &id)?, request).await?))
+    let workspace = found.workspace(&app)?;
+    Ok(Json(app.sessions.shell(workspace, found.0, request).await?))
 }
 
-async fn todo(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let id = checked(Prefix::Session, &id)?;
-    session::get(&app, id).await?;
-    Ok(Json(serde_json::to_value(app.store.todos(id).await?).expect("todos serialize")))
+async fn todo(State(app): State<Arc<App>>, Found(session): Found) -> ApiResult<Json<Value>> {
+    Ok(Json(serde_json::to_value(app.store.todos(&session.id).await?).expect("todos serialize")))
 }
 
-async fn diff(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    session::get(&app, checked(Prefix::Session, &id)?).await?;
-    Ok(Json(json!([])))
+async fn diff(Found(_): Found) -> Json<Value> {
+    Json(json!([]))
 }
 
 #[derive(Deserialize, Default)]
@@ -217,16 +203,15 @@ struct ForkRequest {
 
 async fn fork(
     State(app): State<Arc<App>>,
-    Instance(workspace): Instance,
-    Path(id): Path<String>,
+    found: Found,
     JsonBody(request): JsonBody<ForkRequest>,
 ) -> ApiResult<Json<Session>> {
-    let id = checked(Prefix::Session, &id)?;
-    Ok(Json(session::fork(&app, &workspace, id, request.message_id.as_deref()).await?))
+    let workspace = found.workspace(&app)?;
+    Ok(Json(app.sessions.fork(&workspace, &found.0, request.message_id.as_deref()).await?))
 }
 
 async fn permissions(State(app): State<Arc<App>>) -> Json<Vec<Value>> {
-    Json(app.permissions.list())
+    Json(app.assistant.permissions.list())
 }
 
 #[derive(Deserialize)]
@@ -248,6 +233,6 @@ async fn reply_permission(
         _ => return Err(ApiError::bad(Field::Payload, "reply must be \"once\", \"always\" or \"reject\"")),
     };
     let message = request.message.filter(|m| !m.trim().is_empty());
-    app.permissions.reply(&app, &id, reply, message).map_err(|e| ApiError::NotFound(e.to_string()))?;
+    app.assistant.permissions.reply(&app.bus, &id, reply, message).map_err(|e| ApiError::NotFound(e.to_string()))?;
     Ok(Json(true))
 }

@@ -6,11 +6,9 @@
 //! part beside it, so the model sees the file as it was when the prompt was
 //! sent (as the reference does).
 
-use super::record::{put_message, put_part};
-use super::runs::{self, Waiter};
-use super::{get, touch};
-use crate::api::error::{ApiError, ApiResult, Field};
-use crate::app::App;
+use super::{SessionError, SessionResult, Sessions};
+use crate::agent::Assistant;
+use crate::conversation::{self, Waiter};
 use crate::ids::{self, Prefix};
 use crate::model::{Message, MessageTime, MessageWithParts, ModelRef, Part, Session, UserMessage};
 use crate::workspace::Workspace;
@@ -59,81 +57,83 @@ pub enum Submitted {
     Answering(Waiter),
 }
 
-/// Stores the user's message and sets the agent answering it.
-pub async fn submit(
-    app: &Arc<App>,
-    workspace: Arc<Workspace>,
-    session_id: &str,
-    request: PromptRequest,
-) -> ApiResult<Submitted> {
-    let mut session = get(app, session_id).await?;
-    let no_reply = request.no_reply;
-    let user = record_user_message(app, &workspace, &mut session, request).await?;
-    if no_reply {
-        return Ok(Submitted::Stored(Box::new(user)));
+impl Sessions {
+    /// Stores the user's message and sets the agent answering it.
+    pub async fn submit(
+        &self,
+        workspace: Arc<Workspace>,
+        mut session: Session,
+        request: PromptRequest,
+    ) -> SessionResult<Submitted> {
+        let no_reply = request.no_reply;
+        let user = self.record_user_message(&workspace, &mut session, request).await?;
+        if no_reply {
+            return Ok(Submitted::Stored(Box::new(user)));
+        }
+        Ok(Submitted::Answering(crate::agent::turn::answer(&self.assistant, workspace, &session.id)?))
     }
-    Ok(Submitted::Answering(crate::agent::answer(app, workspace, session_id)?))
-}
 
-/// Stores the user's message and waits for the turn that answers it; returns
-/// the last assistant message (or, with `noReply`, the user message).
-pub async fn prompt(
-    app: &Arc<App>,
-    workspace: Arc<Workspace>,
-    session_id: &str,
-    request: PromptRequest,
-) -> ApiResult<MessageWithParts> {
-    match submit(app, workspace, session_id, request).await? {
-        Submitted::Stored(user) => Ok(*user),
-        Submitted::Answering(waiter) => runs::wait(waiter).await.map_err(ApiError::Internal),
+    /// Stores the user's message and waits for the turn that answers it; returns
+    /// the last assistant message (or, with `noReply`, the user message).
+    pub async fn prompt(
+        &self,
+        workspace: Arc<Workspace>,
+        session: Session,
+        request: PromptRequest,
+    ) -> SessionResult<MessageWithParts> {
+        match self.submit(workspace, session, request).await? {
+            Submitted::Stored(user) => Ok(*user),
+            Submitted::Answering(waiter) => conversation::wait(waiter).await.map_err(SessionError::Failed),
+        }
     }
-}
 
-/// Expands a configured command's template and prompts with it.
-pub async fn command(
-    app: &Arc<App>,
-    workspace: Arc<Workspace>,
-    session_id: &str,
-    request: CommandRequest,
-) -> ApiResult<MessageWithParts> {
-    let configured = app.config.get("command").and_then(|commands| commands.get(&request.command));
-    let template = configured
-        .and_then(|command| command.get("template"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::NotFound(format!("Command not found: {}", request.command)))?;
-    let text = expand(template, &request.arguments);
-    let setting = |key: &str| configured.and_then(|c| c.get(key)).and_then(Value::as_str).map(str::to_string);
-    let model = match request.model.as_deref().or(setting("model").as_deref()) {
-        Some(model) => Some(parse_model(model)?),
-        None => None,
-    };
-    let mut parts = vec![Map::from_iter([("type".into(), json!("text")), ("text".into(), json!(text))])];
-    parts.extend(request.parts);
-    let prompt_request = PromptRequest {
-        message_id: request.message_id,
-        model,
-        agent: request.agent.or_else(|| setting("agent")),
-        no_reply: false,
-        tools: None,
-        format: None,
-        system: None,
-        variant: request.variant,
-        parts,
-    };
-    let reply = prompt(app, workspace.clone(), session_id, prompt_request).await?;
-    app.publish(
+    /// Expands a configured command's template and prompts with it.
+    pub async fn command(
+        &self,
+        workspace: Arc<Workspace>,
+        session: Session,
+        request: CommandRequest,
+    ) -> SessionResult<MessageWithParts> {
+        let session_id = session.id.clone();
+        let configured = self.commands.get(&request.command);
+        let template = configured
+            .and_then(|command| command.get("template"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| SessionError::NotFound(format!("Command not found: {}", request.command)))?;
+        let text = expand(template, &request.arguments);
+        let setting = |key: &str| configured.and_then(|c| c.get(key)).and_then(Value::as_str).map(str::to_string);
+        let model = match request.model.as_deref().or(setting("model").as_deref()) {
+            Some(model) => Some(parse_model(model)?),
+            None => None,
+        };
+        let mut parts = vec![Map::from_iter([("type".into(), json!("text")), ("text".into(), json!(text))])];
+        parts.extend(request.parts);
+        let prompt_request = PromptRequest {
+            message_id: request.message_id,
+            model,
+            agent: request.agent.or_else(|| setting("agent")),
+            no_reply: false,
+            tools: None,
+            format: None,
+            system: None,
+            variant: request.variant,
+            parts,
+        };
+        let reply = self.prompt(workspace.clone(), session, prompt_request).await?;
+        self.journal.publish(
         &workspace,
         "command.executed",
         json!({ "name": request.command, "sessionID": session_id, "arguments": request.arguments, "messageID": reply.info.id() }),
     );
-    Ok(reply)
+        Ok(reply)
+    }
 }
 
 /// `"provider/model"` as a [`ModelRef`].
-fn parse_model(text: &str) -> ApiResult<ModelRef> {
+fn parse_model(text: &str) -> SessionResult<ModelRef> {
     let (provider, model) = text
         .split_once('/')
-        .ok_or_else(|| ApiError::bad(Field::Payload, format!("model must be \"provider/model\", got {text:?}")))?;
+        .ok_or_else(|| SessionError::Invalid(format!("model must be \"provider/model\", got {text:?}")))?;
     Ok(ModelRef { provider_id: provider.into(), model_id: model.into(), variant: None })
 }
 
@@ -149,111 +149,121 @@ pub fn expand(template: &str, arguments: &str) -> String {
 
 /// The model a prompt (or a `!` command) is recorded with: the one it
 /// names, else the session's, the agent's, the config's default.
-pub(super) fn model_for(app: &App, session: &Session, agent: &str, requested: Option<ModelRef>) -> ModelRef {
+pub(super) fn model_for(
+    assistant: &Assistant,
+    session: &Session,
+    agent: &str,
+    requested: Option<ModelRef>,
+) -> ModelRef {
     requested
         .or_else(|| {
             let model = session.model.as_ref()?;
             Some(ModelRef { provider_id: model.provider_id.clone(), model_id: model.id.clone(), variant: None })
         })
         .or_else(|| {
-            let (provider, model) = app.agents.iter().find(|a| a.name == agent)?.model.clone()?;
+            let (provider, model) = assistant.agent(agent)?.model.clone()?;
             Some(ModelRef { provider_id: provider, model_id: model, variant: None })
         })
         .or_else(|| {
-            let (provider, model) = app.providers.default_model()?;
+            let (provider, model) = assistant.providers.default_model()?;
             Some(ModelRef { provider_id: provider, model_id: model, variant: None })
         })
         .unwrap_or_else(|| ModelRef { provider_id: String::new(), model_id: String::new(), variant: None })
 }
 
-async fn record_user_message(
-    app: &App,
-    workspace: &Workspace,
-    session: &mut Session,
-    request: PromptRequest,
-) -> ApiResult<MessageWithParts> {
-    for part in &request.parts {
-        match part.get("type").and_then(Value::as_str) {
-            Some("text" | "file" | "agent" | "subtask") => {}
-            Some(other) => {
-                return Err(ApiError::bad(
-                    Field::Payload,
-                    format!("unknown part type {other:?}: a prompt's parts are text, file, agent or subtask"),
-                ));
+impl Sessions {
+    async fn record_user_message(
+        &self,
+        workspace: &Workspace,
+        session: &mut Session,
+        request: PromptRequest,
+    ) -> SessionResult<MessageWithParts> {
+        for part in &request.parts {
+            match part.get("type").and_then(Value::as_str) {
+                Some("text" | "file" | "agent" | "subtask") => {}
+                Some(other) => {
+                    return Err(SessionError::Invalid(format!(
+                        "unknown part type {other:?}: a prompt's parts are text, file, agent or subtask"
+                    )));
+                }
+                None => return Err(SessionError::Invalid("every part needs a \"type\"".into())),
             }
-            None => return Err(ApiError::bad(Field::Payload, "every part needs a \"type\"")),
         }
-    }
-    if let Some(id) = &request.message_id
-        && Prefix::Message.matches(id)
-        && app.store.message(&session.id, id).await?.is_some()
-    {
-        return Err(ApiError::bad(Field::Payload, format!("message id {id} is taken")));
-    }
-    let agent = request.agent.or_else(|| session.agent.clone()).unwrap_or_else(|| "build".into());
-    if app.agent(&agent).is_none() {
-        return Err(ApiError::bad(Field::Payload, format!("no agent named {agent:?}")));
-    }
-    let model = model_for(app, session, &agent, request.model);
-    let message = Message::User(UserMessage {
-        id: request.message_id.filter(|id| Prefix::Message.matches(id)).unwrap_or_else(|| ids::new(Prefix::Message)),
-        session_id: session.id.clone(),
-        time: MessageTime { created: ids::now_millis(), completed: None },
-        summary: None,
-        agent,
-        model,
-        system: request.system,
-        tools: request.tools,
-        format: request.format,
-        variant: request.variant,
-    });
-    put_message(app, workspace, &message).await?;
-    let mut parts = Vec::with_capacity(request.parts.len());
-    for mut body in request.parts {
-        let id = body.remove("id").and_then(|id| id.as_str().map(str::to_string));
-        body.remove("sessionID");
-        body.remove("messageID");
-        let attachment = if body.get("type").and_then(Value::as_str) == Some("file") {
-            read_attachment(app, workspace, &body).await
-        } else {
-            None
-        };
-        let mut part = Part::new(&session.id, message.id(), Value::Object(body));
-        if let Some(id) = id.filter(|id| Prefix::Part.matches(id)) {
-            part.id = id;
+        if let Some(id) = &request.message_id
+            && Prefix::Message.matches(id)
+            && self.store().message(&session.id, id).await?.is_some()
+        {
+            return Err(SessionError::Invalid(format!("message id {id} is taken")));
         }
-        put_part(app, workspace, &part).await?;
-        parts.push(part);
-        if let Some(text) = attachment {
-            let part = Part::new(&session.id, message.id(), json!({ "type": "text", "text": text, "synthetic": true }));
-            put_part(app, workspace, &part).await?;
+        let agent = request.agent.or_else(|| session.agent.clone()).unwrap_or_else(|| "build".into());
+        if self.assistant.agent(&agent).is_none() {
+            return Err(SessionError::Invalid(format!("no agent named {agent:?}")));
+        }
+        let model = model_for(&self.assistant, session, &agent, request.model);
+        let message = Message::User(UserMessage {
+            id: request
+                .message_id
+                .filter(|id| Prefix::Message.matches(id))
+                .unwrap_or_else(|| ids::new(Prefix::Message)),
+            session_id: session.id.clone(),
+            time: MessageTime { created: ids::now_millis(), completed: None },
+            summary: None,
+            agent,
+            model,
+            system: request.system,
+            tools: request.tools,
+            format: request.format,
+            variant: request.variant,
+        });
+        self.journal.put_message(workspace, &message).await?;
+        let mut parts = Vec::with_capacity(request.parts.len());
+        for mut body in request.parts {
+            let id = body.remove("id").and_then(|id| id.as_str().map(str::to_string));
+            body.remove("sessionID");
+            body.remove("messageID");
+            let attachment = if body.get("type").and_then(Value::as_str) == Some("file") {
+                self.read_attachment(workspace, &body).await
+            } else {
+                None
+            };
+            let mut part = Part::new(&session.id, message.id(), Value::Object(body));
+            if let Some(id) = id.filter(|id| Prefix::Part.matches(id)) {
+                part.id = id;
+            }
+            self.journal.put_part(workspace, &part).await?;
             parts.push(part);
+            if let Some(text) = attachment {
+                let part =
+                    Part::new(&session.id, message.id(), json!({ "type": "text", "text": text, "synthetic": true }));
+                self.journal.put_part(workspace, &part).await?;
+                parts.push(part);
+            }
         }
+        self.journal.put_session(workspace, session).await?;
+        Ok(MessageWithParts { info: message, parts })
     }
-    touch(app, workspace, session).await?;
-    Ok(MessageWithParts { info: message, parts })
-}
 
-/// A `file://` attachment's content, read through the sandbox, as the text
-/// the model sees; `None` for other attachments (images travel as they are).
-async fn read_attachment(app: &App, workspace: &Workspace, part: &Map<String, Value>) -> Option<String> {
-    let url = part.get("url")?.as_str()?;
-    let encoded = url.strip_prefix("file://")?;
-    let path = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
-    let mime = part.get("mime").and_then(Value::as_str).unwrap_or("text/plain");
-    if mime.starts_with("image/") {
-        return None;
+    /// A `file://` attachment's content, read through the sandbox, as the text
+    /// the model sees; `None` for other attachments (images travel as they are).
+    async fn read_attachment(&self, workspace: &Workspace, part: &Map<String, Value>) -> Option<String> {
+        let url = part.get("url")?.as_str()?;
+        let encoded = url.strip_prefix("file://")?;
+        let path = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
+        let mime = part.get("mime").and_then(Value::as_str).unwrap_or("text/plain");
+        if mime.starts_with("image/") {
+            return None;
+        }
+        let (tool, arguments) = if mime == "application/x-directory" {
+            ("list", json!({ "path": path }))
+        } else {
+            ("read", json!({ "filePath": path }))
+        };
+        let said = format!("Called the {tool} tool with the following input: {arguments}");
+        Some(match self.sandbox.call(tool, &arguments.to_string(), &workspace.read_only).await {
+            Ok(result) => format!("{said}\n\n{}", result.output),
+            Err(error) => format!("{said}\n\nIt failed: {error}"),
+        })
     }
-    let (tool, arguments) = if mime == "application/x-directory" {
-        ("list", json!({ "path": path }))
-    } else {
-        ("read", json!({ "filePath": path }))
-    };
-    let said = format!("Called the {tool} tool with the following input: {arguments}");
-    Some(match app.sandbox.call(tool, &arguments.to_string(), &workspace.read_only).await {
-        Ok(result) => format!("{said}\n\n{}", result.output),
-        Err(error) => format!("{said}\n\nIt failed: {error}"),
-    })
 }
 
 #[cfg(test)]

@@ -5,17 +5,16 @@
 //! user message with a synthetic text part, an assistant message holding one
 //! `bash` tool part that goes running -> (running with live output) ->
 //! completed, then idle. Output streams into the running part's
-//! `metadata.output` (see [`super::record::live_output`]). The command runs in
+//! `metadata.output` (see [`crate::conversation::Journal::live_output`]). The command runs in
 //! a task of its own, so a client that disconnects does not leave it half
 //! recorded.
 
-use super::record::{live_output, put_assistant, put_message, put_part};
-use super::{Run, get};
-use crate::api::error::{ApiError, ApiResult, Field};
-use crate::app::App;
+use super::{SessionError, SessionResult, Sessions};
+use crate::conversation::Run;
 use crate::ids::{self, Prefix};
 use crate::model::{
-    AssistantMessage, Message, MessageError, MessagePath, MessageTime, MessageWithParts, ModelRef, Part, UserMessage,
+    AssistantMessage, Message, MessageError, MessagePath, MessageTime, MessageWithParts, ModelRef, Part, Session,
+    UserMessage,
 };
 use crate::sandbox::{CallError, CallOptions, Grant};
 use crate::workspace::Workspace;
@@ -38,113 +37,117 @@ fn build() -> String {
     "build".into()
 }
 
-/// Runs the command and returns the assistant message with its tool part.
-pub async fn shell(
-    app: &Arc<App>,
-    workspace: Arc<Workspace>,
-    session_id: &str,
-    request: ShellRequest,
-) -> ApiResult<MessageWithParts> {
-    let session = get(app, session_id).await?;
-    let Some(agent) = app.agent(&request.agent) else {
-        return Err(ApiError::bad(Field::Payload, format!("no agent named {:?}", request.agent)));
-    };
-    // The agent's grant: a read-only agent's `!command` cannot write either.
-    let grant = if agent.read_only() { workspace.read_only.clone() } else { workspace.grant.clone() };
-    let run = app.runs.start(session_id)?;
-    let app = app.clone();
-    let task = tokio::spawn(async move {
-        run.report(&app, &workspace, json!({ "type": "busy" }));
-        let result = run_recorded(&app, &workspace, &grant, &session, request, &run).await;
-        drop(run);
-        super::publish_idle(&app, &workspace, &session.id);
-        result
-    });
-    task.await.map_err(|e| ApiError::Internal(format!("the shell command's task failed: {e}")))?
-}
-
-async fn run_recorded(
-    app: &App,
-    workspace: &Workspace,
-    grant: &Grant,
-    session: &crate::model::Session,
-    request: ShellRequest,
-    run: &Run,
-) -> ApiResult<MessageWithParts> {
-    let model = super::prompt::model_for(app, session, &request.agent, request.model);
-    let user = Message::User(UserMessage {
-        id: request.message_id.filter(|id| Prefix::Message.matches(id)).unwrap_or_else(|| ids::new(Prefix::Message)),
-        session_id: session.id.clone(),
-        time: MessageTime { created: ids::now_millis(), completed: None },
-        summary: None,
-        agent: request.agent.clone(),
-        model: model.clone(),
-        system: None,
-        tools: None,
-        format: None,
-        variant: None,
-    });
-    put_message(app, workspace, &user).await?;
-    let note = Part::new(
-        &session.id,
-        user.id(),
-        json!({ "type": "text", "text": "The following tool was executed by the user", "synthetic": true }),
-    );
-    put_part(app, workspace, &note).await?;
-
-    let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };
-    let mut assistant = AssistantMessage::answering(&session.id, user.id(), &model, &request.agent, path);
-    put_assistant(app, workspace, &assistant).await?;
-
-    let input = json!({ "command": request.command });
-    let start = ids::now_millis();
-    let mut tool = Part::new(
-        &session.id,
-        &assistant.id,
-        json!({
-            "type": "tool",
-            "callID": ids::call_id(),
-            "tool": "bash",
-            "state": { "status": "running", "input": input, "time": { "start": start } },
-        }),
-    );
-    put_part(app, workspace, &tool).await?;
-
-    let options = CallOptions {
-        cancel: Some(run.cancel.clone()),
-        on_output: Some(live_output(app, workspace, &tool)),
-        session_id: Some(session.id.clone()),
-        message_id: Some(assistant.id.clone()),
-        call_id: tool.body.get("callID").and_then(Value::as_str).map(str::to_string),
-        ..Default::default()
-    };
-    let arguments = json!({ "command": request.command }).to_string();
-    let result = app.sandbox.call_with("bash", &arguments, grant, options).await;
-    let end = ids::now_millis();
-    tool.body.insert(
-        "state".into(),
-        match &result {
-            Ok(output) => json!({
-                "status": "completed",
-                "input": input,
-                "output": output.output,
-                "title": "",
-                "metadata": { "output": output.output },
-                "time": { "start": start, "end": end },
-            }),
-            Err(error) => json!({
-                "status": "error",
-                "input": input,
-                "error": error.to_string(),
-                "time": { "start": start, "end": end },
-            }),
-        },
-    );
-    assistant.time.completed = Some(end);
-    if matches!(result, Err(CallError::Cancelled)) || run.aborted() {
-        assistant.error = Some(MessageError::new("MessageAbortedError", "Aborted"));
+impl Sessions {
+    /// Runs the command and returns the assistant message with its tool part.
+    pub async fn shell(
+        &self,
+        workspace: Arc<Workspace>,
+        session: Session,
+        request: ShellRequest,
+    ) -> SessionResult<MessageWithParts> {
+        let Some(agent) = self.assistant.agent(&request.agent) else {
+            return Err(SessionError::Invalid(format!("no agent named {:?}", request.agent)));
+        };
+        // The agent's grant: a read-only agent's `!command` cannot write either.
+        let grant = if agent.read_only() { workspace.read_only.clone() } else { workspace.grant.clone() };
+        let run = self.runs.start(&session.id, workspace.scope())?;
+        let sessions = self.clone();
+        let task = tokio::spawn(async move {
+            run.report(json!({ "type": "busy" }));
+            let result = sessions.run_recorded(&workspace, &grant, &session, request, &run).await;
+            // Dropping the run leaves the session idle, and publishes it.
+            drop(run);
+            result
+        });
+        task.await.map_err(|e| SessionError::Failed(format!("the shell command's task failed: {e}")))?
     }
-    put_assistant(app, workspace, &assistant).await?;
-    put_part(app, workspace, &tool).await?;
-    Ok(MessageWithParts { info: Message::Assistant(assistant), parts: vec![tool] })
+
+    async fn run_recorded(
+        &self,
+        workspace: &Workspace,
+        grant: &Grant,
+        session: &Session,
+        request: ShellRequest,
+        run: &Run,
+    ) -> SessionResult<MessageWithParts> {
+        let model = super::prompt::model_for(&self.assistant, session, &request.agent, request.model);
+        let user = Message::User(UserMessage {
+            id: request
+                .message_id
+                .filter(|id| Prefix::Message.matches(id))
+                .unwrap_or_else(|| ids::new(Prefix::Message)),
+            session_id: session.id.clone(),
+            time: MessageTime { created: ids::now_millis(), completed: None },
+            summary: None,
+            agent: request.agent.clone(),
+            model: model.clone(),
+            system: None,
+            tools: None,
+            format: None,
+            variant: None,
+        });
+        self.journal.put_message(workspace, &user).await?;
+        let note = Part::new(
+            &session.id,
+            user.id(),
+            json!({ "type": "text", "text": "The following tool was executed by the user", "synthetic": true }),
+        );
+        self.journal.put_part(workspace, &note).await?;
+
+        let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };
+        let mut assistant = AssistantMessage::answering(&session.id, user.id(), &model, &request.agent, path);
+        self.journal.put_assistant(workspace, &assistant).await?;
+
+        let input = json!({ "command": request.command });
+        let start = ids::now_millis();
+        let mut tool = Part::new(
+            &session.id,
+            &assistant.id,
+            json!({
+                "type": "tool",
+                "callID": ids::call_id(),
+                "tool": "bash",
+                "state": { "status": "running", "input": input, "time": { "start": start } },
+            }),
+        );
+        self.journal.put_part(workspace, &tool).await?;
+
+        let options = CallOptions {
+            cancel: Some(run.cancel.clone()),
+            on_output: Some(self.journal.live_output(workspace, &tool)),
+            session_id: Some(session.id.clone()),
+            message_id: Some(assistant.id.clone()),
+            call_id: tool.body.get("callID").and_then(Value::as_str).map(str::to_string),
+            ..Default::default()
+        };
+        let arguments = json!({ "command": request.command }).to_string();
+        let result = self.sandbox.call_with("bash", &arguments, grant, options).await;
+        let end = ids::now_millis();
+        tool.body.insert(
+            "state".into(),
+            match &result {
+                Ok(output) => json!({
+                    "status": "completed",
+                    "input": input,
+                    "output": output.output,
+                    "title": "",
+                    "metadata": { "output": output.output },
+                    "time": { "start": start, "end": end },
+                }),
+                Err(error) => json!({
+                    "status": "error",
+                    "input": input,
+                    "error": error.to_string(),
+                    "time": { "start": start, "end": end },
+                }),
+            },
+        );
+        assistant.time.completed = Some(end);
+        if matches!(result, Err(CallError::Cancelled)) || run.aborted() {
+            assistant.error = Some(MessageError::new("MessageAbortedError", "Aborted"));
+        }
+        self.journal.put_assistant(workspace, &assistant).await?;
+        self.journal.put_part(workspace, &tool).await?;
+        Ok(MessageWithParts { info: Message::Assistant(assistant), parts: vec![tool] })
+    }
 }

@@ -227,7 +227,7 @@ async fn a_damaged_stored_row_is_skipped_not_fatal() {
     drop(database);
     let store = SqliteStore::open(&path).unwrap();
     // The start-up recovery pass reads past the damage...
-    wasmgate::session::recover(&store).await.expect("recovery skips damaged rows");
+    wasmgate::conversation::recover(&store).await.expect("recovery skips damaged rows");
     // ...and so does every listing.
     let sessions = store.sessions(&Default::default()).await.unwrap();
     let titles: Vec<&str> = sessions.iter().map(|s| s.title.as_str()).collect();

@@ -11,12 +11,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::ServiceExt;
-use wasmgate::agent::agents::agents;
-use wasmgate::agent::{Permissions, Providers};
 use wasmgate::app::{App, Credentials, Paths};
 use wasmgate::config::Config;
-use wasmgate::events::Bus;
-use wasmgate::session::Runs;
 use wasmgate::store::SqliteStore;
 use wasmgate::workspace::Workspaces;
 
@@ -40,21 +36,12 @@ impl TestServer {
     fn build(workspace: &Path, config: Config, credentials: Option<Credentials>) -> Self {
         let data = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&data.path().join("wasmgate.db")).unwrap();
-        let app = Arc::new(App {
-            sandbox: sandbox(),
-            store: Arc::new(store),
-            bus: Bus::new(),
-            workspaces: Workspaces::new(workspace, &[]).unwrap(),
+        let app = App::builder(sandbox(), Arc::new(store), Workspaces::new(workspace, &[]).unwrap(), config)
+            .paths(Paths { home: "/home".into(), data: data.path().into(), config: "/config".into() })
+            .credentials(credentials)
             // The environment is not read: tests name their providers.
-            providers: Providers::new(&config, |_| None),
-            agents: agents(&config),
-            permissions: Permissions::default(),
-            config,
-            runs: Runs::default(),
-            paths: Paths { home: "/home".into(), data: data.path().into(), config: "/config".into() },
-            credentials,
-            host_names: Vec::new(),
-        });
+            .environment(|_| None)
+            .build();
         TestServer { app, _data: data }
     }
 

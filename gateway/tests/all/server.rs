@@ -231,10 +231,10 @@ async fn the_store_keeps_everything_across_a_reopen_and_closes_interrupted_runs(
     }
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.session(&session.id).await.unwrap().unwrap().title, "kept");
-    assert_eq!(wasmgate::session::recover(&store).await.unwrap(), (1, 1));
+    assert_eq!(wasmgate::conversation::recover(&store).await.unwrap(), (1, 1));
     let messages = store.messages(&session.id, None, None).await.unwrap();
     let Message::Assistant(assistant) = &messages[0].info else { panic!("an assistant message") };
     assert!(assistant.time.completed.is_some());
     assert_eq!(messages[0].parts[0].body["state"]["status"], "error");
-    assert_eq!(wasmgate::session::recover(&store).await.unwrap(), (0, 0), "recovery is done once");
+    assert_eq!(wasmgate::conversation::recover(&store).await.unwrap(), (0, 0), "recovery is done once");
 }

@@ -8,14 +8,16 @@
 //! run's cancel token, which stops the model stream, a waiting permission
 //! request and the sandboxed tool call alike.
 //!
+//! A run publishes its own `session.status` changes, and the session going
+//! idle when it ends, however it ends (finished, aborted, or dropped by a
+//! panic), so a client never sees a session stay busy.
+//!
 //! The registry is in memory: after a restart nothing runs, and
 //! [`super::recover`] closes what a crash left open.
 
-use crate::api::error::{ApiError, ApiResult};
-use crate::app::App;
+use crate::events::{Bus, Scope};
 use crate::model::MessageWithParts;
 use crate::sandbox::CancelToken;
-use crate::workspace::Workspace;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,39 +50,49 @@ struct Active {
     done: Waiter,
 }
 
+/// The session is running something else (the reference's 409).
+#[derive(Debug, thiserror::Error)]
+#[error("Session is busy: {0}")]
+pub struct Busy(pub String);
+
 /// The sessions that are busy now.
-#[derive(Default)]
 pub struct Runs {
     active: Arc<Mutex<HashMap<String, Active>>>,
     next_id: AtomicU64,
+    bus: Bus,
 }
 
 impl Runs {
+    /// A registry whose runs publish their status on `bus`.
+    pub fn new(bus: Bus) -> Self {
+        Self { active: Arc::default(), next_id: AtomicU64::new(0), bus }
+    }
+
     /// Starts a run that nothing may join (a shell command); refused while
-    /// the session runs anything.
-    pub fn start(&self, session: &str) -> ApiResult<Run> {
+    /// the session runs anything. Its status events go to `scope`.
+    pub fn start(&self, session: &str, scope: Scope) -> Result<Run, Busy> {
         let mut active = self.lock();
         if active.contains_key(session) {
-            return Err(ApiError::Busy(session.to_string()));
+            return Err(Busy(session.to_string()));
         }
-        Ok(self.insert(&mut active, session, false))
+        Ok(self.insert(&mut active, session, false, scope))
     }
 
     /// Starts a prompt run, or joins the prompt run in progress. A session
     /// running a shell command is busy.
-    pub fn start_or_join(&self, session: &str) -> ApiResult<Entry> {
+    pub fn start_or_join(&self, session: &str, scope: Scope) -> Result<Entry, Busy> {
         let mut active = self.lock();
         match active.get_mut(session) {
             Some(run) if run.prompt => {
                 run.joined = true;
                 Ok(Entry::Joined(run.done.clone()))
             }
-            Some(_) => Err(ApiError::Busy(session.to_string())),
-            None => Ok(Entry::Started(self.insert(&mut active, session, true))),
+            Some(_) => Err(Busy(session.to_string())),
+            None => Ok(Entry::Started(self.insert(&mut active, session, true, scope))),
         }
     }
 
-    fn insert(&self, active: &mut HashMap<String, Active>, session: &str, prompt: bool) -> Run {
+    fn insert(&self, active: &mut HashMap<String, Active>, session: &str, prompt: bool, scope: Scope) -> Run {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let cancel = CancelToken::new();
         let (done, waiter) = watch::channel(None);
@@ -89,7 +101,15 @@ impl Runs {
             session.to_string(),
             Active { id, cancel: cancel.clone(), prompt, joined: false, status, done: waiter },
         );
-        Run { id, session: session.to_string(), cancel, done, active: self.active.clone() }
+        Run {
+            id,
+            session: session.to_string(),
+            cancel,
+            done,
+            active: self.active.clone(),
+            bus: self.bus.clone(),
+            scope,
+        }
     }
 
     /// Stops what `session` runs; false when it runs nothing.
@@ -126,6 +146,8 @@ pub struct Run {
     pub cancel: CancelToken,
     done: watch::Sender<Option<Outcome>>,
     active: Arc<Mutex<HashMap<String, Active>>>,
+    bus: Bus,
+    scope: Scope,
 }
 
 impl Run {
@@ -136,13 +158,13 @@ impl Run {
 
     /// Sets the session's status (`busy`, or `retry` with its details) and
     /// publishes it as `session.status`.
-    pub fn report(&self, app: &App, workspace: &Workspace, status: Value) {
+    pub fn report(&self, status: Value) {
         if let Some(run) = lock(&self.active).get_mut(&self.session)
             && run.id == self.id
         {
             run.status = status.clone();
         }
-        app.publish(workspace, "session.status", json!({ "sessionID": self.session, "status": status }));
+        self.bus.publish(&self.scope, "session.status", json!({ "sessionID": self.session, "status": status }));
     }
 
     /// Waits for this run's outcome.
@@ -150,10 +172,10 @@ impl Run {
         self.done.subscribe()
     }
 
-    /// Leaves the session idle unless a prompt joined since the last call
-    /// (then it returns false: the loop has another message to answer).
-    /// Checking and leaving are one step, so a prompt either joins in time
-    /// or finds the session idle and starts its own run.
+    /// Leaves the session idle (and publishes that) unless a prompt joined
+    /// since the last call (then it returns false: the loop has another
+    /// message to answer). Checking and leaving are one step, so a prompt
+    /// either joins in time or finds the session idle and starts its own run.
     pub fn try_end(&self) -> bool {
         let mut active = lock(&self.active);
         match active.get_mut(&self.session) {
@@ -163,6 +185,8 @@ impl Run {
             }
             Some(run) if run.id == self.id => {
                 active.remove(&self.session);
+                drop(active);
+                self.publish_idle();
                 true
             }
             _ => true,
@@ -175,16 +199,29 @@ impl Run {
         let _ = self.done.send(Some(outcome));
     }
 
+    /// Leaves the session idle, once: publishes it when this call did.
     fn release(&self) {
         let mut active = lock(&self.active);
         if active.get(&self.session).is_some_and(|run| run.id == self.id) {
             active.remove(&self.session);
+            drop(active);
+            self.publish_idle();
         }
+    }
+
+    /// `session.status` idle, then the deprecated `session.idle` the
+    /// reference still sends.
+    fn publish_idle(&self) {
+        let session = &self.session;
+        self.bus.publish(&self.scope, "session.status", json!({ "sessionID": session, "status": { "type": "idle" } }));
+        self.bus.publish(&self.scope, "session.idle", json!({ "sessionID": session }));
     }
 }
 
 impl Drop for Run {
     fn drop(&mut self) {
+        // A run dropped while registered (a panic, a task cancelled) still
+        // leaves its session idle, and says so.
         self.release();
         // A run dropped without an outcome (a panic) still releases its waiters.
         self.done.send_if_modified(|outcome| {
@@ -196,13 +233,6 @@ impl Drop for Run {
             }
         });
     }
-}
-
-/// Publishes that `session` is idle: `session.status`, then the deprecated
-/// `session.idle` the reference still sends.
-pub fn publish_idle(app: &App, workspace: &Workspace, session: &str) {
-    app.publish(workspace, "session.status", json!({ "sessionID": session, "status": { "type": "idle" } }));
-    app.publish(workspace, "session.idle", json!({ "sessionID": session }));
 }
 
 /// Waits for an outcome on `waiter`.
@@ -221,29 +251,41 @@ pub async fn wait(mut waiter: Waiter) -> Outcome {
 mod tests {
     use super::*;
 
+    fn runs() -> Runs {
+        Runs::new(Bus::new())
+    }
+
     #[test]
     fn a_busy_session_refuses_shell_commands_and_lets_prompts_join() {
-        let runs = Runs::default();
-        let run = match runs.start_or_join("ses_a").unwrap() {
+        let runs = runs();
+        let run = match runs.start_or_join("ses_a", Scope::Global).unwrap() {
             Entry::Started(run) => run,
             Entry::Joined(_) => panic!("the session was idle"),
         };
-        assert!(matches!(runs.start("ses_a"), Err(ApiError::Busy(_))));
-        assert!(matches!(runs.start_or_join("ses_a").unwrap(), Entry::Joined(_)));
+        assert!(matches!(runs.start("ses_a", Scope::Global), Err(Busy(_))));
+        assert!(matches!(runs.start_or_join("ses_a", Scope::Global).unwrap(), Entry::Joined(_)));
         assert!(!run.try_end(), "a prompt joined: the run goes on");
         assert!(runs.is_busy("ses_a"));
         assert!(run.try_end(), "nothing joined since: the run ends");
         assert!(!runs.is_busy("ses_a"));
-        assert!(runs.start("ses_a").is_ok(), "the session is free again");
+        assert!(runs.start("ses_a", Scope::Global).is_ok(), "the session is free again");
     }
 
     #[tokio::test]
     async fn joiners_get_the_outcome_and_a_dropped_run_releases_them() {
-        let runs = Runs::default();
-        let Entry::Started(run) = runs.start_or_join("ses_b").unwrap() else { panic!() };
-        let Entry::Joined(waiter) = runs.start_or_join("ses_b").unwrap() else { panic!() };
+        let runs = runs();
+        let mut events = runs.bus.global_stream();
+        let Entry::Started(run) = runs.start_or_join("ses_b", Scope::Global).unwrap() else { panic!() };
+        let Entry::Joined(waiter) = runs.start_or_join("ses_b", Scope::Global).unwrap() else { panic!() };
         drop(run);
         assert!(wait(waiter).await.is_err());
         assert!(!runs.is_busy("ses_b"));
+        // The dropped run said the session is idle.
+        use futures_util::StreamExt;
+        let _connected = events.next().await;
+        let status = String::from_utf8(events.next().await.unwrap().unwrap().to_vec()).unwrap();
+        assert!(status.contains("\"session.status\"") && status.contains("\"idle\""), "{status}");
+        let idle = String::from_utf8(events.next().await.unwrap().unwrap().to_vec()).unwrap();
+        assert!(idle.contains("\"session.idle\""), "{idle}");
     }
 }

@@ -1,0 +1,121 @@
+//! Storing and publishing the pieces of a conversation.
+//!
+//! Every change is written to the store before its event goes out, so a
+//! client that reconnects and re-reads sees what the stream showed. Streamed
+//! text is the one exception: each chunk is published as a
+//! `message.part.delta` without a write, and the part is stored whole when
+//! it ends.
+
+use crate::events::{Bus, Scope};
+use crate::ids;
+use crate::model::{AssistantMessage, Message, Part, Session};
+use crate::sandbox::OutputSink;
+use crate::store::{Store, StoreResult};
+use crate::workspace::Workspace;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The most often a running tool's live output is republished.
+const LIVE_UPDATE: Duration = Duration::from_millis(50);
+
+/// How much live output a running part's metadata keeps (the model-facing
+/// tool caps its own output the same way).
+const LIVE_OUTPUT: usize = 30_000;
+
+/// The store and the bus, written in that order.
+#[derive(Clone)]
+pub struct Journal {
+    store: Arc<dyn Store>,
+    bus: Bus,
+}
+
+impl Journal {
+    pub fn new(store: Arc<dyn Store>, bus: Bus) -> Self {
+        Self { store, bus }
+    }
+
+    /// Where conversations are kept.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// Where their changes are published.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Publishes an event of `workspace`.
+    pub fn publish(&self, workspace: &Workspace, kind: &str, properties: Value) {
+        self.bus.publish(&workspace.scope(), kind, properties);
+    }
+
+    /// Bumps a session's `time.updated`, stores it and publishes
+    /// `session.updated`.
+    pub async fn put_session(&self, workspace: &Workspace, session: &mut Session) -> StoreResult<()> {
+        session.time.updated = ids::now_millis().max(session.time.updated);
+        self.store.put_session(session).await?;
+        self.publish(workspace, "session.updated", json!({ "sessionID": session.id, "info": session }));
+        Ok(())
+    }
+
+    /// Stores a part, then publishes it.
+    pub async fn put_part(&self, workspace: &Workspace, part: &Part) -> StoreResult<()> {
+        self.store.put_part(part).await?;
+        let properties = json!({ "sessionID": part.session_id, "part": part, "time": ids::now_millis() });
+        self.publish(workspace, "message.part.updated", properties);
+        Ok(())
+    }
+
+    /// Stores a message, then publishes it.
+    pub async fn put_message(&self, workspace: &Workspace, message: &Message) -> StoreResult<()> {
+        self.store.put_message(message).await?;
+        self.publish(workspace, "message.updated", json!({ "sessionID": message.session_id(), "info": message }));
+        Ok(())
+    }
+
+    /// Stores an assistant message, then publishes it.
+    pub async fn put_assistant(&self, workspace: &Workspace, message: &AssistantMessage) -> StoreResult<()> {
+        self.put_message(workspace, &Message::Assistant(message.clone())).await
+    }
+
+    /// Publishes a chunk of a streaming part's `field`.
+    pub fn publish_delta(&self, workspace: &Workspace, part: &Part, field: &str, delta: &str) {
+        self.publish(
+            workspace,
+            "message.part.delta",
+            json!({
+                "sessionID": part.session_id,
+                "messageID": part.message_id,
+                "partID": part.id,
+                "field": field,
+                "delta": delta,
+            }),
+        );
+    }
+
+    /// A sink for a running tool's streamed output that republishes its part
+    /// with `state.metadata.output` (what the TUI shows live), at most every
+    /// [`LIVE_UPDATE`] and keeping at most [`LIVE_OUTPUT`] bytes.
+    pub fn live_output(&self, workspace: &Workspace, part: &Part) -> OutputSink {
+        let bus = self.bus.clone();
+        let scope: Scope = workspace.scope();
+        let mut part = part.clone();
+        let mut output = String::new();
+        let mut last = Instant::now() - LIVE_UPDATE;
+        Box::new(move |chunk: &str| {
+            if output.len() < LIVE_OUTPUT {
+                let room = LIVE_OUTPUT - output.len();
+                let end = (0..=room.min(chunk.len())).rev().find(|&i| chunk.is_char_boundary(i)).unwrap_or(0);
+                output.push_str(&chunk[..end]);
+            }
+            if last.elapsed() < LIVE_UPDATE {
+                return;
+            }
+            last = Instant::now();
+            part.body["state"]["metadata"]["output"] = json!(output);
+            let properties = json!({ "sessionID": part.session_id, "part": part, "time": ids::now_millis() });
+            bus.publish(&scope, "message.part.updated", properties);
+        })
+    }
+}
