@@ -5,8 +5,9 @@
 //! file and search tools and reuse the first module's `types`, `host`,
 //! `bulk-fs` and `host-process` bindings, so a `CallContext` is one Rust type
 //! whichever world a call goes through. Exports are async (calls run on
-//! tokio, WASI file access inline); the imports are sync because none of
-//! them waits on the runtime, and `emit-output` may trap to enforce the
+//! tokio, WASI file access inline); `host-process.run` is async (it waits on
+//! a process without holding a worker thread), the other imports are sync
+//! because none of them waits, and `emit-output` may trap to enforce the
 //! output cap. The imports are implemented for the call state in `state`
 //! (`host`), `bulk_fs` and `host_process`.
 
@@ -16,7 +17,7 @@ pub mod tool_provider {
         path: "../wit",
         imports: {
             "wasmgate:tools/host.emit-output": trappable,
-            "wasmgate:tools/host-process.run": trappable,
+            "wasmgate:tools/host-process.run": async | trappable,
         },
         exports: { default: async },
     });

@@ -8,20 +8,23 @@
 //! by name), with a minimal environment, the call's remaining deadline and the
 //! output cap. It leads a process group of its own, and the whole group is
 //! killed when the process ends, the deadline passes or the call is
-//! cancelled, so nothing it started in the background outlives the call. The
-//! host thread waits for it, so this is for one person's machine, never for a
-//! host shared by tenants.
+//! cancelled (or the call dropped), so nothing it started in the background
+//! outlives the call. It is waited for on the runtime (`tokio::process`),
+//! never by a blocked worker thread, so long commands cannot starve the HTTP
+//! server. A host process is not confined by the sandbox, though: this is for
+//! one person's machine, never for a host shared by tenants.
 
 use super::bindings::tool_provider::wasmgate::tools::host_process::{Host, ProcessError, ProcessOutput};
 use super::state::{CallState, OutputCapReached};
 use cap_std::fs::Dir;
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::os::fd::AsRawFd;
+use std::process::Stdio;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+use tokio::task::JoinHandle;
 
 /// What a call may run, when host processes are allowed.
 #[derive(Clone)]
@@ -39,19 +42,20 @@ pub(crate) struct ProcessGrant {
     pub(crate) output_cap: usize,
 }
 
-/// How often a running process is checked on.
-const POLL: Duration = Duration::from_millis(5);
+/// How often a running process's call is checked for an abort.
+const CANCEL_CHECK: Duration = Duration::from_millis(20);
 /// How long the outputs may take to close once the process group is gone.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
+
 impl Host for CallState {
-    fn run(
+    async fn run(
         &mut self,
         argv: Vec<String>,
         cwd: String,
         stdin: Vec<u8>,
     ) -> wasmtime::Result<Result<ProcessOutput, ProcessError>> {
         let Some(grant) = self.processes.clone() else { return Ok(Err(ProcessError::Disabled)) };
-        let output = match run(&grant, &self.cancelled, &argv, &cwd, stdin) {
+        let output = match run(&grant, &self.cancelled, &argv, &cwd, stdin).await {
             Ok(output) => output,
             Err(error) => return Ok(Err(error)),
         };
@@ -64,7 +68,9 @@ impl Host for CallState {
     }
 }
 
-fn run(
+/// Runs one process to its end (or its deadline, or the call's abort) on
+/// the runtime: waiting is a future, never a blocked worker thread.
+async fn run(
     grant: &ProcessGrant,
     cancelled: &AtomicBool,
     argv: &[String],
@@ -87,7 +93,8 @@ fn run(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0);
+        .process_group(0)
+        .kill_on_drop(true);
     // SAFETY: `fchdir` is async-signal-safe and `folder` outlives the spawn.
     unsafe {
         command.pre_exec(
@@ -101,29 +108,23 @@ fn run(
         _ => ProcessError::Failed(format!("{program}: {e}")),
     })?;
     drop(folder);
-    let group = child.id() as libc::pid_t;
-    // Feed stdin and drain the outputs on threads, so a chatty process
+    let group = child.id().map(|id| id as libc::pid_t);
+    // A call dropped mid-wait (its turn aborted) still ends the whole group.
+    let _group = GroupGuard(group);
+    // Feed stdin and drain the outputs concurrently, so a chatty process
     // never blocks on a full pipe while it is waited for.
     let mut input = child.stdin.take().expect("stdin is piped");
-    std::thread::spawn(move || {
-        let _ = input.write_all(&stdin);
+    tokio::spawn(async move {
+        let _ = input.write_all(&stdin).await;
     });
     let cap = grant.output_cap;
-    let stdout = Drained::start(child.stdout.take().map(OwnedFd::from), cap);
-    let stderr = Drained::start(child.stderr.take().map(OwnedFd::from), cap);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= grant.deadline || cancelled.load(Ordering::Relaxed) => {
-                kill_group(group);
-                break child.wait().map_err(|e| ProcessError::Failed(e.to_string()))?;
-            }
-            Ok(None) => std::thread::sleep(POLL),
-            Err(e) => {
-                kill_group(group);
-                return Err(ProcessError::Failed(e.to_string()));
-            }
-        }
+    let stdout = drain(child.stdout.take(), cap);
+    let stderr = drain(child.stderr.take(), cap);
+    let deadline = tokio::time::Instant::from_std(grant.deadline);
+    let status = tokio::select! {
+        status = child.wait() => status.map_err(|e| ProcessError::Failed(e.to_string()))?,
+        () = tokio::time::sleep_until(deadline) => stop(&mut child, group).await?,
+        () = aborted(cancelled) => stop(&mut child, group).await?,
     };
     // What the process left running in the background ends with it.
     kill_group(group);
@@ -131,7 +132,32 @@ fn run(
         use std::os::unix::process::ExitStatusExt;
         128 + status.signal().unwrap_or(9)
     });
-    Ok(ProcessOutput { status: code, stdout: stdout.finish(), stderr: stderr.finish() })
+    Ok(ProcessOutput { status: code, stdout: finish(stdout).await, stderr: finish(stderr).await })
+}
+
+/// Resolves once the call is aborted.
+async fn aborted(cancelled: &AtomicBool) {
+    while !cancelled.load(Ordering::Relaxed) {
+        tokio::time::sleep(CANCEL_CHECK).await;
+    }
+}
+
+/// Kills the group and reaps the process.
+async fn stop(
+    child: &mut tokio::process::Child,
+    group: Option<libc::pid_t>,
+) -> Result<std::process::ExitStatus, ProcessError> {
+    kill_group(group);
+    child.wait().await.map_err(|e| ProcessError::Failed(e.to_string()))
+}
+
+/// Kills the process group when dropped.
+struct GroupGuard(Option<libc::pid_t>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0);
+    }
 }
 
 /// The folder the shell is in, opened beneath the workspace handle: `..`,
@@ -142,42 +168,38 @@ fn working_folder(workspace: &Dir, cwd: &str) -> Result<Dir, ProcessError> {
     opened.map_err(|e| ProcessError::Failed(format!("{cwd}: {e}")))
 }
 
-fn kill_group(group: libc::pid_t) {
+fn kill_group(group: Option<libc::pid_t>) {
+    let Some(group) = group else { return };
     // SAFETY: a plain syscall; a group already gone answers ESRCH.
     unsafe {
         libc::kill(-group, libc::SIGKILL);
     }
 }
 
-/// One output pipe read on a thread of its own, up to one byte past the cap
+/// One output pipe read on a task of its own, up to one byte past the cap
 /// (which tells the caller the cap was passed).
-struct Drained {
-    kept: Arc<Mutex<Vec<u8>>>,
-    done: mpsc::Receiver<()>,
+fn drain(pipe: Option<impl AsyncRead + Unpin + Send + 'static>, cap: usize) -> JoinHandle<Vec<u8>> {
+    tokio::spawn(async move {
+        let mut kept = Vec::new();
+        if let Some(pipe) = pipe {
+            let mut pipe = pipe.take(cap as u64 + 1);
+            let mut chunk = [0u8; 8192];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
+                kept.extend_from_slice(&chunk[..n]);
+            }
+        }
+        kept
+    })
 }
 
-impl Drained {
-    fn start(pipe: Option<OwnedFd>, cap: usize) -> Self {
-        let kept = Arc::new(Mutex::new(Vec::new()));
-        let (finished, done) = mpsc::channel();
-        let sink = kept.clone();
-        std::thread::spawn(move || {
-            if let Some(pipe) = pipe {
-                let mut pipe = std::fs::File::from(pipe).take(cap as u64 + 1);
-                let mut chunk = [0u8; 8192];
-                while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-                    sink.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(&chunk[..n]);
-                }
-            }
-            let _ = finished.send(());
-        });
-        Drained { kept, done }
-    }
-
-    /// What was read, once the pipe closed or the grace period passed (a
-    /// process that left the group may hold it open; it is not waited for).
-    fn finish(self) -> Vec<u8> {
-        let _ = self.done.recv_timeout(DRAIN_GRACE);
-        std::mem::take(&mut *self.kept.lock().unwrap_or_else(|p| p.into_inner()))
+/// What a pipe gave, once it closed or the grace period passed (a process
+/// that left the group may hold it open; it is not waited for).
+async fn finish(mut drained: JoinHandle<Vec<u8>>) -> Vec<u8> {
+    match tokio::time::timeout(DRAIN_GRACE, &mut drained).await {
+        Ok(Ok(kept)) => kept,
+        _ => {
+            drained.abort();
+            Vec::new()
+        }
     }
 }

@@ -74,6 +74,8 @@ impl Served {
             .args(flags)
             .env("WASMGATE_CACHE_DIR", crate::util::cache_dir())
             .env("RUST_LOG", "warn")
+            // Two runtime workers, as on a 2-core host, whatever runs the tests.
+            .env("TOKIO_WORKER_THREADS", "2")
             .env_remove("OPENCODE_SERVER_PASSWORD")
             .env_remove("WASMGATE_CONFIG")
             .stdin(Stdio::null())
