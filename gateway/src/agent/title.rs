@@ -7,6 +7,7 @@ use super::Assistant;
 use super::agents::TITLE_PROMPT;
 use super::provider::{ChatMessage, ChatRequest, StreamEvent, UserContent};
 use crate::model::{MessageWithParts, Session, UserMessage};
+use crate::store::SessionChange;
 use crate::workspace::Workspace;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -75,13 +76,10 @@ pub fn generate(
             tracing::debug!(session = session_id, "no title was generated");
             return;
         };
-        let Ok(Some(mut session)) = assistant.journal.store().session(&session_id).await else { return };
-        if !session.title.starts_with(DEFAULT_PREFIX) {
-            return;
-        }
-        session.title = title;
-        if let Err(error) = assistant.journal.put_session(&workspace, &mut session).await {
-            tracing::warn!(session = session.id, "cannot store the title: {error}");
+        // Only while nobody renamed the session meanwhile.
+        let change = SessionChange::Retitle { title, if_prefix: DEFAULT_PREFIX.into() };
+        if let Err(error) = assistant.journal.change_session(&workspace, &session_id, change).await {
+            tracing::warn!(session = session_id, "cannot store the title: {error}");
         }
     });
 }

@@ -24,6 +24,7 @@ use crate::ids;
 use crate::model::{
     AssistantMessage, Message, MessageError, MessagePath, MessageWithParts, Part, Session, Tokens, UserMessage,
 };
+use crate::store::SessionChange;
 use crate::workspace::Workspace;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -450,16 +451,11 @@ impl<'a> Step<'a> {
         self.reply.tokens = tokens;
         self.reply.cost = cost;
         self.assistant.journal.put_assistant(self.workspace, &self.reply).await?;
-        // The session adds up what its steps used.
-        let mut session = self.assistant.session(&self.session.id).await?;
-        let total = &mut session.tokens;
-        total.input += usage.input;
-        total.output += usage.output;
-        total.reasoning += usage.reasoning;
-        total.cache.read += usage.cache_read;
-        total.cache.write += usage.cache_write;
-        session.cost += cost;
-        Ok(self.assistant.journal.put_session(self.workspace, &mut session).await?)
+        // The session adds up what its steps used, in one store step (a
+        // title or an edit arriving meanwhile is kept).
+        let change = SessionChange::AddUsage { tokens: self.reply.tokens.clone(), cost };
+        self.assistant.journal.change_session(self.workspace, &self.session.id, change).await?;
+        Ok(())
     }
 
     /// Ends the step with `error`: on the message, and as `session.error`.

@@ -37,6 +37,9 @@ pub enum ApiError {
     /// The session is running something else (409).
     #[error("Session is busy: {0}")]
     Busy(String),
+    /// The request collides with what is stored (409).
+    #[error("{0}")]
+    Conflict(String),
     /// Credentials are missing or wrong (401).
     #[error("authentication required")]
     Unauthorized,
@@ -67,7 +70,8 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Taken(_) => ApiError::bad(Field::Payload, error.to_string()),
+            StoreError::NotFound(message) => ApiError::NotFound(message),
+            StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::Failed(_) => ApiError::Internal(error.to_string()),
         }
     }
@@ -120,6 +124,7 @@ impl IntoResponse for ApiError {
                 .into_response(),
             ApiError::Forbidden(_) => named(StatusCode::FORBIDDEN, "ForbiddenError", message),
             ApiError::TooLarge(_) => named(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeError", message),
+            ApiError::Conflict(_) => named(StatusCode::CONFLICT, "ConflictError", message),
             ApiError::MethodNotAllowed(_) => named(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowedError", message),
             ApiError::Unavailable(_) => {
                 tracing::warn!("{message}");

@@ -99,7 +99,7 @@ async fn update(
     JsonBody(request): JsonBody<UpdateSession>,
 ) -> ApiResult<Json<Session>> {
     let workspace = found.workspace(&app)?;
-    Ok(Json(app.sessions.update(&workspace, found.0, request).await?))
+    Ok(Json(app.sessions.update(&workspace, &found.0, request).await?))
 }
 
 async fn delete(State(app): State<Arc<App>>, found: Found) -> ApiResult<Json<bool>> {

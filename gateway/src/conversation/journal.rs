@@ -10,7 +10,7 @@ use crate::events::{Bus, Scope};
 use crate::ids;
 use crate::model::{AssistantMessage, Message, Part, Session};
 use crate::sandbox::OutputSink;
-use crate::store::{Store, StoreResult};
+use crate::store::{SessionChange, Store, StoreResult};
 use crate::workspace::Workspace;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -50,13 +50,20 @@ impl Journal {
         self.bus.publish(&workspace.scope(), kind, properties);
     }
 
-    /// Bumps a session's `time.updated`, stores it and publishes
-    /// `session.updated`.
-    pub async fn put_session(&self, workspace: &Workspace, session: &mut Session) -> StoreResult<()> {
-        session.time.updated = ids::now_millis().max(session.time.updated);
-        self.store.put_session(session).await?;
-        self.publish(workspace, "session.updated", json!({ "sessionID": session.id, "info": session }));
-        Ok(())
+    /// Applies `change` to a session in the store, then publishes
+    /// `session.updated`; the session as changed, `None` when the change did
+    /// not apply (nothing is published then).
+    pub async fn change_session(
+        &self,
+        workspace: &Workspace,
+        id: &str,
+        change: SessionChange,
+    ) -> StoreResult<Option<Session>> {
+        let changed = self.store.update_session(id, change).await?;
+        if let Some(session) = &changed {
+            self.publish(workspace, "session.updated", json!({ "sessionID": session.id, "info": session }));
+        }
+        Ok(changed)
     }
 
     /// Stores a part, then publishes it.

@@ -19,7 +19,7 @@ use crate::conversation::{Busy, Journal, Runs};
 use crate::ids::{self, Prefix, iso8601};
 use crate::model::{Message, Session, SessionModel, SessionTime, Tokens};
 use crate::sandbox::Sandbox;
-use crate::store::{Store, StoreError};
+use crate::store::{SessionChange, Store, StoreError};
 use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -154,23 +154,20 @@ impl Sessions {
     pub async fn update(
         &self,
         workspace: &Workspace,
-        mut session: Session,
+        session: &Session,
         request: UpdateSession,
     ) -> SessionResult<Session> {
-        if let Some(title) = request.title {
-            session.title = title;
-        }
-        if let Some(metadata) = request.metadata {
-            session.metadata = Some(metadata);
-        }
-        if let Some(permission) = request.permission {
-            session.permission = Some(json!(permission));
-        }
-        if let Some(time) = request.time {
-            session.time.archived = time.archived;
-        }
-        self.journal.put_session(workspace, &mut session).await?;
-        Ok(session)
+        let change = SessionChange::Edit {
+            title: request.title,
+            metadata: request.metadata,
+            permission: request.permission.map(|rules| json!(rules)),
+            archived: request.time.map(|time| time.archived),
+        };
+        // An edit always applies; a session deleted meanwhile is not found.
+        self.journal
+            .change_session(workspace, &session.id, change)
+            .await?
+            .ok_or_else(|| SessionError::NotFound(format!("Session not found: {}", session.id)))
     }
 
     /// Deletes a session and its children (stopping whatever they run).

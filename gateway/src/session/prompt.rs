@@ -11,6 +11,7 @@ use crate::agent::Assistant;
 use crate::conversation::{self, Waiter};
 use crate::ids::{self, Prefix};
 use crate::model::{Message, MessageTime, MessageWithParts, ModelRef, Part, Session, UserMessage};
+use crate::store::{SessionChange, StoreError};
 use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -215,7 +216,7 @@ impl Sessions {
             format: request.format,
             variant: request.variant,
         });
-        self.journal.put_message(workspace, &message).await?;
+        self.journal.put_message(workspace, &message).await.map_err(client_chosen)?;
         let mut parts = Vec::with_capacity(request.parts.len());
         for mut body in request.parts {
             let id = body.remove("id").and_then(|id| id.as_str().map(str::to_string));
@@ -230,7 +231,7 @@ impl Sessions {
             if let Some(id) = id.filter(|id| Prefix::Part.matches(id)) {
                 part.id = id;
             }
-            self.journal.put_part(workspace, &part).await?;
+            self.journal.put_part(workspace, &part).await.map_err(client_chosen)?;
             parts.push(part);
             if let Some(text) = attachment {
                 let part =
@@ -239,7 +240,9 @@ impl Sessions {
                 parts.push(part);
             }
         }
-        self.journal.put_session(workspace, session).await?;
+        if let Some(touched) = self.journal.change_session(workspace, &session.id, SessionChange::Touch).await? {
+            *session = touched;
+        }
         Ok(MessageWithParts { info: message, parts })
     }
 
@@ -263,6 +266,15 @@ impl Sessions {
             Ok(result) => format!("{said}\n\n{}", result.output),
             Err(error) => format!("{said}\n\nIt failed: {error}"),
         })
+    }
+}
+
+/// An id the client chose that is another session's is a bad request, as
+/// the reference answers one.
+fn client_chosen(error: StoreError) -> SessionError {
+    match error {
+        StoreError::Conflict(message) => SessionError::Invalid(message),
+        other => other.into(),
     }
 }
 

@@ -1,26 +1,98 @@
 //! Persistence: sessions, messages, parts and todos.
 //!
-//! The API and the agent see only the [`Store`] trait, so a PostgreSQL backend
-//! can serve several gateways later; [`SqliteStore`] is the embedded default.
-//! Every change is written here before it is published on the bus, so a
-//! client that reconnects and re-reads sees what the event stream showed.
+//! The domains see only the [`Store`] trait, so a PostgreSQL backend can
+//! serve several gateways later; [`SqliteStore`] is the embedded default,
+//! and [`conformance`] is the suite every backend must pass. Every change is
+//! written here before it is published on the bus, so a client that
+//! reconnects and re-reads sees what the event stream showed.
+//!
+//! A session is changed by a [`SessionChange`] the store applies atomically
+//! (never a whole row read by one caller and written back over another's
+//! change), and failures say what went wrong ([`StoreError`]).
 
+pub mod conformance;
 mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
-use crate::model::{Message, MessageWithParts, Part, Session, Todo};
+use crate::ids;
+use crate::model::{Message, MessageWithParts, Part, Session, Todo, Tokens};
+use serde_json::Value;
 
 /// A store operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database is unreadable, full, locked...
-    #[error("store: {0}")]
-    Failed(String),
+    /// What the operation names does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// The row's id is already another session's (or another message's):
     /// ids a client chooses never replace someone else's rows.
     #[error("{0}")]
-    Taken(String),
+    Conflict(String),
+    /// The database is unreadable, full, locked...
+    #[error("store: {0}")]
+    Failed(String),
+}
+
+/// A change to a stored session, applied by the store in one step.
+#[derive(Debug, Clone)]
+pub enum SessionChange {
+    /// What `PATCH /session/{id}` sets.
+    Edit {
+        title: Option<String>,
+        metadata: Option<Value>,
+        permission: Option<Value>,
+        /// `Some` sets `time.archived` (to a time, or back to none).
+        archived: Option<Option<i64>>,
+    },
+    /// A model step's usage, added to the session's totals.
+    AddUsage { tokens: Tokens, cost: f64 },
+    /// A generated title, applied only while the title still starts with
+    /// `if_prefix` (nobody renamed the session meanwhile).
+    Retitle { title: String, if_prefix: String },
+    /// Something happened in the session: `time.updated` moves on.
+    Touch,
+}
+
+impl SessionChange {
+    /// Applies the change to `session`; false when it does not apply. Every
+    /// applied change moves `time.updated` on (never back).
+    pub fn apply(&self, session: &mut Session) -> bool {
+        match self {
+            SessionChange::Edit { title, metadata, permission, archived } => {
+                if let Some(title) = title {
+                    session.title = title.clone();
+                }
+                if let Some(metadata) = metadata {
+                    session.metadata = Some(metadata.clone());
+                }
+                if let Some(permission) = permission {
+                    session.permission = Some(permission.clone());
+                }
+                if let Some(archived) = archived {
+                    session.time.archived = *archived;
+                }
+            }
+            SessionChange::AddUsage { tokens, cost } => {
+                let total = &mut session.tokens;
+                total.input += tokens.input;
+                total.output += tokens.output;
+                total.reasoning += tokens.reasoning;
+                total.cache.read += tokens.cache.read;
+                total.cache.write += tokens.cache.write;
+                session.cost += cost;
+            }
+            SessionChange::Retitle { title, if_prefix } => {
+                if !session.title.starts_with(if_prefix.as_str()) {
+                    return false;
+                }
+                session.title = title.clone();
+            }
+            SessionChange::Touch => {}
+        }
+        session.time.updated = ids::now_millis().max(session.time.updated);
+        true
+    }
 }
 
 /// What a store operation returns.
@@ -48,6 +120,10 @@ pub struct SessionQuery {
 pub trait Store: Send + Sync + 'static {
     /// Inserts or replaces a session.
     async fn put_session(&self, session: &Session) -> StoreResult<()>;
+    /// Applies `change` to a session in one step; the session as changed,
+    /// `None` when the change did not apply, [`StoreError::NotFound`] when
+    /// there is no such session.
+    async fn update_session(&self, id: &str, change: SessionChange) -> StoreResult<Option<Session>>;
     /// One session.
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
     /// Sessions matching `query`, most recently updated first.
@@ -58,7 +134,8 @@ pub trait Store: Send + Sync + 'static {
     /// the sessions deleted (the one asked for first).
     async fn delete_session(&self, id: &str) -> StoreResult<Vec<Session>>;
 
-    /// Inserts or replaces a message.
+    /// Inserts or replaces a message ([`StoreError::Conflict`] when its id
+    /// is another session's).
     async fn put_message(&self, message: &Message) -> StoreResult<()>;
     /// One message with its parts.
     async fn message(&self, session_id: &str, id: &str) -> StoreResult<Option<MessageWithParts>>;
@@ -73,7 +150,8 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a message and its parts; false when there was none.
     async fn delete_message(&self, session_id: &str, id: &str) -> StoreResult<bool>;
 
-    /// Inserts or replaces a part.
+    /// Inserts or replaces a part ([`StoreError::Conflict`] when its id is
+    /// another message's).
     async fn put_part(&self, part: &Part) -> StoreResult<()>;
     /// Deletes a part; false when there was none.
     async fn delete_part(&self, session_id: &str, message_id: &str, id: &str) -> StoreResult<bool>;
@@ -84,6 +162,6 @@ pub trait Store: Send + Sync + 'static {
     async fn put_todos(&self, session_id: &str, todos: &[Todo]) -> StoreResult<()>;
 
     /// Tool parts and assistant messages a crash left running; see
-    /// [`crate::session::recover`].
+    /// [`crate::conversation::recover`].
     async fn unfinished(&self) -> StoreResult<(Vec<Message>, Vec<Part>)>;
 }

@@ -4,68 +4,96 @@
 //! JSON, so the wire shape is stored exactly. The database runs in WAL mode
 //! with `synchronous = NORMAL`: a commit survives the process being killed
 //! (`kill -9`), which is the promise the server makes; only a power loss can
-//! take the last few commits. One writer connection and a few readers,
-//! each behind its own lock; statements are short, so they run inline on the
-//! calling task rather than on a blocking pool.
+//! take the last few commits. One writer connection and a few readers, each
+//! behind its own lock, used on tokio's blocking pool: a slow disk or a
+//! locked database never holds an async worker (and so never the HTTP server
+//! or the event streams).
+//!
+//! The schema is versioned ([`migrations`], tracked in `user_version`): a
+//! database made by an older wasmgate is upgraded in place when opened, and
+//! one made by a newer wasmgate is refused rather than misread.
 
-use super::{SessionQuery, Store, StoreError, StoreResult};
+use super::{SessionChange, SessionQuery, Store, StoreError, StoreResult};
 use crate::model::{Message, MessageWithParts, Part, Session, Todo};
 use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite_migration::{M, Migrations};
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS session (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL,
-    directory TEXT NOT NULL,
-    parent_id TEXT,
-    updated INTEGER NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS session_project ON session (project_id, updated);
-CREATE INDEX IF NOT EXISTS session_parent ON session (parent_id);
-CREATE TABLE IF NOT EXISTS message (
-    id TEXT PRIMARY KEY,
-    session_id TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS message_session ON message (session_id, id);
-CREATE TABLE IF NOT EXISTS part (
-    id TEXT PRIMARY KEY,
-    message_id TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS part_message ON part (message_id, id);
-CREATE INDEX IF NOT EXISTS part_session ON part (session_id);
-CREATE TABLE IF NOT EXISTS todo (
-    session_id TEXT PRIMARY KEY,
-    data TEXT NOT NULL
-);
-";
+/// The schema, one step per version; never edit a step that has shipped,
+/// add one. Version 1 is the first schema wasmgate had (written with
+/// `IF NOT EXISTS`, so a database from before versioning upgrades too).
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE IF NOT EXISTS session (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            directory TEXT NOT NULL,
+            parent_id TEXT,
+            updated INTEGER NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS session_project ON session (project_id, updated);
+        CREATE INDEX IF NOT EXISTS session_parent ON session (parent_id);
+        CREATE TABLE IF NOT EXISTS message (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS message_session ON message (session_id, id);
+        CREATE TABLE IF NOT EXISTS part (
+            id TEXT PRIMARY KEY,
+            message_id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS part_message ON part (message_id, id);
+        CREATE INDEX IF NOT EXISTS part_session ON part (session_id);
+        CREATE TABLE IF NOT EXISTS todo (
+            session_id TEXT PRIMARY KEY,
+            data TEXT NOT NULL
+        );",
+        ),
+        // A page of messages reads its parts in one range scan.
+        M::up(
+            "CREATE INDEX part_session_message ON part (session_id, message_id, id);
+        DROP INDEX part_session;",
+        ),
+    ])
+}
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: usize = 2;
 
 const READERS: usize = 4;
 
 /// Sessions, messages, parts and todos in one SQLite file.
 pub struct SqliteStore {
+    connections: Arc<Connections>,
+}
+
+struct Connections {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path`, upgrading its
+    /// schema to this build's.
     pub fn open(path: &Path) -> StoreResult<Self> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Failed(format!("{}: {e}", parent.display())))?;
         }
-        let writer = Connection::open(path).map_err(|e| wrap(path, e))?;
+        let mut writer = Connection::open(path).map_err(|e| wrap(path, e))?;
         writer
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")
             .map_err(|e| wrap(path, e))?;
-        writer.execute_batch(SCHEMA).map_err(|e| wrap(path, e))?;
+        migrations()
+            .to_latest(&mut writer)
+            .map_err(|e| StoreError::Failed(format!("{}: cannot bring the schema up to date: {e}", path.display())))?;
         let readers = (0..READERS)
             .map(|_| {
                 let reader = Connection::open(path).map_err(|e| wrap(path, e))?;
@@ -75,26 +103,55 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Self { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+        let connections = Connections { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) };
+        Ok(Self { connections: Arc::new(connections) })
     }
 
-    fn write<T>(&self, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let mut connection = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        work(&mut connection).map_err(|e| StoreError::Failed(e.to_string()))
+    /// Runs `work` with the writer connection, on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.blocking(move |connections| {
+            let mut connection = connections.writer.lock().unwrap_or_else(|p| p.into_inner());
+            work(&mut connection).map_err(failed)
+        })
+        .await
     }
 
-    fn read<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        // Take a free reader if there is one; otherwise wait on the next in turn.
-        let reader = self.readers.iter().find_map(|r| r.try_lock().ok());
-        let connection = match reader {
-            Some(connection) => connection,
-            None => {
-                let index = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-                self.readers[index].lock().unwrap_or_else(|p| p.into_inner())
-            }
-        };
-        work(&connection).map_err(|e| StoreError::Failed(e.to_string()))
+    /// Runs `work` with a reader connection, on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.blocking(move |connections| {
+            // Take a free reader if there is one; otherwise wait on the next in turn.
+            let reader = connections.readers.iter().find_map(|r| r.try_lock().ok());
+            let connection = match reader {
+                Some(connection) => connection,
+                None => {
+                    let index = connections.next_reader.fetch_add(1, Ordering::Relaxed) % connections.readers.len();
+                    connections.readers[index].lock().unwrap_or_else(|p| p.into_inner())
+                }
+            };
+            work(&connection).map_err(failed)
+        })
+        .await
     }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connections) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let connections = self.connections.clone();
+        tokio::task::spawn_blocking(move || work(&connections))
+            .await
+            .map_err(|e| StoreError::Failed(format!("a database task failed: {e}")))?
+    }
+}
+
+fn failed(error: rusqlite::Error) -> StoreError {
+    StoreError::Failed(error.to_string())
 }
 
 fn wrap(path: &Path, error: rusqlite::Error) -> StoreError {
@@ -132,61 +189,126 @@ fn collect<'c, T: serde::de::DeserializeOwned>(
     Ok(values)
 }
 
-/// The parts of each message in `messages`, attached in order.
-fn with_parts(connection: &Connection, messages: Vec<Message>) -> rusqlite::Result<Vec<MessageWithParts>> {
-    let mut statement = connection.prepare_cached("SELECT id, data FROM part WHERE message_id = ?1 ORDER BY id")?;
-    messages
+/// The parts of `messages` (a run of one session's messages, oldest first:
+/// a page) attached in order, read in one range scan rather than a query per
+/// message.
+fn with_parts(
+    connection: &Connection,
+    session_id: &str,
+    messages: Vec<Message>,
+) -> rusqlite::Result<Vec<MessageWithParts>> {
+    let (Some(first), Some(last)) = (messages.first(), messages.last()) else { return Ok(Vec::new()) };
+    let mut statement = connection.prepare_cached(
+        "SELECT message_id, id, data FROM part
+         WHERE session_id = ?1 AND message_id >= ?2 AND message_id <= ?3 ORDER BY message_id, id",
+    )?;
+    let rows = statement.query_map([session_id, first.id(), last.id()], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+    })?;
+    let mut by_message: std::collections::HashMap<String, Vec<Part>> = std::collections::HashMap::new();
+    for row in rows {
+        let (message_id, id, text) = row?;
+        if let Some(part) = decode("part", &id, &text) {
+            by_message.entry(message_id).or_default().push(part);
+        }
+    }
+    Ok(messages
         .into_iter()
         .map(|info| {
-            let parts = collect("part", &mut statement, [info.id()])?;
-            Ok(MessageWithParts { info, parts })
+            let parts = by_message.remove(info.id()).unwrap_or_default();
+            MessageWithParts { info, parts }
         })
-        .collect()
+        .collect())
+}
+
+/// The session row's columns and JSON, written by `put_session` and
+/// `update_session` alike.
+fn write_session(connection: &Connection, session: &Session) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached(
+            "INSERT OR REPLACE INTO session (id, project_id, directory, parent_id, updated, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            session.id,
+            session.project_id,
+            session.directory,
+            session.parent_id,
+            session.time.updated,
+            to_json(session)
+        ])
+        .map(drop)
+}
+
+/// What an upsert that may not take another session's id changed: nothing
+/// means the id was taken.
+fn claimed(changed: usize, what: &str, id: &str) -> StoreResult<()> {
+    match changed {
+        0 => Err(StoreError::Conflict(format!("{what} id {id} is taken"))),
+        _ => Ok(()),
+    }
 }
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn put_session(&self, session: &Session) -> StoreResult<()> {
-        self.write(|c| {
-            c.prepare_cached(
-                "INSERT OR REPLACE INTO session (id, project_id, directory, parent_id, updated, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                session.id,
-                session.project_id,
-                session.directory,
-                session.parent_id,
-                session.time.updated,
-                to_json(session)
-            ])
-            .map(drop)
-        })
+        let session = session.clone();
+        self.write(move |c| write_session(c, &session)).await
+    }
+
+    async fn update_session(&self, id: &str, change: SessionChange) -> StoreResult<Option<Session>> {
+        let (id, missing) = (id.to_string(), format!("Session not found: {id}"));
+        let found = self
+            .write(move |c| {
+                let transaction = c.transaction()?;
+                let text: Option<String> = transaction
+                    .prepare_cached("SELECT data FROM session WHERE id = ?1")?
+                    .query_row([&id], |r| r.get(0))
+                    .optional()?;
+                let Some(mut session) = text.and_then(|text| decode::<Session>("session", &id, &text)) else {
+                    return Ok(None);
+                };
+                if !change.apply(&mut session) {
+                    return Ok(Some(None));
+                }
+                write_session(&transaction, &session)?;
+                transaction.commit()?;
+                Ok(Some(Some(session)))
+            })
+            .await?;
+        found.ok_or(StoreError::NotFound(missing))
     }
 
     async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
-        self.read(|c| {
-            let text: Option<String> =
-                c.prepare_cached("SELECT data FROM session WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?;
-            Ok(text.and_then(|text| decode("session", id, &text)))
+        let id = id.to_string();
+        self.read(move |c| {
+            let text: Option<String> = c
+                .prepare_cached("SELECT data FROM session WHERE id = ?1")?
+                .query_row([&id], |r| r.get(0))
+                .optional()?;
+            Ok(text.and_then(|text| decode("session", &id, &text)))
         })
+        .await
     }
 
     async fn sessions(&self, query: &SessionQuery) -> StoreResult<Vec<Session>> {
+        let query = query.clone();
         let search = query.search.as_ref().map(|s| s.to_lowercase());
-        let sessions: Vec<Session> = self.read(|c| {
-            let mut statement = c.prepare_cached(
-                "SELECT id, data FROM session
-                 WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR directory = ?2)
-                   AND (?3 = 0 OR parent_id IS NULL) AND (?4 IS NULL OR updated >= ?4)
-                 ORDER BY updated DESC, id",
-            )?;
-            collect(
-                "session",
-                &mut statement,
-                params![query.project_id, query.directory, query.roots_only, query.updated_since],
-            )
-        })?;
+        let sessions: Vec<Session> = self
+            .read(move |c| {
+                let mut statement = c.prepare_cached(
+                    "SELECT id, data FROM session
+                     WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR directory = ?2)
+                       AND (?3 = 0 OR parent_id IS NULL) AND (?4 IS NULL OR updated >= ?4)
+                     ORDER BY updated DESC, id",
+                )?;
+                collect(
+                    "session",
+                    &mut statement,
+                    params![query.project_id, query.directory, query.roots_only, query.updated_since],
+                )
+            })
+            .await?;
         let matching =
             sessions.into_iter().filter(|s| search.as_ref().is_none_or(|q| s.title.to_lowercase().contains(q)));
         Ok(match query.limit {
@@ -196,17 +318,20 @@ impl Store for SqliteStore {
     }
 
     async fn children(&self, id: &str) -> StoreResult<Vec<Session>> {
-        self.read(|c| {
+        let id = id.to_string();
+        self.read(move |c| {
             let mut statement = c.prepare_cached("SELECT id, data FROM session WHERE parent_id = ?1 ORDER BY id")?;
-            collect("session", &mut statement, [id])
+            collect("session", &mut statement, [&id])
         })
+        .await
     }
 
     async fn delete_session(&self, id: &str) -> StoreResult<Vec<Session>> {
-        self.write(|c| {
+        let id = id.to_string();
+        self.write(move |c| {
             let transaction = c.transaction()?;
             let mut deleted: Vec<Session> = Vec::new();
-            let mut pending = vec![id.to_string()];
+            let mut pending = vec![id];
             while let Some(next) = pending.pop() {
                 let text: Option<String> = transaction
                     .query_row("SELECT data FROM session WHERE id = ?1", [&next], |r| r.get(0))
@@ -224,31 +349,36 @@ impl Store for SqliteStore {
             transaction.commit()?;
             Ok(deleted)
         })
+        .await
     }
 
     async fn put_message(&self, message: &Message) -> StoreResult<()> {
-        self.write(|c| {
-            c.prepare_cached(
-                "INSERT INTO message (id, session_id, data) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET data = excluded.data WHERE message.session_id = excluded.session_id",
-            )?
-            .execute(params![message.id(), message.session_id(), to_json(message)])
-        })
-        .and_then(|changed| match changed {
-            0 => Err(StoreError::Taken(format!("message id {} is taken", message.id()))),
-            _ => Ok(()),
-        })
+        let (id, session_id, data) = (message.id().to_string(), message.session_id().to_string(), to_json(message));
+        let row_id = id.clone();
+        let changed = self
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO message (id, session_id, data) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET data = excluded.data
+                     WHERE message.session_id = excluded.session_id",
+                )?
+                .execute(params![row_id, session_id, data])
+            })
+            .await?;
+        claimed(changed, "message", &id)
     }
 
     async fn message(&self, session_id: &str, id: &str) -> StoreResult<Option<MessageWithParts>> {
-        self.read(|c| {
+        let (session_id, id) = (session_id.to_string(), id.to_string());
+        self.read(move |c| {
             let text: Option<String> = c
                 .prepare_cached("SELECT data FROM message WHERE id = ?1 AND session_id = ?2")?
-                .query_row([id, session_id], |r| r.get(0))
+                .query_row([&id, &session_id], |r| r.get(0))
                 .optional()?;
-            let Some(info) = text.and_then(|text| decode("message", id, &text)) else { return Ok(None) };
-            Ok(with_parts(c, vec![info])?.pop())
+            let Some(info) = text.and_then(|text| decode("message", &id, &text)) else { return Ok(None) };
+            Ok(with_parts(c, &session_id, vec![info])?.pop())
         })
+        .await
     }
 
     async fn messages(
@@ -257,7 +387,8 @@ impl Store for SqliteStore {
         limit: Option<usize>,
         before: Option<&str>,
     ) -> StoreResult<Vec<MessageWithParts>> {
-        self.read(|c| {
+        let (session_id, before) = (session_id.to_string(), before.map(str::to_string));
+        self.read(move |c| {
             // Newest first to apply the limit, then back to oldest first.
             let mut statement = c.prepare_cached(
                 "SELECT id, data FROM message WHERE session_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
@@ -265,64 +396,72 @@ impl Store for SqliteStore {
             let limit = limit.map(|l| l as i64).unwrap_or(-1);
             let mut messages: Vec<Message> = collect("message", &mut statement, params![session_id, before, limit])?;
             messages.reverse();
-            with_parts(c, messages)
+            with_parts(c, &session_id, messages)
         })
+        .await
     }
 
     async fn delete_message(&self, session_id: &str, id: &str) -> StoreResult<bool> {
-        self.write(|c| {
+        let (session_id, id) = (session_id.to_string(), id.to_string());
+        self.write(move |c| {
             let transaction = c.transaction()?;
-            transaction.execute("DELETE FROM part WHERE message_id = ?1 AND session_id = ?2", [id, session_id])?;
+            transaction.execute("DELETE FROM part WHERE message_id = ?1 AND session_id = ?2", [&id, &session_id])?;
             let removed =
-                transaction.execute("DELETE FROM message WHERE id = ?1 AND session_id = ?2", [id, session_id])?;
+                transaction.execute("DELETE FROM message WHERE id = ?1 AND session_id = ?2", [&id, &session_id])?;
             transaction.commit()?;
             Ok(removed > 0)
         })
+        .await
     }
 
     async fn put_part(&self, part: &Part) -> StoreResult<()> {
-        self.write(|c| {
-            c.prepare_cached(
-                "INSERT INTO part (id, message_id, session_id, data) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET data = excluded.data
-                 WHERE part.session_id = excluded.session_id AND part.message_id = excluded.message_id",
-            )?
-            .execute(params![part.id, part.message_id, part.session_id, to_json(part)])
-        })
-        .and_then(|changed| match changed {
-            0 => Err(StoreError::Taken(format!("part id {} is taken", part.id))),
-            _ => Ok(()),
-        })
+        let (id, message_id, session_id, data) =
+            (part.id.clone(), part.message_id.clone(), part.session_id.clone(), to_json(part));
+        let row_id = id.clone();
+        let changed = self
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO part (id, message_id, session_id, data) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (id) DO UPDATE SET data = excluded.data
+                     WHERE part.session_id = excluded.session_id AND part.message_id = excluded.message_id",
+                )?
+                .execute(params![row_id, message_id, session_id, data])
+            })
+            .await?;
+        claimed(changed, "part", &id)
     }
 
     async fn delete_part(&self, session_id: &str, message_id: &str, id: &str) -> StoreResult<bool> {
-        self.write(|c| {
+        let (session_id, message_id, id) = (session_id.to_string(), message_id.to_string(), id.to_string());
+        self.write(move |c| {
             c.execute(
                 "DELETE FROM part WHERE id = ?1 AND message_id = ?2 AND session_id = ?3",
-                [id, message_id, session_id],
+                [&id, &message_id, &session_id],
             )
             .map(|n| n > 0)
         })
+        .await
     }
 
     async fn todos(&self, session_id: &str) -> StoreResult<Vec<Todo>> {
-        self.read(|c| {
+        let session_id = session_id.to_string();
+        self.read(move |c| {
             let text: Option<String> = c
                 .prepare_cached("SELECT data FROM todo WHERE session_id = ?1")?
-                .query_row([session_id], |r| r.get(0))
+                .query_row([&session_id], |r| r.get(0))
                 .optional()?;
-            Ok(text.and_then(|text| decode("todo", session_id, &text)).unwrap_or_default())
+            Ok(text.and_then(|text| decode("todo", &session_id, &text)).unwrap_or_default())
         })
+        .await
     }
 
     async fn put_todos(&self, session_id: &str, todos: &[Todo]) -> StoreResult<()> {
-        self.write(|c| {
-            c.execute(
-                "INSERT OR REPLACE INTO todo (session_id, data) VALUES (?1, ?2)",
-                params![session_id, to_json(&todos)],
-            )
-            .map(drop)
+        let (session_id, data) = (session_id.to_string(), to_json(&todos));
+        self.write(move |c| {
+            c.execute("INSERT OR REPLACE INTO todo (session_id, data) VALUES (?1, ?2)", params![session_id, data])
+                .map(drop)
         })
+        .await
     }
 
     async fn unfinished(&self) -> StoreResult<(Vec<Message>, Vec<Part>)> {
@@ -350,5 +489,19 @@ impl Store for SqliteStore {
             )?;
             Ok((messages, parts))
         })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_migrations_are_valid_and_end_at_the_schema_version() {
+        let migrations = super::migrations();
+        migrations.validate().unwrap();
+        let mut connection = rusqlite::Connection::open_in_memory().unwrap();
+        migrations.to_latest(&mut connection).unwrap();
+        let version: usize = connection.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, super::SCHEMA_VERSION);
     }
 }

@@ -22,5 +22,7 @@ mod served;
 mod server;
 mod shell;
 mod special_files;
+mod starvation;
+mod store;
 mod swaps;
 mod util;

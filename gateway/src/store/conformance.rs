@@ -1,0 +1,290 @@
+//! What every [`Store`] backend must do, as one suite any backend can run:
+//! `conformance::run(|| fresh_store()).await` panics, naming the check, at
+//! the first thing the backend gets wrong. The SQLite backend runs it in the
+//! integration tests; a PostgreSQL backend plugs into the same call.
+//!
+//! The checks go through the trait only, so they say what the domains rely
+//! on: rows read back as written, pages in order with their parts, ids that
+//! cannot be taken over, cascading deletes, typed errors, and session
+//! changes that never lose a concurrent one.
+
+use super::{SessionChange, SessionQuery, Store, StoreError};
+use crate::ids::{self, Prefix};
+use crate::model::{
+    AssistantMessage, Message, MessagePath, MessageTime, ModelRef, Part, Session, SessionTime, Todo, Tokens,
+    UserMessage,
+};
+use serde_json::json;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Runs every check, each on a fresh store from `fresh`.
+pub async fn run<S, F, Fut>(fresh: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    sessions_read_back_as_written(Arc::new(fresh().await)).await;
+    session_queries_filter_and_order(Arc::new(fresh().await)).await;
+    session_changes_are_atomic_and_typed(Arc::new(fresh().await)).await;
+    messages_page_in_order_with_their_parts(Arc::new(fresh().await)).await;
+    ids_of_other_sessions_cannot_be_taken(Arc::new(fresh().await)).await;
+    deleting_a_session_takes_its_descendants(Arc::new(fresh().await)).await;
+    todos_and_unfinished_runs(Arc::new(fresh().await)).await;
+}
+
+/// A session as `POST /session` makes one.
+pub fn session(title: &str, parent: Option<&str>) -> Session {
+    let now = ids::now_millis();
+    Session {
+        id: ids::new(Prefix::Session),
+        slug: "calm-otter".into(),
+        project_id: "global".into(),
+        directory: "/srv/project".into(),
+        path: String::new(),
+        parent_id: parent.map(str::to_string),
+        summary: None,
+        cost: 0.0,
+        tokens: Tokens::default(),
+        title: title.into(),
+        agent: None,
+        model: None,
+        version: "test".into(),
+        permission: None,
+        metadata: None,
+        revert: None,
+        share: None,
+        time: SessionTime { created: now, updated: now, ..Default::default() },
+    }
+}
+
+fn user(session: &str) -> Message {
+    Message::User(UserMessage {
+        id: ids::new(Prefix::Message),
+        session_id: session.into(),
+        time: MessageTime { created: ids::now_millis(), completed: None },
+        summary: None,
+        agent: "build".into(),
+        model: model(),
+        system: None,
+        tools: None,
+        format: None,
+        variant: None,
+    })
+}
+
+fn model() -> ModelRef {
+    ModelRef { provider_id: "p".into(), model_id: "m".into(), variant: None }
+}
+
+fn assistant(session: &str, parent: &str) -> AssistantMessage {
+    let path = MessagePath { cwd: "/srv/project".into(), root: "/srv/project".into() };
+    AssistantMessage::answering(session, parent, &model(), "build", path)
+}
+
+fn text(session: &str, message: &str, words: &str) -> Part {
+    Part::new(session, message, json!({ "type": "text", "text": words }))
+}
+
+async fn sessions_read_back_as_written(store: Arc<impl Store>) {
+    let original = session("first", None);
+    store.put_session(&original).await.unwrap();
+    assert_eq!(store.session(&original.id).await.unwrap(), Some(original.clone()), "a session reads back whole");
+    assert_eq!(store.session(&ids::new(Prefix::Session)).await.unwrap(), None, "an unknown session is None");
+    let mut replaced = original.clone();
+    replaced.title = "replaced".into();
+    store.put_session(&replaced).await.unwrap();
+    assert_eq!(store.session(&original.id).await.unwrap().unwrap().title, "replaced", "put replaces");
+}
+
+async fn session_queries_filter_and_order(store: Arc<impl Store>) {
+    let parent = session("Alpha plan", None);
+    store.put_session(&parent).await.unwrap();
+    let mut child = session("beta child", Some(&parent.id));
+    child.time.updated += 10;
+    store.put_session(&child).await.unwrap();
+    let mut elsewhere = session("gamma", None);
+    (elsewhere.project_id, elsewhere.directory) = ("other".into(), "/srv/other".into());
+    store.put_session(&elsewhere).await.unwrap();
+
+    let ids = |sessions: Vec<Session>| sessions.into_iter().map(|s| s.id).collect::<Vec<String>>();
+    let global = SessionQuery { project_id: Some("global".into()), ..Default::default() };
+    assert_eq!(
+        ids(store.sessions(&global).await.unwrap()),
+        [child.id.as_str(), parent.id.as_str()],
+        "newest update first"
+    );
+    let roots = SessionQuery { roots_only: true, ..global.clone() };
+    assert_eq!(ids(store.sessions(&roots).await.unwrap()), [parent.id.as_str()], "roots only");
+    let search = SessionQuery { search: Some("alpha".into()), ..global.clone() };
+    assert_eq!(ids(store.sessions(&search).await.unwrap()), [parent.id.as_str()], "title search ignores case");
+    let limited = SessionQuery { limit: Some(1), ..global.clone() };
+    assert_eq!(ids(store.sessions(&limited).await.unwrap()), [child.id.as_str()], "limit keeps the newest");
+    let since = SessionQuery { updated_since: Some(child.time.updated), ..global.clone() };
+    assert_eq!(ids(store.sessions(&since).await.unwrap()), [child.id.as_str()], "updated since");
+    let directory = SessionQuery { directory: Some("/srv/other".into()), ..Default::default() };
+    assert_eq!(ids(store.sessions(&directory).await.unwrap()), [elsewhere.id.as_str()], "by directory");
+    assert_eq!(ids(store.children(&parent.id).await.unwrap()), [child.id.as_str()], "children");
+}
+
+async fn session_changes_are_atomic_and_typed(store: Arc<impl Store>) {
+    let original = session("New session - 2026", None);
+    store.put_session(&original).await.unwrap();
+
+    let missing = store.update_session(&ids::new(Prefix::Session), SessionChange::Touch).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "changing an unknown session: {missing:?}");
+
+    // Many steps adding usage at once lose none of it.
+    let mut adding = Vec::new();
+    for _ in 0..20 {
+        let (store, id) = (store.clone(), original.id.clone());
+        let tokens = Tokens { input: 3, output: 2, ..Default::default() };
+        adding.push(tokio::spawn(async move {
+            store.update_session(&id, SessionChange::AddUsage { tokens, cost: 0.5 }).await.unwrap()
+        }));
+    }
+    for added in adding {
+        assert!(added.await.unwrap().is_some(), "usage always applies");
+    }
+    let summed = store.session(&original.id).await.unwrap().unwrap();
+    assert_eq!((summed.tokens.input, summed.tokens.output, summed.cost), (60, 40, 10.0), "no usage is lost");
+    assert!(summed.time.updated >= original.time.updated, "a change never moves time.updated back");
+
+    // A generated title waits for nobody having renamed the session.
+    let edit = SessionChange::Edit { title: Some("Mine".into()), metadata: None, permission: None, archived: None };
+    let edited = store.update_session(&original.id, edit).await.unwrap().unwrap();
+    assert_eq!((edited.title.as_str(), edited.tokens.input), ("Mine", 60), "an edit keeps the usage");
+    let retitle = SessionChange::Retitle { title: "Generated".into(), if_prefix: "New session - ".into() };
+    assert_eq!(store.update_session(&original.id, retitle).await.unwrap(), None, "a renamed session keeps its name");
+    assert_eq!(store.session(&original.id).await.unwrap().unwrap().title, "Mine");
+    let archived = SessionChange::Edit { title: None, metadata: None, permission: None, archived: Some(Some(7)) };
+    assert_eq!(store.update_session(&original.id, archived).await.unwrap().unwrap().time.archived, Some(7));
+}
+
+async fn messages_page_in_order_with_their_parts(store: Arc<impl Store>) {
+    let owner = session("pages", None);
+    store.put_session(&owner).await.unwrap();
+    let mut written = Vec::new();
+    for turn in 0..5 {
+        let asked = user(&owner.id);
+        store.put_message(&asked).await.unwrap();
+        let answer = Message::Assistant(assistant(&owner.id, asked.id()));
+        store.put_message(&answer).await.unwrap();
+        for message in [&asked, &answer] {
+            for n in 0..3 {
+                store.put_part(&text(&owner.id, message.id(), &format!("{turn}.{n}"))).await.unwrap();
+            }
+        }
+        written.push(asked);
+        written.push(answer);
+    }
+    let all = store.messages(&owner.id, None, None).await.unwrap();
+    let order: Vec<&str> = all.iter().map(|m| m.info.id()).collect();
+    assert_eq!(order, written.iter().map(Message::id).collect::<Vec<_>>(), "oldest first");
+    for entry in &all {
+        assert_eq!(entry.parts.len(), 3, "every message has its parts");
+        assert!(entry.parts.iter().all(|p| p.message_id == entry.info.id()), "only its own parts");
+        assert!(entry.parts.windows(2).all(|w| w[0].id < w[1].id), "parts in order");
+    }
+    let last_two = store.messages(&owner.id, Some(2), None).await.unwrap();
+    assert_eq!(last_two.iter().map(|m| m.info.id()).collect::<Vec<_>>(), &order[8..], "a limit keeps the newest");
+    let before = store.messages(&owner.id, Some(3), Some(order[4])).await.unwrap();
+    assert_eq!(before.iter().map(|m| m.info.id()).collect::<Vec<_>>(), &order[1..4], "a page before a message");
+    assert!(before.iter().all(|m| m.parts.len() == 3), "a page carries its parts");
+
+    let one = store.message(&owner.id, order[3]).await.unwrap().unwrap();
+    assert_eq!((one.info.id(), one.parts.len()), (order[3], 3), "one message with its parts");
+    assert_eq!(store.message(&ids::new(Prefix::Session), order[3]).await.unwrap(), None, "only in its session");
+
+    let gone = one.parts[0].clone();
+    assert!(store.delete_part(&owner.id, order[3], &gone.id).await.unwrap());
+    assert!(!store.delete_part(&owner.id, order[3], &gone.id).await.unwrap(), "deleting twice");
+    assert!(store.delete_message(&owner.id, order[0]).await.unwrap());
+    assert!(!store.delete_message(&owner.id, order[0]).await.unwrap());
+    assert_eq!(store.messages(&owner.id, None, None).await.unwrap().len(), 9);
+}
+
+async fn ids_of_other_sessions_cannot_be_taken(store: Arc<impl Store>) {
+    let (mine, theirs) = (session("mine", None), session("theirs", None));
+    store.put_session(&mine).await.unwrap();
+    store.put_session(&theirs).await.unwrap();
+    let message = user(&theirs.id);
+    store.put_message(&message).await.unwrap();
+    let part = text(&theirs.id, message.id(), "theirs");
+    store.put_part(&part).await.unwrap();
+
+    let mut stolen = message.clone();
+    if let Message::User(m) = &mut stolen {
+        m.session_id = mine.id.clone();
+    }
+    let refused = store.put_message(&stolen).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "a message id of another session: {refused:?}");
+    let mut stolen_part = part.clone();
+    stolen_part.session_id = mine.id.clone();
+    let refused = store.put_part(&stolen_part).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "a part id of another session: {refused:?}");
+    let kept = store.message(&theirs.id, message.id()).await.unwrap().unwrap();
+    assert_eq!(kept.parts, [part], "the rows stay theirs");
+}
+
+async fn deleting_a_session_takes_its_descendants(store: Arc<impl Store>) {
+    let root = session("root", None);
+    let child = session("child", Some(&root.id));
+    let grandchild = session("grandchild", Some(&child.id));
+    let other = session("other", None);
+    for s in [&root, &child, &grandchild, &other] {
+        store.put_session(s).await.unwrap();
+        let message = user(&s.id);
+        store.put_message(&message).await.unwrap();
+        store.put_part(&text(&s.id, message.id(), "x")).await.unwrap();
+        store.put_todos(&s.id, &[todo()]).await.unwrap();
+    }
+    let deleted = store.delete_session(&root.id).await.unwrap();
+    assert_eq!(deleted[0].id, root.id, "the session asked for comes first");
+    assert_eq!(deleted.len(), 3, "with its descendants");
+    for s in [&root, &child, &grandchild] {
+        assert_eq!(store.session(&s.id).await.unwrap(), None);
+        assert!(store.messages(&s.id, None, None).await.unwrap().is_empty());
+        assert!(store.todos(&s.id).await.unwrap().is_empty());
+    }
+    assert!(store.session(&other.id).await.unwrap().is_some(), "other sessions stay");
+    assert_eq!(store.messages(&other.id, None, None).await.unwrap().len(), 1);
+    assert!(store.delete_session(&root.id).await.unwrap().is_empty(), "deleting twice deletes nothing");
+}
+
+fn todo() -> Todo {
+    Todo { content: "write it".into(), status: "pending".into(), priority: "high".into(), id: Some("1".into()) }
+}
+
+async fn todos_and_unfinished_runs(store: Arc<impl Store>) {
+    let owner = session("runs", None);
+    store.put_session(&owner).await.unwrap();
+    assert!(store.todos(&owner.id).await.unwrap().is_empty(), "no list yet");
+    store.put_todos(&owner.id, &[todo(), todo()]).await.unwrap();
+    store.put_todos(&owner.id, &[todo()]).await.unwrap();
+    assert_eq!(store.todos(&owner.id).await.unwrap(), [todo()], "a list is replaced whole");
+
+    let asked = user(&owner.id);
+    store.put_message(&asked).await.unwrap();
+    let open = assistant(&owner.id, asked.id());
+    store.put_message(&Message::Assistant(open.clone())).await.unwrap();
+    let mut done = assistant(&owner.id, asked.id());
+    done.time.completed = Some(ids::now_millis());
+    store.put_message(&Message::Assistant(done.clone())).await.unwrap();
+    let running = Part::new(
+        &owner.id,
+        &open.id,
+        json!({ "type": "tool", "tool": "bash", "callID": "c1", "state": { "status": "running", "input": {} } }),
+    );
+    store.put_part(&running).await.unwrap();
+    let finished = Part::new(
+        &owner.id,
+        &done.id,
+        json!({ "type": "tool", "tool": "bash", "callID": "c2", "state": { "status": "completed", "input": {} } }),
+    );
+    store.put_part(&finished).await.unwrap();
+    let (messages, parts) = store.unfinished().await.unwrap();
+    assert_eq!(messages.iter().map(Message::id).collect::<Vec<_>>(), [open.id.as_str()], "open assistant messages");
+    assert_eq!(parts.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), [running.id.as_str()], "running tools");
+}
