@@ -143,6 +143,7 @@ impl AppBuilder {
             agents: agents(&self.config),
             permissions: Arc::new(Permissions::default()),
             settings: self.config.wasmgate.agent.clone(),
+            default_agent: self.config.default_agent().to_string(),
         });
         let commands = match self.config.get("command") {
             Some(serde_json::Value::Object(commands)) => commands.clone(),

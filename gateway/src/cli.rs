@@ -6,9 +6,9 @@
 //! a server or a model. A tool error prints its message and exits 1; a usage
 //! error (bad flags, arguments that are not a JSON object) exits 2.
 
-use crate::config::{Config, SandboxConfig};
+use crate::config::{Config, ConfigError, SandboxConfig};
 use crate::sandbox::{Access, CallError, CallOptions, CompileCache, Grant, Limits, Sandbox, ToolOutput};
-use crate::serve::ServeOptions;
+use crate::serve::{ServeError, ServeOptions};
 use clap::{Args, Parser, Subcommand};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -140,12 +140,12 @@ async fn run(cli: Cli) -> ExitCode {
     if let Command::Serve(args) = cli.command {
         return match serve(args, &cli.sandbox).await {
             Ok(()) => ExitCode::SUCCESS,
-            Err(message) => fail(message),
+            Err(error) => fail(error.to_string()),
         };
     }
     let sandbox = match load(&cli.sandbox, &SandboxConfig::default()).await {
         Ok(sandbox) => sandbox,
-        Err(message) => return fail(message),
+        Err(error) => return fail(error.to_string()),
     };
     match cli.command {
         Command::Serve(_) => unreachable!("served above"),
@@ -174,7 +174,22 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), String> {
+/// Why a command could not run.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    #[error("{flag}: {message}")]
+    Setting { flag: &'static str, message: String },
+    #[error("the sandbox: {0}")]
+    Sandbox(#[from] CallError),
+    #[error("cannot read the current folder: {0}")]
+    CurrentFolder(std::io::Error),
+}
+
+async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), CliError> {
     let (config, config_dir) = match &args.config {
         Some(path) => (Config::load(path)?, path.parent().map(PathBuf::from).unwrap_or_default()),
         None => (Config::default(), std::env::current_dir().unwrap_or_default()),
@@ -182,7 +197,7 @@ async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), String
     let sandbox = load(sandbox_args, &config.wasmgate.sandbox).await?;
     let directory = match args.directory {
         Some(directory) => directory,
-        None => std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?,
+        None => std::env::current_dir().map_err(CliError::CurrentFolder)?,
     };
     let options = ServeOptions {
         directory,
@@ -192,16 +207,17 @@ async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), String
         config_dir,
         data_dir: args.data_dir,
         header_timeout: Duration::try_from_secs_f64(args.header_timeout)
-            .map_err(|e| format!("--header-timeout: {e}"))?,
+            .map_err(|e| CliError::Setting { flag: "--header-timeout", message: e.to_string() })?,
     };
-    crate::serve::serve(sandbox, options).await
+    Ok(crate::serve::serve(sandbox, options).await?)
 }
 
 /// Builds the sandbox; command-line flags win over the config file.
-async fn load(args: &SandboxArgs, config: &SandboxConfig) -> Result<Sandbox, String> {
+async fn load(args: &SandboxArgs, config: &SandboxConfig) -> Result<Sandbox, CliError> {
     let mut limits = Limits::default();
     if let Some(seconds) = args.timeout.or(config.timeout) {
-        limits.deadline = Duration::try_from_secs_f64(seconds).map_err(|e| format!("timeout: {e}"))?;
+        limits.deadline = Duration::try_from_secs_f64(seconds)
+            .map_err(|e| CliError::Setting { flag: "timeout", message: e.to_string() })?;
     }
     if let Some(mib) = args.memory.or(config.memory_mib) {
         limits.memory = mib << 20;
@@ -223,9 +239,11 @@ async fn load(args: &SandboxArgs, config: &SandboxConfig) -> Result<Sandbox, Str
     let host_processes = args.allow_host_processes || config.host_processes;
     let mut builder = Sandbox::builder().limits(limits).cache(cache).host_processes(host_processes);
     if let Some(dir) = args.tools_dir.as_ref().or(config.tools_dir.as_ref()) {
-        builder = builder.tools_dir(dir).map_err(|e| format!("--tools-dir {}: {e}", dir.display()))?;
+        builder = builder
+            .tools_dir(dir)
+            .map_err(|e| CliError::Setting { flag: "--tools-dir", message: format!("{}: {e}", dir.display()) })?;
     }
-    builder.build().await.map_err(|e| e.to_string())
+    Ok(builder.build().await?)
 }
 
 fn list(sandbox: &Sandbox, json: bool) -> ExitCode {

@@ -31,14 +31,40 @@
 //!
 //! The file is JSON or JSONC (comments, trailing commas). Relative paths are
 //! relative to the file's folder. Unknown keys under `wasmgate` are errors, so
-//! a typo does not silently leave a limit at its default.
+//! a typo does not silently leave a limit at its default; so is a config
+//! that leaves prompts without their default primary agent (`build`, or the
+//! one `default_agent` names), which would otherwise fail every prompt.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// Why a configuration file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The text is not JSON or JSONC, or not an object.
+    #[error("{0}")]
+    Syntax(String),
+    /// The `"wasmgate"` key has an unknown or ill-typed setting.
+    #[error("\"wasmgate\": {0}")]
+    Wasmgate(serde_json::Error),
+    /// Prompts would have no primary agent to run as.
+    #[error("{0}")]
+    Agent(String),
+    /// Any of the above, in the file at `path`.
+    #[error("{path}: {error}")]
+    In { path: PathBuf, error: Box<ConfigError> },
+}
+
+/// The agents OpenCode always has, which the config may change or disable.
+const NATIVE_PRIMARY_AGENTS: [&str; 2] = ["build", "plan"];
+
 /// A loaded configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Config {
     /// The OpenCode keys, as `GET /config` serves them.
     pub opencode: Map<String, Value>,
@@ -95,26 +121,39 @@ pub struct SandboxConfig {
     pub tools_dir: Option<PathBuf>,
 }
 
+/// Provider options carry keys: only the key names are shown.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("opencode", &self.opencode.keys().collect::<Vec<_>>())
+            .field("wasmgate", &self.wasmgate)
+            .finish()
+    }
+}
+
 impl Config {
     /// Reads and checks the file at `path`.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, base).map_err(|e| format!("{}: {e}", path.display()))
+        Self::parse(&text, base).map_err(|error| ConfigError::In { path: path.to_path_buf(), error: Box::new(error) })
     }
 
     /// Parses JSON or JSONC text; relative paths resolve against `base`.
-    pub fn parse(text: &str, base: &Path) -> Result<Self, String> {
-        let value = jsonc_parser::parse_to_serde_value(text, &Default::default()).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str, base: &Path) -> Result<Self, ConfigError> {
+        let value = jsonc_parser::parse_to_serde_value(text, &Default::default())
+            .map_err(|e| ConfigError::Syntax(e.to_string()))?;
         let mut opencode = match value {
             Some(Value::Object(map)) => map,
             None => Map::new(),
-            Some(_) => return Err("the configuration must be a JSON object".into()),
+            Some(_) => return Err(ConfigError::Syntax("the configuration must be a JSON object".into())),
         };
         let mut wasmgate: WasmgateConfig = match opencode.remove("wasmgate") {
-            Some(value) => serde_json::from_value(value).map_err(|e| format!("\"wasmgate\": {e}"))?,
+            Some(value) => serde_json::from_value(value).map_err(ConfigError::Wasmgate)?,
             None => WasmgateConfig::default(),
         };
+        check_default_agent(&opencode)?;
         let absolute = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -130,6 +169,49 @@ impl Config {
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.opencode.get(key)
     }
+
+    /// The primary agent prompts run as unless they name one: the config's
+    /// `default_agent`, else `build`.
+    pub fn default_agent(&self) -> &str {
+        self.get("default_agent").and_then(Value::as_str).unwrap_or("build")
+    }
+}
+
+/// Checks that the default primary agent exists: not disabled, not a
+/// subagent, and (when `default_agent` names one) defined.
+fn check_default_agent(opencode: &Map<String, Value>) -> Result<(), ConfigError> {
+    let named = match opencode.get("default_agent") {
+        None => None,
+        Some(Value::String(name)) => Some(name.as_str()),
+        Some(other) => {
+            return Err(ConfigError::Agent(format!("\"default_agent\" must be an agent's name, got {other}")));
+        }
+    };
+    let default = named.unwrap_or("build");
+    let entry = opencode.get("agent").and_then(|agents| agents.get(default));
+    let how = match named {
+        Some(_) => "\"default_agent\" names",
+        None => "prompts run as",
+    };
+    if entry.and_then(|e| e.get("disable")).and_then(Value::as_bool) == Some(true) {
+        return Err(ConfigError::Agent(format!(
+            "{how} the primary agent {default:?}, but \"agent\".{default:?} disables it: enable it, or set \
+             \"default_agent\" to another primary agent"
+        )));
+    }
+    if entry.is_none() && !NATIVE_PRIMARY_AGENTS.contains(&default) {
+        return Err(ConfigError::Agent(format!(
+            "{how} the primary agent {default:?}, which is not defined: add it under \"agent\", or name one of \
+             {}",
+            NATIVE_PRIMARY_AGENTS.join(", ")
+        )));
+    }
+    if entry.and_then(|e| e.get("mode")).and_then(Value::as_str) == Some("subagent") {
+        return Err(ConfigError::Agent(format!(
+            "{how} {default:?}, which is a subagent: the default agent must be a primary agent"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -155,6 +237,28 @@ mod tests {
     #[test]
     fn a_misspelt_own_key_is_an_error() {
         let error = Config::parse(r#"{"wasmgate": {"sandbox": {"timout": 5}}}"#, Path::new(".")).unwrap_err();
-        assert!(error.contains("timout"), "{error}");
+        assert!(error.to_string().contains("timout"), "{error}");
+    }
+
+    #[test]
+    fn a_config_without_its_default_primary_agent_says_which() {
+        let parse = |text: &str| Config::parse(text, Path::new(".")).map(|c| c.default_agent().to_string());
+        let error = parse(r#"{"agent": {"build": {"disable": true}}}"#).unwrap_err().to_string();
+        assert!(error.contains("\"build\"") && error.contains("disables it"), "{error}");
+        let error = parse(r#"{"default_agent": "review"}"#).unwrap_err().to_string();
+        assert!(error.contains("\"review\"") && error.contains("not defined"), "{error}");
+        let error = parse(r#"{"default_agent": "helper", "agent": {"helper": {"mode": "subagent"}}}"#).unwrap_err();
+        assert!(error.to_string().contains("subagent"), "{error}");
+        // Disabling build is fine once another primary agent is the default.
+        let other = parse(r#"{"default_agent": "plan", "agent": {"build": {"disable": true}}}"#).unwrap();
+        assert_eq!(other, "plan");
+        assert_eq!(parse("{}").unwrap(), "build");
+    }
+
+    #[test]
+    fn debug_output_never_shows_provider_keys() {
+        let config =
+            Config::parse(r#"{"provider": {"p": {"options": {"apiKey": "sk-secret-123"}}}}"#, Path::new(".")).unwrap();
+        assert!(!format!("{config:?}").contains("sk-secret-123"));
     }
 }

@@ -5,8 +5,8 @@ use crate::app::{App, Credentials, Paths};
 use crate::config::Config;
 use crate::conversation::recover;
 use crate::sandbox::Sandbox;
-use crate::store::{SqliteStore, Store};
-use crate::workspace::Workspaces;
+use crate::store::{SqliteStore, Store, StoreError};
+use crate::workspace::{WorkspaceError, Workspaces};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,21 +34,34 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
 }
 
-/// Serves until a shutdown signal; errors are for the person who started it.
-pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), String> {
+/// Why the server could not start (said to the person who started it).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("no data folder: pass --data-dir")]
+    NoDataFolder,
+    #[error("the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot serve {directory}: {error}")]
+    Workspace { directory: PathBuf, error: WorkspaceError },
+    #[error("cannot listen on {address}: {error}")]
+    Listen { address: String, error: std::io::Error },
+}
+
+/// Serves until a shutdown signal.
+pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeError> {
     let data = options
         .data_dir
         .or_else(|| options.config.wasmgate.data_dir.clone())
         .or_else(|| dirs::data_dir().map(|d| d.join("wasmgate")))
-        .ok_or("no data folder: pass --data-dir")?;
+        .ok_or(ServeError::NoDataFolder)?;
     let database = data.join("wasmgate.db");
-    let store = SqliteStore::open(&database).map_err(|e| e.to_string())?;
-    let (messages, parts) = recover(&store).await.map_err(|e| e.to_string())?;
+    let store = SqliteStore::open(&database)?;
+    let (messages, parts) = recover(&store).await?;
     if messages + parts > 0 {
         tracing::warn!(messages, parts, "closed runs a previous process left unfinished");
     }
     let workspaces = Workspaces::new(&options.directory, &options.config.wasmgate.directories)
-        .map_err(|e| format!("cannot serve {}: {e}", options.directory.display()))?;
+        .map_err(|error| ServeError::Workspace { directory: options.directory.clone(), error })?;
     let credentials = std::env::var("OPENCODE_SERVER_PASSWORD").ok().filter(|p| !p.is_empty()).map(|password| {
         let username = std::env::var("OPENCODE_SERVER_USERNAME").ok().filter(|u| !u.is_empty());
         Credentials { username: username.unwrap_or_else(|| "opencode".into()), password }
@@ -59,10 +72,9 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), String
         .host_names(vec![options.hostname.clone()])
         .build();
 
-    let listener = tokio::net::TcpListener::bind((options.hostname.as_str(), options.port))
-        .await
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", options.hostname, options.port))?;
-    let address: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    let listening = |error| ServeError::Listen { address: format!("{}:{}", options.hostname, options.port), error };
+    let listener = tokio::net::TcpListener::bind((options.hostname.as_str(), options.port)).await.map_err(listening)?;
+    let address: SocketAddr = listener.local_addr().map_err(listening)?;
     if app.credentials.is_none() && !address.ip().is_loopback() {
         eprintln!("warning: OPENCODE_SERVER_PASSWORD is not set; anyone who can reach {address} can use this server");
     }

@@ -54,6 +54,9 @@ pub struct Assistant {
     pub permissions: Arc<Permissions>,
     /// Retries and their delays.
     pub settings: AgentConfig,
+    /// The primary agent a prompt runs as unless it names one (checked to
+    /// exist when the config was loaded).
+    pub default_agent: String,
 }
 
 impl Assistant {

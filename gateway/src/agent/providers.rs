@@ -41,7 +41,8 @@ pub enum Protocol {
 }
 
 /// A provider: where it is, how to authenticate, which models it has.
-#[derive(Debug, Clone)]
+/// (`Debug` leaves the key and the headers out.)
+#[derive(Clone)]
 pub struct Provider {
     pub id: String,
     pub name: String,
@@ -60,6 +61,19 @@ pub struct Provider {
     pub models: Vec<Model>,
     /// Whether to list its models from `GET {base}/models` at start.
     discover: bool,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("id", &self.id)
+            .field("protocol", &self.protocol)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("headers", &self.headers.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .field("models", &self.models.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A model and what is known of it.
@@ -632,5 +646,14 @@ mod tests {
         let vars = env(&[("A", "1")]);
         assert_eq!(substitute("x{env:A}y{env:B}z", &vars), "x1yz");
         assert_eq!(substitute("open {env:A", &vars), "open {env:A");
+    }
+
+    #[test]
+    fn debug_output_leaves_the_key_out() {
+        let key = |name: &str| (name == "OPENAI_API_KEY").then(|| "sk-secret-456".to_string());
+        let providers = Providers::new(&Config::default(), key);
+        assert!(!providers.all().is_empty(), "the key made a provider");
+        let shown = format!("{:?}", providers.all());
+        assert!(shown.contains("<redacted>") && !shown.contains("sk-secret-456"), "{shown}");
     }
 }

@@ -1,9 +1,11 @@
 //! The one error type of the HTTP API, and how each becomes a response.
 //!
 //! Every failure a client can cause gets OpenCode's JSON error shape and a
-//! 4xx; only a fault of the server itself is a 500, logged with a reference
-//! the body repeats. Nothing here ever answers with HTML: the SDK reads an
-//! HTML response as "not an OpenCode server".
+//! 4xx; only a fault of the server itself is a 500, with a reference the
+//! body repeats. Responses carry their fault as a [`Fault`] extension, and
+//! the request-tracing layer logs it once, in the request's span (with its
+//! request id); nothing logs here. Nothing here ever answers with HTML: the
+//! SDK reads an HTML response as "not an OpenCode server".
 
 use crate::conversation::Busy;
 use crate::sandbox::CallError;
@@ -106,6 +108,16 @@ impl From<WorkspaceError> for ApiError {
     }
 }
 
+/// What went wrong on the server's side of a response: logged by the
+/// tracing layer (`error` for a fault of the server, `warn` for a resource
+/// that ran out).
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub message: String,
+    /// The reference the response body gives the client, when it has one.
+    pub reference: Option<String>,
+}
+
 fn named(status: StatusCode, name: &str, message: String) -> Response {
     (status, axum::Json(json!({ "name": name, "data": { "message": message } }))).into_response()
 }
@@ -127,8 +139,9 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => named(StatusCode::CONFLICT, "ConflictError", message),
             ApiError::MethodNotAllowed(_) => named(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowedError", message),
             ApiError::Unavailable(_) => {
-                tracing::warn!("{message}");
-                named(StatusCode::SERVICE_UNAVAILABLE, "UnavailableError", message)
+                let mut response = named(StatusCode::SERVICE_UNAVAILABLE, "UnavailableError", message.clone());
+                response.extensions_mut().insert(Fault { message, reference: None });
+                response
             }
             ApiError::Busy(session) => (
                 StatusCode::CONFLICT,
@@ -165,15 +178,16 @@ impl IntoResponse for ApiError {
             }
             ApiError::Internal(_) => {
                 let reference = format!("err_{:08x}", rand::random::<u32>());
-                tracing::error!(reference, "{message}");
-                (
+                let mut response = (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     axum::Json(json!({
                         "name": "UnknownError",
                         "data": { "message": "Unexpected server error. Check server logs for details.", "ref": reference },
                     })),
                 )
-                    .into_response()
+                    .into_response();
+                response.extensions_mut().insert(Fault { message, reference: Some(reference) });
+                response
             }
         }
     }

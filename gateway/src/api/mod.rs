@@ -1,10 +1,13 @@
 //! The HTTP API: OpenCode's routes, grouped as OpenCode groups them.
 //!
 //! Each submodule is one group with its own `routes()`; this file stacks them
-//! with what applies to all: CORS (answered before auth, as the reference
-//! does), Basic auth when a password is set (and, when none is, only host
-//! names that cannot be rebound to this machine by a web page), body limits,
-//! and JSON errors for every path no group claims and every wrong method.
+//! with what applies to all: a request id (the client's `x-request-id`, or a
+//! new one, echoed in the response) and a tracing span carrying it around
+//! every request, where server faults are logged once; CORS (answered before
+//! auth, as the reference does); Basic auth when a password is set (and,
+//! when none is, only host names that cannot be rebound to this machine by a
+//! web page); body limits; and JSON errors for every path no group claims and
+//! every wrong method.
 //! Handlers never touch the file system: they ask the sandbox, the store or
 //! the workspace map.
 
@@ -22,30 +25,73 @@ use axum::http::{HeaderValue, Method, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use error::ApiError;
+use error::{ApiError, Fault};
 use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 /// The OpenAPI document `GET /doc` serves: the reference's own descriptions
 /// of exactly the operations wasmgate implements.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The largest body a session route takes: a prompt may carry a pasted log
-/// or an image. Other routes keep axum's 2 MiB.
+/// or an image.
 pub const PROMPT_BODY_LIMIT: usize = 32 << 20;
+
+/// The largest body any other route takes (their bodies are small JSON).
+pub const BODY_LIMIT: usize = 2 << 20;
 
 /// The whole API over `app`.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .merge(global::routes())
-        .merge(instance::routes())
+        .merge(global::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .merge(instance::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(session::routes().layer(DefaultBodyLimit::max(PROMPT_BODY_LIMIT)))
-        .merge(file::routes())
+        .merge(session::permission_routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .merge(file::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(app.clone(), authenticate))
         .layer(cors())
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(NewRequestId))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(log_response))
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
         .with_state(app)
+}
+
+/// Gives a request without an `x-request-id` one of its own.
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = format!("req_{:016x}", rand::random::<u64>());
+        Some(RequestId::new(HeaderValue::from_str(&id).expect("the id is ASCII")))
+    }
+}
+
+/// The span every log line of a request is written in.
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request.headers().get("x-request-id").and_then(|id| id.to_str().ok()).unwrap_or("-");
+    tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
+}
+
+/// Logs each response once: its fault, when the server had one.
+fn log_response<B>(response: &Response<B>, latency: Duration, _: &tracing::Span) {
+    let status = response.status().as_u16();
+    match response.extensions().get::<Fault>() {
+        Some(Fault { message, reference: Some(reference) }) => {
+            tracing::error!(status, ?latency, reference, "{message}")
+        }
+        Some(Fault { message, reference: None }) => tracing::warn!(status, ?latency, "{message}"),
+        None => tracing::debug!(status, ?latency, "answered"),
+    }
 }
 
 async fn not_found(request: Request) -> ApiError {

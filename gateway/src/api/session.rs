@@ -33,8 +33,11 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/session/{sessionID}/todo", get(todo))
         .route("/session/{sessionID}/diff", get(diff))
         .route("/session/{sessionID}/fork", post(fork))
-        .route("/permission", get(permissions))
-        .route("/permission/{requestID}/reply", post(reply_permission))
+}
+
+/// The permission requests of running calls, and the replies to them.
+pub fn permission_routes() -> Router<Arc<App>> {
+    Router::new().route("/permission", get(permissions)).route("/permission/{requestID}/reply", post(reply_permission))
 }
 
 #[derive(Deserialize)]

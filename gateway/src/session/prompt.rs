@@ -196,7 +196,8 @@ impl Sessions {
         {
             return Err(SessionError::Invalid(format!("message id {id} is taken")));
         }
-        let agent = request.agent.or_else(|| session.agent.clone()).unwrap_or_else(|| "build".into());
+        let agent =
+            request.agent.or_else(|| session.agent.clone()).unwrap_or_else(|| self.assistant.default_agent.clone());
         if self.assistant.agent(&agent).is_none() {
             return Err(SessionError::Invalid(format!("no agent named {agent:?}")));
         }

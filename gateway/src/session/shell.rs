@@ -27,14 +27,11 @@ use std::sync::Arc;
 pub struct ShellRequest {
     #[serde(rename = "messageID")]
     pub message_id: Option<String>,
-    #[serde(default = "build")]
-    pub agent: String,
+    /// The agent whose grant the command runs under (the default agent's
+    /// when unset).
+    pub agent: Option<String>,
     pub model: Option<ModelRef>,
     pub command: String,
-}
-
-fn build() -> String {
-    "build".into()
 }
 
 impl Sessions {
@@ -43,10 +40,11 @@ impl Sessions {
         &self,
         workspace: Arc<Workspace>,
         session: Session,
-        request: ShellRequest,
+        mut request: ShellRequest,
     ) -> SessionResult<MessageWithParts> {
-        let Some(agent) = self.assistant.agent(&request.agent) else {
-            return Err(SessionError::Invalid(format!("no agent named {:?}", request.agent)));
+        let name = request.agent.get_or_insert_with(|| self.assistant.default_agent.clone());
+        let Some(agent) = self.assistant.agent(name) else {
+            return Err(SessionError::Invalid(format!("no agent named {name:?}")));
         };
         // The agent's grant: a read-only agent's `!command` cannot write either.
         let grant = if agent.read_only() { workspace.read_only.clone() } else { workspace.grant.clone() };
@@ -70,7 +68,8 @@ impl Sessions {
         request: ShellRequest,
         run: &Run,
     ) -> SessionResult<MessageWithParts> {
-        let model = super::prompt::model_for(&self.assistant, session, &request.agent, request.model);
+        let agent = request.agent.unwrap_or_else(|| self.assistant.default_agent.clone());
+        let model = super::prompt::model_for(&self.assistant, session, &agent, request.model);
         let user = Message::User(UserMessage {
             id: request
                 .message_id
@@ -79,7 +78,7 @@ impl Sessions {
             session_id: session.id.clone(),
             time: MessageTime { created: ids::now_millis(), completed: None },
             summary: None,
-            agent: request.agent.clone(),
+            agent: agent.clone(),
             model: model.clone(),
             system: None,
             tools: None,
@@ -95,7 +94,7 @@ impl Sessions {
         self.journal.put_part(workspace, &note).await?;
 
         let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };
-        let mut assistant = AssistantMessage::answering(&session.id, user.id(), &model, &request.agent, path);
+        let mut assistant = AssistantMessage::answering(&session.id, user.id(), &model, &agent, path);
         self.journal.put_assistant(workspace, &assistant).await?;
 
         let input = json!({ "command": request.command });

@@ -142,10 +142,17 @@ async fn unknown_part_types_and_agents_are_refused() {
 
 #[tokio::test]
 async fn a_disabled_build_agent_is_an_error_not_a_stuck_session() {
+    // A config that leaves prompts without their default agent is refused
+    // when loaded, naming the agent.
+    let refused = wasmgate::config::Config::parse(r#"{"agent":{"build":{"disable":true}}}"#, std::path::Path::new("/"));
+    let error = refused.expect_err("a config without its default agent").to_string();
+    assert!(error.contains("\"build\""), "{error}");
+    // With another default, a prompt that still names the disabled agent
+    // is a 400, and the session is not left busy.
     let fixture = Fixture::new();
-    let server = Server::configured(&fixture.ws, r#"{"agent":{"build":{"disable":true}}}"#);
+    let server = Server::configured(&fixture.ws, r#"{"default_agent":"plan","agent":{"build":{"disable":true}}}"#);
     let id = server.session().await;
-    let prompt = json!({ "parts": [{ "type": "text", "text": "hi" }] }).to_string();
+    let prompt = json!({ "agent": "build", "parts": [{ "type": "text", "text": "hi" }] }).to_string();
     let (status, body) = server.post(&format!("/session/{id}/message"), &prompt).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (_, statuses) = server.get("/session/status").await;
@@ -319,4 +326,30 @@ async fn memory_a_wave_of_subscribers_used_is_given_back_when_they_leave() {
         busy >> 20,
         after >> 20
     );
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_keeps_the_one_a_client_sent() {
+    use tower::ServiceExt;
+    let fixture = Fixture::new();
+    let server = Server::new(&fixture.ws, None);
+    let id_of = |request: Request<Body>| async {
+        let response = wasmgate::api::router(server.app.clone()).oneshot(request).await.unwrap();
+        response.headers().get("x-request-id").map(|id| id.to_str().unwrap().to_string())
+    };
+    let first = id_of(Request::get("/global/health").body(Body::empty()).unwrap()).await.expect("an id");
+    let second = id_of(Request::get("/no/such/route").body(Body::empty()).unwrap()).await.expect("errors too");
+    assert!(first.starts_with("req_") && second.starts_with("req_") && first != second, "{first} {second}");
+    let kept = id_of(Request::get("/session").header("x-request-id", "trace-7f3a").body(Body::empty()).unwrap()).await;
+    assert_eq!(kept.as_deref(), Some("trace-7f3a"));
+}
+
+#[tokio::test]
+async fn a_body_past_a_small_routes_limit_is_a_json_413() {
+    let fixture = Fixture::new();
+    let server = Server::new(&fixture.ws, None);
+    let reply = json!({ "reply": "once", "message": "x".repeat(3 << 20) }).to_string();
+    let (status, body) = server.post("/permission/per_00000000000100000000000001/reply", &reply).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["name"], "PayloadTooLargeError", "{body}");
 }
