@@ -261,6 +261,160 @@ impl Part {
     pub fn kind(&self) -> &str {
         self.body.get("type").and_then(Value::as_str).unwrap_or("")
     }
+
+    /// A tool part's `state`, when it has one that reads.
+    pub fn tool_state(&self) -> Option<ToolState> {
+        serde_json::from_value(self.body.get("state")?.clone()).ok()
+    }
+
+    /// Sets a tool part's `state`.
+    pub fn set_tool_state(&mut self, state: &ToolState) {
+        self.body.insert("state".into(), serde_json::to_value(state).expect("tool states serialize"));
+    }
+}
+
+/// A tool call's state, as a tool part carries it: pending while the model
+/// streams its arguments, running, then completed or error. Reading is
+/// lenient (a stored state missing a field still reads), writing complete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum ToolState {
+    Pending {
+        #[serde(default = "empty_object")]
+        input: Value,
+        #[serde(default)]
+        raw: String,
+    },
+    Running {
+        #[serde(default = "empty_object")]
+        input: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        /// Live output (`metadata.output`) while it runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<Value>,
+        #[serde(default)]
+        time: Started,
+    },
+    Completed {
+        #[serde(default = "empty_object")]
+        input: Value,
+        output: String,
+        #[serde(default)]
+        title: String,
+        #[serde(default = "empty_object")]
+        metadata: Value,
+        #[serde(default)]
+        time: Span,
+    },
+    Error {
+        #[serde(default = "empty_object")]
+        input: Value,
+        error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<Value>,
+        #[serde(default)]
+        time: Span,
+    },
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// When a running call started (ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Started {
+    pub start: i64,
+}
+
+/// When a finished call started and ended (ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl ToolState {
+    /// The call's arguments.
+    pub fn input(&self) -> &Value {
+        match self {
+            ToolState::Pending { input, .. }
+            | ToolState::Running { input, .. }
+            | ToolState::Completed { input, .. }
+            | ToolState::Error { input, .. } => input,
+        }
+    }
+
+    /// When it started, once it runs.
+    pub fn start(&self) -> Option<i64> {
+        match self {
+            ToolState::Pending { .. } => None,
+            ToolState::Running { time, .. } => Some(time.start),
+            ToolState::Completed { time, .. } | ToolState::Error { time, .. } => Some(time.start),
+        }
+    }
+
+    /// Whether the call has not finished.
+    pub fn is_open(&self) -> bool {
+        matches!(self, ToolState::Pending { .. } | ToolState::Running { .. })
+    }
+
+    /// The state that ends an open call with `error` at `end`, keeping its
+    /// input, start and what it had shown.
+    pub fn failed(&self, error: impl Into<String>, end: i64) -> ToolState {
+        let metadata = match self {
+            ToolState::Running { metadata, .. } | ToolState::Error { metadata, .. } => metadata.clone(),
+            _ => None,
+        };
+        ToolState::Error {
+            input: self.input().clone(),
+            error: error.into(),
+            metadata,
+            time: Span { start: self.start().unwrap_or(end), end },
+        }
+    }
+}
+
+/// What a session is doing, as `session.status` and `GET /session/status`
+/// report it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum SessionStatus {
+    Idle,
+    Busy,
+    /// Waiting to retry a failed model call.
+    Retry {
+        attempt: u32,
+        message: String,
+        /// When the next attempt starts (ms).
+        next: i64,
+    },
+}
+
+/// A tool call waiting for a person's permission (`permission.asked`,
+/// `GET /permission`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PermissionRequest {
+    pub id: String,
+    #[serde(rename = "sessionID")]
+    pub session_id: String,
+    /// `bash`, `edit`, `read`, ...
+    pub permission: String,
+    pub patterns: Vec<String>,
+    pub metadata: Value,
+    /// The patterns an `always` reply allows from then on.
+    pub always: Vec<String>,
+    pub tool: PermissionTool,
+}
+
+/// The call a permission request is for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PermissionTool {
+    #[serde(rename = "messageID")]
+    pub message_id: String,
+    #[serde(rename = "callID")]
+    pub call_id: String,
 }
 
 /// A message with its parts, the shape of every message list and reply.

@@ -71,7 +71,11 @@ pub struct Workspace {
 impl Workspace {
     /// The scope of the events this workspace's sessions publish.
     pub fn scope(&self) -> crate::events::Scope {
-        crate::events::Scope::Instance { directory: self.directory.clone(), project: self.project.id.clone() }
+        crate::events::Scope::Instance {
+            tenant: None,
+            directory: self.directory.clone(),
+            project: self.project.id.clone(),
+        }
     }
 
     /// `relative` (a path inside the workspace) with its symlinks resolved

@@ -8,7 +8,7 @@
 //! reject a tool call without a result.
 
 use super::provider::{ChatMessage, Reasoning, ToolCall, UserContent};
-use crate::model::{Message, MessageWithParts, Part};
+use crate::model::{Message, MessageWithParts, Part, ToolState};
 use serde_json::Value;
 
 /// What the model is told about a call that printed nothing (some
@@ -75,16 +75,15 @@ fn assistant_turn(parts: &[Part], conversation: &mut Vec<ChatMessage>) {
                 else {
                     continue;
                 };
-                let state = body.get("state").unwrap_or(&Value::Null);
-                let input = state.get("input").cloned().unwrap_or_else(|| Value::Object(Default::default()));
-                let (output, is_error) = match state.get("status").and_then(Value::as_str) {
-                    Some("completed") => {
-                        let output = state.get("output").and_then(Value::as_str).unwrap_or_default();
-                        (if output.is_empty() { NO_OUTPUT } else { output }.to_string(), false)
+                let state = part.tool_state();
+                let input = state.as_ref().map_or_else(|| Value::Object(Default::default()), |s| s.input().clone());
+                let (output, is_error) = match &state {
+                    Some(ToolState::Completed { output, .. }) => {
+                        (if output.is_empty() { NO_OUTPUT } else { output.as_str() }.to_string(), false)
                     }
-                    Some("error") => {
-                        (format!("Error: {}", state.get("error").and_then(Value::as_str).unwrap_or_default()), true)
-                    }
+                    Some(ToolState::Error { error, .. }) => (format!("Error: {error}"), true),
+                    // Pending, running, or a state that does not read: the
+                    // call never finished (the server stopped under it).
                     _ => (INTERRUPTED.to_string(), true),
                 };
                 calls.push(ToolCall { id: id.to_string(), name: name.to_string(), input });

@@ -10,11 +10,12 @@
 //! requests, answering them `reject` so no dialog is left open.
 
 use super::agents::{Action, Rule, evaluate};
-use crate::events::{Bus, Scope};
+use crate::events::{Bus, Event, Scope};
 use crate::ids::{self, Prefix};
+use crate::model::{PermissionRequest, PermissionTool};
 use crate::workspace::Workspace;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::oneshot;
@@ -67,7 +68,7 @@ pub struct Ask {
 
 struct Pending {
     ask: Ask,
-    request: Value,
+    request: PermissionRequest,
     /// Where its events go.
     scope: Scope,
     answer: oneshot::Sender<Verdict>,
@@ -107,19 +108,20 @@ impl Permissions {
     /// arrives on, with the request's id.
     pub fn ask(&self, bus: &Bus, workspace: &Workspace, ask: Ask) -> (String, oneshot::Receiver<Verdict>) {
         let id = ids::new(Prefix::Permission);
-        let request = json!({
-            "id": id,
-            "sessionID": ask.session_id,
-            "permission": ask.permission,
-            "patterns": ask.patterns,
-            "metadata": ask.metadata,
-            "always": ask.always,
-            "tool": { "messageID": ask.message_id, "callID": ask.call_id },
-        });
+        let request = PermissionRequest {
+            id: id.clone(),
+            session_id: ask.session_id.clone(),
+            permission: ask.permission.clone(),
+            patterns: ask.patterns.clone(),
+            metadata: ask.metadata.clone(),
+            always: ask.always.clone(),
+            tool: PermissionTool { message_id: ask.message_id.clone(), call_id: ask.call_id.clone() },
+        };
         let (answer, receiver) = oneshot::channel();
+        // Waiting before it is announced: a reply may come at once.
         let pending = Pending { ask, request: request.clone(), scope: workspace.scope(), answer };
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), pending);
-        bus.publish(&workspace.scope(), "permission.asked", request);
+        bus.publish(&workspace.scope(), Event::PermissionAsked(&request));
         (id, receiver)
     }
 
@@ -171,7 +173,7 @@ impl Permissions {
     }
 
     /// The requests waiting now (`GET /permission`), oldest first.
-    pub fn list(&self) -> Vec<Value> {
+    pub fn list(&self) -> Vec<PermissionRequest> {
         let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let mut list: Vec<(&String, &Pending)> = pending.iter().collect();
         list.sort_by(|a, b| a.0.cmp(b.0));
@@ -187,10 +189,7 @@ fn take_where(pending: &mut HashMap<String, Pending>, matches: impl Fn(&Ask) -> 
 
 /// Publishes `permission.replied` for a request and wakes the call waiting on it.
 fn answer(bus: &Bus, id: &str, request: Pending, reply: &Reply, verdict: Verdict) {
-    bus.publish(
-        &request.scope,
-        "permission.replied",
-        json!({ "sessionID": request.ask.session_id, "requestID": id, "reply": reply.as_str() }),
-    );
+    let event = Event::PermissionReplied { session_id: &request.ask.session_id, request_id: id, reply: reply.as_str() };
+    bus.publish(&request.scope, event);
     let _ = request.answer.send(verdict);
 }

@@ -16,6 +16,7 @@ use super::agents::{Action, Agent, Rule, permission_of};
 use super::permission::{Ask, Verdict};
 use super::provider::{ToolCall, ToolDefinition};
 use super::{Assistant, script};
+use crate::events::Event;
 use crate::model::{Part, Todo};
 use crate::sandbox::{CallError, CallOptions, CancelToken};
 use crate::workspace::Workspace;
@@ -288,7 +289,8 @@ async fn sandboxed(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outco
                 && let Some(path) = call.input.get("filePath").and_then(Value::as_str)
             {
                 let file = std::path::Path::new(&context.workspace.directory).join(path);
-                context.assistant.journal.publish(context.workspace, "file.edited", json!({ "file": file }));
+                let file = file.to_string_lossy();
+                context.assistant.journal.publish(context.workspace, Event::FileEdited { file: &file });
             }
             let title =
                 if bash { call.input["command"].as_str().unwrap_or_default().to_string() } else { result.title };
@@ -323,11 +325,8 @@ async fn write_todos(context: &Context<'_>, arguments: &serde_json::Map<String, 
     if let Err(error) = context.assistant.journal.store().put_todos(context.session_id, &todos).await {
         return failed(error.to_string());
     }
-    context.assistant.journal.publish(
-        context.workspace,
-        "todo.updated",
-        json!({ "sessionID": context.session_id, "todos": todos }),
-    );
+    let event = Event::TodoUpdated { session_id: context.session_id, todos: &todos };
+    context.assistant.journal.publish(context.workspace, event);
     todo_result(&todos)
 }
 

@@ -20,9 +20,11 @@ use super::providers::{Model, Provider};
 use super::tools::{self, Outcome};
 use super::{Assistant, TurnError, TurnResult, history, system, title};
 use crate::conversation::{Busy, Entry, Run, Waiter};
+use crate::events::Event;
 use crate::ids;
 use crate::model::{
-    AssistantMessage, Message, MessageError, MessagePath, MessageWithParts, Part, Session, Tokens, UserMessage,
+    AssistantMessage, Message, MessageError, MessagePath, MessageWithParts, Part, Session, SessionStatus, Span,
+    Started, Tokens, ToolState, UserMessage,
 };
 use crate::store::SessionChange;
 use crate::workspace::Workspace;
@@ -81,7 +83,7 @@ async fn run_turn(
     session_id: &str,
     run: &Run,
 ) -> TurnResult<MessageWithParts> {
-    let busy = || run.report(json!({ "type": "busy" }));
+    let busy = || run.report(SessionStatus::Busy);
     busy();
     let mut last: Option<MessageWithParts> = None;
     let mut steps = 0;
@@ -148,7 +150,7 @@ async fn summarize(assistant: &Assistant, workspace: &Workspace, user: &UserMess
     let mut user = user.clone();
     user.summary = Some(json!({ "diffs": [] }));
     assistant.journal.put_message(workspace, &Message::User(user.clone())).await?;
-    assistant.journal.publish(workspace, "session.diff", json!({ "sessionID": user.session_id, "diff": [] }));
+    assistant.journal.publish(workspace, Event::SessionDiff { session_id: &user.session_id, diff: [] });
     Ok(())
 }
 
@@ -310,13 +312,12 @@ impl<'a> Step<'a> {
             };
             let next = ids::now_millis() + delay.as_millis() as i64;
             tracing::warn!(provider = provider.id, attempt, "the model call failed, retrying: {error}");
-            let retry = json!({ "type": "retry", "attempt": attempt, "message": error.to_string(), "next": next });
-            self.run.report(retry);
+            self.run.report(SessionStatus::Retry { attempt, message: error.to_string(), next });
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = self.run.cancel.cancelled() => return Ok(None),
             }
-            self.run.report(json!({ "type": "busy" }));
+            self.run.report(SessionStatus::Busy);
         }
     }
 
@@ -356,11 +357,13 @@ impl<'a> Step<'a> {
                     self.append(index, &delta);
                 }
                 StreamEvent::ToolInputStart { id, name } => {
-                    let part = json!({
-                        "type": "tool", "tool": name, "callID": id,
-                        "state": { "status": "pending", "input": {}, "raw": "" },
-                    });
-                    let index = self.put(Part::new(&self.session.id, &self.reply.id, part)).await?;
+                    let mut part = Part::new(
+                        &self.session.id,
+                        &self.reply.id,
+                        json!({ "type": "tool", "tool": name, "callID": id }),
+                    );
+                    part.set_tool_state(&ToolState::Pending { input: json!({}), raw: String::new() });
+                    let index = self.put(part).await?;
                     self.tools.insert(id, index);
                 }
                 StreamEvent::ToolCall(call) => {
@@ -374,10 +377,9 @@ impl<'a> Step<'a> {
                         }
                     };
                     let input = if call.input.is_object() { call.input.clone() } else { json!({}) };
-                    self.parts[index].body.insert(
-                        "state".into(),
-                        json!({ "status": "running", "input": input, "time": { "start": ids::now_millis() } }),
-                    );
+                    let time = Started { start: ids::now_millis() };
+                    let running = ToolState::Running { input, title: None, metadata: None, time };
+                    self.parts[index].set_tool_state(&running);
                     self.store_part(index).await?;
                     calls.push(call);
                 }
@@ -408,30 +410,29 @@ impl<'a> Step<'a> {
             cancel: &self.run.cancel,
         };
         let outcome = tools::run(&context, call, &self.parts[index]).await;
-        let state = &self.parts[index].body["state"];
-        let input = state.get("input").cloned().unwrap_or_else(|| json!({}));
-        let start = state.pointer("/time/start").and_then(Value::as_i64).unwrap_or_else(ids::now_millis);
-        let time = json!({ "start": start, "end": ids::now_millis() });
+        let open = self.parts[index].tool_state();
+        let input = open.as_ref().map_or_else(|| json!({}), |state| state.input().clone());
+        let end = ids::now_millis();
+        let time = Span { start: open.as_ref().and_then(ToolState::start).unwrap_or(end), end };
+        let error = |error: String| ToolState::Error { input: input.clone(), error, metadata: None, time };
         let state = match &outcome {
-            Outcome::Completed { title, output, metadata } => json!({
-                "status": "completed", "input": input, "output": output, "title": title,
-                "metadata": metadata, "time": time,
-            }),
-            Outcome::Failed { error } => json!({ "status": "error", "input": input, "error": error, "time": time }),
-            Outcome::Rejected { feedback } => {
-                let error = match feedback {
-                    Some(words) => format!(
-                        "The user rejected permission to use this specific tool call with the following feedback: {words}"
-                    ),
-                    None => "The user rejected permission to use this specific tool call.".to_string(),
-                };
-                json!({ "status": "error", "input": input, "error": error, "time": time })
+            Outcome::Completed { title, output, metadata } => ToolState::Completed {
+                input: input.clone(),
+                output: output.clone(),
+                title: title.clone(),
+                metadata: metadata.clone(),
+                time,
+            },
+            Outcome::Failed { error: why } => error(why.clone()),
+            Outcome::Rejected { feedback: Some(words) } => error(format!(
+                "The user rejected permission to use this specific tool call with the following feedback: {words}"
+            )),
+            Outcome::Rejected { feedback: None } => {
+                error("The user rejected permission to use this specific tool call.".to_string())
             }
-            Outcome::Aborted => {
-                json!({ "status": "error", "input": input, "error": "Tool execution aborted", "time": time })
-            }
+            Outcome::Aborted => error("Tool execution aborted".to_string()),
         };
-        self.parts[index].body.insert("state".into(), state);
+        self.parts[index].set_tool_state(&state);
         self.store_part(index).await?;
         Ok(Some(outcome))
     }
@@ -465,22 +466,18 @@ impl<'a> Step<'a> {
         self.reply.error = Some(error.clone());
         self.reply.time.completed = Some(ids::now_millis());
         self.assistant.journal.put_assistant(self.workspace, &self.reply).await?;
-        self.assistant.journal.publish(
-            self.workspace,
-            "session.error",
-            json!({ "sessionID": self.session.id, "error": error }),
-        );
+        self.assistant
+            .journal
+            .publish(self.workspace, Event::SessionError { session_id: &self.session.id, error: &error });
         Ok(Ended { message: self.message(), blocked: false })
     }
 
     /// Ends the step as aborted, keeping what was streamed.
     async fn abort(mut self) -> TurnResult<Ended> {
         let error = MessageError::new("MessageAbortedError", "Aborted");
-        self.assistant.journal.publish(
-            self.workspace,
-            "session.error",
-            json!({ "sessionID": self.session.id, "error": error }),
-        );
+        self.assistant
+            .journal
+            .publish(self.workspace, Event::SessionError { session_id: &self.session.id, error: &error });
         self.close_open_parts().await?;
         self.end_running_tools("Tool execution aborted").await?;
         self.reply.error = Some(error);
@@ -578,24 +575,16 @@ impl<'a> Step<'a> {
     /// Marks tool parts that never finished as errors.
     async fn end_running_tools(&mut self, why: &str) -> TurnResult<()> {
         let now = ids::now_millis();
-        let open: Vec<usize> = self
-            .tools
-            .values()
-            .copied()
-            .filter(|&i| {
-                let status = self.parts[i].body.get("state").and_then(|s| s.get("status")).and_then(Value::as_str);
-                matches!(status, Some("pending" | "running") | None)
-            })
-            .collect();
+        let mut open: Vec<usize> = self.tools.values().copied().collect();
+        open.sort_unstable();
         for index in open {
-            let state = self.parts[index].body.get("state").cloned().unwrap_or(Value::Null);
-            let start = state.pointer("/time/start").and_then(Value::as_i64).unwrap_or(now);
-            let input = state.get("input").cloned().unwrap_or_else(|| json!({}));
-            self.parts[index].body.insert(
-                "state".into(),
-                json!({ "status": "error", "input": input, "error": why, "time": { "start": start, "end": now } }),
-            );
-            self.store_part(index).await?;
+            // A part without a state that reads never started.
+            let state =
+                self.parts[index].tool_state().unwrap_or(ToolState::Pending { input: json!({}), raw: String::new() });
+            if state.is_open() {
+                self.parts[index].set_tool_state(&state.failed(why, now));
+                self.store_part(index).await?;
+            }
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use super::extract::{Found, Instance, JsonBody, Params, checked};
 use crate::agent::permission::Reply;
 use crate::app::App;
 use crate::ids::Prefix;
-use crate::model::{MessageWithParts, Session};
+use crate::model::{MessageWithParts, PermissionRequest, Session, SessionStatus};
 use crate::session::{CommandRequest, CreateSession, PromptRequest, ShellRequest, UpdateSession};
 use crate::store::SessionQuery;
 use axum::extract::{Path, State};
@@ -88,7 +88,7 @@ async fn create(
     Ok(Json(app.sessions.create(&workspace, request).await?))
 }
 
-async fn status(State(app): State<Arc<App>>) -> Json<HashMap<String, Value>> {
+async fn status(State(app): State<Arc<App>>) -> Json<HashMap<String, SessionStatus>> {
     Json(app.sessions.runs().statuses())
 }
 
@@ -213,7 +213,7 @@ async fn fork(
     Ok(Json(app.sessions.fork(&workspace, &found.0, request.message_id.as_deref()).await?))
 }
 
-async fn permissions(State(app): State<Arc<App>>) -> Json<Vec<Value>> {
+async fn permissions(State(app): State<Arc<App>>) -> Json<Vec<PermissionRequest>> {
     Json(app.assistant.permissions.list())
 }
 

@@ -6,13 +6,13 @@
 //! `message.part.delta` without a write, and the part is stored whole when
 //! it ends.
 
-use crate::events::{Bus, Scope};
+use crate::events::{Bus, Event, Scope};
 use crate::ids;
-use crate::model::{AssistantMessage, Message, Part, Session};
+use crate::model::{AssistantMessage, Message, Part, Session, ToolState};
 use crate::sandbox::OutputSink;
 use crate::store::{SessionChange, Store, StoreResult};
 use crate::workspace::Workspace;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,8 +46,19 @@ impl Journal {
     }
 
     /// Publishes an event of `workspace`.
-    pub fn publish(&self, workspace: &Workspace, kind: &str, properties: Value) {
-        self.bus.publish(&workspace.scope(), kind, properties);
+    pub fn publish(&self, workspace: &Workspace, event: Event<'_>) {
+        self.bus.publish(&workspace.scope(), event);
+    }
+
+    /// Publishes a stored part (`message.part.updated`).
+    pub fn publish_part(&self, workspace: &Workspace, part: &Part) {
+        let event = Event::PartUpdated { session_id: &part.session_id, part, time: ids::now_millis() };
+        self.publish(workspace, event);
+    }
+
+    /// Publishes a stored message (`message.updated`).
+    pub fn publish_message(&self, workspace: &Workspace, message: &Message) {
+        self.publish(workspace, Event::MessageUpdated { session_id: message.session_id(), info: message });
     }
 
     /// Applies `change` to a session in the store, then publishes
@@ -61,7 +72,7 @@ impl Journal {
     ) -> StoreResult<Option<Session>> {
         let changed = self.store.update_session(id, change).await?;
         if let Some(session) = &changed {
-            self.publish(workspace, "session.updated", json!({ "sessionID": session.id, "info": session }));
+            self.publish(workspace, Event::SessionUpdated { session_id: &session.id, info: session });
         }
         Ok(changed)
     }
@@ -69,15 +80,14 @@ impl Journal {
     /// Stores a part, then publishes it.
     pub async fn put_part(&self, workspace: &Workspace, part: &Part) -> StoreResult<()> {
         self.store.put_part(part).await?;
-        let properties = json!({ "sessionID": part.session_id, "part": part, "time": ids::now_millis() });
-        self.publish(workspace, "message.part.updated", properties);
+        self.publish_part(workspace, part);
         Ok(())
     }
 
     /// Stores a message, then publishes it.
     pub async fn put_message(&self, workspace: &Workspace, message: &Message) -> StoreResult<()> {
         self.store.put_message(message).await?;
-        self.publish(workspace, "message.updated", json!({ "sessionID": message.session_id(), "info": message }));
+        self.publish_message(workspace, message);
         Ok(())
     }
 
@@ -88,17 +98,14 @@ impl Journal {
 
     /// Publishes a chunk of a streaming part's `field`.
     pub fn publish_delta(&self, workspace: &Workspace, part: &Part, field: &str, delta: &str) {
-        self.publish(
-            workspace,
-            "message.part.delta",
-            json!({
-                "sessionID": part.session_id,
-                "messageID": part.message_id,
-                "partID": part.id,
-                "field": field,
-                "delta": delta,
-            }),
-        );
+        let event = Event::PartDelta {
+            session_id: &part.session_id,
+            message_id: &part.message_id,
+            part_id: &part.id,
+            field,
+            delta,
+        };
+        self.publish(workspace, event);
     }
 
     /// A sink for a running tool's streamed output that republishes its part
@@ -120,9 +127,14 @@ impl Journal {
                 return;
             }
             last = Instant::now();
-            part.body["state"]["metadata"]["output"] = json!(output);
-            let properties = json!({ "sessionID": part.session_id, "part": part, "time": ids::now_millis() });
-            bus.publish(&scope, "message.part.updated", properties);
+            if let Some(ToolState::Running { input, title, time, .. }) = part.tool_state() {
+                let metadata = Some(json!({ "output": output }));
+                part.set_tool_state(&ToolState::Running { input, title, metadata, time });
+            }
+            bus.publish(
+                &scope,
+                Event::PartUpdated { session_id: &part.session_id, part: &part, time: ids::now_millis() },
+            );
         })
     }
 }

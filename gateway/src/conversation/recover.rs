@@ -8,9 +8,9 @@
 //! `MessageAbortedError`. Everything that was stored is kept.
 
 use crate::ids;
-use crate::model::{Message, MessageError};
+use crate::model::{Message, MessageError, ToolState};
 use crate::store::{Store, StoreResult};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Ends the runs a previous process left unfinished; returns how many
 /// messages and parts it closed.
@@ -18,18 +18,9 @@ pub async fn recover(store: &dyn Store) -> StoreResult<(usize, usize)> {
     let (messages, parts) = store.unfinished().await?;
     let now = ids::now_millis();
     for mut part in parts.iter().cloned() {
-        let state = part.body.get("state").cloned().unwrap_or(Value::Null);
-        let start = state.pointer("/time/start").and_then(Value::as_i64).unwrap_or(now);
-        part.body.insert(
-            "state".into(),
-            json!({
-                "status": "error",
-                "input": state.get("input").cloned().unwrap_or(json!({})),
-                "error": "The server stopped while this tool was running.",
-                "metadata": state.get("metadata").cloned().unwrap_or(json!({})),
-                "time": { "start": start, "end": now },
-            }),
-        );
+        // A state that does not read is closed as one that never started.
+        let open = part.tool_state().unwrap_or(ToolState::Pending { input: json!({}), raw: String::new() });
+        part.set_tool_state(&open.failed("The server stopped while this tool was running.", now));
         store.put_part(&part).await?;
     }
     for message in &messages {

@@ -15,10 +15,9 @@
 //! The registry is in memory: after a restart nothing runs, and
 //! [`super::recover`] closes what a crash left open.
 
-use crate::events::{Bus, Scope};
-use crate::model::MessageWithParts;
+use crate::events::{Bus, Event, Scope};
+use crate::model::{MessageWithParts, SessionStatus};
 use crate::sandbox::CancelToken;
-use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,8 +44,9 @@ struct Active {
     prompt: bool,
     /// Set when a prompt joined since the run last checked.
     joined: bool,
-    /// What `GET /session/status` reports: busy, or retrying.
-    status: Value,
+    /// What `GET /session/status` reports (busy, or retrying) once the run
+    /// has said it: a poller never sees a run before the event stream does.
+    status: Option<SessionStatus>,
     done: Waiter,
 }
 
@@ -96,10 +96,9 @@ impl Runs {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let cancel = CancelToken::new();
         let (done, waiter) = watch::channel(None);
-        let status = json!({ "type": "busy" });
         active.insert(
             session.to_string(),
-            Active { id, cancel: cancel.clone(), prompt, joined: false, status, done: waiter },
+            Active { id, cancel: cancel.clone(), prompt, joined: false, status: None, done: waiter },
         );
         Run {
             id,
@@ -123,8 +122,9 @@ impl Runs {
     }
 
     /// The busy sessions with their status (`GET /session/status`).
-    pub fn statuses(&self) -> HashMap<String, Value> {
-        self.lock().iter().map(|(session, run)| (session.clone(), run.status.clone())).collect()
+    pub fn statuses(&self) -> HashMap<String, SessionStatus> {
+        let active = self.lock();
+        active.iter().filter_map(|(session, run)| Some((session.clone(), run.status.clone()?))).collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Active>> {
@@ -158,13 +158,13 @@ impl Run {
 
     /// Sets the session's status (`busy`, or `retry` with its details) and
     /// publishes it as `session.status`.
-    pub fn report(&self, status: Value) {
+    pub fn report(&self, status: SessionStatus) {
         if let Some(run) = lock(&self.active).get_mut(&self.session)
             && run.id == self.id
         {
-            run.status = status.clone();
+            run.status = Some(status.clone());
         }
-        self.bus.publish(&self.scope, "session.status", json!({ "sessionID": self.session, "status": status }));
+        self.bus.publish(&self.scope, Event::SessionStatus { session_id: &self.session, status: &status });
     }
 
     /// Waits for this run's outcome.
@@ -213,8 +213,8 @@ impl Run {
     /// reference still sends.
     fn publish_idle(&self) {
         let session = &self.session;
-        self.bus.publish(&self.scope, "session.status", json!({ "sessionID": session, "status": { "type": "idle" } }));
-        self.bus.publish(&self.scope, "session.idle", json!({ "sessionID": session }));
+        self.bus.publish(&self.scope, Event::SessionStatus { session_id: session, status: &SessionStatus::Idle });
+        self.bus.publish(&self.scope, Event::SessionIdle { session_id: session });
     }
 }
 
@@ -258,25 +258,25 @@ mod tests {
     #[test]
     fn a_busy_session_refuses_shell_commands_and_lets_prompts_join() {
         let runs = runs();
-        let run = match runs.start_or_join("ses_a", Scope::Global).unwrap() {
+        let run = match runs.start_or_join("ses_a", Scope::GLOBAL).unwrap() {
             Entry::Started(run) => run,
             Entry::Joined(_) => panic!("the session was idle"),
         };
-        assert!(matches!(runs.start("ses_a", Scope::Global), Err(Busy(_))));
-        assert!(matches!(runs.start_or_join("ses_a", Scope::Global).unwrap(), Entry::Joined(_)));
+        assert!(matches!(runs.start("ses_a", Scope::GLOBAL), Err(Busy(_))));
+        assert!(matches!(runs.start_or_join("ses_a", Scope::GLOBAL).unwrap(), Entry::Joined(_)));
         assert!(!run.try_end(), "a prompt joined: the run goes on");
         assert!(runs.is_busy("ses_a"));
         assert!(run.try_end(), "nothing joined since: the run ends");
         assert!(!runs.is_busy("ses_a"));
-        assert!(runs.start("ses_a", Scope::Global).is_ok(), "the session is free again");
+        assert!(runs.start("ses_a", Scope::GLOBAL).is_ok(), "the session is free again");
     }
 
     #[tokio::test]
     async fn joiners_get_the_outcome_and_a_dropped_run_releases_them() {
         let runs = runs();
         let mut events = runs.bus.global_stream();
-        let Entry::Started(run) = runs.start_or_join("ses_b", Scope::Global).unwrap() else { panic!() };
-        let Entry::Joined(waiter) = runs.start_or_join("ses_b", Scope::Global).unwrap() else { panic!() };
+        let Entry::Started(run) = runs.start_or_join("ses_b", Scope::GLOBAL).unwrap() else { panic!() };
+        let Entry::Joined(waiter) = runs.start_or_join("ses_b", Scope::GLOBAL).unwrap() else { panic!() };
         drop(run);
         assert!(wait(waiter).await.is_err());
         assert!(!runs.is_busy("ses_b"));

@@ -16,6 +16,7 @@ pub use shell::ShellRequest;
 use crate::agent::Assistant;
 use crate::agent::agents::Rule;
 use crate::conversation::{Busy, Journal, Runs};
+use crate::events::Event;
 use crate::ids::{self, Prefix, iso8601};
 use crate::model::{Message, Session, SessionModel, SessionTime, Tokens};
 use crate::sandbox::Sandbox;
@@ -47,6 +48,15 @@ pub enum SessionError {
     /// A run ended without an answer.
     #[error("{0}")]
     Failed(String),
+}
+
+/// An id the client chose that is another session's is a bad request, as
+/// the reference answers one.
+fn client_chosen(error: StoreError) -> SessionError {
+    match error {
+        StoreError::Conflict(message) => SessionError::Invalid(message),
+        other => other.into(),
+    }
 }
 
 /// What a session operation returns.
@@ -145,8 +155,8 @@ impl Sessions {
             time: SessionTime { created: now, updated: now, ..Default::default() },
         };
         self.store().put_session(&session).await?;
-        self.journal.publish(workspace, "session.created", json!({ "sessionID": session.id, "info": session }));
-        self.journal.publish(workspace, "session.updated", json!({ "sessionID": session.id, "info": session }));
+        self.journal.publish(workspace, Event::SessionCreated { session_id: &session.id, info: &session });
+        self.journal.publish(workspace, Event::SessionUpdated { session_id: &session.id, info: &session });
         Ok(session)
     }
 
@@ -176,7 +186,7 @@ impl Sessions {
             // A call waiting for permission withdraws its request as it stops.
             self.runs.abort(&session.id);
             self.assistant.permissions.forget(&session.id);
-            self.journal.publish(workspace, "session.deleted", json!({ "sessionID": session.id, "info": session }));
+            self.journal.publish(workspace, Event::SessionDeleted { session_id: &session.id, info: &session });
         }
         Ok(())
     }

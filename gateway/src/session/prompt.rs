@@ -6,12 +6,13 @@
 //! part beside it, so the model sees the file as it was when the prompt was
 //! sent (as the reference does).
 
-use super::{SessionError, SessionResult, Sessions};
+use super::{SessionError, SessionResult, Sessions, client_chosen};
 use crate::agent::Assistant;
 use crate::conversation::{self, Waiter};
+use crate::events::Event;
 use crate::ids::{self, Prefix};
 use crate::model::{Message, MessageTime, MessageWithParts, ModelRef, Part, Session, UserMessage};
-use crate::store::{SessionChange, StoreError};
+use crate::store::SessionChange;
 use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -121,11 +122,13 @@ impl Sessions {
             parts,
         };
         let reply = self.prompt(workspace.clone(), session, prompt_request).await?;
-        self.journal.publish(
-        &workspace,
-        "command.executed",
-        json!({ "name": request.command, "sessionID": session_id, "arguments": request.arguments, "messageID": reply.info.id() }),
-    );
+        let event = Event::CommandExecuted {
+            name: &request.command,
+            session_id: &session_id,
+            arguments: &request.arguments,
+            message_id: reply.info.id(),
+        };
+        self.journal.publish(&workspace, event);
         Ok(reply)
     }
 }
@@ -267,15 +270,6 @@ impl Sessions {
             Ok(result) => format!("{said}\n\n{}", result.output),
             Err(error) => format!("{said}\n\nIt failed: {error}"),
         })
-    }
-}
-
-/// An id the client chose that is another session's is a bad request, as
-/// the reference answers one.
-fn client_chosen(error: StoreError) -> SessionError {
-    match error {
-        StoreError::Conflict(message) => SessionError::Invalid(message),
-        other => other.into(),
     }
 }
 

@@ -9,17 +9,17 @@
 //! a task of its own, so a client that disconnects does not leave it half
 //! recorded.
 
-use super::{SessionError, SessionResult, Sessions};
+use super::{SessionError, SessionResult, Sessions, client_chosen};
 use crate::conversation::Run;
 use crate::ids::{self, Prefix};
 use crate::model::{
     AssistantMessage, Message, MessageError, MessagePath, MessageTime, MessageWithParts, ModelRef, Part, Session,
-    UserMessage,
+    SessionStatus, Span, Started, ToolState, UserMessage,
 };
 use crate::sandbox::{CallError, CallOptions, Grant};
 use crate::workspace::Workspace;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
 /// `POST /session/{id}/shell`'s body.
@@ -51,7 +51,6 @@ impl Sessions {
         let run = self.runs.start(&session.id, workspace.scope())?;
         let sessions = self.clone();
         let task = tokio::spawn(async move {
-            run.report(json!({ "type": "busy" }));
             let result = sessions.run_recorded(&workspace, &grant, &session, request, &run).await;
             // Dropping the run leaves the session idle, and publishes it.
             drop(run);
@@ -85,62 +84,57 @@ impl Sessions {
             format: None,
             variant: None,
         });
-        self.journal.put_message(workspace, &user).await?;
         let note = Part::new(
             &session.id,
             user.id(),
             json!({ "type": "text", "text": "The following tool was executed by the user", "synthetic": true }),
         );
-        self.journal.put_part(workspace, &note).await?;
-
         let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };
         let mut assistant = AssistantMessage::answering(&session.id, user.id(), &model, &agent, path);
-        self.journal.put_assistant(workspace, &assistant).await?;
-
         let input = json!({ "command": request.command });
         let start = ids::now_millis();
-        let mut tool = Part::new(
-            &session.id,
-            &assistant.id,
-            json!({
-                "type": "tool",
-                "callID": ids::call_id(),
-                "tool": "bash",
-                "state": { "status": "running", "input": input, "time": { "start": start } },
-            }),
-        );
-        self.journal.put_part(workspace, &tool).await?;
+        let call_id = ids::call_id();
+        let mut tool =
+            Part::new(&session.id, &assistant.id, json!({ "type": "tool", "callID": call_id, "tool": "bash" }));
+        tool.set_tool_state(&ToolState::Running {
+            input: input.clone(),
+            title: None,
+            metadata: None,
+            time: Started { start },
+        });
+        // Stored together before anything says the session is busy: once a
+        // client sees it busy, a restart finds the command's records.
+        let opening = [user, Message::Assistant(assistant.clone())];
+        self.journal.store().put_records(&opening, &[note.clone(), tool.clone()]).await.map_err(client_chosen)?;
+        run.report(SessionStatus::Busy);
+        let [user, opened] = &opening;
+        self.journal.publish_message(workspace, user);
+        self.journal.publish_part(workspace, &note);
+        self.journal.publish_message(workspace, opened);
+        self.journal.publish_part(workspace, &tool);
 
         let options = CallOptions {
             cancel: Some(run.cancel.clone()),
             on_output: Some(self.journal.live_output(workspace, &tool)),
             session_id: Some(session.id.clone()),
             message_id: Some(assistant.id.clone()),
-            call_id: tool.body.get("callID").and_then(Value::as_str).map(str::to_string),
+            call_id: Some(call_id),
             ..Default::default()
         };
-        let arguments = json!({ "command": request.command }).to_string();
+        let arguments = input.to_string();
         let result = self.sandbox.call_with("bash", &arguments, grant, options).await;
         let end = ids::now_millis();
-        tool.body.insert(
-            "state".into(),
-            match &result {
-                Ok(output) => json!({
-                    "status": "completed",
-                    "input": input,
-                    "output": output.output,
-                    "title": "",
-                    "metadata": { "output": output.output },
-                    "time": { "start": start, "end": end },
-                }),
-                Err(error) => json!({
-                    "status": "error",
-                    "input": input,
-                    "error": error.to_string(),
-                    "time": { "start": start, "end": end },
-                }),
+        let time = Span { start, end };
+        tool.set_tool_state(&match &result {
+            Ok(output) => ToolState::Completed {
+                input,
+                output: output.output.clone(),
+                title: String::new(),
+                metadata: json!({ "output": output.output }),
+                time,
             },
-        );
+            Err(error) => ToolState::Error { input, error: error.to_string(), metadata: None, time },
+        });
         assistant.time.completed = Some(end);
         if matches!(result, Err(CallError::Cancelled)) || run.aborted() {
             assistant.error = Some(MessageError::new("MessageAbortedError", "Aborted"));

@@ -225,7 +225,17 @@ async fn ids_of_other_sessions_cannot_be_taken(store: Arc<impl Store>) {
     let refused = store.put_part(&stolen_part).await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "a part id of another session: {refused:?}");
     let kept = store.message(&theirs.id, message.id()).await.unwrap().unwrap();
-    assert_eq!(kept.parts, [part], "the rows stay theirs");
+    assert_eq!(kept.parts, std::slice::from_ref(&part), "the rows stay theirs");
+
+    // Records written together are all written, or (one of them taken) none.
+    let fresh = user(&mine.id);
+    let refused =
+        store.put_records(std::slice::from_ref(&fresh), &[text(&mine.id, fresh.id(), "mine"), stolen_part]).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "a batch with a taken id: {refused:?}");
+    assert_eq!(store.message(&mine.id, fresh.id()).await.unwrap(), None, "nothing of a refused batch is kept");
+    let note = text(&mine.id, fresh.id(), "mine");
+    store.put_records(std::slice::from_ref(&fresh), std::slice::from_ref(&note)).await.unwrap();
+    assert_eq!(store.message(&mine.id, fresh.id()).await.unwrap().unwrap().parts, [note], "a batch is kept whole");
 }
 
 async fn deleting_a_session_takes_its_descendants(store: Arc<impl Store>) {

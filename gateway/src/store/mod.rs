@@ -150,6 +150,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a message and its parts; false when there was none.
     async fn delete_message(&self, session_id: &str, id: &str) -> StoreResult<bool>;
 
+    /// Inserts or replaces messages and parts together: all of them, or
+    /// (on any failure, a [`StoreError::Conflict`] included) none.
+    async fn put_records(&self, messages: &[Message], parts: &[Part]) -> StoreResult<()>;
     /// Inserts or replaces a part ([`StoreError::Conflict`] when its id is
     /// another message's).
     async fn put_part(&self, part: &Part) -> StoreResult<()>;

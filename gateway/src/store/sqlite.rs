@@ -249,6 +249,62 @@ fn claimed(changed: usize, what: &str, id: &str) -> StoreResult<()> {
     }
 }
 
+/// A message as its row, ready to write on the blocking pool.
+struct MessageRow {
+    id: String,
+    session_id: String,
+    data: String,
+}
+
+impl MessageRow {
+    fn of(message: &Message) -> Self {
+        Self { id: message.id().into(), session_id: message.session_id().into(), data: to_json(message) }
+    }
+
+    /// Inserts or replaces the row, unless its id is another session's.
+    fn insert(&self, connection: &Connection) -> rusqlite::Result<StoreResult<()>> {
+        let changed = connection
+            .prepare_cached(
+                "INSERT INTO message (id, session_id, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data
+                 WHERE message.session_id = excluded.session_id",
+            )?
+            .execute(params![self.id, self.session_id, self.data])?;
+        Ok(claimed(changed, "message", &self.id))
+    }
+}
+
+/// A part as its row, ready to write on the blocking pool.
+struct PartRow {
+    id: String,
+    message_id: String,
+    session_id: String,
+    data: String,
+}
+
+impl PartRow {
+    fn of(part: &Part) -> Self {
+        Self {
+            id: part.id.clone(),
+            message_id: part.message_id.clone(),
+            session_id: part.session_id.clone(),
+            data: to_json(part),
+        }
+    }
+
+    /// Inserts or replaces the row, unless its id is another message's.
+    fn insert(&self, connection: &Connection) -> rusqlite::Result<StoreResult<()>> {
+        let changed = connection
+            .prepare_cached(
+                "INSERT INTO part (id, message_id, session_id, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data
+                 WHERE part.session_id = excluded.session_id AND part.message_id = excluded.message_id",
+            )?
+            .execute(params![self.id, self.message_id, self.session_id, self.data])?;
+        Ok(claimed(changed, "part", &self.id))
+    }
+}
+
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn put_session(&self, session: &Session) -> StoreResult<()> {
@@ -353,19 +409,29 @@ impl Store for SqliteStore {
     }
 
     async fn put_message(&self, message: &Message) -> StoreResult<()> {
-        let (id, session_id, data) = (message.id().to_string(), message.session_id().to_string(), to_json(message));
-        let row_id = id.clone();
-        let changed = self
-            .write(move |c| {
-                c.prepare_cached(
-                    "INSERT INTO message (id, session_id, data) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (id) DO UPDATE SET data = excluded.data
-                     WHERE message.session_id = excluded.session_id",
-                )?
-                .execute(params![row_id, session_id, data])
-            })
-            .await?;
-        claimed(changed, "message", &id)
+        let row = MessageRow::of(message);
+        self.write(move |c| row.insert(c)).await?
+    }
+
+    async fn put_records(&self, messages: &[Message], parts: &[Part]) -> StoreResult<()> {
+        let messages: Vec<MessageRow> = messages.iter().map(MessageRow::of).collect();
+        let parts: Vec<PartRow> = parts.iter().map(PartRow::of).collect();
+        self.write(move |c| {
+            let transaction = c.transaction()?;
+            for row in &messages {
+                if let Err(taken) = row.insert(&transaction)? {
+                    return Ok(Err(taken));
+                }
+            }
+            for row in &parts {
+                if let Err(taken) = row.insert(&transaction)? {
+                    return Ok(Err(taken));
+                }
+            }
+            transaction.commit()?;
+            Ok(Ok(()))
+        })
+        .await?
     }
 
     async fn message(&self, session_id: &str, id: &str) -> StoreResult<Option<MessageWithParts>> {
@@ -415,20 +481,8 @@ impl Store for SqliteStore {
     }
 
     async fn put_part(&self, part: &Part) -> StoreResult<()> {
-        let (id, message_id, session_id, data) =
-            (part.id.clone(), part.message_id.clone(), part.session_id.clone(), to_json(part));
-        let row_id = id.clone();
-        let changed = self
-            .write(move |c| {
-                c.prepare_cached(
-                    "INSERT INTO part (id, message_id, session_id, data) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (id) DO UPDATE SET data = excluded.data
-                     WHERE part.session_id = excluded.session_id AND part.message_id = excluded.message_id",
-                )?
-                .execute(params![row_id, message_id, session_id, data])
-            })
-            .await?;
-        claimed(changed, "part", &id)
+        let row = PartRow::of(part);
+        self.write(move |c| row.insert(c)).await?
     }
 
     async fn delete_part(&self, session_id: &str, message_id: &str, id: &str) -> StoreResult<bool> {

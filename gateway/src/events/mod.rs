@@ -10,7 +10,11 @@
 //! The bus is a bounded broadcast channel: a subscriber that falls more than
 //! [`CAPACITY`] events behind is disconnected (the TUI reconnects and
 //! re-reads), so a stalled client can never make the server buffer without
-//! bound.
+//! bound. What can be published is the [`Event`] enum.
+
+mod event;
+
+pub use event::Event;
 
 use crate::ids::{self, Prefix};
 use bytes::Bytes;
@@ -31,7 +35,9 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// One published event, rendered for both streams.
 #[derive(Debug)]
-pub struct Event {
+pub struct Frames {
+    /// The tenant it belongs to, when the server has tenants.
+    pub tenant: Option<String>,
     /// The instance directory, or `None` for process-wide events.
     pub directory: Option<String>,
     /// The `/global/event` frame.
@@ -41,19 +47,31 @@ pub struct Event {
 }
 
 /// Where an event comes from: an instance (directory and project) or the
-/// whole process. Owned, so a run can keep the scope it publishes to.
+/// whole process, of one tenant when the server has tenants. Owned, so a
+/// run can keep the scope it publishes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// One directory of one project.
-    Instance { directory: String, project: String },
+    Instance { tenant: Option<String>, directory: String, project: String },
     /// The process (`directory: "global"`).
-    Global,
+    Global { tenant: Option<String> },
+}
+
+impl Scope {
+    /// The process-wide scope of a server without tenants.
+    pub const GLOBAL: Scope = Scope::Global { tenant: None };
+
+    fn tenant(&self) -> Option<&String> {
+        match self {
+            Scope::Instance { tenant, .. } | Scope::Global { tenant } => tenant.as_ref(),
+        }
+    }
 }
 
 /// Publishes events to every subscriber.
 #[derive(Clone)]
 pub struct Bus {
-    sender: broadcast::Sender<Arc<Event>>,
+    sender: broadcast::Sender<Arc<Frames>>,
 }
 
 impl Default for Bus {
@@ -68,15 +86,16 @@ impl Bus {
         Self { sender: broadcast::channel(CAPACITY).0 }
     }
 
-    /// Publishes `kind` with `properties` from `scope`.
-    pub fn publish(&self, scope: &Scope, kind: &str, properties: Value) {
-        let payload = json!({ "id": ids::new(Prefix::Event), "type": kind, "properties": properties });
+    /// Publishes `event` from `scope`.
+    pub fn publish(&self, scope: &Scope, event: Event<'_>) {
+        let payload = json!({ "id": ids::new(Prefix::Event), "type": event.kind(), "properties": event });
         let (directory, project) = match scope {
-            Scope::Instance { directory, project } => (directory.as_str(), project.as_str()),
-            Scope::Global => ("global", "global"),
+            Scope::Instance { directory, project, .. } => (directory.as_str(), project.as_str()),
+            Scope::Global { .. } => ("global", "global"),
         };
         let global = json!({ "directory": directory, "project": project, "payload": &payload });
-        let event = Event {
+        let event = Frames {
+            tenant: scope.tenant().cloned(),
             directory: matches!(scope, Scope::Instance { .. }).then(|| directory.to_string()),
             global_frame: frame(&global),
             instance_frame: frame(&payload),
@@ -125,7 +144,7 @@ impl View {
         }
     }
 
-    fn select(&self, event: &Event) -> Option<Bytes> {
+    fn select(&self, event: &Frames) -> Option<Bytes> {
         match self {
             View::Global => Some(event.global_frame.clone()),
             View::Instance(directory) => {
@@ -147,7 +166,7 @@ fn frame(value: &Value) -> Bytes {
 pub struct FrameStream {
     view: View,
     connected: Option<Bytes>,
-    events: BroadcastStream<Arc<Event>>,
+    events: BroadcastStream<Arc<Frames>>,
     heartbeat: IntervalStream,
 }
 

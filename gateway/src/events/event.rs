@@ -1,0 +1,131 @@
+//! Every event the server publishes, as one enum with typed payloads in the
+//! reference's shapes (PROTOCOL.md §5), so a publisher cannot misspell an
+//! event's name or leave out a field the TUI reads.
+//!
+//! Payloads borrow what they carry: publishing renders them once (see
+//! [`super::Bus::publish`]) and keeps nothing.
+
+use crate::model::{Message, MessageError, Part, PermissionRequest, Session, SessionStatus, Todo};
+use serde::Serialize;
+
+/// One event's `type` and `properties`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Event<'a> {
+    /// `session.created`
+    SessionCreated {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        info: &'a Session,
+    },
+    /// `session.updated`
+    SessionUpdated {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        info: &'a Session,
+    },
+    /// `session.deleted`
+    SessionDeleted {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        info: &'a Session,
+    },
+    /// `session.status`: busy, retrying or idle.
+    SessionStatus {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        status: &'a SessionStatus,
+    },
+    /// `session.idle` (deprecated by the reference, still sent after idle).
+    SessionIdle {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+    },
+    /// `session.diff`: the files a turn changed (wasmgate keeps no
+    /// snapshots, so always none).
+    SessionDiff {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        diff: [(); 0],
+    },
+    /// `session.error`
+    SessionError {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        error: &'a MessageError,
+    },
+    /// `message.updated`
+    MessageUpdated {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        info: &'a Message,
+    },
+    /// `message.part.updated`
+    PartUpdated {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        part: &'a Part,
+        time: i64,
+    },
+    /// `message.part.delta`: a chunk of a streaming part's `field`.
+    PartDelta {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        #[serde(rename = "messageID")]
+        message_id: &'a str,
+        #[serde(rename = "partID")]
+        part_id: &'a str,
+        field: &'a str,
+        delta: &'a str,
+    },
+    /// `permission.asked`
+    PermissionAsked(&'a PermissionRequest),
+    /// `permission.replied`
+    PermissionReplied {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        #[serde(rename = "requestID")]
+        request_id: &'a str,
+        reply: &'a str,
+    },
+    /// `todo.updated`
+    TodoUpdated {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        todos: &'a [Todo],
+    },
+    /// `file.edited`
+    FileEdited { file: &'a str },
+    /// `command.executed`
+    CommandExecuted {
+        name: &'a str,
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        arguments: &'a str,
+        #[serde(rename = "messageID")]
+        message_id: &'a str,
+    },
+}
+
+impl Event<'_> {
+    /// The event's `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::SessionCreated { .. } => "session.created",
+            Event::SessionUpdated { .. } => "session.updated",
+            Event::SessionDeleted { .. } => "session.deleted",
+            Event::SessionStatus { .. } => "session.status",
+            Event::SessionIdle { .. } => "session.idle",
+            Event::SessionDiff { .. } => "session.diff",
+            Event::SessionError { .. } => "session.error",
+            Event::MessageUpdated { .. } => "message.updated",
+            Event::PartUpdated { .. } => "message.part.updated",
+            Event::PartDelta { .. } => "message.part.delta",
+            Event::PermissionAsked(_) => "permission.asked",
+            Event::PermissionReplied { .. } => "permission.replied",
+            Event::TodoUpdated { .. } => "todo.updated",
+            Event::FileEdited { .. } => "file.edited",
+            Event::CommandExecuted { .. } => "command.executed",
+        }
+    }
+}
