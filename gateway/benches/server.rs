@@ -5,7 +5,11 @@
 //! when idle, requests per second on `GET /session` and `GET /file/content`
 //! (a keep-alive loopback load generator, the same for both), and the delay
 //! from publishing an event (`POST /session`) to its arrival at each of 1,000
-//! `/global/event` subscribers. The reference binary comes from the e2e
+//! `/global/event` subscribers. Then, wasmgate alone on two runtime workers:
+//! `GET /global/health` latency while three tool calls keep it busy (two
+//! host processes waiting on `sleep`, a shell loop spinning in the sandbox),
+//! against the same latency idle, measured in the same run: busy tools must
+//! not starve the server. The reference binary comes from the e2e
 //! tests' npm install (`just e2e`, or `npm ci` in tests/e2e); without it the
 //! reference column is skipped.
 //!
@@ -177,6 +181,55 @@ fn measure(
     Figures { start: start_time, idle_mib, sessions_rps, content_rps, fan_out }
 }
 
+/// `GET /global/health` latency (median, slowest of [`HEALTH_PROBES`]).
+async fn health(address: &str) -> (Duration, Duration) {
+    let mut connection = Connection::open(address).await;
+    let mut took = Vec::with_capacity(HEALTH_PROBES);
+    for _ in 0..HEALTH_PROBES {
+        let asked = Instant::now();
+        let (status, _) = connection.request("GET", "/global/health", "").await;
+        took.push(asked.elapsed());
+        assert_eq!(status, 200);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let slowest = *took.iter().max().unwrap();
+    (median(took), slowest)
+}
+
+const HEALTH_PROBES: usize = 100;
+
+/// Health latency idle, then while three tool calls keep two workers busy.
+fn busy(project: &Path, data: &Path, config: &Path, runtime: &tokio::runtime::Runtime) -> [(Duration, Duration); 2] {
+    let mut command = wasmgate(project, data, config);
+    command.args(["--allow-host-processes", "--timeout", "30"]).env("TOKIO_WORKER_THREADS", "2");
+    let (server, _) = start("wasmgate", command, "wasmgate listening");
+    let address = server.address.clone();
+    runtime.block_on(async move {
+        let idle = health(&address).await;
+        let mut control = Connection::open(&address).await;
+        let mut sessions = Vec::new();
+        for command in ["sh -c 'sleep 20'", "sh -c 'sleep 20'", "while true; do :; done"] {
+            let (_, created) = control.request("POST", "/session", "{}").await;
+            let id = session_id(&created).expect("a session");
+            let body = serde_json::json!({ "agent": "build", "command": command }).to_string();
+            let (address, path) = (address.clone(), format!("/session/{id}/shell"));
+            tokio::spawn(async move { Connection::open(&address).await.request("POST", &path, &body).await });
+            sessions.push(id);
+        }
+        // Every call running before the probes start.
+        while control.request("GET", "/session/status", "").await.1.windows(6).filter(|w| w == b"\"busy\"").count() < 3
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let busy = health(&address).await;
+        for id in sessions {
+            control.request("POST", &format!("/session/{id}/abort"), "").await;
+        }
+        [idle, busy]
+    })
+}
+
 fn project(dir: &Path) {
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::write(dir.join("README.md"), "# bench\n").unwrap();
@@ -237,6 +290,14 @@ fn main() {
         true,
     );
     println!("(ratio: how many times better wasmgate is; above 1.0 is better)");
+
+    let [idle, loaded] = busy(&project_dir, &root.join("busy-data"), &config, &runtime);
+    println!("\nwasmgate on 2 workers, GET /global/health x {HEALTH_PROBES}, idle and with 3 busy tool calls");
+    println!("{:<42} {:>14} {:>14} {:>10}", "figure", "busy", "idle", "busy/idle");
+    for (name, busy, idle) in [("median", loaded.0, idle.0), ("slowest", loaded.1, idle.1)] {
+        let (busy, idle) = (busy.as_secs_f64() * 1000.0, idle.as_secs_f64() * 1000.0);
+        println!("{:<42} {busy:>11.2} ms {idle:>11.2} ms {:>9.1}x", format!("health, {name}"), busy / idle);
+    }
     if theirs.is_none() {
         println!("the reference server is not installed: run `just e2e` (or `npm ci` in tests/e2e) to compare");
     }

@@ -248,14 +248,17 @@ async fn load(args: &SandboxArgs, config: &SandboxConfig) -> Result<Sandbox, Cli
 
 fn list(sandbox: &Sandbox, json: bool) -> ExitCode {
     if json {
-        return print(serde_json::to_string_pretty(sandbox.tools()).expect("tools serialize") + "\n");
+        return print(serde_json::to_string_pretty(&sandbox.tools()).expect("tools serialize") + "\n");
     }
     let mut text = if sandbox.host_processes() {
         "shell: built-in commands, and host processes for the rest (--allow-host-processes)\n\n".to_string()
     } else {
         "shell: built-in commands only (host processes off)\n\n".to_string()
     };
-    for tool in sandbox.tools() {
+    for failure in sandbox.load_failures() {
+        text += &format!("not loaded: {}\n  {}\n\n", failure.component, failure.error);
+    }
+    for tool in sandbox.tools().iter() {
         text += &format!("{}  [{}]\n  {}\n", tool.name, tool.component, tool.description);
         let schema = serde_json::to_string_pretty(&tool.parameters).expect("schema serializes");
         for line in schema.lines() {

@@ -79,6 +79,7 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeE
         eprintln!("warning: OPENCODE_SERVER_PASSWORD is not set; anyone who can reach {address} can use this server");
     }
     tokio::spawn(crate::memory::trim_periodically());
+    tokio::spawn(reload_tools_on_hangup(app.sandbox.clone()));
     // Models of providers that did not list theirs arrive in the background.
     let discovering = app.clone();
     tokio::spawn(async move { discovering.providers.discover().await });
@@ -93,6 +94,28 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeE
         () = server => Ok(()),
         () = forced => Ok(()),
     }
+}
+
+/// `SIGHUP` reads the `--tools-dir` folder again: added, changed and removed
+/// components take effect for the next calls; running calls finish on the
+/// old ones.
+async fn reload_tools_on_hangup(sandbox: Sandbox) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        while hangup.recv().await.is_some() {
+            match sandbox.reload_tools_dir().await {
+                Ok(failures) => {
+                    for failure in failures {
+                        tracing::error!(component = failure.component, "not loaded: {}", failure.error);
+                    }
+                }
+                Err(error) => tracing::error!("cannot read the tools folder: {error}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(sandbox);
 }
 
 async fn shutdown_signal() {

@@ -1,18 +1,20 @@
 //! Loading a sandbox: compile (or load from the cache), link and
-//! pre-instantiate every component, then ask each for its tools.
+//! pre-instantiate every component, then ask each for its tools. The same
+//! loading builds the registry that replaces the current one when the
+//! operator's tools are reloaded while serving.
 
 use super::bindings::ToolSpec;
 use super::bindings::file_tools::FileToolsPre;
 use super::bindings::search_tools::SearchToolsPre;
 use super::bindings::tool_provider::{ToolProvider, ToolProviderPre};
 use super::call::Call;
+use super::registry::{Capabilities, LoadFailure, Loaded, Origin, Registry};
 use super::state::CallState;
-use super::{CallError, CallOptions, CompileCache, Inner, Limits, Loaded, Sandbox, ToolInfo, engine};
+use super::{CallError, CallOptions, CompileCache, Inner, Limits, Sandbox, ToolInfo, engine};
 use super::{disk_quota, preopen, special_files};
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker};
 
@@ -22,6 +24,8 @@ pub struct SandboxBuilder {
     cache: CompileCache,
     /// Built-ins are borrowed from the binary; added components are owned.
     components: Vec<(String, Cow<'static, [u8]>)>,
+    /// The folder `--tools-dir` named, read again on reload.
+    tools_dir: Option<PathBuf>,
     host_processes: bool,
 }
 
@@ -32,6 +36,7 @@ impl SandboxBuilder {
             limits: Limits::default(),
             cache: CompileCache::default_location(),
             components: crate::builtin::COMPONENTS.iter().map(|&(n, b)| (n.to_string(), Cow::Borrowed(b))).collect(),
+            tools_dir: None,
             host_processes: false,
         }
     }
@@ -48,8 +53,9 @@ impl SandboxBuilder {
         self
     }
 
-    /// Lets the shell run commands it does not have built in as real host
-    /// processes. Only for a trusted single-user host; off by default.
+    /// Lets the built-in shell run commands it does not have built in as
+    /// real host processes (no other component ever may). Only for a trusted
+    /// single-user host; off by default.
     pub fn host_processes(mut self, allowed: bool) -> Self {
         self.host_processes = allowed;
         self
@@ -61,21 +67,17 @@ impl SandboxBuilder {
         self
     }
 
-    /// Adds every `*.wasm` component in `dir`, named after its file.
+    /// Adds every `*.wasm` component in `dir`, named after its file, and
+    /// remembers the folder for [`Sandbox::reload_tools_dir`].
     pub fn tools_dir(mut self, dir: &Path) -> std::io::Result<Self> {
-        let mut paths: Vec<_> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string();
-            self.components.push((name, Cow::Owned(std::fs::read(&path)?)));
-        }
+        self.components.extend(read_tools_dir(dir)?.into_iter().map(|(name, bytes)| (name, Cow::Owned(bytes))));
+        self.tools_dir = Some(dir.to_path_buf());
         Ok(self)
     }
 
-    /// Compiles (or loads), links and describes every component.
+    /// Compiles (or loads), links and describes every component. A built-in
+    /// that fails is an error; an added component that fails is reported
+    /// ([`Sandbox::load_failures`]) and left out.
     pub async fn build(self) -> Result<Sandbox, CallError> {
         let host = |e: wasmtime::Error| CallError::Host(format!("{e:#}"));
         let (engine, allocation) = engine::build(&self.limits).map_err(host)?;
@@ -87,68 +89,109 @@ impl SandboxBuilder {
         disk_quota::add_to_linker(&mut linker).map_err(host)?;
         ToolProvider::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state).map_err(host)?;
 
-        let mut components = Vec::new();
-        for (name, bytes) in &self.components {
-            let context = |e: wasmtime::Error| CallError::Host(format!("component {name}: {e:#}"));
-            let component: Component = self.cache.load(&engine, bytes).map_err(context)?;
-            let pre = linker.instantiate_pre(&component).map_err(context)?;
-            let tools = ToolProviderPre::new(pre.clone()).map_err(context)?;
-            let files = FileToolsPre::new(pre.clone()).ok();
-            let search = SearchToolsPre::new(pre).ok();
-            components.push(Loaded { name: name.clone(), tools, files, search });
-        }
-
-        let mut sandbox = Sandbox {
+        let sandbox = Sandbox {
             inner: Arc::new(Inner {
                 engine,
                 allocation,
-                files: components.iter().position(|c| c.files.is_some()),
-                search: components.iter().position(|c| c.search.is_some()),
-                components,
-                tools: Vec::new(),
-                by_name: HashMap::new(),
+                linker,
+                cache: self.cache,
+                tools_dir: self.tools_dir,
+                registry: RwLock::new(Arc::new(Registry::default())),
                 limits: self.limits,
                 permits: Arc::new(Semaphore::new(self.limits.concurrency.max(1))),
                 host_processes: self.host_processes,
             }),
         };
-        let mut tools = Vec::new();
-        let mut by_name = HashMap::new();
-        for (index, component) in sandbox.inner.components.iter().enumerate() {
-            for spec in sandbox.describe(component).await? {
-                if let Some(&other) = by_name.get(&spec.name) {
-                    let other: &Loaded = &sandbox.inner.components[other];
-                    return Err(CallError::Host(format!(
-                        "tool {:?} is offered by both {} and {}",
-                        spec.name, other.name, component.name
-                    )));
+        let builtins = crate::builtin::COMPONENTS.len();
+        let mut registry = Registry::default();
+        for (index, (name, bytes)) in self.components.iter().enumerate() {
+            let origin = if index < builtins { Origin::BuiltIn } else { Origin::Added };
+            if let Err(error) = sandbox.add(&mut registry, name, bytes, origin).await {
+                if origin == Origin::BuiltIn {
+                    return Err(CallError::Host(error));
                 }
-                let parameters = serde_json::from_str(&spec.parameters).map_err(|e| {
-                    CallError::Host(format!(
-                        "component {}: tool {}: parameters are not JSON: {e}",
-                        component.name, spec.name
-                    ))
-                })?;
-                by_name.insert(spec.name.clone(), index);
-                tools.push(ToolInfo {
-                    name: spec.name,
-                    description: spec.description,
-                    parameters,
-                    component: component.name.clone(),
-                });
+                tracing::error!(component = name, "a tool component was not loaded: {error}");
+                registry.failures.push(LoadFailure { component: name.clone(), error });
             }
         }
-        let inner = Arc::get_mut(&mut sandbox.inner).expect("no other handle exists yet");
-        inner.tools = tools;
-        inner.by_name = by_name;
+        sandbox.install(registry);
         Ok(sandbox)
     }
 }
 
+/// The `*.wasm` files of `dir`, by name, in name order.
+fn read_tools_dir(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string();
+            Ok((name, std::fs::read(&path)?))
+        })
+        .collect()
+}
+
 impl Sandbox {
+    /// Reads the `--tools-dir` folder again and swaps its components in:
+    /// calls already running finish on the old ones, the next ones see the
+    /// new set. The built-ins stay as they are. Returns what failed to load.
+    pub async fn reload_tools_dir(&self) -> std::io::Result<Vec<LoadFailure>> {
+        let Some(dir) = self.inner.tools_dir.clone() else { return Ok(Vec::new()) };
+        let added = read_tools_dir(&dir)?;
+        let current = self.registry();
+        let mut registry = Registry::default();
+        for component in current.components.iter().filter(|c| c.origin == Origin::BuiltIn) {
+            let described = current.tools.iter().filter(|t| t.component == component.name).cloned().collect();
+            register(&mut registry, component.clone(), described).expect("built-ins never collide");
+        }
+        for (name, bytes) in &added {
+            if let Err(error) = self.add(&mut registry, name, bytes, Origin::Added).await {
+                tracing::error!(component = name, "a tool component was not loaded: {error}");
+                registry.failures.push(LoadFailure { component: name.clone(), error });
+            }
+        }
+        let failures = registry.failures.clone();
+        self.install(registry);
+        tracing::info!(dir = %dir.display(), components = added.len(), "reloaded the tools folder");
+        Ok(failures)
+    }
+
+    /// Makes `registry` the one new calls use.
+    fn install(&self, registry: Registry) {
+        *self.inner.registry.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(registry);
+    }
+
+    /// Compiles, links and describes one component into `registry`.
+    async fn add(&self, registry: &mut Registry, name: &str, bytes: &[u8], origin: Origin) -> Result<(), String> {
+        let context = |e: wasmtime::Error| format!("component {name}: {e:#}");
+        let component: Component = self.inner.cache.load(&self.inner.engine, bytes).map_err(context)?;
+        let pre = self.inner.linker.instantiate_pre(&component).map_err(context)?;
+        let tools = ToolProviderPre::new(pre.clone()).map_err(context)?;
+        let files = FileToolsPre::new(pre.clone()).ok();
+        let search = SearchToolsPre::new(pre).ok();
+        let capabilities = Capabilities::of(name, origin);
+        let loaded = Arc::new(Loaded { name: name.to_string(), origin, capabilities, tools, files, search });
+        let mut described = Vec::new();
+        for spec in self.describe(&loaded).await.map_err(|e| e.to_string())? {
+            let parameters = serde_json::from_str(&spec.parameters)
+                .map_err(|e| format!("component {name}: tool {}: parameters are not JSON: {e}", spec.name))?;
+            described.push(ToolInfo {
+                name: spec.name,
+                description: spec.description,
+                parameters,
+                component: name.to_string(),
+            });
+        }
+        register(registry, loaded, described)
+    }
+
     /// Asks a component for its tools, in a store with no workspace at all.
     async fn describe(&self, component: &Loaded) -> Result<Vec<ToolSpec>, CallError> {
-        let mut call = Call::start(&self.inner, "describe", None, CallOptions::default()).await?;
+        let mut call = Call::start(&self.inner, "describe", None, CallOptions::default(), false).await?;
         let outcome = async {
             let instance = component.tools.instantiate_async(&mut call.store).await?;
             instance.wasmgate_tools_tool().call_describe(&mut call.store).await.map(Ok)
@@ -156,4 +199,26 @@ impl Sandbox {
         .await;
         call.finish(outcome).map_err(|e| CallError::Host(format!("component {}: describe failed: {e}", component.name)))
     }
+}
+
+/// Adds a described component to `registry`, unless one of its tools'
+/// names is taken (the first to claim a name keeps it: built-ins come first).
+fn register(registry: &mut Registry, loaded: Arc<Loaded>, described: Vec<ToolInfo>) -> Result<(), String> {
+    if let Some(taken) = described.iter().find(|t| registry.by_name.contains_key(&t.name)) {
+        let owner = &registry.components[registry.by_name[&taken.name]].name;
+        return Err(format!("tool {:?} of {} is already offered by {owner}", taken.name, loaded.name));
+    }
+    let index = registry.components.len();
+    if loaded.files.is_some() && registry.files.is_none() {
+        registry.files = Some(index);
+    }
+    if loaded.search.is_some() && registry.search.is_none() {
+        registry.search = Some(index);
+    }
+    for tool in described {
+        registry.by_name.insert(tool.name.clone(), index);
+        registry.tools.push(tool);
+    }
+    registry.components.push(loaded);
+    Ok(())
 }

@@ -46,11 +46,14 @@ pub(super) struct Call {
 
 impl Call {
     /// Sets up one call's store: permit, WASI context, limits, deadline.
+    /// `processes`: whether the calling component holds the host-process
+    /// capability (it still needs the sandbox to allow them).
     pub(super) async fn start(
         inner: &Inner,
         tool: &str,
         grant: Option<&Grant>,
         options: CallOptions,
+        processes: bool,
     ) -> Result<Call, CallError> {
         let permit =
             inner.permits.clone().acquire_owned().await.map_err(|_| CallError::Host("sandbox closed".into()))?;
@@ -80,7 +83,7 @@ impl Call {
             grant: grant.cloned(),
             preopen: None,
             disk: DiskBudget::new(inner.limits.disk_write),
-            processes: grant.filter(|_| inner.host_processes).map(|g| ProcessGrant {
+            processes: grant.filter(|_| inner.host_processes && processes).map(|g| ProcessGrant {
                 workspace: g.dir().clone(),
                 home: g.guest_path().to_string(),
                 writable: g.access() == Access::ReadWrite,

@@ -32,6 +32,7 @@ mod grant;
 mod host_process;
 mod limits;
 mod preopen;
+mod registry;
 mod special_files;
 mod state;
 
@@ -43,20 +44,20 @@ pub use engine::Allocation;
 pub use error::CallError;
 pub use grant::{Access, Grant};
 pub use limits::Limits;
+pub use registry::{LoadFailure, Tools};
 pub use state::OutputSink;
 
 use bindings::CallContext;
-use bindings::file_tools::FileToolsPre;
-use bindings::search_tools::SearchToolsPre;
-use bindings::tool_provider::ToolProviderPre;
 use call::Call;
+use registry::{Loaded, Registry};
 use state::CallState;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
+use wasmtime::component::Linker;
 
 /// A tool as the sandbox offers it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -140,16 +141,6 @@ pub struct CallOptions {
     pub call_id: Option<String>,
 }
 
-/// One loaded component.
-struct Loaded {
-    name: String,
-    tools: ToolProviderPre<CallState>,
-    /// Set when the component also implements the typed `files` interface.
-    files: Option<FileToolsPre<CallState>>,
-    /// Set when the component also implements the typed `search` interface.
-    search: Option<SearchToolsPre<CallState>>,
-}
-
 /// Runs tool components. Cheap to clone; clones share everything.
 #[derive(Clone)]
 pub struct Sandbox {
@@ -159,14 +150,17 @@ pub struct Sandbox {
 struct Inner {
     engine: Engine,
     allocation: Allocation,
-    components: Vec<Loaded>,
-    tools: Vec<ToolInfo>,
-    by_name: HashMap<String, usize>,
-    files: Option<usize>,
-    search: Option<usize>,
+    /// WASI and wasmgate's imports, for components loaded later too.
+    linker: Linker<CallState>,
+    cache: CompileCache,
+    /// The operator's tools folder, read again by a reload.
+    tools_dir: Option<PathBuf>,
+    /// The components and tools new calls use (see `registry`).
+    registry: RwLock<Arc<Registry>>,
     limits: Limits,
     permits: Arc<Semaphore>,
-    /// Whether the shell may run real host processes (trusted, single-user only).
+    /// Whether the built-in shell may run real host processes (trusted,
+    /// single-user only).
     host_processes: bool,
 }
 
@@ -176,7 +170,7 @@ struct Inner {
 macro_rules! typed_call {
     ($sandbox:expr, $grant:expr, $name:literal, $pre:expr, $interface:ident, $function:ident, $argument:expr) => {{
         let context = call_context($grant, &CallOptions::default());
-        let mut call = Call::start(&$sandbox.inner, $name, Some($grant), CallOptions::default()).await?;
+        let mut call = Call::start(&$sandbox.inner, $name, Some($grant), CallOptions::default(), false).await?;
         let outcome = async {
             let instance = $pre.instantiate_async(&mut call.store).await?;
             instance.$interface().$function(&mut call.store, $argument, &context).await
@@ -193,8 +187,18 @@ impl Sandbox {
     }
 
     /// Every tool, in load order.
-    pub fn tools(&self) -> &[ToolInfo] {
-        &self.inner.tools
+    pub fn tools(&self) -> Tools {
+        Tools(self.registry())
+    }
+
+    /// The added components that could not be loaded, and why.
+    pub fn load_failures(&self) -> Vec<LoadFailure> {
+        self.registry().failures.clone()
+    }
+
+    /// The registry new calls use now.
+    fn registry(&self) -> Arc<Registry> {
+        self.inner.registry.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The limits every call runs under.
@@ -225,10 +229,12 @@ impl Sandbox {
         grant: &Grant,
         options: CallOptions,
     ) -> Result<ToolOutput, CallError> {
-        let index = *self.inner.by_name.get(tool).ok_or_else(|| CallError::UnknownTool(tool.to_string()))?;
-        let component = &self.inner.components[index];
+        // The component stays alive for this call whatever is swapped in meanwhile.
+        let component = self.registry().component_of(tool).cloned();
+        let component = component.ok_or_else(|| CallError::UnknownTool(tool.to_string()))?;
         let context = call_context(grant, &options);
-        let mut call = Call::start(&self.inner, tool, Some(grant), options).await?;
+        let processes = component.capabilities.host_processes;
+        let mut call = Call::start(&self.inner, tool, Some(grant), options, processes).await?;
         let outcome = async {
             let instance = component.tools.instantiate_async(&mut call.store).await?;
             instance.wasmgate_tools_tool().call_invoke(&mut call.store, tool, arguments, &context).await
@@ -248,37 +254,37 @@ impl Sandbox {
 
     /// Lists one directory of the workspace through the file tools.
     pub async fn list_dir(&self, grant: &Grant, path: &str) -> Result<Vec<DirEntry>, CallError> {
-        let files = self.typed(self.inner.files, |c| c.files.as_ref(), "files")?;
+        let component = self.typed(|r| r.files, "files")?;
+        let files = component.files.as_ref().expect("the registry says it has them");
         typed_call!(self, grant, "list-dir", files, wasmgate_tools_files, call_list_dir, path)
     }
 
     /// Reads one file of the workspace whole through the file tools.
     pub async fn read_file(&self, grant: &Grant, path: &str) -> Result<FileContent, CallError> {
-        let files = self.typed(self.inner.files, |c| c.files.as_ref(), "files")?;
+        let component = self.typed(|r| r.files, "files")?;
+        let files = component.files.as_ref().expect("the registry says it has them");
         typed_call!(self, grant, "read-file", files, wasmgate_tools_files, call_read_file, path)
     }
 
     /// Searches file contents in the workspace through the search tools.
     pub async fn find_text(&self, grant: &Grant, query: &TextQuery) -> Result<Vec<TextMatch>, CallError> {
-        let search = self.typed(self.inner.search, |c| c.search.as_ref(), "search")?;
+        let component = self.typed(|r| r.search, "search")?;
+        let search = component.search.as_ref().expect("the registry says it has them");
         typed_call!(self, grant, "find-text", search, wasmgate_tools_search, call_find_text, query)
     }
 
     /// Ranks the workspace's paths for a query through the search tools.
     pub async fn find_paths(&self, grant: &Grant, query: &PathQuery) -> Result<Vec<String>, CallError> {
-        let search = self.typed(self.inner.search, |c| c.search.as_ref(), "search")?;
+        let component = self.typed(|r| r.search, "search")?;
+        let search = component.search.as_ref().expect("the registry says it has them");
         typed_call!(self, grant, "find-paths", search, wasmgate_tools_search, call_find_paths, query)
     }
 
-    /// The pre-instantiated component that implements a typed interface.
-    fn typed<'a, P>(
-        &'a self,
-        index: Option<usize>,
-        pick: impl Fn(&'a Loaded) -> Option<&'a P>,
-        interface: &str,
-    ) -> Result<&'a P, CallError> {
-        index
-            .and_then(|i| pick(&self.inner.components[i]))
+    /// The component that implements a typed interface.
+    fn typed(&self, index: impl Fn(&Registry) -> Option<usize>, interface: &str) -> Result<Arc<Loaded>, CallError> {
+        let registry = self.registry();
+        index(&registry)
+            .map(|i| registry.components[i].clone())
             .ok_or_else(|| CallError::Host(format!("no component implements the {interface} interface")))
     }
 }

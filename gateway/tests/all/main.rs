@@ -16,6 +16,7 @@ mod layers;
 mod limits;
 mod permissions;
 mod project;
+mod registry;
 mod router;
 mod scripted_model;
 mod search;

@@ -57,6 +57,12 @@ impl Served {
         response.status().as_u16()
     }
 
+    /// Sends the server process a signal.
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: a plain syscall on our own child.
+        assert_eq!(unsafe { libc::kill(self.child.id() as libc::pid_t, signal) }, 0);
+    }
+
     /// The address it listens on, as `host:port`.
     pub fn address(&self) -> &str {
         self.url.trim_start_matches("http://")

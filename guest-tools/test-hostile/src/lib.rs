@@ -13,7 +13,7 @@ wit_bindgen::generate!({
 
 use exports::wasmgate::tools::tool::{CallContext, Guest, ToolError, ToolResult, ToolSpec};
 use serde_json::{Value, json};
-use wasmgate::tools::{bulk_fs, host};
+use wasmgate::tools::{bulk_fs, host, host_process};
 
 struct Hostile;
 
@@ -39,6 +39,13 @@ impl Guest for Hostile {
                 "huge-result",
                 "Returns a result of `bytes` bytes.",
                 json!({"type": "object", "properties": {"bytes": {"type": "integer"}}}),
+            ),
+            spec(
+                "run",
+                "Asks the host to run a process; says what the host answered.",
+                json!({"type": "object", "required": ["argv"], "properties": {
+                    "argv": {"type": "array", "items": {"type": "string"}}
+                }}),
             ),
             spec(
                 "fs",
@@ -82,6 +89,16 @@ impl Guest for Hostile {
                 done("x".repeat(bytes))
             }
             "fs" => filesystem(&args, &context),
+            "run" => {
+                let argv: Vec<String> = serde_json::from_value(args["argv"].clone())
+                    .map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
+                match host_process::run(&argv, "/", &[]) {
+                    Ok(output) => done(format!("ran: {}", String::from_utf8_lossy(&output.stdout))),
+                    Err(host_process::ProcessError::Disabled) => done("disabled"),
+                    Err(host_process::ProcessError::NotFound) => done("not found"),
+                    Err(host_process::ProcessError::Failed(why)) => done(format!("failed: {why}")),
+                }
+            }
             other => Err(ToolError::UnknownTool(other.into())),
         }
     }

@@ -1,0 +1,114 @@
+//! The tools a sandbox offers: the components loaded, what each may do, and
+//! the tools each describes, swapped whole while serving.
+//!
+//! A [`Registry`] is immutable; the sandbox holds the current one behind a
+//! lock and each call takes its own `Arc` of it, so replacing the registry
+//! (reloading `--tools-dir`) never disturbs a call in flight: it finishes on
+//! the components it started with.
+//!
+//! Capabilities are granted per component when it is loaded and checked at
+//! the call: only the built-in shell may ask for host processes (and only
+//! when the operator allows them); a third-party component never can. A
+//! third-party component that fails to load (it does not compile, link or
+//! describe itself, or names a tool already taken) is reported and left
+//! out; the others serve.
+
+use super::ToolInfo;
+use super::bindings::file_tools::FileToolsPre;
+use super::bindings::search_tools::SearchToolsPre;
+use super::bindings::tool_provider::ToolProviderPre;
+use super::state::CallState;
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Where a component comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// Compiled into the binary.
+    BuiltIn,
+    /// Added by the operator (`--tools-dir`, the builder).
+    Added,
+}
+
+/// What a component may do beyond its grant's workspace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Capabilities {
+    /// May run host processes (when the sandbox allows them at all).
+    pub(super) host_processes: bool,
+}
+
+impl Capabilities {
+    /// The built-in shell runs host processes; nothing else does.
+    pub(super) fn of(name: &str, origin: Origin) -> Self {
+        Capabilities { host_processes: origin == Origin::BuiltIn && name == "shell" }
+    }
+}
+
+/// One loaded component.
+pub(super) struct Loaded {
+    pub(super) name: String,
+    pub(super) origin: Origin,
+    pub(super) capabilities: Capabilities,
+    pub(super) tools: ToolProviderPre<CallState>,
+    /// Set when the component also implements the typed `files` interface.
+    pub(super) files: Option<FileToolsPre<CallState>>,
+    /// Set when the component also implements the typed `search` interface.
+    pub(super) search: Option<SearchToolsPre<CallState>>,
+}
+
+/// A component that could not be loaded, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LoadFailure {
+    pub component: String,
+    pub error: String,
+}
+
+/// The components and tools of one moment.
+#[derive(Default)]
+pub(super) struct Registry {
+    pub(super) components: Vec<Arc<Loaded>>,
+    pub(super) tools: Vec<ToolInfo>,
+    pub(super) by_name: HashMap<String, usize>,
+    pub(super) files: Option<usize>,
+    pub(super) search: Option<usize>,
+    pub(super) failures: Vec<LoadFailure>,
+}
+
+impl Registry {
+    /// The component offering `tool`.
+    pub(super) fn component_of(&self, tool: &str) -> Option<&Arc<Loaded>> {
+        self.by_name.get(tool).map(|&index| &self.components[index])
+    }
+}
+
+/// The tools of the registry current when asked (it stays valid, whatever
+/// is swapped in later).
+#[derive(Clone)]
+pub struct Tools(pub(super) Arc<Registry>);
+
+impl Deref for Tools {
+    type Target = [ToolInfo];
+
+    fn deref(&self) -> &[ToolInfo] {
+        &self.0.tools
+    }
+}
+
+impl serde::Serialize for Tools {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.tools.serialize(serializer)
+    }
+}
+
+impl std::fmt::Debug for Tools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.tools.fmt(f)
+    }
+}
+
+impl PartialEq for Tools {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.tools == other.0.tools
+    }
+}
