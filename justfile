@@ -34,10 +34,15 @@ tools:
 call tool args="{}":
     cargo run --release -- tool call {{tool}} '{{args}}'
 
-# Lints, as CI would like them (the guest tools are a workspace of their own).
+# Formatting, lints and the supply chain, as CI runs them (the guest tools
+# are a workspace of their own; `cargo install cargo-deny` once).
 lint:
+    cargo fmt --all --check
+    cd guest-tools && cargo fmt --all --check
     cargo clippy --release --all-targets -- -D warnings
-    cd guest-tools && cargo clippy --release -- -D warnings
+    cd guest-tools && cargo clippy --release --all-targets -- -D warnings
+    cargo deny check licenses bans sources
+    cargo deny --manifest-path guest-tools/Cargo.toml --config deny.toml check licenses bans sources
     cargo fmt --check
     cd guest-tools && cargo fmt --check
 
