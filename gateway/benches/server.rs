@@ -205,15 +205,18 @@ fn busy(project: &Path, data: &Path, config: &Path, runtime: &tokio::runtime::Ru
     let (server, _) = start("wasmgate", command, "wasmgate listening");
     let address = server.address.clone();
     runtime.block_on(async move {
+        health(&address).await; // warms the connection path up
         let idle = health(&address).await;
         let mut control = Connection::open(&address).await;
-        let mut sessions = Vec::new();
+        let (mut sessions, mut calls) = (Vec::new(), Vec::new());
         for command in ["sh -c 'sleep 20'", "sh -c 'sleep 20'", "while true; do :; done"] {
             let (_, created) = control.request("POST", "/session", "{}").await;
             let id = session_id(&created).expect("a session");
             let body = serde_json::json!({ "agent": "build", "command": command }).to_string();
             let (address, path) = (address.clone(), format!("/session/{id}/shell"));
-            tokio::spawn(async move { Connection::open(&address).await.request("POST", &path, &body).await });
+            calls.push(tokio::spawn(
+                async move { Connection::open(&address).await.request("POST", &path, &body).await },
+            ));
             sessions.push(id);
         }
         // Every call running before the probes start.
@@ -225,6 +228,9 @@ fn busy(project: &Path, data: &Path, config: &Path, runtime: &tokio::runtime::Ru
         let busy = health(&address).await;
         for id in sessions {
             control.request("POST", &format!("/session/{id}/abort"), "").await;
+        }
+        for call in calls {
+            assert_eq!(call.await.unwrap().0, 200, "an aborted command answers");
         }
         [idle, busy]
     })

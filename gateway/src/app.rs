@@ -7,6 +7,7 @@
 //! store, the bus and the sandbox.
 
 use crate::agent::agents::agents;
+use crate::agent::tools::Toolbox;
 use crate::agent::{Assistant, Permissions, Providers};
 use crate::config::Config;
 use crate::conversation::{Journal, Runs};
@@ -139,6 +140,7 @@ impl AppBuilder {
             journal: journal.clone(),
             runs: runs.clone(),
             sandbox: self.sandbox.clone(),
+            tools: Toolbox::new(self.sandbox.clone()),
             providers: providers.clone(),
             agents: agents(&self.config),
             permissions: Arc::new(Permissions::default()),

@@ -46,6 +46,8 @@ pub struct Assistant {
     pub runs: Arc<Runs>,
     /// Runs the model's tool calls.
     pub sandbox: Sandbox,
+    /// Where the model's tools come from (the sandbox's, the host's).
+    pub tools: tools::Toolbox,
     /// The model providers and their models.
     pub providers: Arc<Providers>,
     /// The agents prompts run as (from the config, made once).

@@ -1,0 +1,172 @@
+//! The tools the model gets, and running one of its calls.
+//!
+//! Every tool but the todo list is a sandboxed component: the built-ins
+//! (`bash`, `read`, `write`, `edit`, `list`, `glob`, `grep`, with OpenCode's
+//! names, arguments and metadata so the TUI renders them natively) and any
+//! installed third-party component. A call runs under the session's grant on
+//! its workspace, read-write, or read-only for an agent that may not edit,
+//! so a plan-mode shell command that writes fails in the sandbox itself.
+//! `todowrite` and `todoread` are the host's own: they only touch the
+//! session's stored list.
+//!
+//! Before a call runs, the agent's permission rules are consulted: `deny`
+//! fails it, `ask` waits for a person (see [`super::permission`]).
+//!
+//! The tools come from [`ToolSource`]s, in order: the sandbox's components
+//! ([`SandboxTools`]), then the host's own ([`HostTools`]); an MCP client
+//! will be one more. The first source to offer a name owns it.
+
+mod ask;
+mod host;
+mod sandboxed;
+
+pub use host::HostTools;
+pub use sandboxed::SandboxTools;
+
+use super::Assistant;
+use super::agents::{Action, Agent, Rule};
+use super::permission::Verdict;
+use super::provider::{ToolCall, ToolDefinition};
+use crate::model::Part;
+use crate::sandbox::CancelToken;
+use crate::workspace::Workspace;
+use serde_json::Value;
+
+/// Where the model's tools come from: each lists its tools and runs them.
+#[async_trait::async_trait]
+pub trait ToolSource: Send + Sync {
+    /// The tools it offers now.
+    fn definitions(&self) -> Vec<ToolDefinition>;
+    /// Whether it offers `name`.
+    fn offers(&self, name: &str) -> bool;
+    /// Runs a call whose permission was granted.
+    async fn run(&self, context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome;
+}
+
+/// The sources of the model's tools, in order of precedence.
+pub struct Toolbox(Vec<Box<dyn ToolSource>>);
+
+impl Toolbox {
+    /// The sandbox's tools, then the host's.
+    pub fn new(sandbox: crate::sandbox::Sandbox) -> Self {
+        Toolbox(vec![Box::new(SandboxTools(sandbox)), Box::new(HostTools)])
+    }
+
+    fn owner(&self, name: &str) -> Option<&dyn ToolSource> {
+        self.0.iter().find(|source| source.offers(name)).map(|source| &**source)
+    }
+}
+
+/// The tools `agent` offers the model, minus those a prompt switched off.
+pub fn definitions(assistant: &Assistant, agent: &Agent, switched_off: &[String]) -> Vec<ToolDefinition> {
+    let mut tools: Vec<ToolDefinition> = Vec::new();
+    for source in &assistant.tools.0 {
+        for tool in source.definitions() {
+            // The first source to offer a name owns it.
+            if !tools.iter().any(|t| t.name == tool.name) {
+                tools.push(tool);
+            }
+        }
+    }
+    tools.retain(|tool| valid_name(&tool.name) && agent.offers(&tool.name) && !switched_off.contains(&tool.name));
+    tools
+}
+
+/// Whether providers accept `name` for a function (`^[a-zA-Z0-9_-]{1,64}$`):
+/// one component with a stranger tool name must not break every request.
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// What one call came to.
+#[derive(Debug)]
+pub enum Outcome {
+    Completed {
+        title: String,
+        output: String,
+        metadata: Value,
+    },
+    Failed {
+        error: String,
+    },
+    /// A person said no; with their words when they gave some.
+    Rejected {
+        feedback: Option<String>,
+    },
+    /// The run was aborted while the call ran or waited.
+    Aborted,
+}
+
+/// Everything a call needs beyond its arguments.
+pub struct Context<'a> {
+    pub assistant: &'a Assistant,
+    pub workspace: &'a Workspace,
+    pub agent: &'a Agent,
+    /// The agent's rules, then the session's own.
+    pub rules: &'a [Rule],
+    pub offered: &'a [ToolDefinition],
+    pub session_id: &'a str,
+    pub message_id: &'a str,
+    pub cancel: &'a CancelToken,
+}
+
+/// Runs `call`, whose tool part is `part` (already `running`): checks the
+/// permission rules, then dispatches it.
+pub async fn run(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome {
+    let Value::Object(arguments) = &call.input else {
+        return failed(format!(
+            "The arguments are not a JSON object: {}. Call {} again with valid JSON arguments.",
+            call.input, call.name
+        ));
+    };
+    if !context.offered.iter().any(|tool| tool.name == call.name) {
+        let names: Vec<&str> = context.offered.iter().map(|t| t.name.as_str()).collect();
+        return failed(format!("Unknown tool {:?}. The tools you can call are: {}.", call.name, names.join(", ")));
+    }
+    let ask = ask::ask_for(context, call, arguments);
+    match context.assistant.permissions.decide(context.rules, &ask) {
+        Action::Allow => {}
+        Action::Deny => {
+            return failed(format!(
+                "A permission rule forbids this call ({} {}). Do not try it again; continue without it or ask the user.",
+                ask.permission,
+                ask.patterns.join(", ")
+            ));
+        }
+        Action::Ask => {
+            let (_, answer) =
+                context.assistant.permissions.ask(context.assistant.journal.bus(), context.workspace, ask);
+            tokio::select! {
+                verdict = answer => match verdict {
+                    Ok(Verdict::Allowed) => {}
+                    Ok(Verdict::Rejected(feedback)) => return Outcome::Rejected { feedback },
+                    Err(_) => return Outcome::Aborted,
+                },
+                () = context.cancel.cancelled() => {
+                    context.assistant.permissions.withdraw(context.assistant.journal.bus(), context.session_id);
+                    return Outcome::Aborted;
+                }
+            }
+        }
+    }
+    if context.cancel.is_cancelled() {
+        return Outcome::Aborted;
+    }
+    match context.assistant.tools.owner(&call.name) {
+        Some(source) => source.run(context, call, part).await,
+        None => failed(format!("The tool {:?} is no longer available.", call.name)),
+    }
+}
+
+pub(super) fn failed(error: String) -> Outcome {
+    Outcome::Failed { error }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_names_providers_accept_are_offered() {
+        assert!(super::valid_name("huge-result") && super::valid_name("todo_write"));
+        assert!(!super::valid_name("my.tool") && !super::valid_name("") && !super::valid_name(&"x".repeat(65)));
+    }
+}
