@@ -147,10 +147,7 @@ impl AppBuilder {
             settings: self.config.wasmgate.agent.clone(),
             default_agent: self.config.default_agent().to_string(),
         });
-        let commands = match self.config.get("command") {
-            Some(serde_json::Value::Object(commands)) => commands.clone(),
-            _ => serde_json::Map::new(),
-        };
+        let commands = self.config.commands.clone();
         let sessions = Sessions::new(journal, runs, self.sandbox.clone(), assistant.clone(), commands);
         Arc::new(App {
             sandbox: self.sandbox,

@@ -29,20 +29,19 @@ pub fn opencode_config(config: &Config) -> Value {
 
 /// The config's slash commands in the reference's `Command` shape.
 pub fn commands(config: &Config) -> Vec<Value> {
-    let Some(Value::Object(configured)) = config.get("command") else { return Vec::new() };
-    configured
+    config
+        .commands
         .iter()
-        .map(|(name, entry)| {
-            let template = entry.get("template").and_then(Value::as_str).unwrap_or("");
+        .map(|command| {
             json!({
-                "name": name,
-                "description": entry.get("description"),
-                "agent": entry.get("agent"),
-                "model": entry.get("model"),
+                "name": command.name,
+                "description": command.description,
+                "agent": command.agent,
+                "model": command.model,
                 "source": "command",
-                "template": template,
-                "subtask": entry.get("subtask"),
-                "hints": hints(template),
+                "template": command.template,
+                "subtask": command.subtask,
+                "hints": hints(&command.template),
             })
         })
         .collect()

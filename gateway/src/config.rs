@@ -52,6 +52,9 @@ pub enum ConfigError {
     /// The `"wasmgate"` key has an unknown or ill-typed setting.
     #[error("\"wasmgate\": {0}")]
     Wasmgate(serde_json::Error),
+    /// A slash command is not OpenCode's shape (a `template` at least).
+    #[error("\"command\".{name:?}: {error}")]
+    Command { name: String, error: serde_json::Error },
     /// Prompts would have no primary agent to run as.
     #[error("{0}")]
     Agent(String),
@@ -70,6 +73,23 @@ pub struct Config {
     pub opencode: Map<String, Value>,
     /// wasmgate's own settings.
     pub wasmgate: WasmgateConfig,
+    /// The slash commands (`"command"`), in the order written, read once.
+    pub commands: Vec<Command>,
+}
+
+/// One slash command of `"command"`: OpenCode's shape.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Command {
+    /// Its name (the key), as `/name` invokes it.
+    #[serde(skip)]
+    pub name: String,
+    /// The prompt, with `$ARGUMENTS` and `$1`, `$2`, ... filled in.
+    pub template: String,
+    pub description: Option<String>,
+    /// The agent it runs as, and the model (`"provider/model"`), if set.
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    pub subtask: Option<bool>,
 }
 
 /// The `"wasmgate"` key.
@@ -154,6 +174,7 @@ impl Config {
             None => WasmgateConfig::default(),
         };
         check_default_agent(&opencode)?;
+        let commands = commands(&opencode)?;
         let absolute = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -162,7 +183,7 @@ impl Config {
         wasmgate.data_dir.as_mut().map(absolute);
         wasmgate.directories.iter_mut().for_each(absolute);
         wasmgate.sandbox.tools_dir.as_mut().map(absolute);
-        Ok(Self { opencode, wasmgate })
+        Ok(Self { opencode, wasmgate, commands })
     }
 
     /// The value of an OpenCode key.
@@ -170,11 +191,30 @@ impl Config {
         self.opencode.get(key)
     }
 
+    /// The slash command named `name`.
+    pub fn command(&self, name: &str) -> Option<&Command> {
+        self.commands.iter().find(|command| command.name == name)
+    }
+
     /// The primary agent prompts run as unless they name one: the config's
     /// `default_agent`, else `build`.
     pub fn default_agent(&self) -> &str {
         self.get("default_agent").and_then(Value::as_str).unwrap_or("build")
     }
+}
+
+/// The `"command"` key, typed.
+fn commands(opencode: &Map<String, Value>) -> Result<Vec<Command>, ConfigError> {
+    let Some(Value::Object(configured)) = opencode.get("command") else { return Ok(Vec::new()) };
+    configured
+        .iter()
+        .map(|(name, entry)| {
+            let mut command: Command = serde_json::from_value(entry.clone())
+                .map_err(|error| ConfigError::Command { name: name.clone(), error })?;
+            command.name = name.clone();
+            Ok(command)
+        })
+        .collect()
 }
 
 /// Checks that the default primary agent exists: not disabled, not a
@@ -253,6 +293,19 @@ mod tests {
         let other = parse(r#"{"default_agent": "plan", "agent": {"build": {"disable": true}}}"#).unwrap();
         assert_eq!(other, "plan");
         assert_eq!(parse("{}").unwrap(), "build");
+    }
+
+    #[test]
+    fn commands_are_read_once_and_a_malformed_one_says_which() {
+        let text =
+            r#"{"command": {"hello": {"template": "Say hi to $1", "agent": "plan"}, "bye": {"template": "Bye"}}}"#;
+        let config = Config::parse(text, Path::new(".")).unwrap();
+        let names: Vec<&str> = config.commands.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["hello", "bye"], "in the order written");
+        assert_eq!(config.command("hello").unwrap().agent.as_deref(), Some("plan"));
+        let error = Config::parse(r#"{"command": {"oops": {"description": "no template"}}}"#, Path::new("."));
+        let error = error.unwrap_err().to_string();
+        assert!(error.contains("oops") && error.contains("template"), "{error}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// How long a title may take before the session keeps its default one.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,7 +58,7 @@ pub fn generate(
         ..Default::default()
     };
     let (assistant, workspace, session_id) = (assistant.clone(), workspace.clone(), session.id.clone());
-    tokio::spawn(async move {
+    let naming = async move {
         let client = provider.client(assistant.providers.http());
         let written = tokio::time::timeout(TIMEOUT, async {
             let mut stream = client.stream(&request).await.ok()?;
@@ -81,7 +82,8 @@ pub fn generate(
         if let Err(error) = assistant.journal.change_session(&workspace, &session_id, change).await {
             tracing::warn!(session = session_id, "cannot store the title: {error}");
         }
-    });
+    };
+    tokio::spawn(naming.instrument(tracing::Span::current()));
 }
 
 /// The first non-empty line, without thinking tags, quotes or a final period.

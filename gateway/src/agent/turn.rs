@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// The most steps of one turn when the agent sets no limit.
 pub const DEFAULT_MAX_STEPS: u32 = 100;
@@ -65,13 +66,15 @@ pub fn answer(assistant: &Arc<Assistant>, workspace: Arc<Workspace>, session_id:
         Entry::Started(run) => {
             let waiter = run.waiter();
             let (assistant, session_id) = (assistant.clone(), session_id.to_string());
-            tokio::spawn(async move {
+            // The turn's log lines carry the request that started it.
+            let turn = async move {
                 let outcome = run_turn(&assistant, &workspace, &session_id, &run).await;
                 if let Err(error) = &outcome {
                     tracing::error!(session = session_id, "a turn failed: {error}");
                 }
                 run.finish(outcome.map_err(|e| e.to_string()));
-            });
+            };
+            tokio::spawn(turn.instrument(tracing::Span::current()));
             Ok(waiter)
         }
     }

@@ -15,6 +15,7 @@ pub use shell::ShellRequest;
 
 use crate::agent::Assistant;
 use crate::agent::agents::Rule;
+use crate::config::Command;
 use crate::conversation::{Busy, Journal, Runs};
 use crate::events::Event;
 use crate::ids::{self, Prefix, iso8601};
@@ -69,8 +70,8 @@ pub struct Sessions {
     runs: Arc<Runs>,
     sandbox: Sandbox,
     assistant: Arc<Assistant>,
-    /// The config's slash commands (`"command"`), by name.
-    commands: Arc<serde_json::Map<String, Value>>,
+    /// The config's slash commands.
+    commands: Arc<[Command]>,
 }
 
 /// `POST /session`'s body.
@@ -108,9 +109,9 @@ impl Sessions {
         runs: Arc<Runs>,
         sandbox: Sandbox,
         assistant: Arc<Assistant>,
-        commands: serde_json::Map<String, Value>,
+        commands: Vec<Command>,
     ) -> Self {
-        Self { journal, runs, sandbox, assistant, commands: Arc::new(commands) }
+        Self { journal, runs, sandbox, assistant, commands: commands.into() }
     }
 
     fn store(&self) -> &dyn Store {

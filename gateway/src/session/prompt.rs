@@ -97,14 +97,11 @@ impl Sessions {
         request: CommandRequest,
     ) -> SessionResult<MessageWithParts> {
         let session_id = session.id.clone();
-        let configured = self.commands.get(&request.command);
-        let template = configured
-            .and_then(|command| command.get("template"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| SessionError::NotFound(format!("Command not found: {}", request.command)))?;
-        let text = expand(template, &request.arguments);
-        let setting = |key: &str| configured.and_then(|c| c.get(key)).and_then(Value::as_str).map(str::to_string);
-        let model = match request.model.as_deref().or(setting("model").as_deref()) {
+        let configured = self.commands.iter().find(|command| command.name == request.command);
+        let configured =
+            configured.ok_or_else(|| SessionError::NotFound(format!("Command not found: {}", request.command)))?;
+        let text = expand(&configured.template, &request.arguments);
+        let model = match request.model.as_deref().or(configured.model.as_deref()) {
             Some(model) => Some(parse_model(model)?),
             None => None,
         };
@@ -113,7 +110,7 @@ impl Sessions {
         let prompt_request = PromptRequest {
             message_id: request.message_id,
             model,
-            agent: request.agent.or_else(|| setting("agent")),
+            agent: request.agent.or_else(|| configured.agent.clone()),
             no_reply: false,
             tools: None,
             format: None,

@@ -21,6 +21,7 @@ use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// `POST /session/{id}/shell`'s body.
 #[derive(Debug, Deserialize)]
@@ -50,12 +51,14 @@ impl Sessions {
         let grant = if agent.read_only() { workspace.read_only.clone() } else { workspace.grant.clone() };
         let run = self.runs.start(&session.id, workspace.scope())?;
         let sessions = self.clone();
-        let task = tokio::spawn(async move {
+        let command = async move {
             let result = sessions.run_recorded(&workspace, &grant, &session, request, &run).await;
             // Dropping the run leaves the session idle, and publishes it.
             drop(run);
             result
-        });
+        };
+        // The command's log lines carry the request that started it.
+        let task = tokio::spawn(command.instrument(tracing::Span::current()));
         task.await.map_err(|e| SessionError::Failed(format!("the shell command's task failed: {e}")))?
     }
 
