@@ -4,10 +4,11 @@
 //! indentation-tolerant, ambiguity refused); this module does the file work
 //! and reports a unified diff in the metadata, as OpenCode's UI expects.
 
-use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
-use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::json;
+use wasmgate_tool_sdk::JsonSchema;
+use wasmgate_tool_sdk::workspace::Workspace;
+use wasmgate_tool_sdk::{ToolError, ToolResult};
 
 /// The largest file `edit` will load: edits are for source, not data dumps.
 const MAX_EDIT_BYTES: u64 = 16 * 1024 * 1024;
@@ -15,34 +16,28 @@ const MAX_EDIT_BYTES: u64 = 16 * 1024 * 1024;
 /// large file's edit does not carry megabytes of JSON back to the host.
 const MAX_METADATA_TEXT: usize = 256 * 1024;
 
-#[derive(Deserialize)]
+/// The arguments, and (through `JsonSchema`) the schema the model sees.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Args {
+    /// The path to the file: relative to the workspace, or absolute inside it
     file_path: String,
+    /// The text to replace
     old_string: String,
+    /// The text to replace it with (must differ from oldString)
     new_string: String,
+    /// Replace every occurrence of oldString (default false)
     #[serde(default)]
     replace_all: bool,
 }
 
-pub fn spec() -> crate::exports::wasmgate::tools::tool::ToolSpec {
-    crate::spec(
+pub fn spec() -> wasmgate_tool_sdk::ToolSpec {
+    wasmgate_tool_sdk::spec::<Args>(
         "edit",
         "Replaces `oldString` with `newString` in a file. `oldString` must identify one place: \
          it is matched exactly first, then line by line ignoring differences in whitespace and \
          indentation; if it matches several places, include more surrounding lines or set \
          `replaceAll`. An empty `oldString` creates the file with `newString` as its content.",
-        json!({
-            "type": "object",
-            "properties": {
-                "filePath": {"type": "string", "description": "The path to the file: relative to the workspace, or absolute inside it"},
-                "oldString": {"type": "string", "description": "The text to replace"},
-                "newString": {"type": "string", "description": "The text to replace it with (must differ from oldString)"},
-                "replaceAll": {"type": "boolean", "description": "Replace every occurrence of oldString (default false)"}
-            },
-            "required": ["filePath", "oldString", "newString"],
-            "additionalProperties": false
-        }),
     )
 }
 
@@ -86,14 +81,14 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
         filediff["before"] = before.into();
         filediff["after"] = after.into();
     }
-    crate::result(
+    wasmgate_tool_sdk::result(
         path.display().to_string(),
         format!("Edit applied successfully.{note}"),
         json!({"diff": unified, "filediff": filediff}),
     )
 }
 
-fn text_of(ws: &Workspace, path: &crate::workspace::Resolved) -> Result<String, ToolError> {
+fn text_of(ws: &Workspace, path: &wasmgate_tool_sdk::workspace::Resolved) -> Result<String, ToolError> {
     let bytes = crate::read::read_capped(ws, path, MAX_EDIT_BYTES)?;
     String::from_utf8(bytes).map_err(|_| ToolError::Failed(format!("{} is not UTF-8 text; edit refuses it", path.abs)))
 }

@@ -4,38 +4,33 @@
 //! (`src/**/*.rs`); one without matches the file name at any depth (`*.rs`),
 //! as ripgrep's `--glob` does, which is what OpenCode's glob tool runs.
 
-use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
-use crate::workspace::{BulkListing, Workspace};
 use serde::Deserialize;
 use serde_json::json;
+use wasmgate_tool_sdk::JsonSchema;
+use wasmgate_tool_sdk::workspace::{BulkListing, Workspace};
+use wasmgate_tool_sdk::{ToolError, ToolResult};
 
 const LIMIT: usize = 100;
 
-#[derive(Deserialize)]
+/// The arguments, and (through `JsonSchema`) the schema the model sees.
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
+    /// The glob pattern to match files against
     pattern: String,
+    /// The folder to search in (default: the workspace root)
     path: Option<String>,
 }
 
-pub fn spec() -> crate::exports::wasmgate::tools::tool::ToolSpec {
-    crate::spec(
+pub fn spec() -> wasmgate_tool_sdk::ToolSpec {
+    wasmgate_tool_sdk::spec::<Args>(
         "glob",
         "Finds files by glob pattern (`**/*.rs`, `src/**/*.ts`, `*.md`), honouring .gitignore. \
          Returns absolute paths, most recently modified first, at most 100.",
-        json!({
-            "type": "object",
-            "properties": {
-                "pattern": {"type": "string", "description": "The glob pattern to match files against"},
-                "path": {"type": "string", "description": "The folder to search in (default: the workspace root)"}
-            },
-            "required": ["pattern"],
-            "additionalProperties": false
-        }),
     )
 }
 
 pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
-    let dir = crate::workspace::folder(ws, args.path.as_deref())?;
+    let dir = wasmgate_tool_sdk::workspace::folder(ws, args.path.as_deref())?;
     let pattern = args.pattern.trim_start_matches("./");
     let matcher = globset::GlobBuilder::new(pattern)
         .literal_separator(true)
@@ -69,5 +64,5 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
             "\n\n(Results are truncated: showing the first {LIMIT} results. Use a more specific path or pattern.)"
         ));
     }
-    crate::result(dir.display().to_string(), output, json!({"count": found.len(), "truncated": truncated}))
+    wasmgate_tool_sdk::result(dir.display().to_string(), output, json!({"count": found.len(), "truncated": truncated}))
 }

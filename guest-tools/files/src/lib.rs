@@ -10,9 +10,17 @@
 //! clear message, but the boundary itself is WASI's: a path that escapes,
 //! through `..` or a symlink, fails inside the host whatever this code does.
 
+// Only this component's exports are generated here; the shared interfaces
+// are the SDK's (see `wasmgate_tool_sdk`).
 wit_bindgen::generate!({
     world: "file-tools",
     path: "../../wit",
+    with: {
+        "wasmgate:tools/types@0.1.0": wasmgate_tool_sdk::wasmgate::tools::types,
+        "wasmgate:tools/host@0.1.0": wasmgate_tool_sdk::wasmgate::tools::host,
+        "wasmgate:tools/bulk-fs@0.1.0": wasmgate_tool_sdk::wasmgate::tools::bulk_fs,
+        "wasmgate:tools/host-process@0.1.0": wasmgate_tool_sdk::wasmgate::tools::host_process,
+    },
 });
 
 mod edit;
@@ -20,11 +28,10 @@ mod glob;
 mod list;
 mod read;
 mod typed;
-mod workspace;
 mod write;
 
-use exports::wasmgate::tools::tool::{CallContext, Guest, ToolError, ToolResult, ToolSpec};
-use serde::de::DeserializeOwned;
+use exports::wasmgate::tools::tool::Guest;
+use wasmgate_tool_sdk::{CallContext, ToolError, ToolResult, ToolSpec, parse, workspace};
 
 /// The component's one export type.
 struct FileTools;
@@ -45,21 +52,6 @@ impl Guest for FileTools {
             other => Err(ToolError::UnknownTool(format!("the file tools have no tool named {other:?}"))),
         }
     }
-}
-
-/// Parses a tool's JSON arguments, naming the field that is wrong.
-fn parse<T: DeserializeOwned>(arguments: &str) -> Result<T, ToolError> {
-    serde_json::from_str(arguments).map_err(|e| ToolError::InvalidArguments(format!("invalid arguments: {e}")))
-}
-
-/// Builds a spec from a name, a description and a JSON Schema value.
-fn spec(name: &str, description: &str, parameters: serde_json::Value) -> ToolSpec {
-    ToolSpec { name: name.into(), description: description.into(), parameters: parameters.to_string() }
-}
-
-/// A successful result.
-fn result(title: String, output: String, metadata: serde_json::Value) -> Result<ToolResult, ToolError> {
-    Ok(ToolResult { title, output, metadata: metadata.to_string() })
 }
 
 export!(FileTools);

@@ -4,12 +4,13 @@
 //! honours .gitignore, skips the usual dependency and build folders, and stops
 //! at 100 files so one call cannot flood the model's context.
 
-use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
-use crate::workspace::{BulkListing, Workspace};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
+use wasmgate_tool_sdk::JsonSchema;
+use wasmgate_tool_sdk::workspace::{BulkListing, Workspace};
+use wasmgate_tool_sdk::{ToolError, ToolResult};
 
 const LIMIT: usize = 100;
 
@@ -40,27 +41,22 @@ const SKIPPED: &[&str] = &[
     "env/",
 ];
 
-#[derive(Deserialize)]
+/// The arguments, and (through `JsonSchema`) the schema the model sees.
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
+    /// The folder to list (default: the workspace root)
     path: Option<String>,
+    /// Glob patterns to leave out
     #[serde(default)]
     ignore: Vec<String>,
 }
 
-pub fn spec() -> crate::exports::wasmgate::tools::tool::ToolSpec {
-    crate::spec(
+pub fn spec() -> wasmgate_tool_sdk::ToolSpec {
+    wasmgate_tool_sdk::spec::<Args>(
         "list",
         "Lists the files under a folder of the workspace as a tree (at most 100 files), honouring \
          .gitignore and skipping dependency and build folders. Prefer `glob` or `grep` when you \
          know what you are looking for.",
-        json!({
-            "type": "object",
-            "properties": {
-                "path": {"type": "string", "description": "The folder to list (default: the workspace root)"},
-                "ignore": {"type": "array", "items": {"type": "string"}, "description": "Glob patterns to leave out"}
-            },
-            "additionalProperties": false
-        }),
     )
 }
 
@@ -72,7 +68,7 @@ struct Folder {
 }
 
 pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
-    let dir = crate::workspace::folder(ws, args.path.as_deref())?;
+    let dir = wasmgate_tool_sdk::workspace::folder(ws, args.path.as_deref())?;
     let mut excludes = workspace_walk::OverrideBuilder::new(&dir.abs);
     for pattern in SKIPPED.iter().copied().chain(args.ignore.iter().map(String::as_str)) {
         let pattern = pattern.trim_end_matches('/');
@@ -108,7 +104,7 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
     if truncated {
         output.push_str(&format!("\n(Truncated: showing the first {LIMIT} files. List a subfolder to see more.)\n"));
     }
-    crate::result(dir.display().to_string(), output, json!({"count": count, "truncated": truncated}))
+    wasmgate_tool_sdk::result(dir.display().to_string(), output, json!({"count": count, "truncated": truncated}))
 }
 
 fn render(folder: &Folder, depth: usize, out: &mut String) {

@@ -5,12 +5,13 @@
 //! footer that says how to continue. Binary files are refused rather than
 //! dumped into the model's context.
 
-use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
-use crate::wasmgate::tools::bulk_fs;
-use crate::workspace::{Access, Resolved, Workspace};
 use serde::Deserialize;
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read};
+use wasmgate_tool_sdk::JsonSchema;
+use wasmgate_tool_sdk::wasmgate::tools::bulk_fs;
+use wasmgate_tool_sdk::workspace::{Access, Resolved, Workspace};
+use wasmgate_tool_sdk::{ToolError, ToolResult};
 
 const DEFAULT_LIMIT: usize = 2000;
 const MAX_LINE_CHARS: usize = 2000;
@@ -20,30 +21,26 @@ const MAX_OUTPUT_BYTES: usize = 50 * 1024;
 /// How much of a file's start is inspected to decide whether it is text.
 const SNIFF_BYTES: usize = 8192;
 
-#[derive(Deserialize)]
+/// The arguments, and (through `JsonSchema`) the schema the model sees.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Args {
+    /// The path to the file: relative to the workspace, or absolute inside it
     file_path: String,
+    /// The line number to start reading from (1-based)
+    #[schemars(range(min = 1))]
     offset: Option<usize>,
+    /// The number of lines to read (default 2000)
+    #[schemars(range(min = 1))]
     limit: Option<usize>,
 }
 
-pub fn spec() -> crate::exports::wasmgate::tools::tool::ToolSpec {
-    crate::spec(
+pub fn spec() -> wasmgate_tool_sdk::ToolSpec {
+    wasmgate_tool_sdk::spec::<Args>(
         "read",
         "Reads a file from the workspace. Returns its lines numbered from 1 (`N: text`), at most \
          2000 lines from `offset` (1-based) unless `limit` says otherwise; lines over 2000 \
          characters are cut. A directory's entries are listed instead. Binary files are refused.",
-        json!({
-            "type": "object",
-            "properties": {
-                "filePath": {"type": "string", "description": "The path to the file: relative to the workspace, or absolute inside it"},
-                "offset": {"type": "integer", "minimum": 1, "description": "The line number to start reading from (1-based)"},
-                "limit": {"type": "integer", "minimum": 1, "description": "The number of lines to read (default 2000)"}
-            },
-            "required": ["filePath"],
-            "additionalProperties": false
-        }),
     )
 }
 
@@ -270,7 +267,7 @@ fn directory(ws: &Workspace, path: &Resolved) -> Result<ToolResult, ToolError> {
         entries.join("\n"),
         entries.len()
     );
-    crate::result(path.display().to_string(), output, json!({"truncated": false, "entries": entries.len()}))
+    wasmgate_tool_sdk::result(path.display().to_string(), output, json!({"truncated": false, "entries": entries.len()}))
 }
 
 /// A not-found error that suggests similarly named files in the same folder.

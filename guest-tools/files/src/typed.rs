@@ -3,7 +3,7 @@
 use crate::exports::wasmgate::tools::files::{
     CallContext, Content, DirEntry, EntryKind, FileContent, Guest, ToolError,
 };
-use crate::workspace::{Access, BulkListing};
+use wasmgate_tool_sdk::workspace::{Access, BulkListing};
 
 /// The largest file `read-file` returns whole; the HTTP API serves source
 /// files, and a cap keeps one request from pulling a disk image through.
@@ -11,7 +11,7 @@ const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
 impl Guest for crate::FileTools {
     fn list_dir(path: String, context: CallContext) -> Result<Vec<DirEntry>, ToolError> {
-        let ws = crate::workspace::of(&context);
+        let ws = wasmgate_tool_sdk::workspace::of(&context);
         let dir = ws.resolve(&path)?;
         let ignores = workspace_walk::IgnoreStack::for_folder(&BulkListing, ws.root(), &dir.rel);
         let mut entries: Vec<DirEntry> = std::fs::read_dir(&dir.abs)
@@ -38,7 +38,7 @@ impl Guest for crate::FileTools {
     }
 
     fn read_file(path: String, context: CallContext) -> Result<FileContent, ToolError> {
-        let ws = crate::workspace::of(&context);
+        let ws = wasmgate_tool_sdk::workspace::of(&context);
         let file = ws.resolve(&path)?;
         let bytes = crate::read::read_capped(&ws, &file, MAX_FILE_BYTES)?;
         let size = bytes.len() as u64;

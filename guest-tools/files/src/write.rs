@@ -1,31 +1,26 @@
 //! `write`: creates or replaces a file, creating its parent folders.
 
-use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult};
-use crate::workspace::{Access, Resolved, Workspace};
 use serde::Deserialize;
 use serde_json::json;
+use wasmgate_tool_sdk::JsonSchema;
+use wasmgate_tool_sdk::workspace::{Access, Resolved, Workspace};
+use wasmgate_tool_sdk::{ToolError, ToolResult};
 
-#[derive(Deserialize)]
+/// The arguments, and (through `JsonSchema`) the schema the model sees.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Args {
+    /// The path to the file: relative to the workspace, or absolute inside it
     file_path: String,
+    /// The content to write
     content: String,
 }
 
-pub fn spec() -> crate::exports::wasmgate::tools::tool::ToolSpec {
-    crate::spec(
+pub fn spec() -> wasmgate_tool_sdk::ToolSpec {
+    wasmgate_tool_sdk::spec::<Args>(
         "write",
         "Writes a file in the workspace, replacing it if it exists and creating missing parent \
          folders. Prefer `edit` for changes to an existing file.",
-        json!({
-            "type": "object",
-            "properties": {
-                "filePath": {"type": "string", "description": "The path to the file: relative to the workspace, or absolute inside it"},
-                "content": {"type": "string", "description": "The content to write"}
-            },
-            "required": ["filePath", "content"],
-            "additionalProperties": false
-        }),
     )
 }
 
@@ -33,7 +28,7 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
     ws.require_writable("write files")?;
     let path = ws.resolve(&args.file_path)?;
     let exists = store(ws, &path, args.content.as_bytes())?;
-    crate::result(
+    wasmgate_tool_sdk::result(
         path.display().to_string(),
         "Wrote file successfully.".into(),
         json!({"filepath": path.abs, "exists": exists}),

@@ -5,11 +5,11 @@
 //! which stops at the first NUL byte (a binary file) and after the per-file
 //! cap.
 
-use crate::exports::wasmgate::tools::tool::ToolError;
-use crate::workspace::{Access, BulkListing, Workspace};
 use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{BinaryDetection, MmapChoice, Searcher, SearcherBuilder, Sink, SinkMatch};
 use std::ops::ControlFlow;
+use wasmgate_tool_sdk::ToolError;
+use wasmgate_tool_sdk::workspace::{Access, BulkListing, Workspace};
 
 /// What to search for and where.
 pub struct Query<'a> {
@@ -108,7 +108,7 @@ fn search_file(
     let mut sink = Collect { hits: Vec::new(), cap, more: false };
     // Small files (nearly all of them) in one host call; anything else, such
     // as a file over the size limit, streams through WASI.
-    match crate::wasmgate::tools::bulk_fs::read_file(&rel, WHOLE_FILE_BYTES) {
+    match wasmgate_tool_sdk::wasmgate::tools::bulk_fs::read_file(&rel, WHOLE_FILE_BYTES) {
         Ok(bytes) => searcher.search_slice(matcher, &bytes, &mut sink).ok()?,
         Err(_) => searcher.search_path(matcher, abs, &mut sink).ok()?,
     }

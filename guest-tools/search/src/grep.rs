@@ -7,12 +7,13 @@
 
 use crate::engine::{self, FileHits, Query};
 use crate::exports::wasmgate::tools::search::{Submatch, TextMatch, TextQuery};
-use crate::exports::wasmgate::tools::tool::{ToolError, ToolResult, ToolSpec};
-use crate::workspace::Workspace;
 use grep_matcher::Matcher;
 use serde::Deserialize;
 use serde_json::json;
 use std::ops::ControlFlow;
+use wasmgate_tool_sdk::JsonSchema;
+use wasmgate_tool_sdk::workspace::Workspace;
+use wasmgate_tool_sdk::{ToolError, ToolResult};
 
 /// Matching lines `grep` returns in all.
 const TOOL_LIMIT: usize = 100;
@@ -21,38 +22,30 @@ const TOOL_PER_FILE: usize = 20;
 /// Characters of a matching line `grep` shows.
 const MAX_LINE_CHARS: usize = 2000;
 
-#[derive(Deserialize)]
+/// The arguments, and (through `JsonSchema`) the schema the model sees.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Args {
+    /// The regular expression to search for
     pattern: String,
+    /// The folder or file to search (default: the workspace root)
     path: Option<String>,
+    /// Only search files matching this glob, e.g. "*.js" or "*.{ts,tsx}"
     include: Option<String>,
+    /// Match letters of either case (default false)
     #[serde(default)]
     case_insensitive: bool,
 }
 
-pub fn spec() -> ToolSpec {
-    ToolSpec {
-        name: "grep".into(),
-        description: "Searches file contents with a regular expression (ripgrep syntax, e.g. \
+pub fn spec() -> wasmgate_tool_sdk::ToolSpec {
+    wasmgate_tool_sdk::spec::<Args>(
+        "grep",
+        "Searches file contents with a regular expression (ripgrep syntax, e.g. \
                       `fn\\s+main`, `log.*Error`). Honours .gitignore and skips hidden and binary \
                       files. Returns matching lines grouped by file, most recently modified files \
                       first, at most 100 lines. Use `include` to search only some files \
-                      (`*.rs`, `*.{ts,tsx}`)."
-            .into(),
-        parameters: json!({
-            "type": "object",
-            "properties": {
-                "pattern": {"type": "string", "description": "The regular expression to search for"},
-                "path": {"type": "string", "description": "The folder or file to search (default: the workspace root)"},
-                "include": {"type": "string", "description": "Only search files matching this glob, e.g. \"*.js\" or \"*.{ts,tsx}\""},
-                "caseInsensitive": {"type": "boolean", "description": "Match letters of either case (default false)"}
-            },
-            "required": ["pattern"],
-            "additionalProperties": false
-        })
-        .to_string(),
-    }
+                      (`*.rs`, `*.{ts,tsx}`).",
+    )
 }
 
 pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {

@@ -10,18 +10,26 @@
 //!
 //! Like every tool, it sees only the workspace the host preopened.
 
+// Only this component's exports are generated here; the shared interfaces
+// are the SDK's (see `wasmgate_tool_sdk`).
 wit_bindgen::generate!({
     world: "search-tools",
     path: "../../wit",
+    with: {
+        "wasmgate:tools/types@0.1.0": wasmgate_tool_sdk::wasmgate::tools::types,
+        "wasmgate:tools/host@0.1.0": wasmgate_tool_sdk::wasmgate::tools::host,
+        "wasmgate:tools/bulk-fs@0.1.0": wasmgate_tool_sdk::wasmgate::tools::bulk_fs,
+        "wasmgate:tools/host-process@0.1.0": wasmgate_tool_sdk::wasmgate::tools::host_process,
+    },
 });
 
 mod engine;
 mod grep;
 mod paths;
-mod workspace;
 
 use exports::wasmgate::tools::search::{PathQuery, TextMatch, TextQuery};
-use exports::wasmgate::tools::tool::{CallContext, Guest, ToolError, ToolResult, ToolSpec};
+use exports::wasmgate::tools::tool::Guest;
+use wasmgate_tool_sdk::{CallContext, ToolError, ToolResult, ToolSpec, parse, workspace};
 
 /// The component's one export type.
 struct SearchTools;
@@ -48,11 +56,6 @@ impl exports::wasmgate::tools::search::Guest for SearchTools {
     fn find_paths(query: PathQuery, context: CallContext) -> Result<Vec<String>, ToolError> {
         paths::find(&workspace::of(&context), query)
     }
-}
-
-/// Parses a tool's JSON arguments, naming the field that is wrong.
-fn parse<T: serde::de::DeserializeOwned>(arguments: &str) -> Result<T, ToolError> {
-    serde_json::from_str(arguments).map_err(|e| ToolError::InvalidArguments(format!("invalid arguments: {e}")))
 }
 
 export!(SearchTools);

@@ -5,9 +5,9 @@
 //! files, written with a trailing `/`; `fuzzy-path` ranks them.
 
 use crate::exports::wasmgate::tools::search::{PathKind, PathQuery};
-use crate::exports::wasmgate::tools::tool::ToolError;
-use crate::workspace::{Access, BulkListing, Workspace};
 use std::collections::BTreeSet;
+use wasmgate_tool_sdk::ToolError;
+use wasmgate_tool_sdk::workspace::{Access, BulkListing, Workspace};
 
 /// The most results one query returns, whatever it asks for.
 const MAX_LIMIT: usize = 1000;

@@ -11,7 +11,6 @@
 use crate::builtins;
 use crate::expand;
 use crate::io::{Io, Terminal, Writer, buffer, err, null};
-use crate::workspace::{Resolved, Workspace};
 use brush_parser::ast::{
     AndOr, AndOrList, AssignmentName, AssignmentValue, Command, CommandPrefixOrSuffixItem, CompoundCommand,
     CompoundList, IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline, SimpleCommand,
@@ -19,6 +18,7 @@ use brush_parser::ast::{
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use wasmgate_tool_sdk::workspace::{Resolved, Workspace};
 
 /// How deep `$(...)` may nest: each level is a recursion of the interpreter.
 const MAX_SUBSTITUTION_DEPTH: usize = 32;
@@ -319,7 +319,7 @@ impl Shell {
     /// A command that is not built in: a real host process where the host
     /// allows them, otherwise "command not found", as bash says it.
     fn run_host_process(&mut self, argv: &[String], io: &Io) -> i32 {
-        use crate::wasmgate::tools::host_process::{self, ProcessError};
+        use wasmgate_tool_sdk::wasmgate::tools::host_process::{self, ProcessError};
         match host_process::run(argv, &self.cwd, &io.stdin) {
             Ok(output) => {
                 let _ = io.out.borrow_mut().write_all(&output.stdout);

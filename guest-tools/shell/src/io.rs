@@ -96,7 +96,7 @@ impl Terminal {
 
 impl Write for Terminal {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        crate::wasmgate::tools::host::emit_output(&String::from_utf8_lossy(bytes));
+        wasmgate_tool_sdk::wasmgate::tools::host::emit_output(&String::from_utf8_lossy(bytes));
         let mut screen = self.0.borrow_mut();
         let room = screen.cap.saturating_sub(screen.kept.len());
         if bytes.len() > room {

@@ -11,65 +11,49 @@
 //! returned as one text, stdout and stderr interleaved, as a terminal shows
 //! them; the exit status is in the metadata, as OpenCode's bash tool has it.
 
-wit_bindgen::generate!({
-    world: "tool-provider",
-    path: "../../wit",
-});
-
 mod builtins;
 mod expand;
 mod interp;
 mod io;
-mod workspace;
 
-use exports::wasmgate::tools::tool::{CallContext, Guest, ToolError, ToolResult, ToolSpec};
 use serde::Deserialize;
 use serde_json::json;
+use wasmgate_tool_sdk::{CallContext, Guest, JsonSchema, ToolError, ToolResult, ToolSpec, parse, workspace};
 
 /// The most output the tool returns to the model; the rest is streamed and cut.
 const MAX_RETURNED_OUTPUT: usize = 30_000;
 
 struct ShellTool;
 
-#[derive(Deserialize)]
+/// The arguments, and (through `JsonSchema`) the schema the model sees.
+#[derive(Deserialize, JsonSchema)]
 struct Args {
+    /// The command to run
     command: String,
-    /// Milliseconds; the host's deadline is the hard limit either way.
+    /// Optional timeout in milliseconds
+    // The host reads it (and its deadline is the hard limit either way).
     #[allow(dead_code)]
-    timeout: Option<u64>,
+    timeout: Option<f64>,
+    /// What the command does, in 5-10 words
     description: Option<String>,
 }
 
 impl Guest for ShellTool {
     fn describe() -> Vec<ToolSpec> {
-        vec![ToolSpec {
-            name: "bash".into(),
-            description: "Runs a shell command in the workspace: pipes, &&, ||, ;, redirects, quotes, \
-                          variables, globs, if/for/while, and built-in commands (echo, printf, cat, ls, \
-                          head, tail, wc, grep, find, mkdir, rm, cp, mv, touch, sort, uniq, cut, tr, \
-                          seq, tee, test, basename, dirname, env and more). It cannot start other \
-                          programs; prefer the read, edit and grep tools for files."
-                .into(),
-            parameters: json!({
-                "type": "object",
-                "properties": {
-                    "command": {"type": "string", "description": "The command to run"},
-                    "timeout": {"type": "number", "description": "Optional timeout in milliseconds"},
-                    "description": {"type": "string", "description": "What the command does, in 5-10 words"}
-                },
-                "required": ["command"],
-                "additionalProperties": false
-            })
-            .to_string(),
-        }]
+        vec![wasmgate_tool_sdk::spec::<Args>(
+            "bash",
+            "Runs a shell command in the workspace: pipes, &&, ||, ;, redirects, quotes, variables, globs, \
+             if/for/while, and built-in commands (echo, printf, cat, ls, head, tail, wc, grep, find, mkdir, \
+             rm, cp, mv, touch, sort, uniq, cut, tr, seq, tee, test, basename, dirname, env and more). It \
+             cannot start other programs; prefer the read, edit and grep tools for files.",
+        )]
     }
 
     fn invoke(name: String, arguments: String, context: CallContext) -> Result<ToolResult, ToolError> {
         if name != "bash" {
             return Err(ToolError::UnknownTool(format!("the shell has no tool named {name:?}")));
         }
-        let args: Args = serde_json::from_str(&arguments)
-            .map_err(|e| ToolError::InvalidArguments(format!("invalid arguments: {e}")))?;
+        let args: Args = parse(&arguments)?;
         let ws = workspace::of(&context);
         let terminal = io::Terminal::new(MAX_RETURNED_OUTPUT);
         let status = interp::Shell::new(ws, terminal.clone()).run_script(&args.command);
@@ -88,4 +72,4 @@ impl Guest for ShellTool {
     }
 }
 
-export!(ShellTool);
+wasmgate_tool_sdk::export!(ShellTool with_types_in wasmgate_tool_sdk);

@@ -4,19 +4,16 @@
 //! filesystem preopen and its read-only grant) needs a guest that tries to
 //! cross it. This component is that guest. It is built with the others but
 //! never registered as a built-in: tests and benchmarks load it explicitly
-//! with `--tools-dir` or `Sandbox::load_component`.
+//! with `--tools-dir` or `Sandbox::load_component`. It is also the shortest
+//! example of a tool component on `wasmgate_tool_sdk`.
 
-wit_bindgen::generate!({
-    world: "tool-provider",
-    path: "../../wit",
-});
-
-use exports::wasmgate::tools::tool::{CallContext, Guest, ToolError, ToolResult, ToolSpec};
 use serde_json::{Value, json};
-use wasmgate::tools::{bulk_fs, host, host_process};
+use wasmgate_tool_sdk::wasmgate::tools::{bulk_fs, host, host_process};
+use wasmgate_tool_sdk::{CallContext, Guest, ToolError, ToolResult, ToolSpec};
 
 struct Hostile;
 
+/// A spec with a hand-written schema: these tools take raw JSON on purpose.
 fn spec(name: &str, description: &str, parameters: Value) -> ToolSpec {
     ToolSpec { name: name.into(), description: description.into(), parameters: parameters.to_string() }
 }
@@ -163,4 +160,4 @@ fn symlink(target: &str, link: &str) -> std::io::Result<String> {
         .map_err(|code| std::io::Error::other(format!("{code:?}")))
 }
 
-export!(Hostile);
+wasmgate_tool_sdk::export!(Hostile with_types_in wasmgate_tool_sdk);
