@@ -19,7 +19,7 @@ use crate::config::Command;
 use crate::conversation::{Busy, Journal, Runs};
 use crate::events::Event;
 use crate::ids::{self, Prefix, iso8601};
-use crate::model::{Message, Session, SessionModel, SessionTime, Tokens};
+use crate::model::{Message, MessageTime, ModelRef, Session, SessionModel, SessionTime, Tokens, UserMessage};
 use crate::sandbox::Sandbox;
 use crate::store::{SessionChange, Store, StoreError};
 use crate::workspace::Workspace;
@@ -49,6 +49,23 @@ pub enum SessionError {
     /// A run ended without an answer.
     #[error("{0}")]
     Failed(String),
+}
+
+/// A new user message of `session`: with the id the client chose when it
+/// is a message id, else a new one. The caller fills in what else it has.
+fn user_message(session: &Session, message_id: Option<String>, agent: String, model: ModelRef) -> UserMessage {
+    UserMessage {
+        id: message_id.filter(|id| Prefix::Message.matches(id)).unwrap_or_else(|| ids::new(Prefix::Message)),
+        session_id: session.id.clone(),
+        time: MessageTime { created: ids::now_millis(), completed: None },
+        summary: None,
+        agent,
+        model,
+        system: None,
+        tools: None,
+        format: None,
+        variant: None,
+    }
 }
 
 /// An id the client chose that is another session's is a bad request, as

@@ -6,12 +6,12 @@
 //! part beside it, so the model sees the file as it was when the prompt was
 //! sent (as the reference does).
 
-use super::{SessionError, SessionResult, Sessions, client_chosen};
+use super::{SessionError, SessionResult, Sessions, client_chosen, user_message};
 use crate::agent::Assistant;
 use crate::conversation::{self, Waiter};
 use crate::events::Event;
-use crate::ids::{self, Prefix};
-use crate::model::{Message, MessageTime, MessageWithParts, ModelRef, Part, Session, UserMessage};
+use crate::ids::Prefix;
+use crate::model::{Message, MessageWithParts, ModelRef, Part, Session, UserMessage};
 use crate::store::SessionChange;
 use crate::workspace::Workspace;
 use serde::Deserialize;
@@ -203,19 +203,11 @@ impl Sessions {
         }
         let model = model_for(&self.assistant, session, &agent, request.model);
         let message = Message::User(UserMessage {
-            id: request
-                .message_id
-                .filter(|id| Prefix::Message.matches(id))
-                .unwrap_or_else(|| ids::new(Prefix::Message)),
-            session_id: session.id.clone(),
-            time: MessageTime { created: ids::now_millis(), completed: None },
-            summary: None,
-            agent,
-            model,
             system: request.system,
             tools: request.tools,
             format: request.format,
             variant: request.variant,
+            ..user_message(session, request.message_id, agent, model)
         });
         self.journal.put_message(workspace, &message).await.map_err(client_chosen)?;
         let mut parts = Vec::with_capacity(request.parts.len());

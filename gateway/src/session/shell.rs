@@ -9,12 +9,12 @@
 //! a task of its own, so a client that disconnects does not leave it half
 //! recorded.
 
-use super::{SessionError, SessionResult, Sessions, client_chosen};
+use super::{SessionError, SessionResult, Sessions, client_chosen, user_message};
 use crate::conversation::Run;
-use crate::ids::{self, Prefix};
+use crate::ids;
 use crate::model::{
-    AssistantMessage, Message, MessageError, MessagePath, MessageTime, MessageWithParts, ModelRef, Part, Session,
-    SessionStatus, Span, Started, ToolState, UserMessage,
+    AssistantMessage, Message, MessageError, MessagePath, MessageWithParts, ModelRef, Part, Session, SessionStatus,
+    Span, Started, ToolState,
 };
 use crate::sandbox::{CallError, CallOptions, Grant};
 use crate::workspace::Workspace;
@@ -43,8 +43,8 @@ impl Sessions {
         session: Session,
         mut request: ShellRequest,
     ) -> SessionResult<MessageWithParts> {
-        let name = request.agent.get_or_insert_with(|| self.assistant.default_agent.clone());
-        let Some(agent) = self.assistant.agent(name) else {
+        let name = request.agent.take().unwrap_or_else(|| self.assistant.default_agent.clone());
+        let Some(agent) = self.assistant.agent(&name) else {
             return Err(SessionError::Invalid(format!("no agent named {name:?}")));
         };
         // The agent's grant: a read-only agent's `!command` cannot write either.
@@ -52,7 +52,7 @@ impl Sessions {
         let run = self.runs.start(&session.id, workspace.scope())?;
         let sessions = self.clone();
         let command = async move {
-            let result = sessions.run_recorded(&workspace, &grant, &session, request, &run).await;
+            let result = sessions.run_recorded(&workspace, &grant, &session, name, request, &run).await;
             // Dropping the run leaves the session idle, and publishes it.
             drop(run);
             result
@@ -67,26 +67,12 @@ impl Sessions {
         workspace: &Workspace,
         grant: &Grant,
         session: &Session,
+        agent: String,
         request: ShellRequest,
         run: &Run,
     ) -> SessionResult<MessageWithParts> {
-        let agent = request.agent.unwrap_or_else(|| self.assistant.default_agent.clone());
         let model = super::prompt::model_for(&self.assistant, session, &agent, request.model);
-        let user = Message::User(UserMessage {
-            id: request
-                .message_id
-                .filter(|id| Prefix::Message.matches(id))
-                .unwrap_or_else(|| ids::new(Prefix::Message)),
-            session_id: session.id.clone(),
-            time: MessageTime { created: ids::now_millis(), completed: None },
-            summary: None,
-            agent: agent.clone(),
-            model: model.clone(),
-            system: None,
-            tools: None,
-            format: None,
-            variant: None,
-        });
+        let user = Message::User(user_message(session, request.message_id, agent.clone(), model.clone()));
         let note = Part::new(
             &session.id,
             user.id(),
