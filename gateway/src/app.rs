@@ -4,17 +4,19 @@
 //! [`App`] is what the HTTP layer holds. Below it, each domain gets only
 //! what it needs: the [`Assistant`] (turns), [`Sessions`] (session
 //! operations and runs), and through them the conversation journal, the
-//! store, the bus and the sandbox.
+//! store, the bus and the sandbox. Requests are made as a [`Tenant`]: the
+//! server's own user ([`App::host`]) or one of [`App::tenants`].
 
 use crate::agent::agents::agents;
 use crate::agent::tools::Toolbox;
-use crate::agent::{Assistant, Permissions, Providers};
+use crate::agent::{Assistant, Permissions, Providers, TokenAllowance};
 use crate::config::Config;
 use crate::conversation::{Journal, Runs};
 use crate::events::Bus;
 use crate::sandbox::Sandbox;
 use crate::session::Sessions;
 use crate::store::Store;
+use crate::tenant::{Tenant, Tenants};
 use crate::workspace::Workspaces;
 use std::fmt;
 use std::path::PathBuf;
@@ -31,8 +33,16 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// Publishes events to `/event` and `/global/event`.
     pub bus: Bus,
-    /// Resolves the directories clients name.
-    pub workspaces: Workspaces,
+    /// The server's own user: the folders it serves, for requests made with
+    /// its password or on a server without auth.
+    pub host: Arc<Tenant>,
+    /// The tenants, when the server keeps them (a data folder); once there
+    /// is one, every request needs a tenant's token or the password.
+    pub tenants: Option<Arc<Tenants>>,
+    /// The token that opens the admin API (closed without one).
+    pub admin_token: Option<String>,
+    /// Origins besides the reference's local ones that CORS answers.
+    pub cors_origins: Vec<String>,
     /// The configuration file.
     pub config: Config,
     /// The model providers and their models.
@@ -85,6 +95,8 @@ impl App {
             paths: Paths::default(),
             credentials: None,
             host_names: Vec::new(),
+            tenants: None,
+            admin_token: None,
             environment: Box::new(|name| std::env::var(name).ok()),
         }
     }
@@ -99,6 +111,8 @@ pub struct AppBuilder {
     paths: Paths,
     credentials: Option<Credentials>,
     host_names: Vec<String>,
+    tenants: Option<Arc<Tenants>>,
+    admin_token: Option<String>,
     environment: Environment,
 }
 
@@ -124,6 +138,18 @@ impl AppBuilder {
         self
     }
 
+    /// Serves these tenants beside the server's own user.
+    pub fn tenants(mut self, tenants: Option<Arc<Tenants>>) -> Self {
+        self.tenants = tenants;
+        self
+    }
+
+    /// Opens the admin API to this token.
+    pub fn admin_token(mut self, token: Option<String>) -> Self {
+        self.admin_token = token.filter(|t| !t.is_empty());
+        self
+    }
+
     /// Where provider keys are looked up (the process environment unless
     /// set; tests name their providers in the config instead).
     pub fn environment(mut self, lookup: impl Fn(&str) -> Option<String> + 'static) -> Self {
@@ -146,6 +172,7 @@ impl AppBuilder {
             permissions: Arc::new(Permissions::default()),
             settings: self.config.wasmgate.agent.clone(),
             default_agent: self.config.default_agent().to_string(),
+            allowance: self.tenants.clone().map(|t| t as Arc<dyn TokenAllowance>),
         });
         let commands = self.config.commands.clone();
         let sessions = Sessions::new(journal, runs, self.sandbox.clone(), assistant.clone(), commands);
@@ -153,7 +180,10 @@ impl AppBuilder {
             sandbox: self.sandbox,
             store: self.store,
             bus,
-            workspaces: self.workspaces,
+            host: Tenant::host(self.workspaces),
+            tenants: self.tenants,
+            admin_token: self.admin_token,
+            cors_origins: self.config.wasmgate.cors_origins.clone(),
             config: self.config,
             providers,
             assistant,

@@ -1,5 +1,5 @@
-//! The command line: `wasmgate serve`, `wasmgate tool list` and
-//! `wasmgate tool call`.
+//! The command line: `wasmgate serve`, `wasmgate tool list`, `wasmgate tool
+//! call` and `wasmgate tenant ...`.
 //!
 //! `tool call` runs a component exactly as the server will: the same sandbox,
 //! grant, limits and error kinds, so a tool can be tried and scripted without
@@ -9,6 +9,7 @@
 use crate::config::{Config, ConfigError, SandboxConfig};
 use crate::sandbox::{Access, CallError, CallOptions, CompileCache, Grant, Limits, Sandbox, ToolOutput};
 use crate::serve::{ServeError, ServeOptions};
+use crate::tenant::{QuotaSettings, Quotas, TenantError, Tenants};
 use clap::{Args, Parser, Subcommand};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -64,6 +65,52 @@ enum Command {
     /// Inspect and run tools.
     #[command(subcommand)]
     Tool(ToolCommand),
+    /// Manage the tenants a server hosts (each with its own folders, token
+    /// and quotas). Once one exists, every request needs a token.
+    Tenant(TenantArgs),
+}
+
+#[derive(Debug, Args)]
+struct TenantArgs {
+    #[command(subcommand)]
+    command: TenantCommand,
+    /// The server's data folder, where the tenants are kept [default: the
+    /// config's, else the user data folder].
+    #[arg(long, global = true, value_name = "DIR", env = "WASMGATE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The server's configuration file (for its data folder).
+    #[arg(long, global = true, value_name = "FILE", env = "WASMGATE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Add a tenant; its token is printed once, alone on the last line.
+    Add {
+        name: String,
+        /// A folder the tenant may open (repeat for more; the first is its
+        /// default).
+        #[arg(long = "root", value_name = "DIR", required = true)]
+        roots: Vec<PathBuf>,
+        #[command(flatten)]
+        quotas: QuotaSettings,
+    },
+    /// List the tenants with their folders and quotas.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a tenant: its token stops working at once.
+    Remove { name: String },
+    /// Give a tenant a new token (printed); the old one stops working at once.
+    Rotate { name: String },
+    /// Change a tenant's quotas (the others stay as they are).
+    Set {
+        name: String,
+        #[command(flatten)]
+        quotas: QuotaSettings,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +133,10 @@ struct ServeArgs {
     /// connection is closed after as long.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::listen::DEFAULT_HEADER_TIMEOUT.as_secs_f64())]
     header_timeout: f64,
+    /// Serve a non-loopback address even with neither tenants nor a
+    /// password: anyone who reaches it can run the agent and its tools.
+    #[arg(long)]
+    insecure_no_auth: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,7 +179,7 @@ pub fn main() -> ExitCode {
     // The server uses every core; a single tool call needs one thread.
     let runtime = match &cli.command {
         Command::Serve(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
-        Command::Tool(_) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        Command::Tool(_) | Command::Tenant(_) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
     };
     match runtime {
         Ok(runtime) => runtime.block_on(run(cli)),
@@ -137,18 +188,22 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    if let Command::Serve(args) = cli.command {
-        return match serve(args, &cli.sandbox).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => fail(error.to_string()),
-        };
-    }
+    let command = match cli.command {
+        Command::Serve(args) => {
+            return match serve(args, &cli.sandbox).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => fail(error.to_string()),
+            };
+        }
+        Command::Tenant(args) => return tenant(args),
+        command => command,
+    };
     let sandbox = match load(&cli.sandbox, &SandboxConfig::default()).await {
         Ok(sandbox) => sandbox,
         Err(error) => return fail(error.to_string()),
     };
-    match cli.command {
-        Command::Serve(_) => unreachable!("served above"),
+    match command {
+        Command::Serve(_) | Command::Tenant(_) => unreachable!("run above"),
         Command::Tool(ToolCommand::List { json }) => list(&sandbox, json),
         Command::Tool(ToolCommand::Call { tool, arguments, root, read_only, json, stream }) => {
             let arguments = match read_arguments(arguments) {
@@ -174,6 +229,73 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// `wasmgate tenant ...`.
+fn tenant(args: TenantArgs) -> ExitCode {
+    let tenants = match open_tenants(&args) {
+        Ok(tenants) => tenants,
+        Err(error) => return fail(error.to_string()),
+    };
+    let result = match args.command {
+        TenantCommand::Add { name, roots, quotas } => tenants.add(&name, &roots, quotas).map(|token| {
+            let tenant = tenants.get(&name).expect("just added");
+            let roots = tenant.record().map(|r| r.roots.clone()).unwrap_or_default();
+            let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+            format!("tenant {name} added with {}; its token (shown only now):\n{token}\n", roots.join(", "))
+        }),
+        TenantCommand::List { json } => Ok(tenant_list(&tenants, json)),
+        TenantCommand::Remove { name } => tenants.remove(&name).map(|()| format!("tenant {name} removed\n")),
+        TenantCommand::Rotate { name } => tenants
+            .rotate(&name)
+            .map(|token| format!("tenant {name} has a new token; the old one no longer works:\n{token}\n")),
+        TenantCommand::Set { name, quotas } => tenants.set(&name, &quotas).map(|()| {
+            let tenant = tenants.get(&name).expect("just set");
+            format!("tenant {name}: {}\n", serde_json::to_string(&tenant.quotas()).expect("quotas serialize"))
+        }),
+    };
+    match result {
+        Ok(text) => print(text),
+        Err(TenantError::Invalid(message)) => usage(message),
+        Err(error) => fail(error.to_string()),
+    }
+}
+
+fn open_tenants(args: &TenantArgs) -> Result<Tenants, CliError> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let data = crate::serve::data_folder(args.data_dir.clone(), &config)?;
+    Ok(Tenants::open(&data, Quotas::default())?)
+}
+
+fn tenant_list(tenants: &Tenants, json: bool) -> String {
+    let all = tenants.list();
+    if json {
+        let rows: Vec<serde_json::Value> = all
+            .iter()
+            .filter_map(|t| {
+                let record = t.record()?;
+                Some(serde_json::json!({
+                    "name": record.name, "roots": record.roots, "created": record.created,
+                    "tokenID": record.token_id, "settings": record.quotas, "quotas": t.quotas(),
+                }))
+            })
+            .collect();
+        return serde_json::to_string_pretty(&rows).expect("tenants serialize") + "\n";
+    }
+    if all.is_empty() {
+        return "no tenants: the server is single-user\n".into();
+    }
+    let mut text = String::new();
+    for tenant in all {
+        let Some(record) = tenant.record() else { continue };
+        let roots: Vec<String> = record.roots.iter().map(|r| r.display().to_string()).collect();
+        text += &format!("{}  token {}…  {}\n", record.name, record.token_id, roots.join(", "));
+        text += &format!("  quotas {}\n", serde_json::to_string(&tenant.quotas()).expect("quotas serialize"));
+    }
+    text
+}
+
 /// Why a command could not run.
 #[derive(Debug, thiserror::Error)]
 enum CliError {
@@ -187,6 +309,8 @@ enum CliError {
     Sandbox(#[from] CallError),
     #[error("cannot read the current folder: {0}")]
     CurrentFolder(std::io::Error),
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
 }
 
 async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), CliError> {
@@ -208,6 +332,7 @@ async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), CliErr
         data_dir: args.data_dir,
         header_timeout: Duration::try_from_secs_f64(args.header_timeout)
             .map_err(|e| CliError::Setting { flag: "--header-timeout", message: e.to_string() })?,
+        insecure_no_auth: args.insecure_no_auth,
     };
     Ok(crate::serve::serve(sandbox, options).await?)
 }

@@ -107,6 +107,23 @@ pub struct WasmgateConfig {
     /// How the agent treats model calls.
     #[serde(default)]
     pub agent: AgentConfig,
+    /// Origins (exactly as browsers send them) CORS answers besides the
+    /// reference's local ones.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// The token that opens the admin API (`WASMGATE_ADMIN_TOKEN` wins).
+    pub admin_token: Option<Secret>,
+}
+
+/// A setting never printed (in logs, in `Debug`).
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// The `"wasmgate.agent"` key.

@@ -6,6 +6,8 @@
 //! - [`cli`], [`serve`], [`listen`]: the command line and the connections;
 //! - [`api`]: OpenCode's HTTP surface over the [`app`] the builder assembles;
 //!   it maps the domains' typed errors to responses at the edge;
+//! - [`tenant`]: who a request is made as, with its folders, token and
+//!   quotas;
 //! - [`session`] and [`agent`]: the domain (session operations, `!` shell
 //!   commands, prompts answered turn by turn), each with its own errors;
 //! - [`conversation`]: the journal (store, then publish) and the run
@@ -34,4 +36,5 @@ pub mod sandbox;
 pub mod serve;
 pub mod session;
 pub mod store;
+pub mod tenant;
 pub mod workspace;

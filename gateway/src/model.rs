@@ -97,6 +97,10 @@ pub struct Session {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub share: Option<Value>,
     pub time: SessionTime,
+    /// The tenant the session belongs to (`None`: the server's own user).
+    /// Kept in its own column, never sent to clients.
+    #[serde(skip)]
+    pub tenant: Option<String>,
 }
 
 /// A message's times.

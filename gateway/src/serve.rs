@@ -1,11 +1,14 @@
-//! `wasmgate serve`: builds the [`App`] from the command line and the
-//! configuration file, then serves the API until Ctrl-C or SIGTERM.
+//! `wasmgate serve`: builds the [`App`] from the command line, the
+//! configuration file and the data folder (its database and tenants), then
+//! serves the API until Ctrl-C or SIGTERM. A server anyone on the network
+//! could use (a non-loopback address, no tenant, no password) is refused.
 
 use crate::app::{App, Credentials, Paths};
 use crate::config::Config;
 use crate::conversation::recover;
 use crate::sandbox::Sandbox;
 use crate::store::{SqliteStore, Store, StoreError};
+use crate::tenant::{Quotas, TenantError, Tenants};
 use crate::workspace::{WorkspaceError, Workspaces};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +35,8 @@ pub struct ServeOptions {
     /// How long a client may take to send a request's head (and an idle
     /// connection is kept).
     pub header_timeout: Duration,
+    /// Serve a non-loopback address without any authentication.
+    pub insecure_no_auth: bool,
 }
 
 /// Why the server could not start (said to the person who started it).
@@ -45,15 +50,32 @@ pub enum ServeError {
     Workspace { directory: PathBuf, error: WorkspaceError },
     #[error("cannot listen on {address}: {error}")]
     Listen { address: String, error: std::io::Error },
+    #[error(
+        "refusing to serve {0} without authentication: anyone who reaches it could run the agent and its tools.\n\
+         Add a tenant (`wasmgate tenant add NAME --root DIR`, then `opencode attach URL -p TOKEN`), or set \
+         OPENCODE_SERVER_PASSWORD; --insecure-no-auth serves it open anyway"
+    )]
+    Unauthenticated(SocketAddr),
+    #[error(transparent)]
+    Tenants(#[from] TenantError),
+}
+
+/// The data folder: the one named, else the config's, else the user data
+/// folder's `wasmgate`.
+pub fn data_folder(named: Option<PathBuf>, config: &Config) -> Result<PathBuf, ServeError> {
+    named
+        .or_else(|| config.wasmgate.data_dir.clone())
+        .or_else(|| dirs::data_dir().map(|d| d.join("wasmgate")))
+        .ok_or(ServeError::NoDataFolder)
 }
 
 /// Serves until a shutdown signal.
 pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeError> {
-    let data = options
-        .data_dir
-        .or_else(|| options.config.wasmgate.data_dir.clone())
-        .or_else(|| dirs::data_dir().map(|d| d.join("wasmgate")))
-        .ok_or(ServeError::NoDataFolder)?;
+    let data = data_folder(options.data_dir, &options.config)?;
+    let tenants = Arc::new(Tenants::open(&data, Quotas::default())?);
+    let admin_token = std::env::var("WASMGATE_ADMIN_TOKEN")
+        .ok()
+        .or_else(|| options.config.wasmgate.admin_token.as_ref().map(|s| s.0.clone()));
     let database = data.join("wasmgate.db");
     let store = SqliteStore::open(&database)?;
     let (messages, parts) = recover(&store).await?;
@@ -70,13 +92,19 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeE
         .paths(Paths { home: dirs::home_dir().unwrap_or_default(), data, config: options.config_dir })
         .credentials(credentials)
         .host_names(vec![options.hostname.clone()])
+        .tenants(Some(tenants))
+        .admin_token(admin_token)
         .build();
 
     let listening = |error| ServeError::Listen { address: format!("{}:{}", options.hostname, options.port), error };
     let listener = tokio::net::TcpListener::bind((options.hostname.as_str(), options.port)).await.map_err(listening)?;
     let address: SocketAddr = listener.local_addr().map_err(listening)?;
-    if app.credentials.is_none() && !address.ip().is_loopback() {
-        eprintln!("warning: OPENCODE_SERVER_PASSWORD is not set; anyone who can reach {address} can use this server");
+    let open = app.credentials.is_none() && app.tenants.as_ref().is_none_or(|t| t.is_empty());
+    if open && !address.ip().is_loopback() {
+        if !options.insecure_no_auth {
+            return Err(ServeError::Unauthenticated(address));
+        }
+        eprintln!("warning: --insecure-no-auth: anyone who can reach {address} can use this server");
     }
     tokio::spawn(crate::memory::trim_periodically());
     tokio::spawn(reload_tools_on_hangup(app.sandbox.clone()));

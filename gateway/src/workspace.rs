@@ -14,9 +14,13 @@
 //! and inode), never by the string a client sent, so a thousand spellings of
 //! one folder cost one handle. The project a folder belongs to is found by
 //! reading `.git` beneath the same root handle, never above a root, regular
-//! files only and size-capped. Tenant scoping will be added at this place.
+//! files only and size-capped.
+//!
+//! Each tenant has its own `Workspaces` over its own roots ([`Owner`]): a
+//! tenant's requests resolve names only there, its workspaces name it (so
+//! its sessions and events carry it), and their grants carry its quota.
 
-use crate::sandbox::{Access, Follow, Grant, read_regular};
+use crate::sandbox::{Access, Follow, Grant, Quota, read_regular};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, MetadataExt};
 use serde_json::{Value, json};
@@ -63,16 +67,26 @@ pub struct Workspace {
     pub grant: Grant,
     /// A read-only grant on the same handle, for the file and search routes.
     pub read_only: Grant,
+    /// The tenant whose folder this is (`None`: the server's own user).
+    pub tenant: Option<String>,
     /// Which folder on disk this is, to tell it from a later one of the same
     /// name.
     identity: (u64, u64),
+}
+
+/// Whose workspaces a [`Workspaces`] opens: the tenant they belong to and
+/// the quota their grants carry (neither for the server's own user).
+#[derive(Debug, Clone, Default)]
+pub struct Owner {
+    pub tenant: Option<String>,
+    pub quota: Option<Arc<Quota>>,
 }
 
 impl Workspace {
     /// The scope of the events this workspace's sessions publish.
     pub fn scope(&self) -> crate::events::Scope {
         crate::events::Scope::Instance {
-            tenant: None,
+            tenant: self.tenant.clone(),
             directory: self.directory.clone(),
             project: self.project.id.clone(),
         }
@@ -168,6 +182,7 @@ pub struct Workspaces {
     default: Arc<Workspace>,
     cache: Mutex<Cache>,
     started: i64,
+    owner: Owner,
 }
 
 /// Workspaces by canonical folder, with a use counter for eviction.
@@ -178,8 +193,13 @@ struct Cache {
 }
 
 impl Workspaces {
-    /// Serves `default` and every folder of `more`.
+    /// Serves `default` and every folder of `more` to the server's own user.
     pub fn new(default: &Path, more: &[PathBuf]) -> Result<Self, WorkspaceError> {
+        Self::owned(default, more, Owner::default())
+    }
+
+    /// Serves `default` and every folder of `more` to `owner`.
+    pub fn owned(default: &Path, more: &[PathBuf], owner: Owner) -> Result<Self, WorkspaceError> {
         let started = crate::ids::now_millis();
         let mut roots = vec![Root::open(default)?];
         for folder in more {
@@ -187,8 +207,8 @@ impl Workspaces {
         }
         let root = &roots[0];
         let identity = identity(&root.handle).map_err(|e| opening_failed(&root.canonical.display().to_string(), e))?;
-        let default = Arc::new(workspace(root, root.handle.clone(), identity, &root.canonical, started)?);
-        Ok(Self { roots, default, cache: Mutex::new(Cache::default()), started })
+        let default = Arc::new(workspace(root, root.handle.clone(), identity, &root.canonical, started, &owner)?);
+        Ok(Self { roots, default, cache: Mutex::new(Cache::default()), started, owner })
     }
 
     /// The served folder, used when a request names none.
@@ -228,7 +248,7 @@ impl Workspaces {
             return Ok(workspace.clone());
         }
         drop(cache);
-        let workspace = Arc::new(workspace(root, Arc::new(handle), identity, &canonical, self.started)?);
+        let workspace = Arc::new(workspace(root, Arc::new(handle), identity, &canonical, self.started, &self.owner)?);
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.entries.len() >= CACHE_LIMIT
             && let Some(oldest) = cache.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
@@ -248,15 +268,19 @@ fn workspace(
     identity: (u64, u64),
     canonical: &Path,
     started: i64,
+    owner: &Owner,
 ) -> Result<Workspace, WorkspaceError> {
     let directory = canonical
         .to_str()
         .ok_or_else(|| WorkspaceError::Unreadable(canonical.display().to_string(), "the name is not UTF-8".into()))?
         .to_string();
     let project = project_of(root, canonical, started);
-    let grant = Grant::from_handle(handle, directory.clone(), Access::ReadWrite);
+    let mut grant = Grant::from_handle(handle, directory.clone(), Access::ReadWrite);
+    if let Some(quota) = &owner.quota {
+        grant = grant.with_quota(quota.clone());
+    }
     let read_only = grant.with_access(Access::ReadOnly);
-    Ok(Workspace { directory, project, grant, read_only, identity })
+    Ok(Workspace { directory, project, grant, read_only, tenant: owner.tenant.clone(), identity })
 }
 
 fn opening_failed(requested: &str, error: io::Error) -> WorkspaceError {

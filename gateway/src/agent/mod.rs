@@ -59,6 +59,17 @@ pub struct Assistant {
     /// The primary agent a prompt runs as unless it names one (checked to
     /// exist when the config was loaded).
     pub default_agent: String,
+    /// The model tokens tenants may still spend (none: no tenants).
+    pub allowance: Option<Arc<dyn TokenAllowance>>,
+}
+
+/// Model tokens a tenant may spend per day. The server's own user has no
+/// such limit; a tenant over it gets a clear error on the step's message.
+pub trait TokenAllowance: Send + Sync {
+    /// Why `tenant` may not call a model now, if it may not.
+    fn refuse(&self, tenant: &str) -> Option<String>;
+    /// Counts tokens `tenant` used.
+    fn spend(&self, tenant: &str, tokens: u64);
 }
 
 impl Assistant {

@@ -126,8 +126,19 @@ impl Permissions {
     }
 
     /// Applies a client's reply to request `id`.
-    pub fn reply(&self, bus: &Bus, id: &str, reply: Reply, message: Option<String>) -> Result<(), NotFound> {
+    pub fn reply(
+        &self,
+        bus: &Bus,
+        tenant: Option<&str>,
+        id: &str,
+        reply: Reply,
+        message: Option<String>,
+    ) -> Result<(), NotFound> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        // Another tenant's request is not found, exactly as a missing one.
+        if pending.get(id).is_none_or(|p| p.scope.tenant().map(String::as_str) != tenant) {
+            return Err(NotFound(id.to_string()));
+        }
         let request = pending.remove(id).ok_or_else(|| NotFound(id.to_string()))?;
         let session = request.ask.session_id.clone();
         // Other waiting calls of the session this reply also settles.
@@ -173,9 +184,10 @@ impl Permissions {
     }
 
     /// The requests waiting now (`GET /permission`), oldest first.
-    pub fn list(&self) -> Vec<PermissionRequest> {
+    pub fn list(&self, tenant: Option<&str>) -> Vec<PermissionRequest> {
         let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let mut list: Vec<(&String, &Pending)> = pending.iter().collect();
+        let mut list: Vec<(&String, &Pending)> =
+            pending.iter().filter(|(_, p)| p.scope.tenant().map(String::as_str) == tenant).collect();
         list.sort_by(|a, b| a.0.cmp(b.0));
         list.into_iter().map(|(_, p)| p.request.clone()).collect()
     }

@@ -250,6 +250,9 @@ impl<'a> Step<'a> {
             temperature: if model.temperature { self.agent.temperature } else { None },
             options: model.options.clone(),
         };
+        if let Some(refusal) = self.over_allowance().await {
+            return self.fail(MessageError::new("QuotaExceededError", refusal)).await;
+        }
         let stream = match self.connect(&provider, &request).await {
             Ok(Some(stream)) => stream,
             Ok(None) => return self.abort().await,
@@ -459,7 +462,19 @@ impl<'a> Step<'a> {
         // title or an edit arriving meanwhile is kept).
         let change = SessionChange::AddUsage { tokens: self.reply.tokens.clone(), cost };
         self.assistant.journal.change_session(self.workspace, &self.session.id, change).await?;
+        if let (Some(allowance), Some(tenant)) = (&self.assistant.allowance, &self.workspace.tenant) {
+            let used = usage.input + usage.output + usage.reasoning;
+            let (allowance, tenant) = (allowance.clone(), tenant.clone());
+            let _ = tokio::task::spawn_blocking(move || allowance.spend(&tenant, used)).await;
+        }
         Ok(())
+    }
+
+    /// Why the session's tenant may not call the model now, if it may not.
+    async fn over_allowance(&self) -> Option<String> {
+        let allowance = self.assistant.allowance.clone()?;
+        let tenant = self.workspace.tenant.clone()?;
+        tokio::task::spawn_blocking(move || allowance.refuse(&tenant)).await.ok().flatten()
     }
 
     /// Ends the step with `error`: on the message, and as `session.error`.

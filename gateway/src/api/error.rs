@@ -43,8 +43,15 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     /// Credentials are missing or wrong (401).
-    #[error("authentication required")]
+    #[error("Authentication required")]
     Unauthorized,
+    /// The tenant sends requests (or opens streams) faster than its quota
+    /// allows (429, with `retry-after`).
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: std::time::Duration },
+    /// The tenant's quota does not allow this (403).
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// A tool call failed.
     #[error(transparent)]
     Tool(#[from] CallError),
@@ -148,8 +155,15 @@ impl IntoResponse for ApiError {
                 axum::Json(json!({ "_tag": "SessionBusyError", "sessionID": session, "message": message })),
             )
                 .into_response(),
+            ApiError::RateLimited { retry_after, .. } => {
+                let mut response = named(StatusCode::TOO_MANY_REQUESTS, "RateLimitError", message);
+                let seconds = retry_after.as_secs().max(1).to_string();
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(&seconds).expect("digits"));
+                response
+            }
+            ApiError::QuotaExceeded(_) => named(StatusCode::FORBIDDEN, "QuotaExceededError", message),
             ApiError::Unauthorized => {
-                let mut response = StatusCode::UNAUTHORIZED.into_response();
+                let mut response = named(StatusCode::UNAUTHORIZED, "UnauthorizedError", message);
                 response
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Secure Area\""));
@@ -165,12 +179,14 @@ impl IntoResponse for ApiError {
                         StatusCode::UNPROCESSABLE_ENTITY
                     }
                     CallError::Cancelled => StatusCode::CONFLICT,
+                    CallError::QuotaExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
                     CallError::Crashed(_) | CallError::Host(_) => return ApiError::Internal(message).into_response(),
                 };
                 let name = match status {
                     StatusCode::FORBIDDEN => "ForbiddenError",
                     StatusCode::NOT_FOUND => "NotFoundError",
                     StatusCode::BAD_REQUEST => "BadRequest",
+                    StatusCode::TOO_MANY_REQUESTS => "QuotaExceededError",
                     _ => "ToolError",
                 };
                 (status, axum::Json(json!({ "name": name, "data": { "message": message, "kind": error.kind() } })))

@@ -4,14 +4,16 @@
 //! wrap them so a client always gets `{"name":"BadRequest",...}`. [`Instance`]
 //! picks the directory a request works in, in the reference's order: a
 //! session's own directory, then `?directory=`, then the
-//! `x-opencode-directory` header (percent-encoded), then the served folder.
-//! [`Found`] is the session a `/session/{sessionID}/...` route names, looked
-//! up once per request.
+//! `x-opencode-directory` header (percent-encoded), then the served folder,
+//! always among the caller's own folders. [`Found`] is the caller's session
+//! a `/session/{sessionID}/...` route names, looked up once per request.
 
+use super::auth::Caller;
 use super::error::{ApiError, Field};
 use crate::app::App;
 use crate::ids::Prefix;
 use crate::model::Session;
+use crate::tenant::Tenant;
 use crate::workspace::Workspace;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
@@ -65,24 +67,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
 }
 
 /// The directory (and project) a request works in: the one it names, else
-/// the served folder. (A session's routes work in the session's directory:
-/// see [`Found::workspace`].)
+/// the caller's first folder; never one outside the caller's folders. (A
+/// session's routes work in the session's directory: see
+/// [`Found::workspace`].)
 pub struct Instance(pub Arc<Workspace>);
 
-impl FromRequestParts<Arc<App>> for Instance {
+impl<S: Send + Sync> FromRequestParts<S> for Instance {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Caller(tenant) = Caller::from_request_parts(parts, state).await?;
+        let workspaces = tenant.workspaces()?;
         if let Some(directory) = requested_directory(parts) {
-            return Ok(Instance(app.workspaces.resolve(&directory)?));
+            return Ok(Instance(workspaces.resolve(&directory)?));
         }
-        Ok(Instance(app.workspaces.default()))
+        Ok(Instance(workspaces.default()))
     }
 }
 
-/// The session a route's `{sessionID}` names: a 400 for an id that is not a
-/// session's, a 404 for one that does not exist.
-pub struct Found(pub Session);
+/// The caller's session a route's `{sessionID}` names: a 400 for an id that
+/// is not a session's, a 404 for one that does not exist or is another
+/// tenant's.
+pub struct Found(pub Session, pub Arc<Tenant>);
 
 impl FromRequestParts<Arc<App>> for Found {
     type Rejection = ApiError;
@@ -96,15 +102,17 @@ impl FromRequestParts<Arc<App>> for Found {
             .find_map(|(key, value)| (key == "sessionID").then_some(value))
             .ok_or_else(|| ApiError::Internal("a session route without {sessionID}".into()))?;
         checked(Prefix::Session, id)?;
-        Ok(Found(app.sessions.get(id).await?))
+        let Caller(tenant) = Caller::from_request_parts(parts, app).await?;
+        Ok(Found(app.sessions.get(tenant.name(), id).await?, tenant))
     }
 }
 
 impl Found {
-    /// The directory the session works in, resolved now (it may have moved
-    /// or been replaced since the session was made).
-    pub fn workspace(&self, app: &App) -> Result<Arc<Workspace>, ApiError> {
-        Ok(app.workspaces.resolve(&self.0.directory)?)
+    /// The directory the session works in, resolved now among its tenant's
+    /// folders (it may have moved or been replaced since the session was
+    /// made).
+    pub fn workspace(&self) -> Result<Arc<Workspace>, ApiError> {
+        Ok(self.1.workspaces()?.resolve(&self.0.directory)?)
     }
 }
 

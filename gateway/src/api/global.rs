@@ -1,15 +1,18 @@
 //! Process-wide routes: health, the two event streams, the API document.
 
 use super::OPENAPI;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
 use super::extract::Instance;
 use crate::app::{App, VERSION};
+use crate::tenant::{Refused, StreamTicket};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -30,18 +33,33 @@ async fn config(State(app): State<Arc<App>>) -> Json<Value> {
     Json(crate::catalog::opencode_config(&app.config))
 }
 
-async fn global_events(State(app): State<Arc<App>>) -> Response {
-    event_stream(app.bus.global_stream())
+async fn global_events(State(app): State<Arc<App>>, Caller(tenant): Caller) -> ApiResult<Response> {
+    let ticket = tenant.open_stream().map_err(rate_limited)?;
+    Ok(event_stream(app.bus.global_stream(tenant.name()), ticket))
 }
 
-async fn instance_events(State(app): State<Arc<App>>, Instance(workspace): Instance) -> Response {
-    event_stream(app.bus.instance_stream(workspace.directory.clone()))
+async fn instance_events(
+    State(app): State<Arc<App>>,
+    Caller(tenant): Caller,
+    Instance(workspace): Instance,
+) -> ApiResult<Response> {
+    let ticket = tenant.open_stream().map_err(rate_limited)?;
+    Ok(event_stream(app.bus.instance_stream(tenant.name(), workspace.directory.clone()), ticket))
 }
 
-fn event_stream<S>(frames: S) -> Response
+fn rate_limited(refused: Refused) -> ApiError {
+    ApiError::RateLimited { message: refused.message, retry_after: refused.retry_after }
+}
+
+/// A stream response holding its tenant's stream ticket until it ends.
+fn event_stream<S>(frames: S, ticket: StreamTicket) -> Response
 where
     S: Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> + Send + 'static,
 {
+    let frames = frames.map(move |frame| {
+        let _held = &ticket;
+        frame
+    });
     let mut response = Body::from_stream(frames).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));

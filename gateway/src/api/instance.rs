@@ -2,6 +2,7 @@
 //! agents, commands, and the status panels (MCP, LSP, formatters) that
 //! wasmgate has nothing to report in yet.
 
+use super::auth::Caller;
 use super::extract::Instance;
 use crate::app::App;
 use crate::catalog;
@@ -37,11 +38,17 @@ async fn current_project(Instance(workspace): Instance) -> Json<Value> {
     Json(workspace.project.to_json())
 }
 
-async fn path(State(app): State<Arc<App>>, Instance(workspace): Instance) -> Json<Value> {
+async fn path(State(app): State<Arc<App>>, Caller(tenant): Caller, Instance(workspace): Instance) -> Json<Value> {
+    // A tenant is not told where the host keeps its files: its own first
+    // folder stands for all three.
+    let (home, state, config) = match tenant.record() {
+        None => (app.paths.home.clone(), app.paths.data.clone(), app.paths.config.clone()),
+        Some(record) => (record.roots[0].clone(), record.roots[0].clone(), record.roots[0].clone()),
+    };
     Json(json!({
-        "home": app.paths.home,
-        "state": app.paths.data,
-        "config": app.paths.config,
+        "home": home,
+        "state": state,
+        "config": config,
         "worktree": workspace.project.worktree,
         "directory": workspace.directory,
     }))

@@ -4,13 +4,17 @@
 //! with what applies to all: a request id (the client's `x-request-id`, or a
 //! new one, echoed in the response) and a tracing span carrying it around
 //! every request, where server faults are logged once; CORS (answered before
-//! auth, as the reference does); Basic auth when a password is set (and,
-//! when none is, only host names that cannot be rebound to this machine by a
-//! web page); body limits; and JSON errors for every path no group claims and
-//! every wrong method.
+//! auth, as the reference does, for the reference's local origins and the
+//! ones the host lists); who the request is made as (`auth`: a tenant's
+//! token, the password, or, with neither configured, only host names that
+//! cannot be rebound to this machine by a web page); body limits; and JSON
+//! errors for every path no group claims and every wrong method. The admin
+//! API (`/wasmgate/admin/...`) sits beside the rest behind its own token.
 //! Handlers never touch the file system: they ask the sandbox, the store or
 //! the workspace map.
 
+mod admin;
+mod auth;
 pub mod error;
 mod extract;
 mod file;
@@ -20,11 +24,9 @@ mod session;
 
 use crate::app::App;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method, request::Parts};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
+use axum::response::Response;
 use error::{ApiError, Fault};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,16 +48,23 @@ pub const BODY_LIMIT: usize = 2 << 20;
 
 /// The whole API over `app`.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let authenticated = Router::new()
         .merge(global::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(instance::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(session::routes().layer(DefaultBodyLimit::max(PROMPT_BODY_LIMIT)))
         .merge(session::permission_routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(file::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .merge(admin::usage_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(app.clone(), authenticate))
-        .layer(cors())
+        .layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate));
+    let admin = admin::routes()
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), auth::admin));
+    Router::new()
+        .nest(admin::PREFIX, admin)
+        .merge(authenticated)
+        .layer(cors(app.cors_origins.clone()))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(NewRequestId))
@@ -102,33 +111,6 @@ async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.uri().path()))
 }
 
-/// Basic auth, or `?auth_token=base64(user:password)`, when a password is
-/// set; otherwise only the host names [`trusted_host`] accepts.
-async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let Some(credentials) = &app.credentials else {
-        let host = request.headers().get(axum::http::header::HOST).map(|h| h.to_str().unwrap_or("\u{0}"));
-        if host.is_some_and(|host| !trusted_host(host, &app.host_names)) {
-            return ApiError::Forbidden(format!("host {:?} is not served without a password", host.unwrap_or("")))
-                .into_response();
-        }
-        return next.run(request).await;
-    };
-    let expected =
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", credentials.username, credentials.password));
-    let from_query = request.uri().query().and_then(|query| {
-        form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == "auth_token").map(|(_, v)| v.into_owned())
-    });
-    let presented = from_query.or_else(|| {
-        let header = request.headers().get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-        header.strip_prefix("Basic ").map(|token| token.trim().to_string())
-    });
-    if presented.is_some_and(|token| constant_time_eq(token.as_bytes(), expected.as_bytes())) {
-        next.run(request).await
-    } else {
-        ApiError::Unauthorized.into_response()
-    }
-}
-
 /// Whether a request's `Host` may reach a server without a password: an IP
 /// address, `localhost`, or a name the operator serves under. A web page can
 /// point a name of its own at 127.0.0.1 (DNS rebinding) and then call the
@@ -147,16 +129,14 @@ fn trusted_host(host: &str, configured: &[String]) -> bool {
         || configured.iter().any(|c| c.eq_ignore_ascii_case(&name))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The origins the reference allows: local pages, its desktop shells and
-/// its own web app.
-fn cors() -> CorsLayer {
+/// The origins the reference allows (local pages, its desktop shells and
+/// its own web app) and those the host lists (`wasmgate.cors_origins`,
+/// exact matches); any other origin gets no CORS headers, so a browser
+/// keeps its page from reading the answer.
+fn cors(listed: Vec<String>) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(|origin: &HeaderValue, _: &Parts| {
-            origin.to_str().is_ok_and(allowed_origin)
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _: &Parts| {
+            origin.to_str().is_ok_and(|origin| allowed_origin(origin) || listed.iter().any(|l| l == origin))
         }))
         .allow_methods([Method::GET, Method::HEAD, Method::PUT, Method::PATCH, Method::POST, Method::DELETE])
         .allow_headers(AllowHeaders::mirror_request())

@@ -1,6 +1,7 @@
 //! Sessions, their messages, and the runs that fill them: prompts, slash
 //! commands, `!` shell commands, abort; plus permission replies.
 
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Field};
 use super::extract::{Found, Instance, JsonBody, Params, checked};
 use crate::agent::permission::Reply;
@@ -9,6 +10,7 @@ use crate::ids::Prefix;
 use crate::model::{MessageWithParts, PermissionRequest, Session, SessionStatus};
 use crate::session::{CommandRequest, CreateSession, PromptRequest, ShellRequest, UpdateSession};
 use crate::store::SessionQuery;
+use crate::tenant::Tenant;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -62,6 +64,7 @@ async fn list(
     // Outside git every folder is the "global" project; keep them apart.
     let global = workspace.project.id == "global";
     let query = SessionQuery {
+        tenant: workspace.tenant.clone(),
         project_id: Some(workspace.project.id.clone()),
         directory: global.then(|| workspace.directory.clone()),
         roots_only,
@@ -79,20 +82,34 @@ async fn list(
 
 async fn create(
     State(app): State<Arc<App>>,
+    Caller(tenant): Caller,
     Instance(workspace): Instance,
     JsonBody(request): JsonBody<CreateSession>,
 ) -> ApiResult<Json<Session>> {
     if let Some(parent) = &request.parent_id {
         checked(Prefix::Session, parent).map_err(|_| ApiError::bad(Field::Payload, "parentID must start with ses_"))?;
     }
+    room_for_a_session(&app, &tenant).await?;
     Ok(Json(app.sessions.create(&workspace, request).await?))
 }
 
-async fn status(State(app): State<Arc<App>>) -> Json<HashMap<String, SessionStatus>> {
-    Json(app.sessions.runs().statuses())
+/// Refuses a new session past the tenant's quota.
+async fn room_for_a_session(app: &App, tenant: &Tenant) -> ApiResult<()> {
+    let Some(quotas) = tenant.quotas() else { return Ok(()) };
+    if app.store.count_sessions(tenant.name()).await? >= u64::from(quotas.sessions) {
+        return Err(ApiError::QuotaExceeded(format!(
+            "the session quota ({}) is reached; delete a session to make room",
+            quotas.sessions
+        )));
+    }
+    Ok(())
 }
 
-async fn read(Found(session): Found) -> Json<Session> {
+async fn status(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Json<HashMap<String, SessionStatus>> {
+    Json(app.sessions.runs().statuses(tenant.name()))
+}
+
+async fn read(Found(session, _): Found) -> Json<Session> {
     Json(session)
 }
 
@@ -101,21 +118,21 @@ async fn update(
     found: Found,
     JsonBody(request): JsonBody<UpdateSession>,
 ) -> ApiResult<Json<Session>> {
-    let workspace = found.workspace(&app)?;
+    let workspace = found.workspace()?;
     Ok(Json(app.sessions.update(&workspace, &found.0, request).await?))
 }
 
 async fn delete(State(app): State<Arc<App>>, found: Found) -> ApiResult<Json<bool>> {
-    let workspace = found.workspace(&app)?;
+    let workspace = found.workspace()?;
     app.sessions.delete(&workspace, &found.0).await?;
     Ok(Json(true))
 }
 
-async fn children(State(app): State<Arc<App>>, Found(session): Found) -> ApiResult<Json<Vec<Session>>> {
+async fn children(State(app): State<Arc<App>>, Found(session, _): Found) -> ApiResult<Json<Vec<Session>>> {
     Ok(Json(app.store.children(&session.id).await?))
 }
 
-async fn abort(State(app): State<Arc<App>>, Found(session): Found) -> Json<bool> {
+async fn abort(State(app): State<Arc<App>>, Found(session, _): Found) -> Json<bool> {
     app.sessions.runs().abort(&session.id);
     Json(true)
 }
@@ -128,7 +145,7 @@ struct MessageParams {
 
 async fn messages(
     State(app): State<Arc<App>>,
-    Found(session): Found,
+    Found(session, _): Found,
     Params(params): Params<MessageParams>,
 ) -> ApiResult<Json<Vec<MessageWithParts>>> {
     let limit = params.limit.filter(|&l| l > 0);
@@ -143,7 +160,7 @@ struct MessagePath {
 
 async fn message(
     State(app): State<Arc<App>>,
-    Found(session): Found,
+    Found(session, _): Found,
     Path(MessagePath { message_id }): Path<MessagePath>,
 ) -> ApiResult<Json<MessageWithParts>> {
     let message_id = checked(Prefix::Message, &message_id)?;
@@ -156,7 +173,7 @@ async fn prompt(
     found: Found,
     JsonBody(request): JsonBody<PromptRequest>,
 ) -> ApiResult<Json<MessageWithParts>> {
-    let workspace = found.workspace(&app)?;
+    let workspace = found.workspace()?;
     Ok(Json(app.sessions.prompt(workspace, found.0, request).await?))
 }
 
@@ -167,7 +184,7 @@ async fn prompt_async(
 ) -> ApiResult<StatusCode> {
     // The message is stored now; the turn goes on after the 204, and its
     // failures arrive as `session.error`.
-    let workspace = found.workspace(&app)?;
+    let workspace = found.workspace()?;
     app.sessions.submit(workspace, found.0, request).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -177,7 +194,7 @@ async fn command(
     found: Found,
     JsonBody(request): JsonBody<CommandRequest>,
 ) -> ApiResult<Json<MessageWithParts>> {
-    let workspace = found.workspace(&app)?;
+    let workspace = found.workspace()?;
     Ok(Json(app.sessions.command(workspace, found.0, request).await?))
 }
 
@@ -186,15 +203,15 @@ async fn shell(
     found: Found,
     JsonBody(request): JsonBody<ShellRequest>,
 ) -> ApiResult<Json<MessageWithParts>> {
-    let workspace = found.workspace(&app)?;
+    let workspace = found.workspace()?;
     Ok(Json(app.sessions.shell(workspace, found.0, request).await?))
 }
 
-async fn todo(State(app): State<Arc<App>>, Found(session): Found) -> ApiResult<Json<Value>> {
+async fn todo(State(app): State<Arc<App>>, Found(session, _): Found) -> ApiResult<Json<Value>> {
     Ok(Json(serde_json::to_value(app.store.todos(&session.id).await?).expect("todos serialize")))
 }
 
-async fn diff(Found(_): Found) -> Json<Value> {
+async fn diff(_: Found) -> Json<Value> {
     Json(json!([]))
 }
 
@@ -209,12 +226,13 @@ async fn fork(
     found: Found,
     JsonBody(request): JsonBody<ForkRequest>,
 ) -> ApiResult<Json<Session>> {
-    let workspace = found.workspace(&app)?;
+    let workspace = found.workspace()?;
+    room_for_a_session(&app, &found.1).await?;
     Ok(Json(app.sessions.fork(&workspace, &found.0, request.message_id.as_deref()).await?))
 }
 
-async fn permissions(State(app): State<Arc<App>>) -> Json<Vec<PermissionRequest>> {
-    Json(app.assistant.permissions.list())
+async fn permissions(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Json<Vec<PermissionRequest>> {
+    Json(app.assistant.permissions.list(tenant.name()))
 }
 
 #[derive(Deserialize)]
@@ -225,6 +243,7 @@ struct PermissionReply {
 
 async fn reply_permission(
     State(app): State<Arc<App>>,
+    Caller(tenant): Caller,
     Path(id): Path<String>,
     JsonBody(request): JsonBody<PermissionReply>,
 ) -> ApiResult<Json<bool>> {
@@ -236,6 +255,9 @@ async fn reply_permission(
         _ => return Err(ApiError::bad(Field::Payload, "reply must be \"once\", \"always\" or \"reject\"")),
     };
     let message = request.message.filter(|m| !m.trim().is_empty());
-    app.assistant.permissions.reply(&app.bus, &id, reply, message).map_err(|e| ApiError::NotFound(e.to_string()))?;
+    app.assistant
+        .permissions
+        .reply(&app.bus, tenant.name(), &id, reply, message)
+        .map_err(|e| ApiError::NotFound(e.to_string()))?;
     Ok(Json(true))
 }

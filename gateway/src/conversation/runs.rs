@@ -48,6 +48,8 @@ struct Active {
     /// has said it: a poller never sees a run before the event stream does.
     status: Option<SessionStatus>,
     done: Waiter,
+    /// The tenant the session belongs to.
+    tenant: Option<String>,
 }
 
 /// The session is running something else (the reference's 409).
@@ -98,7 +100,15 @@ impl Runs {
         let (done, waiter) = watch::channel(None);
         active.insert(
             session.to_string(),
-            Active { id, cancel: cancel.clone(), prompt, joined: false, status: None, done: waiter },
+            Active {
+                id,
+                cancel: cancel.clone(),
+                prompt,
+                joined: false,
+                status: None,
+                done: waiter,
+                tenant: scope.tenant().cloned(),
+            },
         );
         Run {
             id,
@@ -121,10 +131,14 @@ impl Runs {
         self.lock().contains_key(session)
     }
 
-    /// The busy sessions with their status (`GET /session/status`).
-    pub fn statuses(&self) -> HashMap<String, SessionStatus> {
+    /// The busy sessions of `tenant` with their status (`GET /session/status`).
+    pub fn statuses(&self, tenant: Option<&str>) -> HashMap<String, SessionStatus> {
         let active = self.lock();
-        active.iter().filter_map(|(session, run)| Some((session.clone(), run.status.clone()?))).collect()
+        active
+            .iter()
+            .filter(|(_, run)| run.tenant.as_deref() == tenant)
+            .filter_map(|(session, run)| Some((session.clone(), run.status.clone()?)))
+            .collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Active>> {
@@ -274,7 +288,7 @@ mod tests {
     #[tokio::test]
     async fn joiners_get_the_outcome_and_a_dropped_run_releases_them() {
         let runs = runs();
-        let mut events = runs.bus.global_stream();
+        let mut events = runs.bus.global_stream(None);
         let Entry::Started(run) = runs.start_or_join("ses_b", Scope::GLOBAL).unwrap() else { panic!() };
         let Entry::Joined(waiter) = runs.start_or_join("ses_b", Scope::GLOBAL).unwrap() else { panic!() };
         drop(run);

@@ -7,10 +7,14 @@
 //! that is also why the streams write pre-rendered `data: ...\n\n` frames
 //! instead of going through axum's `Sse` encoder.
 //!
-//! The bus is a bounded broadcast channel: a subscriber that falls more than
-//! [`CAPACITY`] events behind is disconnected (the TUI reconnects and
-//! re-reads), so a stalled client can never make the server buffer without
-//! bound. What can be published is the [`Event`] enum.
+//! The bus is a bounded broadcast channel per tenant (the server's own user
+//! has one too): a tenant's subscribers are never even woken by another
+//! tenant's events, let alone shown them. A subscriber that falls more than
+//! the channel's capacity behind ([`CAPACITY`], [`TENANT_CAPACITY`]) is
+//! disconnected (the TUI reconnects and re-reads), so a stalled client can
+//! never make the server buffer without bound. A tenant's channel exists
+//! only while it has subscribers. What can be published is the [`Event`]
+//! enum.
 
 mod event;
 
@@ -20,15 +24,21 @@ use crate::ids::{self, Prefix};
 use bytes::Bytes;
 use futures_util::Stream;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::{BroadcastStream, IntervalStream, errors::BroadcastStreamRecvError};
 
-/// How many events a subscriber may fall behind before it is dropped.
+/// How many events a subscriber of the server's own user may fall behind
+/// before it is dropped.
 pub const CAPACITY: usize = 8192;
+
+/// The same for a tenant's subscriber: smaller, since every tenant with a
+/// stream open has its own channel (a slot costs 32 bytes).
+pub const TENANT_CAPACITY: usize = 1024;
 
 /// How often an idle stream carries a `server.heartbeat`.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -61,17 +71,21 @@ impl Scope {
     /// The process-wide scope of a server without tenants.
     pub const GLOBAL: Scope = Scope::Global { tenant: None };
 
-    fn tenant(&self) -> Option<&String> {
+    /// The tenant the scope belongs to (`None`: the server's own user).
+    pub fn tenant(&self) -> Option<&String> {
         match self {
             Scope::Instance { tenant, .. } | Scope::Global { tenant } => tenant.as_ref(),
         }
     }
 }
 
-/// Publishes events to every subscriber.
+/// Publishes events to the subscribers of their tenant.
 #[derive(Clone)]
 pub struct Bus {
-    sender: broadcast::Sender<Arc<Frames>>,
+    /// The server's own user's channel.
+    host: broadcast::Sender<Arc<Frames>>,
+    /// Each tenant's channel, while it has subscribers.
+    tenants: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Frames>>>>>,
 }
 
 impl Default for Bus {
@@ -83,11 +97,24 @@ impl Default for Bus {
 impl Bus {
     /// A bus with no subscribers.
     pub fn new() -> Self {
-        Self { sender: broadcast::channel(CAPACITY).0 }
+        Self { host: broadcast::channel(CAPACITY).0, tenants: Arc::default() }
+    }
+
+    /// The channel of `tenant`, for publishing (`None`: nobody listens).
+    fn sender(&self, tenant: Option<&String>) -> Option<broadcast::Sender<Arc<Frames>>> {
+        let Some(tenant) = tenant else { return Some(self.host.clone()) };
+        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        let sender = tenants.get(tenant)?;
+        if sender.receiver_count() == 0 {
+            tenants.remove(tenant);
+            return None;
+        }
+        Some(sender.clone())
     }
 
     /// Publishes `event` from `scope`.
     pub fn publish(&self, scope: &Scope, event: Event<'_>) {
+        let Some(sender) = self.sender(scope.tenant()) else { return };
         let payload = json!({ "id": ids::new(Prefix::Event), "type": event.kind(), "properties": event });
         let (directory, project) = match scope {
             Scope::Instance { directory, project, .. } => (directory.as_str(), project.as_str()),
@@ -101,28 +128,35 @@ impl Bus {
             instance_frame: frame(&payload),
         };
         // No subscribers is not an error.
-        let _ = self.sender.send(Arc::new(event));
+        let _ = sender.send(Arc::new(event));
     }
 
     /// How many streams are connected.
     pub fn subscribers(&self) -> usize {
-        self.sender.receiver_count()
+        let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        self.host.receiver_count() + tenants.values().map(|s| s.receiver_count()).sum::<usize>()
     }
 
-    /// The `/global/event` stream: every event, wrapped.
-    pub fn global_stream(&self) -> FrameStream {
-        self.stream(View::Global)
+    /// The `/global/event` stream of `tenant`: every event of it, wrapped.
+    pub fn global_stream(&self, tenant: Option<&str>) -> FrameStream {
+        self.stream(tenant, View::Global)
     }
 
-    /// The `/event` stream of one directory: its events, bare.
-    pub fn instance_stream(&self, directory: String) -> FrameStream {
-        self.stream(View::Instance(directory))
+    /// The `/event` stream of one directory of `tenant`: its events, bare.
+    pub fn instance_stream(&self, tenant: Option<&str>, directory: String) -> FrameStream {
+        self.stream(tenant, View::Instance(directory))
     }
 
-    fn stream(&self, view: View) -> FrameStream {
+    fn subscribe(&self, tenant: Option<&str>) -> broadcast::Receiver<Arc<Frames>> {
+        let Some(tenant) = tenant else { return self.host.subscribe() };
+        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        tenants.entry(tenant.to_string()).or_insert_with(|| broadcast::channel(TENANT_CAPACITY).0).subscribe()
+    }
+
+    fn stream(&self, tenant: Option<&str>, view: View) -> FrameStream {
         // Subscribe before the first frame, so nothing published after the
         // request arrived is missed.
-        let events = BroadcastStream::new(self.sender.subscribe());
+        let events = BroadcastStream::new(self.subscribe(tenant));
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let connected = Some(view.control_frame("server.connected"));

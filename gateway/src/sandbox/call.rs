@@ -7,7 +7,7 @@ use super::disk_quota::DiskBudget;
 use super::host_process::ProcessGrant;
 use super::limits::MemoryGuard;
 use super::state::{CallState, MAX_RESOURCES, OutputCapReached, OutputMeter};
-use super::{Access, CallError, CallOptions, Grant, Inner};
+use super::{Access, CallError, CallOptions, Grant, Inner, QuotaExceeded};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
@@ -21,6 +21,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 enum Interrupted {
     Deadline,
     Cancelled,
+    Quota(QuotaExceeded),
 }
 
 impl std::fmt::Display for Interrupted {
@@ -28,6 +29,7 @@ impl std::fmt::Display for Interrupted {
         f.write_str(match self {
             Interrupted::Deadline => "deadline passed",
             Interrupted::Cancelled => "call cancelled",
+            Interrupted::Quota(_) => "quota used up",
         })
     }
 }
@@ -42,6 +44,8 @@ pub(super) struct Call {
     cap: usize,
     deadline: Duration,
     _permit: OwnedSemaphorePermit,
+    /// The tenant's permit, taken before the sandbox's.
+    _tenant_permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Call {
@@ -55,8 +59,16 @@ impl Call {
         options: CallOptions,
         processes: bool,
     ) -> Result<Call, CallError> {
+        // The tenant's own permits first: a tenant's flood waits in its own
+        // queue, holding at most its share of the sandbox's permits.
+        let quota = grant.and_then(Grant::quota).cloned();
+        let tenant_permit = match &quota {
+            Some(quota) => Some(quota.admit().await.map_err(|QuotaExceeded(m)| CallError::QuotaExceeded(m))?),
+            None => None,
+        };
         let permit =
             inner.permits.clone().acquire_owned().await.map_err(|_| CallError::Host("sandbox closed".into()))?;
+        let limits = quota.as_ref().map(|q| q.limits());
         let cap = inner.limits.output;
         let stdout = MemoryOutputPipe::new(cap);
         let stderr = MemoryOutputPipe::new(cap);
@@ -71,19 +83,22 @@ impl Call {
         let cancelled = options.cancel.map(|c| c.fired).unwrap_or_default();
         // A caller (the model's `timeout`) may shorten the operator's limit,
         // never lengthen it.
-        let deadline = options.deadline.map_or(inner.limits.deadline, |asked| asked.min(inner.limits.deadline));
+        let limit = limits.map_or(inner.limits.deadline, |l| l.deadline.min(inner.limits.deadline));
+        let deadline = options.deadline.map_or(limit, |asked| asked.min(limit));
+        let memory = limits.map_or(inner.limits.memory, |l| l.memory.min(inner.limits.memory));
+        let host_processes = inner.host_processes && limits.is_none_or(|l| l.host_processes);
         let started = Instant::now();
         let state = CallState {
             wasi: wasi.build(),
             table,
-            memory: MemoryGuard::new(inner.limits.memory),
+            memory: MemoryGuard::new(memory),
             output: OutputMeter::new(cap, options.on_output),
             cancelled,
             tool: tool.to_string(),
             grant: grant.cloned(),
             preopen: None,
             disk: DiskBudget::new(inner.limits.disk_write),
-            processes: grant.filter(|_| inner.host_processes && processes).map(|g| ProcessGrant {
+            processes: grant.filter(|_| host_processes && processes).map(|g| ProcessGrant {
                 workspace: g.dir().clone(),
                 home: g.guest_path().to_string(),
                 writable: g.access() == Access::ReadWrite,
@@ -98,6 +113,8 @@ impl Call {
         store.epoch_deadline_callback(move |store| {
             if store.data().cancelled.load(Ordering::Relaxed) {
                 Err(wasmtime::Error::new(Interrupted::Cancelled))
+            } else if let Some(Err(exceeded)) = quota.as_ref().map(|q| q.tick()) {
+                Err(wasmtime::Error::new(Interrupted::Quota(exceeded)))
             } else if started.elapsed() >= deadline {
                 Err(wasmtime::Error::new(Interrupted::Deadline))
             } else {
@@ -107,7 +124,7 @@ impl Call {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        Ok(Call { store, stdout, stderr, cap, deadline, _permit: permit })
+        Ok(Call { store, stdout, stderr, cap, deadline, _permit: permit, _tenant_permit: tenant_permit })
     }
 
     /// Turns a wasmtime outcome into the call's result, naming the limit a
@@ -122,6 +139,7 @@ impl Call {
             return Err(match interrupted {
                 Interrupted::Deadline => CallError::Timeout(self.deadline),
                 Interrupted::Cancelled => CallError::Cancelled,
+                Interrupted::Quota(QuotaExceeded(message)) => CallError::QuotaExceeded(message.clone()),
             });
         }
         if state.memory.exceeded {

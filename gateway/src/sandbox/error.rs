@@ -38,6 +38,9 @@ pub enum CallError {
     /// The call produced more output than the cap and was stopped.
     #[error("the tool produced more than {0} bytes of output and was stopped")]
     OutputLimit(usize),
+    /// The tenant's quota does not allow the call (or stopped it).
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// The caller cancelled the call.
     #[error("the call was cancelled")]
     Cancelled,
@@ -58,6 +61,7 @@ impl CallError {
             CallError::OutsideWorkspace(_) => "outside-workspace",
             CallError::NotFound(_) => "not-found",
             CallError::PermissionDenied(_) => "permission-denied",
+            CallError::QuotaExceeded(_) => "quota-exceeded",
             CallError::Failed(_) => "failed",
             CallError::Timeout(_) => "timeout",
             CallError::MemoryLimit(_) => "memory-limit",

@@ -13,6 +13,8 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::Quota;
+
 /// Whether a grant allows changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -31,6 +33,8 @@ pub struct Grant {
     /// sees as its preopen's name. A label only: nothing opens it.
     guest_path: String,
     access: Access,
+    /// The share of the sandbox the grant's tenant has, when it has one.
+    quota: Option<Arc<Quota>>,
 }
 
 impl PartialEq for Grant {
@@ -68,7 +72,17 @@ impl Grant {
 
     /// Grants a directory already open, shown to the guest as `guest_path`.
     pub fn from_handle(dir: Arc<Dir>, guest_path: String, access: Access) -> Self {
-        Grant { dir, guest_path, access }
+        Grant { dir, guest_path, access, quota: None }
+    }
+
+    /// The same grant, its calls admitted and metered by `quota`.
+    pub fn with_quota(self, quota: Arc<Quota>) -> Self {
+        Grant { quota: Some(quota), ..self }
+    }
+
+    /// The tenant's quota the grant's calls run under, if any.
+    pub fn quota(&self) -> Option<&Arc<Quota>> {
+        self.quota.as_ref()
     }
 
     /// A read-only grant on `root`.

@@ -5,7 +5,8 @@
 //! `host-process`), and pre-instantiated; its tools are read with one
 //! `describe` call. Each call then gets:
 //!
-//! - a concurrency permit (calls past [`Limits::concurrency`] wait their turn);
+//! - a concurrency permit (calls past [`Limits::concurrency`] wait their turn),
+//!   after one of its tenant's permits when the grant carries a [`Quota`];
 //! - a fresh `Store` whose WASI context preopens exactly one directory, the
 //!   [`Grant`]'s workspace handle (never its path, see `preopen`), read-only
 //!   or read-write, and nothing else: no environment, no network, no other
@@ -32,6 +33,7 @@ mod grant;
 mod host_process;
 mod limits;
 mod preopen;
+mod quota;
 mod registry;
 mod special_files;
 mod state;
@@ -44,6 +46,7 @@ pub use engine::Allocation;
 pub use error::CallError;
 pub use grant::{Access, Grant};
 pub use limits::Limits;
+pub use quota::{CPU_WINDOW, Quota, QuotaExceeded, QuotaLimits};
 pub use registry::{LoadFailure, Tools};
 pub use state::OutputSink;
 

@@ -140,15 +140,20 @@ impl Sessions {
         &self.runs
     }
 
-    /// A session by id, or not found in the reference's words.
-    pub async fn get(&self, id: &str) -> SessionResult<Session> {
-        self.store().session(id).await?.ok_or_else(|| SessionError::NotFound(format!("Session not found: {id}")))
+    /// A session of `tenant` by id, or not found in the reference's words:
+    /// another tenant's session is not found exactly as a missing one is.
+    pub async fn get(&self, tenant: Option<&str>, id: &str) -> SessionResult<Session> {
+        self.store()
+            .session(id)
+            .await?
+            .filter(|session| session.tenant.as_deref() == tenant)
+            .ok_or_else(|| SessionError::NotFound(format!("Session not found: {id}")))
     }
 
     /// Creates a session in `workspace`.
     pub async fn create(&self, workspace: &Workspace, request: CreateSession) -> SessionResult<Session> {
         if let Some(parent) = &request.parent_id {
-            self.get(parent).await?;
+            self.get(workspace.tenant.as_deref(), parent).await?;
         }
         let now = ids::now_millis();
         let prefix = if request.parent_id.is_some() { "Child session" } else { "New session" };
@@ -171,6 +176,7 @@ impl Sessions {
             revert: None,
             share: None,
             time: SessionTime { created: now, updated: now, ..Default::default() },
+            tenant: workspace.tenant.clone(),
         };
         self.store().put_session(&session).await?;
         self.journal.publish(workspace, Event::SessionCreated { session_id: &session.id, info: &session });

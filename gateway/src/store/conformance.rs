@@ -32,6 +32,7 @@ where
     ids_of_other_sessions_cannot_be_taken(Arc::new(fresh().await)).await;
     deleting_a_session_takes_its_descendants(Arc::new(fresh().await)).await;
     todos_and_unfinished_runs(Arc::new(fresh().await)).await;
+    sessions_belong_to_their_tenant(Arc::new(fresh().await)).await;
 }
 
 /// A session as `POST /session` makes one.
@@ -56,6 +57,7 @@ pub fn session(title: &str, parent: Option<&str>) -> Session {
         revert: None,
         share: None,
         time: SessionTime { created: now, updated: now, ..Default::default() },
+        tenant: None,
     }
 }
 
@@ -297,4 +299,35 @@ async fn todos_and_unfinished_runs(store: Arc<impl Store>) {
     let (messages, parts) = store.unfinished().await.unwrap();
     assert_eq!(messages.iter().map(Message::id).collect::<Vec<_>>(), [open.id.as_str()], "open assistant messages");
     assert_eq!(parts.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), [running.id.as_str()], "running tools");
+}
+
+async fn sessions_belong_to_their_tenant(store: Arc<impl Store>) {
+    let host = session("the host's", None);
+    let mut alice = session("alice's", None);
+    alice.tenant = Some("alice".into());
+    let mut bob = session("bob's", None);
+    bob.tenant = Some("bob".into());
+    for s in [&host, &alice, &bob] {
+        store.put_session(s).await.expect("put");
+    }
+    let read = store.session(&alice.id).await.expect("read").expect("there");
+    assert_eq!(read.tenant.as_deref(), Some("alice"), "a session's tenant reads back");
+    let changed = store.update_session(&alice.id, SessionChange::Touch).await.expect("update").expect("applies");
+    assert_eq!(changed.tenant.as_deref(), Some("alice"), "a change keeps the tenant");
+    let listed = |tenant: Option<&str>| {
+        let query = SessionQuery { tenant: tenant.map(str::to_string), ..Default::default() };
+        let store = store.clone();
+        async move { store.sessions(&query).await.expect("list").into_iter().map(|s| s.id).collect::<Vec<_>>() }
+    };
+    assert_eq!(listed(Some("alice")).await, vec![alice.id.clone()], "a tenant lists only its own");
+    assert_eq!(listed(None).await, vec![host.id.clone()], "the host lists only its own");
+    assert_eq!(listed(Some("carol")).await, Vec::<String>::new());
+    assert_eq!(store.count_sessions(Some("bob")).await.expect("count"), 1);
+    assert_eq!(store.count_sessions(None).await.expect("count"), 1);
+    let mut child = session("alice's child", Some(&alice.id));
+    child.tenant = Some("alice".into());
+    store.put_session(&child).await.expect("put");
+    let deleted = store.delete_session(&alice.id).await.expect("delete");
+    assert!(deleted.iter().all(|s| s.tenant.as_deref() == Some("alice")), "deleted sessions name their tenant");
+    assert_eq!(deleted.len(), 2);
 }

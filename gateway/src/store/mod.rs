@@ -101,6 +101,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Which sessions `GET /session` lists.
 #[derive(Debug, Clone, Default)]
 pub struct SessionQuery {
+    /// Only sessions of this tenant (`None`: the server's own user's);
+    /// always applied.
+    pub tenant: Option<String>,
     /// Only sessions of this project.
     pub project_id: Option<String>,
     /// Only sessions of this directory.
@@ -130,6 +133,8 @@ pub trait Store: Send + Sync + 'static {
     async fn sessions(&self, query: &SessionQuery) -> StoreResult<Vec<Session>>;
     /// A session's direct children.
     async fn children(&self, id: &str) -> StoreResult<Vec<Session>>;
+    /// How many sessions `tenant` keeps (`None`: the server's own user).
+    async fn count_sessions(&self, tenant: Option<&str>) -> StoreResult<u64>;
     /// Deletes a session, its descendants and everything in them; returns
     /// the sessions deleted (the one asked for first).
     async fn delete_session(&self, id: &str) -> StoreResult<Vec<Session>>;

@@ -61,11 +61,16 @@ fn migrations() -> Migrations<'static> {
             "CREATE INDEX part_session_message ON part (session_id, message_id, id);
         DROP INDEX part_session;",
         ),
+        // Sessions belong to a tenant ('' for the server's own user).
+        M::up(
+            "ALTER TABLE session ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+        CREATE INDEX session_tenant ON session (tenant, project_id, updated);",
+        ),
     ])
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: usize = 2;
+pub const SCHEMA_VERSION: usize = 3;
 
 const READERS: usize = 4;
 
@@ -189,6 +194,24 @@ fn collect<'c, T: serde::de::DeserializeOwned>(
     Ok(values)
 }
 
+/// A session row (`id, tenant, data`), or `None` (logged) when damaged.
+fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Session>> {
+    let (id, tenant, text) = (row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?);
+    Ok(decode::<Session>("session", &id, &text).map(|mut session| {
+        session.tenant = (!tenant.is_empty()).then_some(tenant);
+        session
+    }))
+}
+
+/// The sessions a statement selecting `id, tenant, data` finds, skipping
+/// damaged rows.
+fn collect_sessions(
+    statement: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<Session>> {
+    statement.query_map(params, session_row)?.filter_map(Result::transpose).collect()
+}
+
 /// The parts of `messages` (a run of one session's messages, oldest first:
 /// a page) attached in order, read in one range scan rather than a query per
 /// message.
@@ -226,8 +249,8 @@ fn with_parts(
 fn write_session(connection: &Connection, session: &Session) -> rusqlite::Result<()> {
     connection
         .prepare_cached(
-            "INSERT OR REPLACE INTO session (id, project_id, directory, parent_id, updated, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR REPLACE INTO session (id, project_id, directory, parent_id, updated, data, tenant)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![
             session.id,
@@ -235,7 +258,8 @@ fn write_session(connection: &Connection, session: &Session) -> rusqlite::Result
             session.directory,
             session.parent_id,
             session.time.updated,
-            to_json(session)
+            to_json(session),
+            session.tenant.as_deref().unwrap_or(""),
         ])
         .map(drop)
 }
@@ -317,11 +341,11 @@ impl Store for SqliteStore {
         let found = self
             .write(move |c| {
                 let transaction = c.transaction()?;
-                let text: Option<String> = transaction
-                    .prepare_cached("SELECT data FROM session WHERE id = ?1")?
-                    .query_row([&id], |r| r.get(0))
+                let found = transaction
+                    .prepare_cached("SELECT id, tenant, data FROM session WHERE id = ?1")?
+                    .query_row([&id], session_row)
                     .optional()?;
-                let Some(mut session) = text.and_then(|text| decode::<Session>("session", &id, &text)) else {
+                let Some(mut session) = found.flatten() else {
                     return Ok(None);
                 };
                 if !change.apply(&mut session) {
@@ -338,11 +362,10 @@ impl Store for SqliteStore {
     async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
         let id = id.to_string();
         self.read(move |c| {
-            let text: Option<String> = c
-                .prepare_cached("SELECT data FROM session WHERE id = ?1")?
-                .query_row([&id], |r| r.get(0))
-                .optional()?;
-            Ok(text.and_then(|text| decode("session", &id, &text)))
+            Ok(c.prepare_cached("SELECT id, tenant, data FROM session WHERE id = ?1")?
+                .query_row([&id], session_row)
+                .optional()?
+                .flatten())
         })
         .await
     }
@@ -353,15 +376,15 @@ impl Store for SqliteStore {
         let sessions: Vec<Session> = self
             .read(move |c| {
                 let mut statement = c.prepare_cached(
-                    "SELECT id, data FROM session
-                     WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR directory = ?2)
+                    "SELECT id, tenant, data FROM session
+                     WHERE tenant = ?5 AND (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR directory = ?2)
                        AND (?3 = 0 OR parent_id IS NULL) AND (?4 IS NULL OR updated >= ?4)
                      ORDER BY updated DESC, id",
                 )?;
-                collect(
-                    "session",
+                let tenant = query.tenant.as_deref().unwrap_or("");
+                collect_sessions(
                     &mut statement,
-                    params![query.project_id, query.directory, query.roots_only, query.updated_since],
+                    params![query.project_id, query.directory, query.roots_only, query.updated_since, tenant],
                 )
             })
             .await?;
@@ -373,11 +396,22 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn count_sessions(&self, tenant: Option<&str>) -> StoreResult<u64> {
+        let tenant = tenant.unwrap_or("").to_string();
+        self.read(move |c| {
+            c.prepare_cached("SELECT count(*) FROM session WHERE tenant = ?1")?
+                .query_row([&tenant], |row| row.get::<_, i64>(0))
+                .map(|n| n.max(0) as u64)
+        })
+        .await
+    }
+
     async fn children(&self, id: &str) -> StoreResult<Vec<Session>> {
         let id = id.to_string();
         self.read(move |c| {
-            let mut statement = c.prepare_cached("SELECT id, data FROM session WHERE parent_id = ?1 ORDER BY id")?;
-            collect("session", &mut statement, [&id])
+            let mut statement =
+                c.prepare_cached("SELECT id, tenant, data FROM session WHERE parent_id = ?1 ORDER BY id")?;
+            collect_sessions(&mut statement, [&id])
         })
         .await
     }
@@ -389,11 +423,11 @@ impl Store for SqliteStore {
             let mut deleted: Vec<Session> = Vec::new();
             let mut pending = vec![id];
             while let Some(next) = pending.pop() {
-                let text: Option<String> = transaction
-                    .query_row("SELECT data FROM session WHERE id = ?1", [&next], |r| r.get(0))
+                let found = transaction
+                    .query_row("SELECT id, tenant, data FROM session WHERE id = ?1", [&next], session_row)
                     .optional()?;
-                let Some(text) = text else { continue };
-                deleted.extend(decode("session", &next, &text));
+                let Some(found) = found else { continue };
+                deleted.extend(found);
                 let mut children = transaction.prepare("SELECT id FROM session WHERE parent_id = ?1")?;
                 pending.extend(children.query_map([&next], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?);
                 drop(children);

@@ -1,0 +1,173 @@
+//! Hosting: the admin API (`/wasmgate/admin/...`, behind the admin token)
+//! that manages tenants as `wasmgate tenant ...` does, and the route a
+//! tenant reads its own usage from (`GET /wasmgate/usage`).
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult, Field};
+use super::extract::JsonBody;
+use crate::app::App;
+use crate::tenant::{QuotaSettings, RecordError, Tenant, TenantError, Tenants};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the admin API is mounted.
+pub const PREFIX: &str = "/wasmgate/admin";
+
+/// The admin API, relative to [`PREFIX`].
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/tenants", get(list).post(add))
+        .route("/tenants/{name}", get(read).patch(set).delete(remove))
+        .route("/tenants/{name}/rotate", post(rotate))
+        .route("/usage", get(all_usage))
+}
+
+/// What a tenant may ask about itself.
+pub fn usage_routes() -> Router<Arc<App>> {
+    Router::new().route("/wasmgate/usage", get(own_usage))
+}
+
+fn tenants(app: &App) -> ApiResult<Arc<Tenants>> {
+    app.tenants.clone().ok_or_else(|| ApiError::Forbidden("this server keeps no tenants (no data folder)".into()))
+}
+
+impl From<TenantError> for ApiError {
+    fn from(error: TenantError) -> Self {
+        match error {
+            TenantError::Invalid(message) => ApiError::bad(Field::Payload, message),
+            TenantError::Record(RecordError::Exists(_)) => ApiError::Conflict(error.to_string()),
+            TenantError::Record(RecordError::Unknown(_)) => ApiError::NotFound(error.to_string()),
+            TenantError::Record(RecordError::Failed { .. }) => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+/// Runs a tenant-database operation on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    tenants: Arc<Tenants>,
+    work: impl FnOnce(&Tenants) -> Result<T, TenantError> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(move || work(&tenants))
+        .await
+        .map_err(|e| ApiError::Internal(format!("a tenant operation failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+/// A tenant as the admin API shows it (never its token).
+async fn describe(app: &App, tenant: &Tenant) -> ApiResult<Value> {
+    let record = tenant.record().expect("listed tenants have records");
+    Ok(json!({
+        "name": record.name,
+        "roots": record.roots,
+        "created": record.created,
+        "settings": record.quotas,
+        "quotas": tenant.quotas(),
+        "tokenID": record.token_id,
+        "usage": usage(app, tenant).await?,
+    }))
+}
+
+/// What a tenant uses now against its quotas.
+async fn usage(app: &App, tenant: &Tenant) -> ApiResult<Value> {
+    let sessions = app.store.count_sessions(tenant.name()).await?;
+    let tokens_today = match (&app.tenants, tenant.name()) {
+        (Some(tenants), Some(name)) => {
+            let (tenants, name) = (tenants.clone(), name.to_string());
+            tokio::task::spawn_blocking(move || tenants.tokens_today(&name)).await.unwrap_or(0)
+        }
+        _ => 0,
+    };
+    let quota = tenant.quota();
+    Ok(json!({
+        "sessions": sessions,
+        "toolCallsRunning": quota.map_or(0, |q| q.running()),
+        "cpuSecondsThisHour": quota.map_or(0.0, |q| q.cpu_used().as_secs_f64()),
+        "eventStreams": tenant.usage().streams(),
+        "requests": tenant.usage().requests(),
+        "requestsRefused": tenant.usage().refused(),
+        "tokensToday": tokens_today,
+    }))
+}
+
+async fn own_usage(State(app): State<Arc<App>>, Caller(tenant): Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({
+        "tenant": tenant.name(),
+        "quotas": tenant.quotas(),
+        "usage": usage(&app, &tenant).await?,
+    })))
+}
+
+async fn list(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    let mut all = Vec::new();
+    for tenant in tenants(&app)?.list() {
+        all.push(describe(&app, &tenant).await?);
+    }
+    Ok(Json(Value::Array(all)))
+}
+
+async fn all_usage(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    let mut all = serde_json::Map::new();
+    for tenant in tenants(&app)?.list() {
+        let name = tenant.name().unwrap_or_default().to_string();
+        all.insert(name, json!({ "quotas": tenant.quotas(), "usage": usage(&app, &tenant).await? }));
+    }
+    Ok(Json(Value::Object(all)))
+}
+
+fn found(app: &App, name: &str) -> ApiResult<Arc<Tenant>> {
+    tenants(app)?.get(name).ok_or_else(|| ApiError::NotFound(format!("no tenant named {name:?}")))
+}
+
+async fn read(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    let tenant = found(&app, &name)?;
+    Ok(Json(describe(&app, &tenant).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    name: String,
+    roots: Vec<PathBuf>,
+    #[serde(default)]
+    quotas: QuotaSettings,
+}
+
+async fn add(
+    State(app): State<Arc<App>>,
+    JsonBody(request): JsonBody<NewTenant>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let name = request.name.clone();
+    let token =
+        blocking(tenants(&app)?, move |tenants| tenants.add(&request.name, &request.roots, request.quotas)).await?;
+    let tenant = found(&app, &name)?;
+    let mut body = describe(&app, &tenant).await?;
+    body["token"] = json!(token);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+async fn set(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    JsonBody(settings): JsonBody<QuotaSettings>,
+) -> ApiResult<Json<Value>> {
+    let changing = name.clone();
+    blocking(tenants(&app)?, move |tenants| tenants.set(&changing, &settings)).await?;
+    let tenant = found(&app, &name)?;
+    Ok(Json(describe(&app, &tenant).await?))
+}
+
+async fn remove(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<bool>> {
+    blocking(tenants(&app)?, move |tenants| tenants.remove(&name)).await?;
+    Ok(Json(true))
+}
+
+async fn rotate(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    let token = blocking(tenants(&app)?, move |tenants| tenants.rotate(&name)).await?;
+    Ok(Json(json!({ "token": token })))
+}
