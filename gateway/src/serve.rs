@@ -99,7 +99,7 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeE
     let listening = |error| ServeError::Listen { address: format!("{}:{}", options.hostname, options.port), error };
     let listener = tokio::net::TcpListener::bind((options.hostname.as_str(), options.port)).await.map_err(listening)?;
     let address: SocketAddr = listener.local_addr().map_err(listening)?;
-    let open = app.credentials.is_none() && app.tenants.as_ref().is_none_or(|t| t.is_empty());
+    let open = app.credentials.is_none() && app.tenants.as_ref().is_none_or(|t| !t.hosting());
     if open && !address.ip().is_loopback() {
         if !options.insecure_no_auth {
             return Err(ServeError::Unauthenticated(address));

@@ -68,7 +68,7 @@ pub(super) async fn authenticate(State(app): State<Arc<App>>, mut request: Reque
 }
 
 fn caller(app: &App, headers: &HeaderMap, query: Option<&str>) -> Result<Arc<Tenant>, ApiError> {
-    let tenants = app.tenants.as_ref().filter(|tenants| !tenants.is_empty());
+    let tenants = app.tenants.as_ref().filter(|tenants| tenants.hosting());
     if tenants.is_none() && app.credentials.is_none() {
         let host = headers.get(header::HOST).map(|h| h.to_str().unwrap_or("\u{0}"));
         if host.is_some_and(|host| !super::trusted_host(host, &app.host_names)) {

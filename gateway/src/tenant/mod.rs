@@ -29,6 +29,7 @@ use crate::workspace::{Owner, WorkspaceError, Workspaces};
 use records::TenantDb;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Who a request is made as.
@@ -134,6 +135,9 @@ pub struct Tenants {
     snapshot: RwLock<Arc<Snapshot>>,
     /// Counters by tenant name, kept across reloads.
     meters: Mutex<HashMap<String, Meters>>,
+    /// Set once a tenant exists: removing the last one does not turn the
+    /// server back into an open single-user one.
+    hosting: AtomicBool,
 }
 
 /// A tenant's counters: its request and stream use, and its sandbox quota
@@ -145,7 +149,14 @@ impl Tenants {
     pub fn open(data_dir: &Path, defaults: Quotas) -> Result<Self, TenantError> {
         let db = TenantDb::open(data_dir)?;
         let reserved = vec![data_dir.canonicalize().unwrap_or_else(|_| data_dir.to_path_buf())];
-        let tenants = Tenants { db, defaults, reserved, snapshot: RwLock::default(), meters: Mutex::default() };
+        let tenants = Tenants {
+            db,
+            defaults,
+            reserved,
+            snapshot: RwLock::default(),
+            meters: Mutex::default(),
+            hosting: AtomicBool::new(false),
+        };
         tenants.refresh()?;
         Ok(tenants)
     }
@@ -211,13 +222,18 @@ impl Tenants {
             snapshot.by_token.insert(record.token_id.clone(), tenant.clone());
             snapshot.by_name.insert(record.name, tenant);
         }
+        if !snapshot.by_name.is_empty() {
+            self.hosting.store(true, Ordering::Relaxed);
+        }
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
         Ok(())
     }
 
-    /// Whether there are no tenants (the server is then single-user).
-    pub fn is_empty(&self) -> bool {
-        self.snapshot().by_name.is_empty()
+    /// Whether the server hosts tenants: one exists, or did since it
+    /// started. Then every request needs a token (or the password).
+    pub fn hosting(&self) -> bool {
+        self.snapshot();
+        self.hosting.load(Ordering::Relaxed)
     }
 
     /// The tenant `presented` is the token of; `None` for anything else, in

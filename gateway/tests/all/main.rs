@@ -27,4 +27,5 @@ mod special_files;
 mod starvation;
 mod store;
 mod swaps;
+mod tenants;
 mod util;

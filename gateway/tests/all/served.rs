@@ -16,7 +16,7 @@ pub struct Served {
     child: Child,
     pub url: String,
     client: reqwest::Client,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl Drop for Served {
@@ -68,9 +68,25 @@ impl Served {
         self.url.trim_start_matches("http://")
     }
 
+    /// The server's data folder (its database and tenants).
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
     /// Serves `folder`, or says why it did not listen within [`START`].
     pub fn try_start(folder: &Path, descriptors: Option<u64>, flags: &[&str]) -> Result<Self, String> {
-        let data = tempfile::tempdir().unwrap();
+        Self::launch(folder, tempfile::tempdir().unwrap(), descriptors, flags, &[])
+    }
+
+    /// Serves `folder` from the data folder `data` with more flags and
+    /// environment variables.
+    pub fn launch(
+        folder: &Path,
+        data: tempfile::TempDir,
+        descriptors: Option<u64>,
+        flags: &[&str],
+        environment: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wasmgate"));
         command
             .arg("serve")
@@ -84,6 +100,8 @@ impl Served {
             .env("TOKIO_WORKER_THREADS", "2")
             .env_remove("OPENCODE_SERVER_PASSWORD")
             .env_remove("WASMGATE_CONFIG")
+            .env_remove("WASMGATE_ADMIN_TOKEN")
+            .envs(environment.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -113,7 +131,7 @@ impl Served {
         });
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         match heard.recv_timeout(START) {
-            Ok(url) => Ok(Served { child, url, client, _data: data }),
+            Ok(url) => Ok(Served { child, url, client, data }),
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();

@@ -1,0 +1,509 @@
+//! Tenants on the real binary: `wasmgate tenant ...` against a running
+//! `wasmgate serve`, and two tenants trying every way a name can travel to
+//! reach each other's sessions, folders, permission requests and events.
+
+use crate::served::Served;
+use crate::util::{encode, wasmgate};
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+/// A tenant's client: its token on every request.
+struct As {
+    url: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+impl As {
+    fn new(served: &Served, token: &str) -> Self {
+        As { url: served.url.clone(), token: token.into(), client: reqwest::Client::new() }
+    }
+
+    async fn send(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{uri}", self.url)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, uri, None).await
+    }
+
+    async fn post(&self, uri: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, uri, Some(body)).await
+    }
+}
+
+/// Runs `wasmgate tenant ARGS --data-dir DATA`; its stdout (exit 0 asserted).
+fn tenant(data: &Path, args: &[&str]) -> String {
+    let mut all = vec!["tenant"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--data-dir", data.to_str().unwrap()]);
+    let output = wasmgate(&all);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "tenant {args:?}: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// The token `tenant add` or `tenant rotate` printed: the last line.
+fn token_of(stdout: &str) -> String {
+    stdout.lines().last().expect("a token line").trim().to_string()
+}
+
+/// A not-found message without the id it names.
+fn shape(body: &Value) -> String {
+    let message = body["data"]["message"].as_str().unwrap_or_default();
+    format!("{}: {}", body["name"], message.split(':').next().unwrap_or_default())
+}
+
+/// Reads an event stream for `wait`, returning every frame's text.
+async fn frames_for(response: reqwest::Response, wait: Duration) -> String {
+    let mut body = response.bytes_stream();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, body.next()).await {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+struct Two {
+    served: Served,
+    alice: As,
+    bob: As,
+    alice_root: tempfile::TempDir,
+    bob_root: tempfile::TempDir,
+    _host: tempfile::TempDir,
+}
+
+/// A server with two tenants added from the command line while it runs.
+async fn two_tenants(flags: &[&str]) -> Two {
+    let (host, alice_root, bob_root) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(host.path().join("host-secret.txt"), "the host's").unwrap();
+    std::fs::write(alice_root.path().join("secret.txt"), "alice's secret").unwrap();
+    std::fs::write(bob_root.path().join("notes.txt"), "bob's notes").unwrap();
+    let served = Served::start_with(host.path(), flags);
+    let data = served.data_dir().to_path_buf();
+    let alice = token_of(&tenant(&data, &["add", "alice", "--root", alice_root.path().to_str().unwrap()]));
+    let bob = token_of(&tenant(&data, &["add", "bob", "--root", bob_root.path().to_str().unwrap()]));
+    let (alice, bob) = (As::new(&served, &alice), As::new(&served, &bob));
+    Two { served, alice, bob, alice_root, bob_root, _host: host }
+}
+
+#[tokio::test]
+async fn a_tenant_cannot_reach_another_tenants_sessions() {
+    let two = two_tenants(&[]).await;
+    let (alice, bob) = (&two.alice, &two.bob);
+    let (status, session) = alice.post("/session", json!({ "title": "alice's work" })).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let id = session["id"].as_str().unwrap().to_string();
+    assert!(session.get("tenant").is_none(), "the tenant is not part of the wire shape: {session}");
+    let unknown = "ses_0000000000000000000000000";
+
+    // Every route that names a session: another tenant's answers as an unknown one does.
+    let routes: [(Method, String, Option<Value>); 11] = [
+        (Method::GET, format!("/session/{{}}"), None),
+        (Method::PATCH, format!("/session/{{}}"), Some(json!({ "title": "mine now" }))),
+        (Method::GET, format!("/session/{{}}/message"), None),
+        (Method::GET, format!("/session/{{}}/children"), None),
+        (Method::GET, format!("/session/{{}}/todo"), None),
+        (Method::POST, format!("/session/{{}}/abort"), None),
+        (Method::POST, format!("/session/{{}}/fork"), Some(json!({}))),
+        (
+            Method::POST,
+            format!("/session/{{}}/prompt_async"),
+            Some(json!({ "parts": [{ "type": "text", "text": "hi" }] })),
+        ),
+        (Method::POST, format!("/session/{{}}/shell"), Some(json!({ "agent": "build", "command": "cat secret.txt" }))),
+        (Method::POST, format!("/session/{{}}/command"), Some(json!({ "command": "x", "arguments": "" }))),
+        (Method::DELETE, format!("/session/{{}}"), None),
+    ];
+    for (method, route, body) in routes {
+        let (theirs, theirs_body) = bob.send(method.clone(), &route.replace("{}", &id), body.clone()).await;
+        let (missing, missing_body) = bob.send(method.clone(), &route.replace("{}", unknown), body).await;
+        assert_eq!(theirs, StatusCode::NOT_FOUND, "{method} {route}: {theirs_body}");
+        assert_eq!((theirs, shape(&theirs_body)), (missing, shape(&missing_body)), "{method} {route} leaks existence");
+    }
+    // A child of another tenant's session cannot be made either.
+    let (status, _) = bob.post("/session", json!({ "parentID": id })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Lists and statuses show only one's own.
+    let (_, listed) = bob.get("/session").await;
+    assert_eq!(listed, json!([]));
+    let (_, listed) = alice.get("/session").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let (_, statuses) = bob.get("/session/status").await;
+    assert_eq!(statuses, json!({}));
+    let (_, permissions) = bob.get("/permission").await;
+    assert_eq!(permissions, json!([]));
+    let (status, _) = bob.post("/permission/per_0000000000000000000000000/reply", json!({ "reply": "once" })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Alice's session is intact after all that.
+    let (status, still) = alice.get(&format!("/session/{id}")).await;
+    assert_eq!((status, still["title"].as_str()), (StatusCode::OK, Some("alice's work")));
+}
+
+#[tokio::test]
+async fn a_tenant_resolves_only_its_own_folders() {
+    let two = two_tenants(&[]).await;
+    let bob = &two.bob;
+    let alice_dir = two.alice_root.path().canonicalize().unwrap();
+    let bob_dir = two.bob_root.path().canonicalize().unwrap();
+    // A link in bob's root to alice's.
+    std::os::unix::fs::symlink(&alice_dir, bob_dir.join("to-alice")).unwrap();
+    std::os::unix::fs::symlink(alice_dir.join("secret.txt"), bob_dir.join("secret-link.txt")).unwrap();
+
+    let (status, own) = bob.get("/file/content?path=notes.txt").await;
+    assert_eq!((status, own["content"].as_str()), (StatusCode::OK, Some("bob's notes")));
+    let (_, path) = bob.get("/path").await;
+    assert_eq!(path["directory"].as_str(), bob_dir.to_str(), "{path}");
+    assert_eq!(path["state"].as_str(), bob_dir.to_str(), "the host's data folder is not named: {path}");
+
+    let alice_name = alice_dir.to_str().unwrap();
+    let host_name = two._host.path().canonicalize().unwrap();
+    let attempts = [
+        format!("/file/content?path=secret.txt&directory={}", encode(alice_name)),
+        format!("/file/content?path=host-secret.txt&directory={}", encode(host_name.to_str().unwrap())),
+        format!(
+            "/file/content?path=secret.txt&directory={}",
+            encode(&format!("{}/../{}", bob_dir.display(), alice_dir.file_name().unwrap().to_str().unwrap()))
+        ),
+        format!("/file/content?path=secret.txt&directory={}", encode(&format!("{}/to-alice", bob_dir.display()))),
+        format!("/file/content?path={}", encode(&format!("{alice_name}/secret.txt"))),
+        "/file/content?path=../".to_string() + alice_dir.file_name().unwrap().to_str().unwrap() + "/secret.txt",
+        "/file/content?path=to-alice/secret.txt".to_string(),
+        "/file/content?path=secret-link.txt".to_string(),
+        format!("/session?directory={}", encode(alice_name)),
+        format!("/find?pattern=secret&directory={}", encode(alice_name)),
+        format!("/file?path=.&directory={}", encode(alice_name)),
+    ];
+    for uri in &attempts {
+        let (status, body) = bob.get(uri).await;
+        let text = body.to_string();
+        assert!(!text.contains("alice's secret") && !text.contains("the host's"), "{uri} leaked: {text}");
+        assert!(status.is_client_error() || body["content"] == json!(""), "{uri}: {status} {body}");
+    }
+    // By header, as the TUI names its folder.
+    let response = reqwest::Client::new()
+        .get(format!("{}/file/content?path=secret.txt", two.served.url))
+        .bearer_auth(&bob.token)
+        .header("x-opencode-directory", encode(alice_name))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(!response.text().await.unwrap().contains("alice's secret"));
+}
+
+#[tokio::test]
+async fn a_tenant_sees_only_its_own_events() {
+    let two = two_tenants(&[]).await;
+    let open =
+        |who: &As, uri: &str| reqwest::Client::new().get(format!("{}{uri}", who.url)).bearer_auth(&who.token).send();
+    let bob_global = open(&two.bob, "/global/event").await.unwrap();
+    let bob_instance = open(&two.bob, "/event").await.unwrap();
+    let alice_global = open(&two.alice, "/global/event").await.unwrap();
+    assert_eq!(bob_global.status(), StatusCode::OK);
+    let (_, session) = two.alice.post("/session", json!({ "title": "private title" })).await;
+    let id = session["id"].as_str().unwrap();
+    two.alice.send(Method::PATCH, &format!("/session/{id}"), Some(json!({ "title": "still private" }))).await;
+    let (alice_seen, bob_seen, bob_instance_seen) = tokio::join!(
+        frames_for(alice_global, Duration::from_millis(1500)),
+        frames_for(bob_global, Duration::from_millis(1500)),
+        frames_for(bob_instance, Duration::from_millis(1500)),
+    );
+    assert!(alice_seen.contains(id) && alice_seen.contains("still private"), "alice sees her events: {alice_seen}");
+    for seen in [&bob_seen, &bob_instance_seen] {
+        assert!(seen.contains("server.connected"), "{seen}");
+        assert!(!seen.contains(id) && !seen.contains("private"), "bob saw alice's events: {seen}");
+    }
+}
+
+#[tokio::test]
+async fn credentials_are_checked_and_a_rotated_or_removed_token_stops_at_once() {
+    let two = two_tenants(&[]).await;
+    let url = &two.served.url;
+    let client = reqwest::Client::new();
+    let data = two.served.data_dir().to_path_buf();
+
+    // No credentials, a made-up token, a well-formed token of nobody: the same 401.
+    let answers = [
+        client.get(format!("{url}/session")).send().await.unwrap(),
+        client.get(format!("{url}/session")).bearer_auth("wgt_0123456789abcdef_nothing").send().await.unwrap(),
+        client.get(format!("{url}/session")).bearer_auth("not a token").send().await.unwrap(),
+        client.get(format!("{url}/nowhere")).send().await.unwrap(),
+    ];
+    let mut bodies = Vec::new();
+    for answer in answers {
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+        assert!(answer.headers().contains_key("www-authenticate"));
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["name"], "UnauthorizedError", "{body}");
+        bodies.push(body);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "401s differ: {bodies:?}");
+
+    // Every form the clients send: Basic with any user name, Bearer, auth_token.
+    let alice = &two.alice.token;
+    let basic = client.get(format!("{url}/session")).basic_auth("anyone", Some(alice)).send().await.unwrap();
+    assert_eq!(basic.status(), StatusCode::OK);
+    let query = client.get(format!("{url}/session?auth_token={}", encode(alice))).send().await.unwrap();
+    assert_eq!(query.status(), StatusCode::OK);
+    let encoded = base64_of(&format!("opencode:{alice}"));
+    let query = client.get(format!("{url}/session?auth_token={}", encode(&encoded))).send().await.unwrap();
+    assert_eq!(query.status(), StatusCode::OK);
+
+    // Rotated from the command line while the server runs: the old token fails at the next request.
+    let new = token_of(&tenant(&data, &["rotate", "alice"]));
+    let (status, _) = two.alice.get("/session").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old token still works");
+    let (status, _) = As::new(&two.served, &new).get("/session").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Removed: its token fails at once; bob goes on.
+    tenant(&data, &["remove", "alice"]);
+    let (status, _) = As::new(&two.served, &new).get("/session").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = two.bob.get("/session").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The database keeps digests, never a token.
+    let stored = std::fs::read(data.join("tenants.db")).unwrap();
+    let stored = String::from_utf8_lossy(&stored);
+    for token in [&new, &two.bob.token] {
+        let secret = token.rsplit('_').next().unwrap();
+        assert!(!stored.contains(secret), "a token's secret is stored");
+    }
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn quotas_refuse_clearly_and_the_tenant_goes_on() {
+    let two = two_tenants(&[]).await;
+    let data = two.served.data_dir().to_path_buf();
+    tenant(&data, &["set", "alice", "--sessions", "2", "--event-streams", "1", "--requests-per-minute", "600"]);
+    let alice = &two.alice;
+
+    // Sessions.
+    for _ in 0..2 {
+        assert_eq!(alice.post("/session", json!({})).await.0, StatusCode::OK);
+    }
+    let (status, body) = alice.post("/session", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["name"], "QuotaExceededError");
+    assert!(body["data"]["message"].as_str().unwrap().contains("session quota (2)"), "{body}");
+    assert_eq!(two.bob.post("/session", json!({})).await.0, StatusCode::OK, "bob is untouched");
+
+    // Event streams.
+    let first = reqwest::Client::new()
+        .get(format!("{}/global/event", alice.url))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let (status, body) = alice.get("/global/event").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again =
+        reqwest::Client::new().get(format!("{}/event", alice.url)).bearer_auth(&alice.token).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK, "a closed stream gives its place back");
+    drop(again);
+
+    // Request rate: a burst past the bucket gets 429 with retry-after.
+    tenant(&data, &["set", "alice", "--requests-per-minute", "5"]);
+    let mut limited = None;
+    for _ in 0..10 {
+        let response = reqwest::Client::new()
+            .get(format!("{}/session", alice.url))
+            .bearer_auth(&alice.token)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(response);
+            break;
+        }
+    }
+    let limited = limited.expect("the sixth request in a burst is refused");
+    let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["name"], "RateLimitError");
+    assert_eq!(two.bob.get("/session").await.0, StatusCode::OK, "bob is untouched");
+
+    // The usage route reports what was used.
+    tenant(&data, &["set", "alice", "--requests-per-minute", "600"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, usage) = alice.get("/wasmgate/usage").await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert_eq!(usage["tenant"], "alice");
+    assert_eq!(usage["usage"]["sessions"], 2);
+    assert!(usage["usage"]["requestsRefused"].as_u64().unwrap() >= 1, "{usage}");
+}
+
+#[tokio::test]
+async fn a_tenants_tool_calls_run_under_its_quota() {
+    let two = two_tenants(&[]).await;
+    let data = two.served.data_dir().to_path_buf();
+    tenant(&data, &["set", "alice", "--cpu-seconds-per-hour", "0"]);
+    let alice = &two.alice;
+    // A file route runs a sandboxed call: with no CPU time left, it is refused.
+    let (status, body) = alice.get("/file/content?path=secret.txt").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["data"]["kind"], "quota-exceeded", "{body}");
+    assert!(body["data"]["message"].as_str().unwrap().contains("CPU time quota"), "{body}");
+    // Bob's calls are not affected; alice works again once given time.
+    assert_eq!(two.bob.get("/file/content?path=notes.txt").await.0, StatusCode::OK);
+    tenant(&data, &["set", "alice", "--cpu-seconds-per-hour", "60"]);
+    let (status, body) = alice.get("/file/content?path=secret.txt").await;
+    assert_eq!((status, body["content"].as_str()), (StatusCode::OK, Some("alice's secret")));
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_its_token_and_manages_tenants() {
+    let host = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("a.txt"), "carol's").unwrap();
+    let admin = "admin-token-for-tests-0123456789";
+    let served =
+        Served::launch(host.path(), tempfile::tempdir().unwrap(), None, &[], &[("WASMGATE_ADMIN_TOKEN", admin)])
+            .unwrap_or_else(|e| panic!("{e}"));
+    let client = reqwest::Client::new();
+    let base = format!("{}/wasmgate/admin", served.url);
+    assert_eq!(client.get(format!("{base}/tenants")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let wrong = client.get(format!("{base}/tenants")).bearer_auth("admin-token-for-tests-012345678x").send().await;
+    assert_eq!(wrong.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    let added = client
+        .post(format!("{base}/tenants"))
+        .bearer_auth(admin)
+        .json(&json!({ "name": "carol", "roots": [root.path()], "quotas": { "sessions": 1 } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let added: Value = added.json().await.unwrap();
+    let token = added["token"].as_str().unwrap().to_string();
+    assert_eq!(added["quotas"]["sessions"], 1);
+    // A tenant token does not open the admin API; the admin token is no tenant's.
+    assert_eq!(
+        client.get(format!("{base}/tenants")).bearer_auth(&token).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        client.get(format!("{}/session", served.url)).bearer_auth(admin).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let carol = As::new(&served, &token);
+    let (status, file) = carol.get("/file/content?path=a.txt").await;
+    assert_eq!((status, file["content"].as_str()), (StatusCode::OK, Some("carol's")));
+    let listed: Value =
+        client.get(format!("{base}/tenants")).bearer_auth(admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed[0]["name"], "carol");
+    assert!(!listed.to_string().contains(token.rsplit('_').next().unwrap()), "the admin API shows no token");
+
+    let rotated: Value = client
+        .post(format!("{base}/tenants/carol/rotate"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(carol.get("/session").await.0, StatusCode::UNAUTHORIZED);
+    let carol = As::new(&served, rotated["token"].as_str().unwrap());
+    assert_eq!(carol.get("/session").await.0, StatusCode::OK);
+    let patched = client
+        .patch(format!("{base}/tenants/carol"))
+        .bearer_auth(admin)
+        .json(&json!({ "sessions": 5 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::OK);
+    let duplicate = client
+        .post(format!("{base}/tenants"))
+        .bearer_auth(admin)
+        .json(&json!({ "name": "carol", "roots": [root.path()] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(duplicate.status(), StatusCode::CONFLICT);
+    let outside = client
+        .post(format!("{base}/tenants"))
+        .bearer_auth(admin)
+        .json(&json!({ "name": "dave", "roots": [served.data_dir()] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), StatusCode::BAD_REQUEST, "the data folder is no tenant's root");
+    let removed = client.delete(format!("{base}/tenants/carol")).bearer_auth(admin).send().await.unwrap();
+    assert_eq!(removed.status(), StatusCode::OK);
+    assert_eq!(carol.get("/session").await.0, StatusCode::UNAUTHORIZED);
+    // With its last tenant gone the server does not fall open again.
+    assert_eq!(client.get(format!("{}/session", served.url)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_public_address_without_auth_is_refused() {
+    let folder = tempfile::tempdir().unwrap();
+    let refused = Served::try_start(folder.path(), None, &["--hostname", "0.0.0.0"]);
+    assert!(refused.is_err(), "a server anyone could use started");
+    let output = wasmgate(&[
+        "serve",
+        folder.path().to_str().unwrap(),
+        "--hostname",
+        "0.0.0.0",
+        "--port",
+        "0",
+        "--data-dir",
+        folder.path().join(".data").to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(said.contains("refusing to serve") && said.contains("wasmgate tenant add"), "{said}");
+    // The explicit override serves it.
+    let open = Served::try_start(folder.path(), None, &["--hostname", "0.0.0.0", "--insecure-no-auth"]);
+    assert!(open.is_ok());
+}
+
+#[tokio::test]
+async fn cors_answers_only_listed_origins() {
+    let folder = tempfile::tempdir().unwrap();
+    let config = folder.path().join("config.json");
+    std::fs::write(&config, r#"{ "wasmgate": { "cors_origins": ["https://ide.example.com"] } }"#).unwrap();
+    let served = Served::start_with(folder.path(), &["--config", config.to_str().unwrap()]);
+    let client = reqwest::Client::new();
+    for (origin, allowed) in
+        [("https://ide.example.com", true), ("http://localhost:3000", true), ("https://evil.example.com", false)]
+    {
+        let response = client
+            .request(Method::OPTIONS, format!("{}/session", served.url))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        let echoed = response.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(echoed.as_deref() == Some(origin), allowed, "{origin}: {echoed:?}");
+    }
+}
