@@ -110,22 +110,18 @@ async fn a_tenant_cannot_reach_another_tenants_sessions() {
     let unknown = "ses_0000000000000000000000000";
 
     // Every route that names a session: another tenant's answers as an unknown one does.
-    let routes: [(Method, String, Option<Value>); 11] = [
-        (Method::GET, format!("/session/{{}}"), None),
-        (Method::PATCH, format!("/session/{{}}"), Some(json!({ "title": "mine now" }))),
-        (Method::GET, format!("/session/{{}}/message"), None),
-        (Method::GET, format!("/session/{{}}/children"), None),
-        (Method::GET, format!("/session/{{}}/todo"), None),
-        (Method::POST, format!("/session/{{}}/abort"), None),
-        (Method::POST, format!("/session/{{}}/fork"), Some(json!({}))),
-        (
-            Method::POST,
-            format!("/session/{{}}/prompt_async"),
-            Some(json!({ "parts": [{ "type": "text", "text": "hi" }] })),
-        ),
-        (Method::POST, format!("/session/{{}}/shell"), Some(json!({ "agent": "build", "command": "cat secret.txt" }))),
-        (Method::POST, format!("/session/{{}}/command"), Some(json!({ "command": "x", "arguments": "" }))),
-        (Method::DELETE, format!("/session/{{}}"), None),
+    let routes: [(Method, &str, Option<Value>); 11] = [
+        (Method::GET, "/session/{}", None),
+        (Method::PATCH, "/session/{}", Some(json!({ "title": "mine now" }))),
+        (Method::GET, "/session/{}/message", None),
+        (Method::GET, "/session/{}/children", None),
+        (Method::GET, "/session/{}/todo", None),
+        (Method::POST, "/session/{}/abort", None),
+        (Method::POST, "/session/{}/fork", Some(json!({}))),
+        (Method::POST, "/session/{}/prompt_async", Some(json!({ "parts": [{ "type": "text", "text": "hi" }] }))),
+        (Method::POST, "/session/{}/shell", Some(json!({ "agent": "build", "command": "cat secret.txt" }))),
+        (Method::POST, "/session/{}/command", Some(json!({ "command": "x", "arguments": "" }))),
+        (Method::DELETE, "/session/{}", None),
     ];
     for (method, route, body) in routes {
         let (theirs, theirs_body) = bob.send(method.clone(), &route.replace("{}", &id), body.clone()).await;
