@@ -10,6 +10,7 @@
 use crate::agent::agents::agents;
 use crate::agent::tools::Toolbox;
 use crate::agent::{Assistant, Permissions, Providers, TokenAllowance};
+use crate::audit::{Auditor, DEFAULT_RETENTION};
 use crate::config::Config;
 use crate::conversation::{Journal, Runs};
 use crate::events::Bus;
@@ -43,6 +44,8 @@ pub struct App {
     pub admin_token: Option<String>,
     /// Origins besides the reference's local ones that CORS answers.
     pub cors_origins: Vec<String>,
+    /// Writes the audit log.
+    pub auditor: Auditor,
     /// The configuration file.
     pub config: Config,
     /// The model providers and their models.
@@ -158,6 +161,13 @@ impl AppBuilder {
     }
 
     pub fn build(self) -> Arc<App> {
+        let retention = self
+            .config
+            .wasmgate
+            .audit_days
+            .map_or(DEFAULT_RETENTION, |days| std::time::Duration::from_secs(days.max(1).saturating_mul(86_400)));
+        let auditor = Auditor::start(self.store.clone(), retention);
+        self.sandbox.observe_calls(Arc::new(auditor.clone()));
         let bus = Bus::new();
         let journal = Journal::new(self.store.clone(), bus.clone());
         let runs = Arc::new(Runs::new(bus.clone()));
@@ -184,6 +194,7 @@ impl AppBuilder {
             tenants: self.tenants,
             admin_token: self.admin_token,
             cors_origins: self.config.wasmgate.cors_origins.clone(),
+            auditor,
             config: self.config,
             providers,
             assistant,

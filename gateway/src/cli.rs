@@ -1,5 +1,5 @@
 //! The command line: `wasmgate serve`, `wasmgate tool list`, `wasmgate tool
-//! call` and `wasmgate tenant ...`.
+//! call`, `wasmgate tenant ...` and `wasmgate audit`.
 //!
 //! `tool call` runs a component exactly as the server will: the same sandbox,
 //! grant, limits and error kinds, so a tool can be tried and scripted without
@@ -9,6 +9,7 @@
 use crate::config::{Config, ConfigError, SandboxConfig};
 use crate::sandbox::{Access, CallError, CallOptions, CompileCache, Grant, Limits, Sandbox, ToolOutput};
 use crate::serve::{ServeError, ServeOptions};
+use crate::store::{AuditQuery, SqliteStore, Store};
 use crate::tenant::{QuotaSettings, Quotas, TenantError, Tenants};
 use clap::{Args, Parser, Subcommand};
 use std::io::{Read, Write};
@@ -68,6 +69,50 @@ enum Command {
     /// Manage the tenants a server hosts (each with its own folders, token
     /// and quotas). Once one exists, every request needs a token.
     Tenant(TenantArgs),
+    /// Read the audit log: requests, tool calls, refused credentials and
+    /// admin actions, oldest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    /// Only this tenant's records.
+    #[arg(long, value_name = "NAME")]
+    tenant: Option<String>,
+    /// Only records this recent: a duration ago (`90s`, `15m`, `2h`, `7d`)
+    /// or milliseconds since the epoch.
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    since: Option<i64>,
+    /// At most the newest N records.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    limit: usize,
+    /// Print JSON (one array) instead of lines.
+    #[arg(long)]
+    json: bool,
+    /// The server's data folder [default: the config's, else the user data folder].
+    #[arg(long, value_name = "DIR", env = "WASMGATE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The server's configuration file (for its data folder).
+    #[arg(long, value_name = "FILE", env = "WASMGATE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// `--since`: a duration ago, or milliseconds since the epoch.
+fn parse_since(text: &str) -> Result<i64, String> {
+    if let Ok(millis) = text.parse::<i64>() {
+        return Ok(millis);
+    }
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or("a number with a unit: 90s, 15m, 2h, 7d")?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| format!("{text:?}: not a duration like 15m"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: the unit is s, m, h or d")),
+    };
+    Ok(crate::ids::now_millis() - number.saturating_mul(seconds * 1000))
 }
 
 #[derive(Debug, Args)]
@@ -179,7 +224,9 @@ pub fn main() -> ExitCode {
     // The server uses every core; a single tool call needs one thread.
     let runtime = match &cli.command {
         Command::Serve(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
-        Command::Tool(_) | Command::Tenant(_) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        Command::Tool(_) | Command::Tenant(_) | Command::Audit(_) => {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()
+        }
     };
     match runtime {
         Ok(runtime) => runtime.block_on(run(cli)),
@@ -196,6 +243,7 @@ async fn run(cli: Cli) -> ExitCode {
             };
         }
         Command::Tenant(args) => return tenant(args),
+        Command::Audit(args) => return audit(args).await,
         command => command,
     };
     let sandbox = match load(&cli.sandbox, &SandboxConfig::default()).await {
@@ -203,7 +251,7 @@ async fn run(cli: Cli) -> ExitCode {
         Err(error) => return fail(error.to_string()),
     };
     match command {
-        Command::Serve(_) | Command::Tenant(_) => unreachable!("run above"),
+        Command::Serve(_) | Command::Tenant(_) | Command::Audit(_) => unreachable!("run above"),
         Command::Tool(ToolCommand::List { json }) => list(&sandbox, json),
         Command::Tool(ToolCommand::Call { tool, arguments, root, read_only, json, stream }) => {
             let arguments = match read_arguments(arguments) {
@@ -257,6 +305,51 @@ fn tenant(args: TenantArgs) -> ExitCode {
         Err(TenantError::Invalid(message)) => usage(message),
         Err(error) => fail(error.to_string()),
     }
+}
+
+/// `wasmgate audit`.
+async fn audit(args: AuditArgs) -> ExitCode {
+    let records = async {
+        let config = match &args.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        let data = crate::serve::data_folder(args.data_dir.clone(), &config)?;
+        let store = SqliteStore::open(&data.join("wasmgate.db")).map_err(ServeError::from)?;
+        let query = AuditQuery { tenant: args.tenant.clone(), since: args.since, limit: Some(args.limit) };
+        store.audit(&query).await.map_err(|e| CliError::from(ServeError::from(e)))
+    };
+    let records = match records.await {
+        Ok(records) => records,
+        Err(error) => return fail(error.to_string()),
+    };
+    if args.json {
+        return print(serde_json::to_string_pretty(&records).expect("records serialize") + "\n");
+    }
+    let mut text = String::new();
+    for r in records {
+        let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        text += &format!(
+            "{} {:<7} {:<12} {:<21} {} {} {} {}ms {}B",
+            crate::ids::iso8601(r.time),
+            r.kind,
+            or_dash(&r.tenant),
+            or_dash(&r.remote),
+            r.action,
+            or_dash(&r.session),
+            r.outcome,
+            r.duration_ms,
+            r.bytes
+        );
+        if let Some(grant) = &r.grant {
+            text += &format!(" grant={grant}");
+        }
+        if let Some(digest) = &r.digest {
+            text += &format!(" args={}", &digest[..16.min(digest.len())]);
+        }
+        text.push('\n');
+    }
+    print(text)
 }
 
 fn open_tenants(args: &TenantArgs) -> Result<Tenants, CliError> {

@@ -113,6 +113,8 @@ pub struct WasmgateConfig {
     pub cors_origins: Vec<String>,
     /// The token that opens the admin API (`WASMGATE_ADMIN_TOKEN` wins).
     pub admin_token: Option<Secret>,
+    /// Days the audit log keeps a record (default 90).
+    pub audit_days: Option<u64>,
 }
 
 /// A setting never printed (in logs, in `Debug`).

@@ -10,6 +10,8 @@
 //!   quotas;
 //! - [`session`] and [`agent`]: the domain (session operations, `!` shell
 //!   commands, prompts answered turn by turn), each with its own errors;
+//! - [`audit`]: the audit log's writer (records from the edge and the
+//!   sandbox, written in batches);
 //! - [`conversation`]: the journal (store, then publish) and the run
 //!   registry both domains write through;
 //! - [`store`], [`events`], [`sandbox`], [`workspace`], [`model`],
@@ -22,6 +24,7 @@
 pub mod agent;
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod builtin;
 pub mod catalog;
 pub mod cli;

@@ -14,6 +14,7 @@
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -41,9 +42,9 @@ pub async fn serve(
     let (closing, closed) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!("accepting a connection failed: {error}");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -57,8 +58,12 @@ pub async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!("cannot set TCP_NODELAY on a connection: {error}");
         }
-        let service =
-            TowerToHyperService::new(router.clone().map_request(|r: hyper::Request<Incoming>| r.map(Body::new)));
+        // Every request carries the address it came from (for the audit log).
+        let service = TowerToHyperService::new(router.clone().map_request(move |r: hyper::Request<Incoming>| {
+            let mut request = r.map(Body::new);
+            request.extensions_mut().insert(ConnectInfo(remote));
+            request
+        }));
         let mut closed = closed.clone();
         tokio::spawn(async move {
             let mut http = hyper::server::conn::http1::Builder::new();

@@ -276,8 +276,8 @@ fn workspace(
         .to_string();
     let project = project_of(root, canonical, started);
     let mut grant = Grant::from_handle(handle, directory.clone(), Access::ReadWrite);
-    if let Some(quota) = &owner.quota {
-        grant = grant.with_quota(quota.clone());
+    if let (Some(tenant), Some(quota)) = (&owner.tenant, &owner.quota) {
+        grant = grant.for_tenant(tenant, quota.clone());
     }
     let read_only = grant.with_access(Access::ReadOnly);
     Ok(Workspace { directory, project, grant, read_only, tenant: owner.tenant.clone(), identity })

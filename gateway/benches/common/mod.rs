@@ -104,8 +104,13 @@ impl Connection {
     }
 
     pub async fn request(&mut self, method: &str, path: &str, body: &str) -> (u16, Vec<u8>) {
+        self.request_with(method, path, body, "").await
+    }
+
+    /// A request with more header lines (each ending in `\r\n`).
+    pub async fn request_with(&mut self, method: &str, path: &str, body: &str, headers: &str) -> (u16, Vec<u8>) {
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n{headers}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()
         );
         self.stream.write_all(request.as_bytes()).await.unwrap();

@@ -1,11 +1,13 @@
 //! Hosting: the admin API (`/wasmgate/admin/...`, behind the admin token)
-//! that manages tenants as `wasmgate tenant ...` does, and the route a
+//! that manages tenants as `wasmgate tenant ...` does and reads the audit
+//! log as `wasmgate audit` does, and the route a
 //! tenant reads its own usage from (`GET /wasmgate/usage`).
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Field};
-use super::extract::JsonBody;
+use super::extract::{JsonBody, Params};
 use crate::app::App;
+use crate::store::{AuditQuery, AuditRecord};
 use crate::tenant::{QuotaSettings, RecordError, Tenant, TenantError, Tenants};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -26,6 +28,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/tenants/{name}", get(read).patch(set).delete(remove))
         .route("/tenants/{name}/rotate", post(rotate))
         .route("/usage", get(all_usage))
+        .route("/audit", get(audit))
 }
 
 /// What a tenant may ask about itself.
@@ -165,6 +168,20 @@ async fn set(
 async fn remove(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<bool>> {
     blocking(tenants(&app)?, move |tenants| tenants.remove(&name)).await?;
     Ok(Json(true))
+}
+
+#[derive(Deserialize)]
+struct AuditParams {
+    tenant: Option<String>,
+    /// Milliseconds since the epoch.
+    since: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// The audit log, oldest first (the newest `limit`, 1000 unless asked).
+async fn audit(State(app): State<Arc<App>>, Params(params): Params<AuditParams>) -> ApiResult<Json<Vec<AuditRecord>>> {
+    let query = AuditQuery { tenant: params.tenant, since: params.since, limit: Some(params.limit.unwrap_or(1000)) };
+    Ok(Json(app.store.audit(&query).await?))
 }
 
 async fn rotate(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {

@@ -16,18 +16,23 @@
 //! Anything else is a 401 that does not say whether a tenant or token
 //! exists. The tenant then travels with the request as [`Caller`], and its
 //! request rate is counted before any handler runs. The admin API has its
-//! own guard, [`admin`]: only the admin token opens it.
+//! own guard, [`admin`]: only the admin token opens it. Both write every
+//! request, refusal and admin action to the audit log.
 
 use super::error::ApiError;
 use crate::app::App;
+use crate::store::AuditRecord;
 use crate::tenant::Tenant;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::body::HttpBody as _;
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 use subtle::ConstantTimeEq;
 
 /// The tenant a request is made as (the server's own user included).
@@ -56,15 +61,77 @@ struct Presented {
 /// Decides who the request is made as, counts it against the tenant's
 /// request rate, and hands it on with its [`Caller`].
 pub(super) async fn authenticate(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
+    let mut entry = Entry::of(&request);
     let tenant = match caller(&app, request.headers(), request.uri().query()) {
         Ok(tenant) => tenant,
-        Err(error) => return error.into_response(),
+        Err(error) => {
+            let response = error.into_response();
+            entry.kind = if response.status() == StatusCode::UNAUTHORIZED { "auth" } else { "request" };
+            app.auditor.record(entry.finish(None, &response)).await;
+            return response;
+        }
     };
-    if let Err(refused) = tenant.admit_request() {
-        return ApiError::RateLimited { message: refused.message, retry_after: refused.retry_after }.into_response();
+    let response = match tenant.admit_request() {
+        Err(refused) => {
+            ApiError::RateLimited { message: refused.message, retry_after: refused.retry_after }.into_response()
+        }
+        Ok(()) => {
+            request.extensions_mut().insert(Caller(tenant.clone()));
+            next.run(request).await
+        }
+    };
+    app.auditor.record(entry.finish(Some(&tenant), &response)).await;
+    response
+}
+
+/// An audit record in the making: what is known before the answer.
+struct Entry {
+    kind: &'static str,
+    time: i64,
+    started: Instant,
+    remote: Option<String>,
+    action: String,
+    session: Option<String>,
+}
+
+impl Entry {
+    fn of(request: &Request) -> Self {
+        // The route's template, not the path: no ids or names a client
+        // chose fill the log's action column; the session gets its own.
+        let route = request.extensions().get::<MatchedPath>().map_or("(no route)", |m| m.as_str());
+        let session = request
+            .uri()
+            .path()
+            .strip_prefix("/session/")
+            .and_then(|rest| rest.split('/').next())
+            .filter(|id| id.starts_with("ses_"))
+            .map(str::to_string);
+        Entry {
+            kind: "request",
+            time: crate::ids::now_millis(),
+            started: Instant::now(),
+            remote: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.to_string()),
+            action: format!("{} {route}", request.method()),
+            session,
+        }
     }
-    request.extensions_mut().insert(Caller(tenant));
-    next.run(request).await
+
+    fn finish(self, tenant: Option<&Tenant>, response: &Response) -> AuditRecord {
+        let record = tenant.and_then(Tenant::record);
+        AuditRecord {
+            time: self.time,
+            kind: self.kind.into(),
+            tenant: record.map(|r| r.name.clone()),
+            token_id: record.map(|r| r.token_id.clone()),
+            remote: self.remote,
+            action: self.action,
+            session: self.session,
+            outcome: response.status().as_u16().to_string(),
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            bytes: response.body().size_hint().exact().unwrap_or(0),
+            ..Default::default()
+        }
+    }
 }
 
 fn caller(app: &App, headers: &HeaderMap, query: Option<&str>) -> Result<Arc<Tenant>, ApiError> {

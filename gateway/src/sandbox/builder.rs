@@ -100,6 +100,7 @@ impl SandboxBuilder {
                 limits: self.limits,
                 permits: Arc::new(Semaphore::new(self.limits.concurrency.max(1))),
                 host_processes: self.host_processes,
+                observer: std::sync::OnceLock::new(),
             }),
         };
         let builtins = crate::builtin::COMPONENTS.len();

@@ -33,8 +33,9 @@ pub struct Grant {
     /// sees as its preopen's name. A label only: nothing opens it.
     guest_path: String,
     access: Access,
-    /// The share of the sandbox the grant's tenant has, when it has one.
-    quota: Option<Arc<Quota>>,
+    /// The tenant the grant was made for, and its share of the sandbox
+    /// (neither for the server's own user).
+    owner: Option<(Arc<str>, Arc<Quota>)>,
 }
 
 impl PartialEq for Grant {
@@ -72,17 +73,23 @@ impl Grant {
 
     /// Grants a directory already open, shown to the guest as `guest_path`.
     pub fn from_handle(dir: Arc<Dir>, guest_path: String, access: Access) -> Self {
-        Grant { dir, guest_path, access, quota: None }
+        Grant { dir, guest_path, access, owner: None }
     }
 
-    /// The same grant, its calls admitted and metered by `quota`.
-    pub fn with_quota(self, quota: Arc<Quota>) -> Self {
-        Grant { quota: Some(quota), ..self }
+    /// The same grant for `tenant`: its calls are admitted and metered by
+    /// the tenant's `quota`.
+    pub fn for_tenant(self, tenant: &str, quota: Arc<Quota>) -> Self {
+        Grant { owner: Some((tenant.into(), quota)), ..self }
     }
 
     /// The tenant's quota the grant's calls run under, if any.
     pub fn quota(&self) -> Option<&Arc<Quota>> {
-        self.quota.as_ref()
+        self.owner.as_ref().map(|(_, quota)| quota)
+    }
+
+    /// The tenant the grant was made for, if any.
+    pub fn tenant(&self) -> Option<&str> {
+        self.owner.as_ref().map(|(tenant, _)| &**tenant)
     }
 
     /// A read-only grant on `root`.

@@ -126,6 +126,25 @@ impl CancelToken {
     }
 }
 
+/// What the sandbox tells its [`CallObserver`] about each tool call.
+#[derive(Debug)]
+pub struct CallReport<'a> {
+    pub tool: &'a str,
+    pub grant: &'a Grant,
+    pub session_id: Option<&'a str>,
+    pub arguments: &'a str,
+    /// Bytes of output, or why the call failed.
+    pub outcome: Result<usize, &'a CallError>,
+    /// When the call was asked for (ms since the epoch).
+    pub started: i64,
+    pub duration: Duration,
+}
+
+/// Hears of every tool call (the audit log).
+pub trait CallObserver: Send + Sync {
+    fn observe(&self, report: CallReport<'_>);
+}
+
 /// Per-call options beyond the tool, its arguments and its grant.
 #[derive(Default)]
 pub struct CallOptions {
@@ -165,6 +184,8 @@ struct Inner {
     /// Whether the built-in shell may run real host processes (trusted,
     /// single-user only).
     host_processes: bool,
+    /// Told of every tool call, once set.
+    observer: std::sync::OnceLock<Arc<dyn CallObserver>>,
 }
 
 /// One call of a typed interface function: a fresh instance of `pre` under
@@ -219,6 +240,12 @@ impl Sandbox {
         self.inner.host_processes
     }
 
+    /// Tells `observer` of every tool call from now on (once; later calls
+    /// of this are ignored).
+    pub fn observe_calls(&self, observer: Arc<dyn CallObserver>) {
+        let _ = self.inner.observer.set(observer);
+    }
+
     /// Runs `tool` with JSON `arguments` in the workspace `grant` allows.
     pub async fn call(&self, tool: &str, arguments: &str, grant: &Grant) -> Result<ToolOutput, CallError> {
         self.call_with(tool, arguments, grant, CallOptions::default()).await
@@ -226,6 +253,31 @@ impl Sandbox {
 
     /// [`Sandbox::call`] with per-call options.
     pub async fn call_with(
+        &self,
+        tool: &str,
+        arguments: &str,
+        grant: &Grant,
+        options: CallOptions,
+    ) -> Result<ToolOutput, CallError> {
+        let Some(observer) = self.inner.observer.get() else {
+            return self.run_tool(tool, arguments, grant, options).await;
+        };
+        let (started, clock) = (crate::ids::now_millis(), std::time::Instant::now());
+        let session_id = options.session_id.clone();
+        let result = self.run_tool(tool, arguments, grant, options).await;
+        observer.observe(CallReport {
+            tool,
+            grant,
+            session_id: session_id.as_deref(),
+            arguments,
+            outcome: result.as_ref().map(|o| o.output.len()),
+            started,
+            duration: clock.elapsed(),
+        });
+        result
+    }
+
+    async fn run_tool(
         &self,
         tool: &str,
         arguments: &str,

@@ -8,7 +8,7 @@
 //! cannot be taken over, cascading deletes, typed errors, and session
 //! changes that never lose a concurrent one.
 
-use super::{SessionChange, SessionQuery, Store, StoreError};
+use super::{AuditQuery, AuditRecord, SessionChange, SessionQuery, Store, StoreError};
 use crate::ids::{self, Prefix};
 use crate::model::{
     AssistantMessage, Message, MessagePath, MessageTime, ModelRef, Part, Session, SessionTime, Todo, Tokens,
@@ -33,6 +33,7 @@ where
     deleting_a_session_takes_its_descendants(Arc::new(fresh().await)).await;
     todos_and_unfinished_runs(Arc::new(fresh().await)).await;
     sessions_belong_to_their_tenant(Arc::new(fresh().await)).await;
+    the_audit_log_appends_filters_and_prunes(Arc::new(fresh().await)).await;
 }
 
 /// A session as `POST /session` makes one.
@@ -330,4 +331,31 @@ async fn sessions_belong_to_their_tenant(store: Arc<impl Store>) {
     let deleted = store.delete_session(&alice.id).await.expect("delete");
     assert!(deleted.iter().all(|s| s.tenant.as_deref() == Some("alice")), "deleted sessions name their tenant");
     assert_eq!(deleted.len(), 2);
+}
+
+async fn the_audit_log_appends_filters_and_prunes(store: Arc<impl Store>) {
+    let record = |time: i64, tenant: Option<&str>, action: &str| AuditRecord {
+        time,
+        kind: "request".into(),
+        tenant: tenant.map(str::to_string),
+        action: action.into(),
+        outcome: "200".into(),
+        ..Default::default()
+    };
+    store
+        .append_audit(vec![record(1_000, Some("alice"), "first"), record(2_000, Some("bob"), "second")])
+        .await
+        .expect("append");
+    store.append_audit(vec![record(3_000, Some("alice"), "third")]).await.expect("append");
+    let read = |query: AuditQuery| {
+        let store = store.clone();
+        async move { store.audit(&query).await.expect("read").into_iter().map(|r| r.action).collect::<Vec<_>>() }
+    };
+    assert_eq!(read(AuditQuery::default()).await, ["first", "second", "third"], "oldest first");
+    let alice = AuditQuery { tenant: Some("alice".into()), ..Default::default() };
+    assert_eq!(read(alice.clone()).await, ["first", "third"]);
+    assert_eq!(read(AuditQuery { since: Some(2_000), ..Default::default() }).await, ["second", "third"]);
+    assert_eq!(read(AuditQuery { limit: Some(1), ..alice }).await, ["third"], "the newest, when limited");
+    assert_eq!(store.prune_audit(2_500).await.expect("prune"), 2);
+    assert_eq!(read(AuditQuery::default()).await, ["third"]);
 }

@@ -118,6 +118,47 @@ pub struct SessionQuery {
     pub limit: Option<usize>,
 }
 
+/// One entry of the audit log: who did what, when, how long it took and
+/// how it ended. Never changed once written; pruned by age only.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    /// When it started (ms).
+    pub time: i64,
+    /// `request`, `tool`, `auth` (a refused credential) or `admin`.
+    pub kind: String,
+    /// The tenant (`None`: the server's own user, or nobody known).
+    pub tenant: Option<String>,
+    /// The public id of the token used.
+    pub token_id: Option<String>,
+    /// The client's address.
+    pub remote: Option<String>,
+    /// The route (`GET /session/{sessionID}`) or the tool.
+    pub action: String,
+    /// The session it concerned.
+    pub session: Option<String>,
+    /// SHA-256 of the arguments (a tool call's), never the arguments.
+    pub digest: Option<String>,
+    /// The grant a tool call ran under: its folder and access.
+    pub grant: Option<String>,
+    /// The status code, or `ok` / the error kind of a tool call.
+    pub outcome: String,
+    /// How long it took (ms).
+    pub duration_ms: u64,
+    /// Bytes answered or produced.
+    pub bytes: u64,
+}
+
+/// Which audit records to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub tenant: Option<String>,
+    /// At or after this time (ms).
+    pub since: Option<i64>,
+    /// The newest this many (all when unset), oldest first.
+    pub limit: Option<usize>,
+}
+
 /// Where sessions, messages, parts and todos live.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -168,6 +209,13 @@ pub trait Store: Send + Sync + 'static {
     async fn todos(&self, session_id: &str) -> StoreResult<Vec<Todo>>;
     /// Replaces a session's todo list.
     async fn put_todos(&self, session_id: &str, todos: &[Todo]) -> StoreResult<()>;
+
+    /// Appends records to the audit log.
+    async fn append_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()>;
+    /// Audit records matching `query`, oldest first.
+    async fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
+    /// Drops audit records older than `before` (ms); how many.
+    async fn prune_audit(&self, before: i64) -> StoreResult<u64>;
 
     /// Tool parts and assistant messages a crash left running; see
     /// [`crate::conversation::recover`].

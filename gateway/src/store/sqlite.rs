@@ -13,7 +13,7 @@
 //! database made by an older wasmgate is upgraded in place when opened, and
 //! one made by a newer wasmgate is refused rather than misread.
 
-use super::{SessionChange, SessionQuery, Store, StoreError, StoreResult};
+use super::{AuditQuery, AuditRecord, SessionChange, SessionQuery, Store, StoreError, StoreResult};
 use crate::model::{Message, MessageWithParts, Part, Session, Todo};
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
@@ -66,11 +66,24 @@ fn migrations() -> Migrations<'static> {
             "ALTER TABLE session ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
         CREATE INDEX session_tenant ON session (tenant, project_id, updated);",
         ),
+        // The audit log: appended to, pruned by age, never changed.
+        M::up(
+            "CREATE TABLE audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time INTEGER NOT NULL,
+            tenant TEXT,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX audit_time ON audit (time);
+        CREATE INDEX audit_tenant ON audit (tenant, time);
+        CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+        ),
     ])
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: usize = 3;
+pub const SCHEMA_VERSION: usize = 4;
 
 const READERS: usize = 4;
 
@@ -404,6 +417,47 @@ impl Store for SqliteStore {
                 .map(|n| n.max(0) as u64)
         })
         .await
+    }
+
+    async fn append_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()> {
+        self.write(move |c| {
+            let transaction = c.transaction()?;
+            {
+                let mut insert =
+                    transaction.prepare_cached("INSERT INTO audit (time, tenant, data) VALUES (?1, ?2, ?3)")?;
+                for record in &records {
+                    insert.execute(params![record.time, record.tenant, to_json(record)])?;
+                }
+            }
+            transaction.commit()
+        })
+        .await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
+        let query = query.clone();
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT id, data FROM audit WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR time >= ?2)
+                 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let limit = query.limit.map_or(-1, |l| l as i64);
+            let rows = statement.query_map(params![query.tenant, query.since, limit], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })?;
+            let mut records = Vec::new();
+            for row in rows {
+                let (id, text) = row?;
+                records.extend(decode::<AuditRecord>("audit", &id.to_string(), &text));
+            }
+            records.reverse();
+            Ok(records)
+        })
+        .await
+    }
+
+    async fn prune_audit(&self, before: i64) -> StoreResult<u64> {
+        self.write(move |c| c.execute("DELETE FROM audit WHERE time < ?1", [before]).map(|n| n as u64)).await
     }
 
     async fn children(&self, id: &str) -> StoreResult<Vec<Session>> {

@@ -503,3 +503,63 @@ async fn cors_answers_only_listed_origins() {
         assert_eq!(echoed.as_deref() == Some(origin), allowed, "{origin}: {echoed:?}");
     }
 }
+
+#[tokio::test]
+async fn the_audit_log_shows_who_did_what() {
+    let two = two_tenants(&[]).await;
+    let data = two.served.data_dir().to_path_buf();
+    let alice = &two.alice;
+    let (_, session) = alice.post("/session", json!({})).await;
+    let id = session["id"].as_str().unwrap().to_string();
+    let (status, shell) = alice
+        .post(&format!("/session/{id}/shell"), json!({ "agent": "build", "command": "echo s3cr3t-arg > out.txt" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shell}");
+    let (status, _) = two.bob.get(&format!("/session/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let refused = reqwest::Client::new()
+        .get(format!("{}/session", two.served.url))
+        .bearer_auth("wgt_0123456789abcdef_forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    tenant(&data, &["rotate", "bob"]);
+    assert_eq!(two.bob.get("/session").await.0, StatusCode::UNAUTHORIZED);
+
+    // Records are written in the background: give the writer a moment.
+    let mut records = Vec::new();
+    for _ in 0..50 {
+        let output = wasmgate(&["audit", "--json", "--data-dir", data.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        records = serde_json::from_slice::<Vec<Value>>(&output.stdout).unwrap();
+        if records.iter().filter(|r| r["kind"] == "auth").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let find = |predicate: &dyn Fn(&Value) -> bool| records.iter().find(|r| predicate(r)).cloned();
+    let created = find(&|r| r["tenant"] == "alice" && r["action"] == "POST /session").expect("alice's create");
+    assert_eq!(created["outcome"], "200");
+    assert!(created["remote"].as_str().unwrap().starts_with("127.0.0.1:"), "{created}");
+    assert!(created["tokenId"].as_str().is_some_and(|t| t.len() == 16), "{created}");
+    let tool = find(&|r| r["kind"] == "tool" && r["tenant"] == "alice").expect("alice's shell command");
+    assert_eq!(tool["action"], "bash");
+    assert_eq!(tool["session"], id.as_str());
+    assert_eq!(tool["outcome"], "ok");
+    assert!(tool["grant"].as_str().unwrap().ends_with("(read-write)"), "{tool}");
+    assert_eq!(tool["digest"].as_str().map(str::len), Some(64));
+    let probe = find(&|r| r["tenant"] == "bob" && r["action"] == "GET /session/{sessionID}").expect("bob's probe");
+    assert_eq!((probe["outcome"].as_str(), probe["session"].as_str()), (Some("404"), Some(id.as_str())));
+    let failures: Vec<&Value> = records.iter().filter(|r| r["kind"] == "auth").collect();
+    assert!(failures.len() >= 2, "the forged and the rotated token are recorded: {failures:?}");
+    assert!(failures.iter().all(|r| r["tenant"].is_null() && r["outcome"] == "401"));
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(!text.contains("s3cr3t-arg"), "arguments are kept as a digest only");
+    assert!(!text.contains(&two.alice.token), "no token is logged");
+
+    // Filtered by tenant, in text.
+    let output = wasmgate(&["audit", "--tenant", "alice", "--since", "1h", "--data-dir", data.to_str().unwrap()]);
+    let lines = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(lines.lines().count() >= 3 && lines.lines().all(|l| l.contains(" alice ")), "{lines}");
+}

@@ -1,0 +1,216 @@
+//! The hosting benchmark: one wasmgate serving 1,000 tenants on loopback,
+//! every figure against a baseline measured in the same run.
+//!
+//! - memory: resident memory of the server per idle tenant (added, its
+//!   folders opened by one request, one session) and per idle event stream
+//!   (each tenant holding one `/global/event` open), against the server
+//!   with no tenant (goal: <= 64 KiB per idle tenant with its stream);
+//! - throughput: sandboxed calls per second (`GET /file/content`, a `read`
+//!   in the sandbox) spread over 100 tenants against all from 1 tenant
+//!   (goal: >= 90 %);
+//! - fairness: the p99 latency of a quiet tenant's reads while another
+//!   tenant floods the server with reads, against its p99 alone (goal:
+//!   <= 2x);
+//! - auth: the cost of the token check per request, `GET /global/health`
+//!   with a tenant's token against a server with no auth.
+//!
+//! Run with `cargo bench --bench tenants`.
+
+mod common;
+
+use common::{Connection, read_frames, start};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use wasmgate::tenant::{QuotaSettings, Quotas, Tenants};
+
+const TENANTS: usize = 1000;
+const ACTIVE: usize = 100;
+const CONNECTIONS: usize = 32;
+const LOAD_TIME: Duration = Duration::from_secs(3);
+const QUIET_READS: usize = 400;
+
+fn rss_kib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn bearer(token: &str) -> String {
+    format!("authorization: Bearer {token}\r\n")
+}
+
+/// Requests per second of `GET path` over [`CONNECTIONS`] connections, the
+/// i-th using `headers[i % len]`.
+async fn load(address: &str, path: &str, headers: &[String]) -> f64 {
+    let deadline = Instant::now() + LOAD_TIME;
+    let workers: Vec<_> = (0..CONNECTIONS)
+        .map(|i| {
+            let (address, path, header) = (address.to_string(), path.to_string(), headers[i % headers.len()].clone());
+            tokio::spawn(async move {
+                let mut connection = Connection::open(&address).await;
+                let mut done = 0u64;
+                while Instant::now() < deadline {
+                    let (status, body) = connection.request_with("GET", &path, "", &header).await;
+                    assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let began = Instant::now();
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await.unwrap();
+    }
+    total as f64 / began.elapsed().as_secs_f64()
+}
+
+/// The p99 of [`QUIET_READS`] sequential reads by one tenant.
+async fn quiet_p99(address: &str, header: &str) -> Duration {
+    let mut connection = Connection::open(address).await;
+    let mut times = Vec::with_capacity(QUIET_READS);
+    for _ in 0..QUIET_READS {
+        let began = Instant::now();
+        let (status, _) = connection.request_with("GET", "/file/content?path=README.md", "", header).await;
+        assert_eq!(status, 200);
+        times.push(began.elapsed());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    times.sort();
+    times[times.len() * 99 / 100]
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let (project, data, roots) = (work.path().join("project"), work.path().join("data"), work.path().join("roots"));
+    for dir in [&project, &data, &roots] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(project.join("README.md"), "hello\n").unwrap();
+    let config = work.path().join("config.json");
+    std::fs::write(&config, "{}").unwrap();
+    let serve = |data: &Path| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasmgate"));
+        command.args(["serve", "--port", "0", "--data-dir"]).arg(data).arg("--config").arg(&config).arg(&project);
+        command.env("RUST_LOG", "error");
+        start("wasmgate", command, "wasmgate listening")
+    };
+
+    // Auth: the same route with no auth, then with a token.
+    let (open, _) = serve(&work.path().join("open-data"));
+    let no_auth = runtime.block_on(load(&open.address, "/global/health", &[String::new()]));
+    drop(open);
+
+    // 1,000 tenants, each with its own folder.
+    let tenants = Tenants::open(&data, Quotas::default()).unwrap();
+    let mut tokens = Vec::with_capacity(TENANTS);
+    for i in 0..TENANTS {
+        let root = roots.join(format!("t{i}"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("README.md"), format!("tenant {i}\n")).unwrap();
+        let settings = QuotaSettings { requests_per_minute: Some(1_000_000), ..Default::default() };
+        tokens.push(tenants.add(&format!("t{i}"), &[root], settings).unwrap());
+    }
+    drop(tenants);
+    let headers: Vec<String> = tokens.iter().map(|t| bearer(t)).collect();
+
+    let (server, _) = serve(&data);
+    let pid = server.child.id();
+    let address = server.address.clone();
+    std::thread::sleep(Duration::from_millis(500));
+    let with_token = runtime.block_on(load(&address, "/global/health", &headers[..1]));
+    let empty = rss_kib(pid);
+    // Each tenant: one request (its folders opened), one session, one read.
+    runtime.block_on(async {
+        let mut connection = Connection::open(&address).await;
+        for header in &headers {
+            assert_eq!(connection.request_with("POST", "/session", "{}", header).await.0, 200);
+            assert_eq!(connection.request_with("GET", "/file/content?path=README.md", "", header).await.0, 200);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let idle_tenants = rss_kib(pid);
+    // Each tenant holds one event stream open.
+    let streams = runtime.block_on(async {
+        let mut streams = Vec::with_capacity(TENANTS);
+        for token in &tokens {
+            let mut stream = TcpStream::connect(&address).await.unwrap();
+            let request =
+                format!("GET /global/event HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.unwrap();
+            streams.push(stream);
+        }
+        let (sender, mut connected) = tokio::sync::mpsc::unbounded_channel();
+        let readers: Vec<_> = streams
+            .into_iter()
+            .map(|stream| {
+                let sender = sender.clone();
+                tokio::spawn(read_frames(stream, move |frame, _| {
+                    if common::find(frame, b"server.connected").is_some() {
+                        let _ = sender.send(());
+                    }
+                }))
+            })
+            .collect();
+        for _ in 0..TENANTS {
+            connected.recv().await.unwrap();
+        }
+        readers
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let with_streams = rss_kib(pid);
+
+    // Throughput: 100 tenants against 1.
+    let one = runtime.block_on(load(&address, "/file/content?path=README.md", &headers[..1]));
+    let hundred = runtime.block_on(load(&address, "/file/content?path=README.md", &headers[..ACTIVE]));
+
+    // Fairness: a quiet tenant alone, then beside a flood from another.
+    let alone = runtime.block_on(quiet_p99(&address, &headers[1]));
+    let flooded = runtime.block_on(async {
+        let flood = tokio::spawn({
+            let (address, flooder) = (address.clone(), headers[2].clone());
+            async move { load(&address, "/file/content?path=README.md", &[flooder]).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let p99 = quiet_p99(&address, &headers[1]).await;
+        flood.await.unwrap();
+        p99
+    });
+    let after_all = rss_kib(pid);
+    for reader in streams {
+        reader.abort();
+    }
+
+    println!("wasmgate with {TENANTS} tenants (each: a folder, a session, a read, an open event stream)\n");
+    println!("{:<52} {:>12} {:>12} {:>8}", "figure", "measured", "baseline", "ratio");
+    let line = |name: &str, ours: f64, base: f64, unit: &str, ratio: f64| {
+        println!("{name:<52} {ours:>9.1} {unit:<2} {base:>9.1} {unit:<2} {ratio:>7.2}x");
+    };
+    let per_tenant = (idle_tenants - empty) / TENANTS as f64;
+    let per_stream = (with_streams - idle_tenants) / TENANTS as f64;
+    line("memory per idle tenant (vs the server before)", per_tenant, empty, "KiB", per_tenant / empty);
+    line("memory per idle event stream", per_stream, per_tenant, "KiB", per_stream / per_tenant.max(0.1));
+    println!("{:<52} {:>9.1} KiB  (goal <= 64)", "memory per idle tenant with its stream", per_tenant + per_stream);
+    println!("{:<52} {:>9.1} MiB", "server resident memory at the end", after_all / 1024.0);
+    line("sandboxed reads/s: 100 tenants vs 1 tenant", hundred, one, "/s", hundred / one);
+    line(
+        "quiet tenant's read p99: flooded vs alone (ms)",
+        flooded.as_secs_f64() * 1e3,
+        alone.as_secs_f64() * 1e3,
+        "ms",
+        flooded.as_secs_f64() / alone.as_secs_f64(),
+    );
+    // Requests are served on every core: a request's CPU time is cores / rate.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let overhead_us = (cores * 1e6 / with_token - cores * 1e6 / no_auth).max(0.0);
+    line("GET /global/health/s: token vs no auth", with_token, no_auth, "/s", with_token / no_auth);
+    println!("{:<52} {:>9.1} us  (CPU per request)", "token check cost", overhead_us);
+}
