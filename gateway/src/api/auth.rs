@@ -76,6 +76,7 @@ pub(super) async fn authenticate(State(app): State<Arc<App>>, mut request: Reque
             ApiError::RateLimited { message: refused.message, retry_after: refused.retry_after }.into_response()
         }
         Ok(()) => {
+            let _turn = tenant.admit().await;
             request.extensions_mut().insert(Caller(tenant.clone()));
             next.run(request).await
         }

@@ -31,6 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Who a request is made as.
 pub struct Tenant {
@@ -42,6 +43,8 @@ pub struct Tenant {
     workspaces: Mutex<Option<Arc<Workspaces>>>,
     quota: Option<Arc<Quota>>,
     usage: Arc<Usage>,
+    /// Requests being answered at once (`None`: no limit).
+    in_flight: Option<Arc<Semaphore>>,
 }
 
 impl Tenant {
@@ -53,6 +56,7 @@ impl Tenant {
             workspaces: Mutex::new(Some(Arc::new(workspaces))),
             quota: None,
             usage: Arc::new(Usage::default()),
+            in_flight: None,
         })
     }
 
@@ -101,6 +105,13 @@ impl Tenant {
             Some(quotas) => self.usage.admit_request(quotas.requests_per_minute),
             None => Ok(()),
         }
+    }
+
+    /// Waits for the tenant's turn to be answered: its requests past
+    /// `concurrent_requests` queue here, behind each other only, so a
+    /// tenant's flood never stands between another tenant and the server.
+    pub async fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        self.in_flight.as_ref()?.clone().acquire_owned().await.ok()
     }
 
     /// Opens an event stream, if the tenant has one to spare; the ticket
@@ -212,7 +223,17 @@ impl Tenants {
                         && old.quota.as_ref().is_some_and(|q| Arc::ptr_eq(q, &quota))
                 })
                 .and_then(|old| old.workspaces.lock().unwrap_or_else(|p| p.into_inner()).clone());
+            let in_flight = previous
+                .by_name
+                .get(&record.name)
+                .and_then(|old| old.in_flight.clone())
+                .filter(|_| {
+                    previous.by_name.get(&record.name).and_then(|o| o.quotas).map(|q| q.concurrent_requests)
+                        == Some(quotas.concurrent_requests)
+                })
+                .unwrap_or_else(|| Arc::new(Semaphore::new(quotas.concurrent_requests as usize)));
             let tenant = Arc::new(Tenant {
+                in_flight: Some(in_flight),
                 quotas: Some(quotas),
                 workspaces: Mutex::new(opened),
                 quota: Some(quota),

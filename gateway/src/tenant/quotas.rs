@@ -26,6 +26,9 @@ pub struct Quotas {
     pub sessions: u32,
     /// Requests per minute (bursts up to as many at once).
     pub requests_per_minute: u32,
+    /// Requests being answered at once; more wait in the tenant's own queue
+    /// before any work is done for them.
+    pub concurrent_requests: u32,
     /// Event streams open at once.
     pub event_streams: u32,
     /// Model tokens (input and output) per day (UTC).
@@ -45,6 +48,7 @@ impl Default for Quotas {
             disk_bytes: 1 << 30,
             sessions: 1000,
             requests_per_minute: 1200,
+            concurrent_requests: 4,
             event_streams: 16,
             tokens_per_day: 5_000_000,
             host_processes: false,
@@ -85,6 +89,10 @@ pub struct QuotaSettings {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requests_per_minute: Option<u32>,
+    /// Requests answered at once; more wait their turn [default: 4].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrent_requests: Option<u32>,
     /// Event streams open at once [default: 16].
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,6 +119,7 @@ impl QuotaSettings {
             disk_bytes: self.disk_bytes.unwrap_or(defaults.disk_bytes),
             sessions: self.sessions.unwrap_or(defaults.sessions),
             requests_per_minute: self.requests_per_minute.unwrap_or(defaults.requests_per_minute),
+            concurrent_requests: self.concurrent_requests.unwrap_or(defaults.concurrent_requests).max(1),
             event_streams: self.event_streams.unwrap_or(defaults.event_streams),
             tokens_per_day: self.tokens_per_day.unwrap_or(defaults.tokens_per_day),
             host_processes: self.host_processes.unwrap_or(defaults.host_processes),
@@ -127,6 +136,7 @@ impl QuotaSettings {
             disk_bytes: other.disk_bytes.or(self.disk_bytes),
             sessions: other.sessions.or(self.sessions),
             requests_per_minute: other.requests_per_minute.or(self.requests_per_minute),
+            concurrent_requests: other.concurrent_requests.or(self.concurrent_requests),
             event_streams: other.event_streams.or(self.event_streams),
             tokens_per_day: other.tokens_per_day.or(self.tokens_per_day),
             host_processes: other.host_processes.or(self.host_processes),
