@@ -253,7 +253,11 @@ impl Tenants {
     /// Whether the server hosts tenants: one exists, or did since it
     /// started. Then every request needs a token (or the password).
     pub fn hosting(&self) -> bool {
-        self.snapshot();
+        // Once set it stays set: only a server not hosting yet looks again
+        // (a token is checked against fresh tenants by `verify` anyway).
+        if !self.hosting.load(Ordering::Relaxed) {
+            self.snapshot();
+        }
         self.hosting.load(Ordering::Relaxed)
     }
 
