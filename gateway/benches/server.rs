@@ -46,28 +46,7 @@ fn rss_mib(pid: u32) -> f64 {
 
 /// Requests per second on `path` over [`LOAD_CONNECTIONS`] keep-alive connections.
 async fn load(address: &str, path: &str) -> f64 {
-    let deadline = Instant::now() + LOAD_TIME;
-    let workers: Vec<_> = (0..LOAD_CONNECTIONS)
-        .map(|_| {
-            let (address, path) = (address.to_string(), path.to_string());
-            tokio::spawn(async move {
-                let mut connection = Connection::open(&address).await;
-                let mut done = 0u64;
-                while Instant::now() < deadline {
-                    let (status, _) = connection.request("GET", &path, "").await;
-                    assert_eq!(status, 200, "GET {path}");
-                    done += 1;
-                }
-                done
-            })
-        })
-        .collect();
-    let began = Instant::now();
-    let mut total = 0;
-    for worker in workers {
-        total += worker.await.unwrap();
-    }
-    total as f64 / began.elapsed().as_secs_f64()
+    common::load(address, path, &[String::new()], LOAD_CONNECTIONS, LOAD_TIME).await
 }
 
 /// How event delivery to [`SUBSCRIBERS`] streams went.

@@ -48,28 +48,7 @@ fn bearer(token: &str) -> String {
 /// Requests per second of `GET path` over [`CONNECTIONS`] connections, the
 /// i-th using `headers[i % len]`.
 async fn load(address: &str, path: &str, headers: &[String]) -> f64 {
-    let deadline = Instant::now() + LOAD_TIME;
-    let workers: Vec<_> = (0..CONNECTIONS)
-        .map(|i| {
-            let (address, path, header) = (address.to_string(), path.to_string(), headers[i % headers.len()].clone());
-            tokio::spawn(async move {
-                let mut connection = Connection::open(&address).await;
-                let mut done = 0u64;
-                while Instant::now() < deadline {
-                    let (status, body) = connection.request_with("GET", &path, "", &header).await;
-                    assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
-                    done += 1;
-                }
-                done
-            })
-        })
-        .collect();
-    let began = Instant::now();
-    let mut total = 0;
-    for worker in workers {
-        total += worker.await.unwrap();
-    }
-    total as f64 / began.elapsed().as_secs_f64()
+    common::load(address, path, headers, CONNECTIONS, LOAD_TIME).await
 }
 
 /// The p99 of [`QUIET_READS`] sequential reads by one tenant.

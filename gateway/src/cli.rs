@@ -364,16 +364,7 @@ fn open_tenants(args: &TenantArgs) -> Result<Tenants, CliError> {
 fn tenant_list(tenants: &Tenants, json: bool) -> String {
     let all = tenants.list();
     if json {
-        let rows: Vec<serde_json::Value> = all
-            .iter()
-            .filter_map(|t| {
-                let record = t.record()?;
-                Some(serde_json::json!({
-                    "name": record.name, "roots": record.roots, "created": record.created,
-                    "tokenID": record.token_id, "settings": record.quotas, "quotas": t.quotas(),
-                }))
-            })
-            .collect();
+        let rows: Vec<serde_json::Value> = all.iter().filter_map(|t| t.to_json()).collect();
         return serde_json::to_string_pretty(&rows).expect("tenants serialize") + "\n";
     }
     if all.is_empty() {

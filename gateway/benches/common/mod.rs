@@ -167,6 +167,34 @@ impl Connection {
     }
 }
 
+/// Requests per second of `GET path` over `connections` keep-alive
+/// connections for `time`, the i-th sending `headers[i % len]` (header
+/// lines, each ending in `\r\n`; `[String::new()]` for none).
+pub async fn load(address: &str, path: &str, headers: &[String], connections: usize, time: Duration) -> f64 {
+    let deadline = Instant::now() + time;
+    let workers: Vec<_> = (0..connections)
+        .map(|i| {
+            let (address, path, header) = (address.to_string(), path.to_string(), headers[i % headers.len()].clone());
+            tokio::spawn(async move {
+                let mut connection = Connection::open(&address).await;
+                let mut done = 0u64;
+                while Instant::now() < deadline {
+                    let (status, body) = connection.request_with("GET", &path, "", &header).await;
+                    assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let began = Instant::now();
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await.unwrap();
+    }
+    total as f64 / began.elapsed().as_secs_f64()
+}
+
 pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }

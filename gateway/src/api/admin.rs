@@ -64,16 +64,9 @@ async fn blocking<T: Send + 'static>(
 
 /// A tenant as the admin API shows it (never its token).
 async fn describe(app: &App, tenant: &Tenant) -> ApiResult<Value> {
-    let record = tenant.record().expect("listed tenants have records");
-    Ok(json!({
-        "name": record.name,
-        "roots": record.roots,
-        "created": record.created,
-        "settings": record.quotas,
-        "quotas": tenant.quotas(),
-        "tokenID": record.token_id,
-        "usage": usage(app, tenant).await?,
-    }))
+    let mut described = tenant.to_json().expect("listed tenants have records");
+    described["usage"] = usage(app, tenant).await?;
+    Ok(described)
 }
 
 /// What a tenant uses now against its quotas.

@@ -70,6 +70,20 @@ impl Tenant {
         self.record.as_ref()
     }
 
+    /// The tenant as the admin API and `tenant list --json` show it: never
+    /// its token (`None`: the server's own user).
+    pub fn to_json(&self) -> Option<serde_json::Value> {
+        let record = self.record.as_ref()?;
+        Some(serde_json::json!({
+            "name": record.name,
+            "roots": record.roots,
+            "created": record.created,
+            "settings": record.quotas,
+            "quotas": self.quotas,
+            "tokenID": record.token_id,
+        }))
+    }
+
     /// The quotas (`None`: the server's own user).
     pub fn quotas(&self) -> Option<&Quotas> {
         self.quotas.as_ref()
@@ -214,23 +228,18 @@ impl Tenants {
                 meters.insert(record.name.clone(), (usage.clone(), changed.clone()));
                 changed
             };
-            // Folders already opened stay open when nothing about them changed.
-            let opened = previous
-                .by_name
-                .get(&record.name)
+            // Folders already opened, and the queue of requests in flight,
+            // carry over when nothing about them changed.
+            let old = previous.by_name.get(&record.name);
+            let opened = old
                 .filter(|old| {
                     old.record.as_ref().is_some_and(|r| r.roots == record.roots)
                         && old.quota.as_ref().is_some_and(|q| Arc::ptr_eq(q, &quota))
                 })
                 .and_then(|old| old.workspaces.lock().unwrap_or_else(|p| p.into_inner()).clone());
-            let in_flight = previous
-                .by_name
-                .get(&record.name)
+            let in_flight = old
+                .filter(|old| old.quotas.map(|q| q.concurrent_requests) == Some(quotas.concurrent_requests))
                 .and_then(|old| old.in_flight.clone())
-                .filter(|_| {
-                    previous.by_name.get(&record.name).and_then(|o| o.quotas).map(|q| q.concurrent_requests)
-                        == Some(quotas.concurrent_requests)
-                })
                 .unwrap_or_else(|| Arc::new(Semaphore::new(quotas.concurrent_requests as usize)));
             let tenant = Arc::new(Tenant {
                 in_flight: Some(in_flight),
