@@ -14,6 +14,7 @@ use tower::ServiceExt;
 use wasmgate::app::{App, Credentials, Paths};
 use wasmgate::config::Config;
 use wasmgate::store::SqliteStore;
+use wasmgate::tenant::Tenants;
 use wasmgate::workspace::Workspaces;
 
 /// A server over a workspace folder, with its own database.
@@ -33,12 +34,28 @@ impl TestServer {
         Self::build(workspace, Config::parse(config, Path::new("/")).expect("the test config parses"), None)
     }
 
+    /// A server hosting the tenants of `tenants`, with a configuration's text.
+    pub fn hosting(workspace: &Path, config: &str, tenants: Arc<Tenants>) -> Self {
+        let config = Config::parse(config, Path::new("/")).expect("the test config parses");
+        Self::assemble(workspace, config, None, Some(tenants))
+    }
+
     fn build(workspace: &Path, config: Config, credentials: Option<Credentials>) -> Self {
+        Self::assemble(workspace, config, credentials, None)
+    }
+
+    fn assemble(
+        workspace: &Path,
+        config: Config,
+        credentials: Option<Credentials>,
+        tenants: Option<Arc<Tenants>>,
+    ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&data.path().join("wasmgate.db")).unwrap();
         let app = App::builder(sandbox(), Arc::new(store), Workspaces::new(workspace, &[]).unwrap(), config)
             .paths(Paths { home: "/home".into(), data: data.path().into(), config: "/config".into() })
             .credentials(credentials)
+            .tenants(tenants)
             // The environment is not read: tests name their providers.
             .environment(|_| None)
             .build();

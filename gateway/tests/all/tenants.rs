@@ -8,7 +8,9 @@ use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+use wasmgate::tenant::{QuotaSettings, Quotas, Tenants};
 
 /// A tenant's client: its token on every request.
 struct As {
@@ -562,4 +564,90 @@ async fn the_audit_log_shows_who_did_what() {
     let output = wasmgate(&["audit", "--tenant", "alice", "--since", "1h", "--data-dir", data.to_str().unwrap()]);
     let lines = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(lines.lines().count() >= 3 && lines.lines().all(|l| l.contains(" alice ")), "{lines}");
+}
+
+/// A tenant's prompt through the in-process router, with its token.
+async fn prompt_as(server: &crate::router::TestServer, token: &str, id: &str, text: &str) -> (u16, Value) {
+    use axum::http::{Request, header};
+    let request = Request::post(format!("/session/{id}/message"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(crate::agent::prompt_body(text).into())
+        .unwrap();
+    let (status, body) = server.send(request).await;
+    (status.as_u16(), body)
+}
+
+#[tokio::test]
+async fn the_model_of_one_tenant_cannot_reach_another_tenants_folder() {
+    use crate::scripted_model::{Chunk, Reply, ScriptedModel, says};
+    use axum::http::{Request, header};
+    let (host, alice_root, bob_root, data) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let bob_dir = bob_root.path().canonicalize().unwrap();
+    std::fs::write(bob_dir.join("secret.txt"), "bob-only-secret").unwrap();
+    std::os::unix::fs::symlink(&bob_dir, alice_root.path().join("to-bob")).unwrap();
+    let bob_file = bob_dir.join("secret.txt").display().to_string();
+    let relative_to_bob = format!("../{}/secret.txt", bob_dir.file_name().unwrap().to_str().unwrap());
+    let model = ScriptedModel::start(vec![
+        Reply::Stream(vec![
+            Chunk::Call("c1", "read", json!({ "filePath": bob_file })),
+            Chunk::Call("c2", "read", json!({ "filePath": relative_to_bob })),
+            Chunk::Call("c3", "read", json!({ "filePath": "to-bob/secret.txt" })),
+            Chunk::Call("c4", "bash", json!({ "command": format!("cat {bob_file}; cat to-bob/secret.txt; echo x > {}/pwned.txt", bob_dir.display()), "description": "try" })),
+            Chunk::Call("c5", "grep", json!({ "pattern": "bob-only", "path": bob_dir.display().to_string() })),
+            Chunk::Call("c6", "write", json!({ "filePath": bob_dir.join("pwned.txt").display().to_string(), "content": "x" })),
+        ]),
+        says("Tried."),
+        says("Again."),
+    ])
+    .await;
+    let tenants = Arc::new(Tenants::open(data.path(), Quotas::default()).unwrap());
+    let alice = tenants.add("alice", &[alice_root.path().to_path_buf()], QuotaSettings::default()).unwrap();
+    tenants.add("bob", &[bob_dir.clone()], QuotaSettings::default()).unwrap();
+    let config = crate::agent::config(&model, json!({ "permission": { "*": "allow" } }));
+    let server = crate::router::TestServer::hosting(host.path(), &config, tenants.clone());
+
+    let create = Request::post("/session")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {alice}"))
+        .body("{}".into())
+        .unwrap();
+    let (_, session) = server.send(create).await;
+    let id = session["id"].as_str().unwrap().to_string();
+    let (status, reply) = prompt_as(&server, &alice, &id, "read bob's files").await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(!reply.to_string().contains("bob-only-secret"), "the model read another tenant's file: {reply}");
+    let requests = model.requests();
+    assert!(!serde_json::to_string(&requests).unwrap().contains("bob-only-secret"), "the model was shown bob's file");
+    assert!(!bob_dir.join("pwned.txt").exists(), "the model wrote into another tenant's folder");
+    let messages = Request::get(format!("/session/{id}/message"))
+        .header(header::AUTHORIZATION, format!("Bearer {alice}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (_, messages) = server.send(messages).await;
+    let tools: Vec<(String, String)> = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["parts"].as_array().unwrap().clone())
+        .filter(|p| p["type"] == "tool")
+        .map(|p| (p["callID"].as_str().unwrap().to_string(), p["state"]["status"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(tools.len(), 6, "every attempt ran: {tools:?}");
+    for (call, status) in &tools {
+        assert!(call == "c4" || status == "error", "{call} was not refused: {status}");
+    }
+
+    // Over its daily token quota, the tenant's next turn ends with a clear error.
+    tenants.set("alice", &QuotaSettings { tokens_per_day: Some(1), ..Default::default() }).unwrap();
+    let (status, reply) = prompt_as(&server, &alice, &id, "again").await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["info"]["error"]["name"], "QuotaExceededError", "{reply}");
+    assert!(reply["info"]["error"]["data"]["message"].as_str().unwrap().contains("daily model token quota"), "{reply}");
+    assert_eq!(model.left(), 1, "the model was not called over the quota");
 }
