@@ -608,7 +608,7 @@ async fn the_model_of_one_tenant_cannot_reach_another_tenants_folder() {
     .await;
     let tenants = Arc::new(Tenants::open(data.path(), Quotas::default()).unwrap());
     let alice = tenants.add("alice", &[alice_root.path().to_path_buf()], QuotaSettings::default()).unwrap();
-    tenants.add("bob", &[bob_dir.clone()], QuotaSettings::default()).unwrap();
+    tenants.add("bob", std::slice::from_ref(&bob_dir), QuotaSettings::default()).unwrap();
     let config = crate::agent::config(&model, json!({ "permission": { "*": "allow" } }));
     let server = crate::router::TestServer::hosting(host.path(), &config, tenants.clone());
 
