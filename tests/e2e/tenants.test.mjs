@@ -54,7 +54,9 @@ test("without a token the SDK is refused", async () => {
 });
 
 test("each tenant's SDK sees only its own sessions, files and events", async () => {
-  const events = await bob.global.event();
+  // Closed at the end: the SDK's stream reconnects forever otherwise.
+  const closing = new AbortController();
+  const events = await bob.global.event({ signal: closing.signal });
   const bobSeen = [];
   const reading = (async () => {
     for await (const event of events.stream) {
@@ -86,7 +88,8 @@ test("each tenant's SDK sees only its own sessions, files and events", async () 
   assert.ok(!bobSeen.some((e) => e.includes(mine.id) || e.includes("alice")), `bob saw alice's events: ${bobSeen}`);
   const still = await alice.session.get({ sessionID: mine.id }, { throwOnError: true });
   assert.equal(still.data.title, "alice only");
-  void reading;
+  closing.abort();
+  await reading.catch(() => {});
 });
 
 test("the TUI attaches with -p TOKEN and lists only its tenant's sessions", { skip: !have("tmux") && "tmux is missing" }, async () => {
