@@ -205,6 +205,9 @@ impl Workspaces {
         for folder in more {
             roots.push(Root::open(folder)?);
         }
+        if let Some(quota) = &owner.quota {
+            quota.watch_roots(roots.iter().map(|root| root.handle.clone()).collect());
+        }
         let root = &roots[0];
         let identity = identity(&root.handle).map_err(|e| opening_failed(&root.canonical.display().to_string(), e))?;
         let default = Arc::new(workspace(root, root.handle.clone(), identity, &root.canonical, started, &owner)?);

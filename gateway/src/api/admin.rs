@@ -80,10 +80,15 @@ async fn usage(app: &App, tenant: &Tenant) -> ApiResult<Value> {
         _ => 0,
     };
     let quota = tenant.quota();
+    let disk = match quota.cloned() {
+        Some(quota) => tokio::task::spawn_blocking(move || quota.disk_used()).await.unwrap_or(0),
+        None => 0,
+    };
     Ok(json!({
         "sessions": sessions,
         "toolCallsRunning": quota.map_or(0, |q| q.running()),
         "cpuSecondsThisHour": quota.map_or(0.0, |q| q.cpu_used().as_secs_f64()),
+        "diskBytes": disk,
         "eventStreams": tenant.usage().streams(),
         "requests": tenant.usage().requests(),
         "requestsRefused": tenant.usage().refused(),

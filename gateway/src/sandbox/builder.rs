@@ -101,6 +101,7 @@ impl SandboxBuilder {
                 permits: Arc::new(Semaphore::new(self.limits.concurrency.max(1))),
                 host_processes: self.host_processes,
                 observer: std::sync::OnceLock::new(),
+                fair_share: super::fair_share::FairShare::of_this_machine(),
             }),
         };
         let builtins = crate::builtin::COMPONENTS.len();

@@ -3,9 +3,11 @@
 //! whatever the guest did into a result or a [`CallError`].
 
 use super::bindings::GuestError;
-use super::disk_quota::DiskBudget;
+use super::disk_quota::{DiskBudget, Refusal};
+use super::disk_usage::STALE_AFTER;
 use super::host_process::ProcessGrant;
 use super::limits::MemoryGuard;
+use super::quota::Admitted;
 use super::state::{CallState, MAX_RESOURCES, OutputCapReached, OutputMeter};
 use super::{Access, CallError, CallOptions, Grant, Inner, QuotaExceeded};
 use std::sync::atomic::Ordering;
@@ -44,8 +46,8 @@ pub(super) struct Call {
     cap: usize,
     deadline: Duration,
     _permit: OwnedSemaphorePermit,
-    /// The tenant's permit, taken before the sandbox's.
-    _tenant_permit: Option<OwnedSemaphorePermit>,
+    /// The tenant's place, taken before the sandbox's permit.
+    _admitted: Option<Admitted>,
 }
 
 impl Call {
@@ -62,13 +64,31 @@ impl Call {
         // The tenant's own permits first: a tenant's flood waits in its own
         // queue, holding at most its share of the sandbox's permits.
         let quota = grant.and_then(Grant::quota).cloned();
-        let tenant_permit = match &quota {
-            Some(quota) => Some(quota.admit().await.map_err(|QuotaExceeded(m)| CallError::QuotaExceeded(m))?),
+        let admitted = match grant.and_then(Grant::owner) {
+            Some((tenant, quota)) => Some(
+                quota.admit(tenant, &inner.fair_share).await.map_err(|QuotaExceeded(m)| CallError::QuotaExceeded(m))?,
+            ),
             None => None,
         };
         let permit =
             inner.permits.clone().acquire_owned().await.map_err(|_| CallError::Host("sandbox closed".into()))?;
         let limits = quota.as_ref().map(|q| q.limits());
+        // A tenant's writing call counts against what its folders hold:
+        // measured before its first such call, again in the background
+        // once the figure is old (see `disk_usage`).
+        let writes_to = quota.as_ref().filter(|_| grant.is_some_and(|g| g.access() == Access::ReadWrite));
+        let tenant_disk = writes_to.map(|q| q.disk());
+        if let Some((usage, _)) = &tenant_disk {
+            let measure = {
+                let usage = usage.clone();
+                move || usage.measure()
+            };
+            match usage.age() {
+                None => drop(tokio::task::spawn_blocking(measure).await),
+                Some(age) if age >= STALE_AFTER => drop(tokio::task::spawn_blocking(measure)),
+                Some(_) => {}
+            }
+        }
         let cap = inner.limits.output;
         let stdout = MemoryOutputPipe::new(cap);
         let stderr = MemoryOutputPipe::new(cap);
@@ -97,7 +117,7 @@ impl Call {
             tool: tool.to_string(),
             grant: grant.cloned(),
             preopen: None,
-            disk: DiskBudget::new(inner.limits.disk_write),
+            disk: DiskBudget::new(inner.limits.disk_write, tenant_disk),
             processes: grant.filter(|_| host_processes && processes).map(|g| ProcessGrant {
                 workspace: g.dir().clone(),
                 home: g.guest_path().to_string(),
@@ -124,14 +144,29 @@ impl Call {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        Ok(Call { store, stdout, stderr, cap, deadline, _permit: permit, _tenant_permit: tenant_permit })
+        Ok(Call { store, stdout, stderr, cap, deadline, _permit: permit, _admitted: admitted })
+    }
+
+    /// Why one of the call's writes was refused, if one was.
+    pub(super) fn disk_refusal(&self) -> Option<Refusal> {
+        self.store.data().disk.refusal().cloned()
     }
 
     /// Turns a wasmtime outcome into the call's result, naming the limit a
     /// trap came from when one did.
     pub(super) fn finish<T>(self, outcome: wasmtime::Result<Result<T, GuestError>>) -> Result<T, CallError> {
         let error = match outcome {
-            Ok(result) => return result.map_err(CallError::from),
+            Ok(result) => {
+                let refusal = self.disk_refusal();
+                return result.map_err(|error| {
+                    let error = CallError::from(error);
+                    match refusal {
+                        Some(Refusal::Quota(why)) => CallError::QuotaExceeded(format!("{error}: {why}")),
+                        Some(Refusal::Call(why)) => CallError::Failed(format!("{error}: {why}")),
+                        None => error,
+                    }
+                });
+            }
             Err(error) => error,
         };
         let state = self.store.data();

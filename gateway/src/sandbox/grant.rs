@@ -87,6 +87,11 @@ impl Grant {
         self.owner.as_ref().map(|(_, quota)| quota)
     }
 
+    /// The tenant the grant was made for and its quota, if any.
+    pub(super) fn owner(&self) -> Option<&(Arc<str>, Arc<Quota>)> {
+        self.owner.as_ref()
+    }
+
     /// The tenant the grant was made for, if any.
     pub fn tenant(&self) -> Option<&str> {
         self.owner.as_ref().map(|(tenant, _)| &**tenant)

@@ -20,7 +20,8 @@ pub struct Limits {
     pub output: usize,
     /// Calls that may run at once; more wait for a turn.
     pub concurrency: usize,
-    /// Bytes one call may write to files; a write past it fails.
+    /// Bytes one call may add to files (growth; rewriting in place is
+    /// free); a write past it fails.
     pub disk_write: u64,
 }
 

@@ -27,8 +27,10 @@ mod bulk_fs;
 mod cache;
 mod call;
 mod disk_quota;
+mod disk_usage;
 mod engine;
 mod error;
+mod fair_share;
 mod grant;
 mod host_process;
 mod limits;
@@ -186,6 +188,8 @@ struct Inner {
     host_processes: bool,
     /// Told of every tool call, once set.
     observer: std::sync::OnceLock<Arc<dyn CallObserver>>,
+    /// The threads tenants' calls share (see `fair_share`).
+    fair_share: fair_share::FairShare,
 }
 
 /// One call of a typed interface function: a fresh instance of `pre` under
@@ -295,7 +299,13 @@ impl Sandbox {
             instance.wasmgate_tools_tool().call_invoke(&mut call.store, tool, arguments, &context).await
         }
         .await;
-        let result = call.finish(outcome)?;
+        let refusal = call.disk_refusal();
+        let mut result = call.finish(outcome)?;
+        // A tool that went on after a refused write (a shell script) says
+        // so in its own words; the caller also learns which limit it met.
+        if let Some(refusal) = refusal {
+            result.output = format!("{}\n\n(wasmgate: {})", result.output.trim_end(), refusal.message());
+        }
         let cap = self.inner.limits.output;
         if result.output.len() > cap || result.metadata.len() > cap {
             return Err(CallError::OutputLimit(cap));

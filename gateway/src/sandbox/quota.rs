@@ -5,17 +5,20 @@
 //! at once (admitted here *before* the global permits, so one tenant's flood
 //! queues behind its own permits and never holds all of the sandbox's), how
 //! much memory and time each may take, how many epoch ticks of guest
-//! execution its calls may spend per hour, and whether its shell may start
-//! host processes. A quota travels on the [`Grant`](super::Grant)s made
+//! execution its calls may spend per hour, how many bytes its folders may
+//! hold (see `disk_usage`), and whether its shell may start host processes. A quota travels on the [`Grant`](super::Grant)s made
 //! from the tenant's roots, so no caller (a model's tool call, a file route)
 //! can reach the sandbox without it.
 
+use super::disk_usage::DiskUsage;
 use super::engine::EPOCH_TICK;
+use super::fair_share::{ACTIVE_WINDOW, FairShare};
+use cap_std::fs::Dir;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// The window CPU time is counted in.
 pub const CPU_WINDOW: Duration = Duration::from_secs(3600);
@@ -31,6 +34,8 @@ pub struct QuotaLimits {
     pub deadline: Duration,
     /// Guest execution time all calls may spend per [`CPU_WINDOW`].
     pub cpu_per_window: Duration,
+    /// Bytes the tenant's folders may hold; a write past it fails.
+    pub disk: u64,
     /// Whether the shell may run host processes (the sandbox must allow
     /// them too).
     pub host_processes: bool,
@@ -42,7 +47,26 @@ pub struct QuotaLimits {
 pub struct Quota {
     limits: QuotaLimits,
     permits: Arc<Semaphore>,
+    /// Calls past admission and their fair share, running now.
+    started: AtomicUsize,
+    /// Told when one of them ends.
+    ended: Notify,
     meter: Arc<CpuMeter>,
+    disk: Arc<DiskUsage>,
+}
+
+/// A call's place among its tenant's: given back when dropped.
+#[derive(Debug)]
+pub(super) struct Admitted {
+    quota: Arc<Quota>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.quota.started.fetch_sub(1, Ordering::Relaxed);
+        self.quota.ended.notify_waiters();
+    }
 }
 
 /// Epoch ticks spent in the current window.
@@ -89,17 +113,38 @@ pub struct QuotaExceeded(pub String);
 impl Quota {
     /// A fresh quota: nothing used yet.
     pub fn new(limits: QuotaLimits) -> Arc<Self> {
-        Self::with_meter(limits, Arc::default())
+        Self::with_meters(limits, Arc::default(), Arc::default())
     }
 
-    /// New limits over the same CPU meter (the permits are new: calls
-    /// running under the old limits finish under them).
+    /// New limits over the same CPU and disk meters (the permits are new:
+    /// calls running under the old limits finish under them).
     pub fn with_limits(&self, limits: QuotaLimits) -> Arc<Self> {
-        Self::with_meter(limits, self.meter.clone())
+        Self::with_meters(limits, self.meter.clone(), self.disk.clone())
     }
 
-    fn with_meter(limits: QuotaLimits, meter: Arc<CpuMeter>) -> Arc<Self> {
-        Arc::new(Quota { limits, permits: Arc::new(Semaphore::new(limits.concurrency.max(1))), meter })
+    fn with_meters(limits: QuotaLimits, meter: Arc<CpuMeter>, disk: Arc<DiskUsage>) -> Arc<Self> {
+        let permits = Arc::new(Semaphore::new(limits.concurrency.max(1)));
+        Arc::new(Quota { limits, permits, started: AtomicUsize::new(0), ended: Notify::new(), meter, disk })
+    }
+
+    /// Counts what `roots` (the tenant's folders) hold against the disk
+    /// quota from now on.
+    pub fn watch_roots(&self, roots: Vec<Arc<Dir>>) {
+        self.disk.watch(roots);
+    }
+
+    /// Bytes the tenant's folders hold: as last counted, or walked now if
+    /// they never were (blocks for the walk).
+    pub fn disk_used(&self) -> u64 {
+        match self.disk.age() {
+            Some(_) => self.disk.used(),
+            None => self.disk.measure(),
+        }
+    }
+
+    /// The disk meter and its limit, for a call's writes.
+    pub(super) fn disk(&self) -> (Arc<DiskUsage>, u64) {
+        (self.disk.clone(), self.limits.disk)
     }
 
     /// The limits.
@@ -112,16 +157,35 @@ impl Quota {
         self.meter.used()
     }
 
-    /// Calls of this tenant running now.
+    /// Calls of this tenant running now (not those waiting their turn).
     pub fn running(&self) -> usize {
-        self.limits.concurrency.max(1) - self.permits.available_permits()
+        self.started.load(Ordering::Relaxed)
     }
 
-    /// Waits for one of the tenant's call permits, then checks its CPU time.
-    pub(super) async fn admit(&self) -> Result<OwnedSemaphorePermit, QuotaExceeded> {
+    /// Waits for one of the tenant's call permits, checks its CPU time,
+    /// then waits until the tenant runs fewer calls than its fair share of
+    /// the threads (see `fair_share`).
+    pub(super) async fn admit(
+        self: &Arc<Self>,
+        tenant: &Arc<str>,
+        fair: &FairShare,
+    ) -> Result<Admitted, QuotaExceeded> {
         let permit = self.permits.clone().acquire_owned().await.map_err(|_| QuotaExceeded("closed".into()))?;
         self.check_cpu()?;
-        Ok(permit)
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            let share = fair.share(tenant);
+            let started = self
+                .started
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |running| (running < share).then_some(running + 1));
+            if started.is_ok() {
+                return Ok(Admitted { quota: self.clone(), _permit: permit });
+            }
+            // The share grows back once the others fall quiet.
+            let _ = tokio::time::timeout(ACTIVE_WINDOW, ended).await;
+        }
     }
 
     fn check_cpu(&self) -> Result<(), QuotaExceeded> {

@@ -56,7 +56,7 @@ pub(crate) struct CallState {
     pub(crate) grant: Option<super::Grant>,
     /// The guest's root directory once it asked for it (see `preopen`).
     pub(crate) preopen: Option<wasmtime_wasi::filesystem::Dir>,
-    /// What the call may still write to files.
+    /// What the call may still add to files (and its tenant's disk meter).
     pub(crate) disk: Arc<super::disk_quota::DiskBudget>,
     /// Set only where host processes are allowed, for `host-process`.
     pub(crate) processes: Option<super::host_process::ProcessGrant>,

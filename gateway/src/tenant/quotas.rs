@@ -152,6 +152,7 @@ impl Quotas {
             memory: usize::try_from(self.memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
             deadline: Duration::from_secs(self.timeout_seconds.max(1)),
             cpu_per_window: Duration::from_secs(self.cpu_seconds_per_hour),
+            disk: self.disk_bytes,
             host_processes: self.host_processes,
         }
     }

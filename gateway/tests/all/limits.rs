@@ -195,5 +195,54 @@ async fn a_call_cannot_write_more_to_disk_than_its_budget() {
     let raw = call("fs", json!({ "op": "write", "path": "raw.txt", "content": big }), &grant).await;
     assert!(raw.is_err() || !raw.as_ref().unwrap().output.contains("written"), "{raw:?}");
     assert!(std::fs::metadata(fx.ws.join("raw.txt")).map_or(0, |m| m.len()) <= budget);
+    // Growing a file by its size counts as writing (a sparse terabyte is
+    // no way around the budget), and the result says which limit it met.
+    let sparse = call("fs", json!({ "op": "set-size", "path": "sparse.bin", "size": 1u64 << 40 }), &grant).await;
+    let said = format!("{sparse:?}");
+    assert!(said.contains("may add at most"), "{said}");
+    assert!(std::fs::metadata(fx.ws.join("sparse.bin")).map_or(0, |m| m.len()) <= budget);
+    // Rewriting a file in place adds nothing: the same megabyte five times.
+    for round in 0..5 {
+        let result = call("write", json!({ "filePath": "big.txt", "content": "y".repeat(1 << 20) }), &grant).await;
+        assert!(result.is_ok(), "round {round}: {result:?}");
+    }
     assert_still_serving(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flooding_tenant_runs_only_its_share_while_another_is_active() {
+    use wasmgate::sandbox::{Quota, QuotaLimits};
+    let fx = Fixture::new();
+    let limits = QuotaLimits {
+        concurrency: 4,
+        memory: 64 << 20,
+        deadline: Duration::from_secs(2),
+        cpu_per_window: Duration::from_secs(3600),
+        disk: u64::MAX,
+        host_processes: false,
+    };
+    let (flooder, quiet) = (Quota::new(limits), Quota::new(limits));
+    let flooding = fx.read_write().for_tenant("fair-flooder", flooder.clone());
+    let quieter = fx.read_write().for_tenant("fair-quiet", quiet.clone());
+    call("noop", json!({}), &quieter).await.unwrap();
+    let flood: Vec<_> = (0..4)
+        .map(|_| {
+            let grant = flooding.clone();
+            tokio::spawn(async move { call("spin", json!({}), &grant).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Two tenants active: each runs at most half the threads (at least one).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let share = (threads / 2).max(1);
+    assert!(flooder.running() <= share, "{} calls running past a share of {share}", flooder.running());
+    assert!(flooder.running() >= 1, "the flood ran nothing");
+    let began = Instant::now();
+    call("noop", json!({}), &quieter).await.unwrap();
+    assert!(began.elapsed() < Duration::from_secs(1), "the quiet tenant waited {:?}", began.elapsed());
+    // Once the quiet one falls quiet, the flood gets the machine back and
+    // every one of its calls runs (to its deadline).
+    for call in flood {
+        assert!(matches!(call.await.unwrap(), Err(CallError::Timeout(_))));
+    }
 }

@@ -651,3 +651,125 @@ async fn the_model_of_one_tenant_cannot_reach_another_tenants_folder() {
     assert!(reply["info"]["error"]["data"]["message"].as_str().unwrap().contains("daily model token quota"), "{reply}");
     assert_eq!(model.left(), 1, "the model was not called over the quota");
 }
+
+/// The tool parts of a session, by call id: (status, output or error).
+async fn tool_parts(server: &crate::router::TestServer, token: &str, id: &str) -> Vec<(String, String, String)> {
+    use axum::http::{Request, header};
+    let request = Request::get(format!("/session/{id}/message"))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (_, messages) = server.send(request).await;
+    messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["parts"].as_array().unwrap().clone())
+        .filter(|p| p["type"] == "tool")
+        .map(|p| {
+            let state = &p["state"];
+            let said = state["output"].as_str().or(state["error"].as_str()).unwrap_or_default();
+            (p["callID"].as_str().unwrap().to_string(), state["status"].as_str().unwrap().to_string(), said.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_tenants_writes_stop_at_its_disk_quota_and_lose_nothing() {
+    use crate::scripted_model::{Chunk, Reply, ScriptedModel, says};
+    use axum::http::{Request, header};
+    let call =
+        |id: &'static str, tool: &'static str, arguments: Value| Reply::Stream(vec![Chunk::Call(id, tool, arguments)]);
+    let (host, alice_root, bob_root, data) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let kept = "k".repeat(10_000);
+    std::fs::write(alice_root.path().join("keep.txt"), &kept).unwrap();
+    let model = ScriptedModel::start(vec![
+        // 10 kB held, 20 kB more: within 40 kB.
+        call("c1", "write", json!({ "filePath": "a.txt", "content": "a".repeat(20_000) })),
+        // Replacing the 10 kB file with 50 kB would pass it: refused, kept.
+        call("c2", "write", json!({ "filePath": "keep.txt", "content": "b".repeat(50_000) })),
+        // A script writing 49 kB: stopped at the quota, and told why.
+        call("c3", "bash", json!({ "command": "seq 1 10000 > b.txt; echo status=$?", "description": "fill" })),
+        // Deleting makes room at once, in the same script.
+        call(
+            "c4",
+            "bash",
+            json!({ "command": "rm a.txt b.txt && seq 1 3000 > c.txt; echo status=$?", "description": "room" }),
+        ),
+        says("Done."),
+        // Another tenant's writes are its own business.
+        call("d1", "write", json!({ "filePath": "big.txt", "content": "d".repeat(50_000) })),
+        says("Done too."),
+    ])
+    .await;
+    let tenants = Arc::new(Tenants::open(data.path(), Quotas::default()).unwrap());
+    let alice = tenants
+        .add(
+            "alice",
+            &[alice_root.path().to_path_buf()],
+            QuotaSettings { disk_bytes: Some(40_000), ..Default::default() },
+        )
+        .unwrap();
+    let bob = tenants.add("bob", &[bob_root.path().to_path_buf()], QuotaSettings::default()).unwrap();
+    let config = crate::agent::config(&model, json!({ "permission": { "*": "allow" } }));
+    let server = crate::router::TestServer::hosting(host.path(), &config, tenants.clone());
+    let session_of = |token: &str| {
+        Request::post("/session")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(axum::body::Body::from("{}"))
+            .unwrap()
+    };
+
+    let (_, session) = server.send(session_of(&alice)).await;
+    let id = session["id"].as_str().unwrap().to_string();
+    let (status, reply) = prompt_as(&server, &alice, &id, "fill the disk").await;
+    assert_eq!(status, 200, "{reply}");
+    let parts = tool_parts(&server, &alice, &id).await;
+    let part =
+        |call: &str| parts.iter().find(|(id, ..)| id == call).cloned().unwrap_or_else(|| panic!("{call}: {parts:?}"));
+    assert_eq!(part("c1").1, "completed", "{parts:?}");
+    let (_, status, said) = part("c2");
+    assert_eq!(status, "error", "{said}");
+    assert!(said.contains("disk quota is used up"), "{said}");
+    assert_eq!(
+        std::fs::read_to_string(alice_root.path().join("keep.txt")).unwrap(),
+        kept,
+        "the refused write lost the file"
+    );
+    let (_, _, said) = part("c3");
+    assert!(said.contains("(wasmgate: the workspace disk quota is used up"), "{said}");
+    assert!(!said.contains("status=0"), "{said}");
+    let held: u64 = ["keep.txt", "a.txt", "b.txt"]
+        .iter()
+        .filter_map(|name| std::fs::metadata(alice_root.path().join(name)).ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(held <= 40_000, "the folder holds {held} bytes past a 40,000-byte quota");
+    let (_, status, said) = part("c4");
+    assert_eq!(status, "completed", "{said}");
+    assert!(said.contains("status=0"), "{said}");
+    assert_eq!(std::fs::metadata(alice_root.path().join("c.txt")).unwrap().len(), 13_893);
+
+    // Its usage shows what its folders hold.
+    let usage = Request::get("/wasmgate/usage")
+        .header(header::AUTHORIZATION, format!("Bearer {alice}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (_, usage) = server.send(usage).await;
+    let disk = usage["usage"]["diskBytes"].as_u64().unwrap();
+    assert!((23_000..=40_000).contains(&disk), "{usage}");
+    assert_eq!(usage["quotas"]["disk_bytes"], 40_000, "{usage}");
+
+    let (_, session) = server.send(session_of(&bob)).await;
+    let id = session["id"].as_str().unwrap().to_string();
+    let (status, reply) = prompt_as(&server, &bob, &id, "write").await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(tool_parts(&server, &bob, &id).await[0].1, "completed");
+    assert_eq!(std::fs::metadata(bob_root.path().join("big.txt")).unwrap().len(), 50_000);
+}

@@ -51,6 +51,6 @@ pub fn store(ws: &Workspace, path: &Resolved, bytes: &[u8]) -> Result<bool, Tool
     {
         std::fs::create_dir_all(parent).map_err(|e| ws.io_error(Access::Write, path, e))?;
     }
-    std::fs::write(&path.abs, bytes).map_err(|e| ws.io_error(Access::Write, path, e))?;
+    workspace_paths::replace_contents(&path.abs, bytes).map_err(|e| ws.io_error(Access::Write, path, e))?;
     Ok(existing.is_some())
 }

@@ -10,12 +10,11 @@
 
 use crate::builtins;
 use crate::expand;
-use crate::io::{Io, Terminal, Writer, buffer, err, null};
+use crate::io::{FileOut, Io, Redirected, Terminal, Writer, buffer, err, null};
 use brush_parser::ast::{
     AndOr, AndOrList, AssignmentName, AssignmentValue, Command, CommandPrefixOrSuffixItem, CompoundCommand,
     CompoundList, IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline, SimpleCommand,
 };
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use wasmgate_tool_sdk::workspace::{Resolved, Workspace};
@@ -172,7 +171,10 @@ impl Shell {
             Command::Compound(compound, redirects) => {
                 let redirects: Vec<&IoRedirect> = redirects.iter().flat_map(|r| r.0.iter()).collect();
                 match self.redirect(&redirects, io) {
-                    Ok(io) => self.run_compound(compound, &io),
+                    Ok((io, files)) => {
+                        let status = self.run_compound(compound, &io);
+                        write_failures("bash", &files, &io, status)
+                    }
                     Err(status) => status,
                 }
             }
@@ -286,8 +288,8 @@ impl Shell {
                 return self.expansion_error(&message, io);
             }
         }
-        let io = match self.redirect(&redirects, io) {
-            Ok(io) => io,
+        let (io, files) = match self.redirect(&redirects, io) {
+            Ok(redirected) => redirected,
             Err(status) => return status,
         };
         if argv.is_empty() {
@@ -307,6 +309,7 @@ impl Shell {
             Some(builtin) => builtin(self, &argv[1..], &io),
             None => self.run_host_process(&argv, &io),
         };
+        let status = write_failures(&argv[0], &files, &io, status);
         for (name, value) in saved {
             match value {
                 Some(value) => self.vars.insert(name, value),
@@ -337,9 +340,11 @@ impl Shell {
         }
     }
 
-    /// The streams after applying redirects, or the status of a failed one.
-    fn redirect(&mut self, redirects: &[&IoRedirect], io: &Io) -> Result<Io, i32> {
+    /// The streams after applying redirects and the files they opened, or
+    /// the status of a failed one.
+    fn redirect(&mut self, redirects: &[&IoRedirect], io: &Io) -> Result<(Io, Vec<Redirected>), i32> {
         let mut io = io.clone();
+        let mut files = Vec::new();
         for redirect in redirects {
             match redirect {
                 IoRedirect::File(fd, kind, target) => {
@@ -373,7 +378,7 @@ impl Shell {
                                 }
                                 _ => {
                                     let append = matches!(kind, IoFileRedirectKind::Append);
-                                    let writer = self.open_for_redirect(&path, append, &io)?;
+                                    let writer = self.open_for_redirect(&path, append, &io, &mut files)?;
                                     match fd {
                                         2 => io.err = writer,
                                         _ => io.out = writer,
@@ -389,7 +394,7 @@ impl Shell {
                         Ok(path) => path,
                         Err(e) => return Err(self.expansion_error(&e, &io)),
                     };
-                    let writer = self.open_for_redirect(&path, *append, &io)?;
+                    let writer = self.open_for_redirect(&path, *append, &io, &mut files)?;
                     io.out = writer.clone();
                     io.err = writer;
                 }
@@ -411,7 +416,7 @@ impl Shell {
                 }
             }
         }
-        Ok(io)
+        Ok((io, files))
     }
 
     fn duplicate(&self, io: &mut Io, fd: i32, target: i32) {
@@ -430,7 +435,13 @@ impl Shell {
         std::fs::read(&resolved.abs).map_err(|e| self.expansion_error(&format!("{path}: {}", describe(&e)), io))
     }
 
-    fn open_for_redirect(&mut self, path: &str, append: bool, io: &Io) -> Result<Writer, i32> {
+    fn open_for_redirect(
+        &mut self,
+        path: &str,
+        append: bool,
+        io: &Io,
+        opened: &mut Vec<Redirected>,
+    ) -> Result<Writer, i32> {
         if path == "/dev/null" {
             return Ok(null());
         }
@@ -442,7 +453,9 @@ impl Shell {
             .truncate(!append)
             .open(&resolved.abs)
             .map_err(|e| self.expansion_error(&format!("{path}: {}", describe(&e)), io))?;
-        Ok(Rc::new(RefCell::new(file)))
+        let (file, writer) = FileOut::open(file);
+        opened.push(file);
+        Ok(writer)
     }
 
     fn save(&self) -> (String, BTreeMap<String, String>, BTreeSet<String>) {
@@ -463,6 +476,19 @@ enum Part<'a> {
 }
 
 /// An I/O error as bash words it.
+/// Says that `command`'s output to a redirected file failed (a full disk,
+/// the workspace's disk quota), as bash does, and fails the command if it
+/// had not failed already.
+fn write_failures(command: &str, files: &[Redirected], io: &Io, status: i32) -> i32 {
+    match files.iter().find_map(|file| file.borrow_mut().failure()) {
+        Some(error) => {
+            err!(io, "{command}: write error: {}\n", describe(&error));
+            if status == 0 { 1 } else { status }
+        }
+        None => status,
+    }
+}
+
 pub fn describe(error: &std::io::Error) -> &'static str {
     match error.kind() {
         std::io::ErrorKind::NotFound => "No such file or directory",
@@ -471,6 +497,8 @@ pub fn describe(error: &std::io::Error) -> &'static str {
         std::io::ErrorKind::IsADirectory => "Is a directory",
         std::io::ErrorKind::NotADirectory => "Not a directory",
         std::io::ErrorKind::DirectoryNotEmpty => "Directory not empty",
+        std::io::ErrorKind::StorageFull => "No space left on device",
+        std::io::ErrorKind::QuotaExceeded => "Disk quota exceeded",
         _ => "Input/output error",
     }
 }

@@ -57,6 +57,43 @@ pub fn buffer() -> (Rc<RefCell<Vec<u8>>>, Writer) {
     (buf, writer)
 }
 
+/// A redirected file, shared by its writer and the shell that asks it.
+pub type Redirected = Rc<RefCell<FileOut>>;
+
+/// A file a command's output was redirected to (`> file`). Commands write
+/// through [`out!`], which ignores failures; the file keeps the first one,
+/// so the shell can say so after the command, as bash does.
+pub struct FileOut {
+    file: std::fs::File,
+    failed: Option<std::io::ErrorKind>,
+}
+
+impl FileOut {
+    /// A writer onto `file`, and the file to ask afterwards.
+    pub fn open(file: std::fs::File) -> (Redirected, Writer) {
+        let out = Rc::new(RefCell::new(FileOut { file, failed: None }));
+        let writer: Writer = out.clone();
+        (out, writer)
+    }
+
+    /// The first write that failed, once.
+    pub fn failure(&mut self) -> Option<std::io::Error> {
+        self.failed.take().map(std::io::Error::from)
+    }
+}
+
+impl Write for FileOut {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.file.write(bytes).inspect_err(|e| {
+            self.failed.get_or_insert(e.kind());
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// A writer that discards everything (`/dev/null`).
 pub fn null() -> Writer {
     Rc::new(RefCell::new(std::io::sink()))

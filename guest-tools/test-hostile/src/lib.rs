@@ -48,7 +48,7 @@ impl Guest for Hostile {
                 "fs",
                 "Performs one raw filesystem operation and reports what happened.",
                 json!({"type": "object", "required": ["op", "path"], "properties": {
-                    "op": {"enum": ["read", "write", "append", "rename", "remove", "remove-dir", "mkdir", "symlink", "list", "bulk-read", "bulk-list"]},
+                    "op": {"enum": ["read", "write", "append", "set-size", "rename", "remove", "remove-dir", "mkdir", "symlink", "list", "bulk-read", "bulk-list"]},
                     "path": {"type": "string"},
                     "to": {"type": "string"},
                     "content": {"type": "string"}
@@ -120,6 +120,13 @@ fn filesystem(args: &Value, context: &CallContext) -> Result<ToolResult, ToolErr
                 .and_then(|mut f| f.write_all(content.as_bytes()))
                 .map(|_| "appended".into())
         }
+        "set-size" => std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .and_then(|f| f.set_len(args["size"].as_u64().unwrap_or_default()))
+            .map(|_| "resized".into()),
         "rename" => std::fs::rename(&path, at("to")).map(|_| "renamed".into()),
         "remove" => std::fs::remove_file(&path).map(|_| "removed".into()),
         "remove-dir" => std::fs::remove_dir_all(&path).map(|_| "removed".into()),

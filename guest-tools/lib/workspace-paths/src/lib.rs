@@ -7,6 +7,9 @@
 //! absolute path elsewhere is refused here with a clear message. Symlinks are
 //! not resolved here: WASI refuses to follow one out of the preopen, and
 //! [`Workspace::io_error`] turns that refusal into the same clear message.
+//!
+//! [`replace_contents`] is how a tool replaces a file's contents without
+//! losing them to a write refused for space.
 
 use std::io;
 
@@ -189,6 +192,32 @@ macro_rules! tool_error_from_path_error {
     };
 }
 
+/// Replaces the contents of the file at `path` with `bytes` so that a
+/// refused write (a full disk, the workspace's disk quota) leaves the file
+/// as it was: the file is grown to its new length first, the one step that
+/// can be refused for space, then written over, then cut to length. Unlike
+/// writing a new file and renaming it over the old one, this keeps the
+/// file's permissions and links, which WASI cannot set.
+pub fn replace_contents(path: &str, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let existed = std::fs::symlink_metadata(path).is_ok();
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
+    let (old, new) = (file.metadata()?.len(), bytes.len() as u64);
+    if new > old
+        && let Err(refused) = file.set_len(new)
+    {
+        if !existed {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(refused);
+    }
+    file.write_all(bytes)?;
+    if new < old {
+        file.set_len(new)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,5 +290,24 @@ mod tests {
         assert!(matches!(write, PathError::PermissionDenied(_)), "{write:?}");
         let missing: PathError = ws().io_error(Access::Read, &path, io::Error::from(io::ErrorKind::NotFound));
         assert_eq!(missing, PathError::NotFound("File not found: /w/link".into()));
+    }
+
+    #[test]
+    fn replacing_contents_keeps_the_file_and_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("replace-contents-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("script.sh");
+        std::fs::write(&path, "echo a long first version\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let name = path.to_str().unwrap();
+        replace_contents(name, b"short\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "short\n");
+        replace_contents(name, b"a longer second version\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a longer second version\n");
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o755);
+        replace_contents(dir.join("new.txt").to_str().unwrap(), b"new").unwrap();
+        assert_eq!(std::fs::read(dir.join("new.txt")).unwrap(), b"new");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -250,7 +250,8 @@ pub fn sed(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
             let result = read(shell, file, io).and_then(|bytes| {
                 let edited = run_sed(&commands, &String::from_utf8_lossy(&bytes), quiet);
                 let path = shell.resolve(file)?;
-                std::fs::write(&path.abs, edited).map_err(|e| format!("{file}: {}", crate::interp::describe(&e)))
+                workspace_paths::replace_contents(&path.abs, edited.as_bytes())
+                    .map_err(|e| format!("{file}: {}", crate::interp::describe(&e)))
             });
             if let Err(message) = result {
                 err!(io, "sed: {message}\n");
