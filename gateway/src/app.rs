@@ -9,11 +9,12 @@
 
 use crate::agent::agents::agents;
 use crate::agent::tools::Toolbox;
-use crate::agent::{Assistant, Permissions, Providers, TokenAllowance};
+use crate::agent::{Assistant, ModelAllowance, Permissions, ProviderKeys, Providers};
 use crate::audit::{Auditor, DEFAULT_RETENTION};
 use crate::config::Config;
 use crate::conversation::{Journal, Runs};
 use crate::events::Bus;
+use crate::keyring::Keyring;
 use crate::sandbox::Sandbox;
 use crate::session::Sessions;
 use crate::store::Store;
@@ -103,6 +104,12 @@ impl App {
             environment: Box::new(|name| std::env::var(name).ok()),
         }
     }
+
+    /// The provider keys owners set through `PUT /auth/{id}` (`None`: a
+    /// server with no data folder keeps none).
+    pub fn keyring(&self) -> Option<Arc<Keyring>> {
+        self.tenants.as_ref().map(|tenants| tenants.keyring().clone())
+    }
 }
 
 /// Assembles an [`App`]; see [`App::builder`].
@@ -182,7 +189,8 @@ impl AppBuilder {
             permissions: Arc::new(Permissions::default()),
             settings: self.config.wasmgate.agent.clone(),
             default_agent: self.config.default_agent().to_string(),
-            allowance: self.tenants.clone().map(|t| t as Arc<dyn TokenAllowance>),
+            allowance: self.tenants.clone().map(|t| t as Arc<dyn ModelAllowance>),
+            keys: self.tenants.as_ref().map(|t| t.keyring().clone() as Arc<dyn ProviderKeys>),
         });
         let commands = self.config.commands.clone();
         let sessions = Sessions::new(journal, runs, self.sandbox.clone(), assistant.clone(), commands);

@@ -7,7 +7,7 @@
 //! - [`api`]: OpenCode's HTTP surface over the [`app`] the builder assembles;
 //!   it maps the domains' typed errors to responses at the edge;
 //! - [`tenant`]: who a request is made as, with its folders, token and
-//!   quotas;
+//!   quotas; [`keyring`]: the provider keys each owner set, sealed;
 //! - [`session`] and [`agent`]: the domain (session operations, `!` shell
 //!   commands, prompts answered turn by turn), each with its own errors;
 //! - [`audit`]: the audit log's writer (records from the edge and the
@@ -32,6 +32,7 @@ pub mod config;
 pub mod conversation;
 pub mod events;
 pub mod ids;
+pub mod keyring;
 pub mod listen;
 pub mod memory;
 pub mod model;

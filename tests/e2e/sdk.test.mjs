@@ -322,6 +322,21 @@ test("auth: with a password set, requests need it", async () => {
   }
 });
 
+test("auth.set connects a provider with a key (the TUI's /connect); auth.remove disconnects it", async () => {
+  const ids = async () => (await client.provider.list({}, { throwOnError: true })).data;
+  assert.ok(!(await ids()).all.some((p) => p.id === "anthropic"));
+  const set = await client.auth.set({ providerID: "anthropic", auth: { type: "api", key: "sk-ant-e2e" } }, { throwOnError: true });
+  assert.equal(set.data, true);
+  const connected = await ids();
+  assert.ok(connected.all.some((p) => p.id === "anthropic" && Object.keys(p.models).length > 0), JSON.stringify(connected));
+  assert.ok(connected.connected.includes("anthropic"));
+  assert.doesNotMatch(JSON.stringify(connected), /sk-ant-e2e/);
+  const oauth = await client.auth.set({ providerID: "anthropic", auth: { type: "oauth", refresh: "r", access: "a", expires: 0 } });
+  assert.equal(oauth.response.status, 400);
+  await client.auth.remove({ providerID: "anthropic" }, { throwOnError: true });
+  assert.ok(!(await ids()).all.some((p) => p.id === "anthropic"));
+});
+
 test("bad input gets OpenCode's error shapes and the server keeps serving", async () => {
   const malformed = await fetch(`${server.url}/session`, { method: "POST", body: "{not json", headers: { "content-type": "application/json" } });
   assert.equal(malformed.status, 400);

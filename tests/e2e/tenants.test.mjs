@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
+import { startModel } from "./lib/model.mjs";
 import {
   fixture, startWasmgate, wasmgateBin, opencodeBin, opencodeEnv, scratch, eventually, sleep, config, have,
 } from "./lib/harness.mjs";
@@ -17,7 +18,7 @@ const socket = `wasmgate-e2e-tenants-${process.pid}`;
 const tmux = (...args) => execFileSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
 const screen = () => tmux("capture-pane", "-p", "-t", "tui");
 
-let server, alice, bob, aliceRoot, bobRoot, aliceToken, bobToken;
+let model, server, alice, bob, aliceRoot, bobRoot, aliceToken, bobToken;
 
 /** `wasmgate tenant ARGS` on the server's data folder; the token it printed. */
 function tenant(...args) {
@@ -29,7 +30,8 @@ const clientOf = (token, directory) =>
   createOpencodeClient({ baseUrl: server.url, directory, headers: { Authorization: `Bearer ${token}` } });
 
 before(async () => {
-  server = await startWasmgate(fixture(), { settings: config() });
+  model = await startModel();
+  server = await startWasmgate(fixture(), { settings: config(model.url) });
   aliceRoot = realpathSync(scratch("alice"));
   bobRoot = realpathSync(scratch("bob"));
   writeFileSync(join(aliceRoot, "secret.txt"), "alice's secret\n");
@@ -45,6 +47,7 @@ after(async () => {
     tmux("kill-server");
   } catch {}
   await server?.stop();
+  await model?.stop();
 });
 
 test("without a token the SDK is refused", async () => {
@@ -90,6 +93,31 @@ test("each tenant's SDK sees only its own sessions, files and events", async () 
   assert.equal(still.data.title, "alice only");
   closing.abort();
   await reading.catch(() => {});
+});
+
+test("a tenant's own provider key (the SDK's auth.set) is used for its turns only, and never served back", async () => {
+  const set = await alice.auth.set({ providerID: "mock", auth: { type: "api", key: "sk-alice-e2e" } }, { throwOnError: true });
+  assert.equal(set.data, true);
+  const prompt = async (client) => {
+    const session = (await client.session.create({}, { throwOnError: true })).data;
+    const reply = await client.session.prompt(
+      { sessionID: session.id, model: { providerID: "mock", modelID: "m1" }, parts: [{ type: "text", text: "hi" }] },
+      { throwOnError: true },
+    );
+    assert.equal(reply.data.parts.find((p) => p.type === "text")?.text, "Hello from the scripted model.");
+  };
+  const before = model.keys.length;
+  await prompt(alice);
+  await prompt(bob);
+  assert.deepEqual(model.keys.slice(before), ["sk-alice-e2e", "sk-scripted"]);
+  for (const client of [alice, bob]) {
+    const providers = await client.provider.list({}, { throwOnError: true });
+    assert.doesNotMatch(JSON.stringify(providers.data), /sk-alice-e2e/);
+  }
+  const removed = await alice.auth.remove({ providerID: "mock" }, { throwOnError: true });
+  assert.equal(removed.data, true);
+  await prompt(alice);
+  assert.equal(model.keys.at(-1), "sk-scripted");
 });
 
 test("the TUI attaches with -p TOKEN and lists only its tenant's sessions", { skip: !have("tmux") && "tmux is missing" }, async () => {

@@ -59,20 +59,44 @@ pub struct Assistant {
     /// The primary agent a prompt runs as unless it names one (checked to
     /// exist when the config was loaded).
     pub default_agent: String,
-    /// The model tokens tenants may still spend (none: no tenants).
-    pub allowance: Option<Arc<dyn TokenAllowance>>,
+    /// The models tenants may call and the tokens they may still spend
+    /// (none: no tenants).
+    pub allowance: Option<Arc<dyn ModelAllowance>>,
+    /// Provider keys owners set for themselves (none: only the config's
+    /// and the environment's).
+    pub keys: Option<Arc<dyn ProviderKeys>>,
 }
 
-/// Model tokens a tenant may spend per day. The server's own user has no
-/// such limit; a tenant over it gets a clear error on the step's message.
-pub trait TokenAllowance: Send + Sync {
-    /// Why `tenant` may not call a model now, if it may not.
+/// Provider keys their owners set (`PUT /auth/{providerID}`): a tenant's
+/// turns use its own key for a provider, the server's own user's turns
+/// the key it set, before the config's and the environment's.
+pub trait ProviderKeys: Send + Sync {
+    /// `owner`'s key for `provider` (`None`: the server's own user).
+    fn key(&self, owner: Option<&str>, provider: &str) -> Option<String>;
+}
+
+/// Which models a tenant may call, and how many tokens a day. The server's
+/// own user has no such limits; a tenant past one gets a clear error on the
+/// step's message and the model is not called.
+pub trait ModelAllowance: Send + Sync {
+    /// Why `tenant` may not call `provider`'s `model`, if the host pinned
+    /// it to others.
+    fn refuse_model(&self, tenant: &str, provider: &str, model: &str) -> Option<String>;
+    /// Why `tenant` may not call a model now (its tokens for the day are
+    /// spent), if it may not.
     fn refuse(&self, tenant: &str) -> Option<String>;
     /// Counts tokens `tenant` used.
     fn spend(&self, tenant: &str, tokens: u64);
 }
 
 impl Assistant {
+    /// Provider `id` as `owner` reaches it: with the key it set, if any
+    /// (see [`Providers::with_key`]).
+    pub fn provider(&self, owner: Option<&str>, id: &str) -> Option<providers::Provider> {
+        let key = self.keys.as_ref().and_then(|keys| keys.key(owner, id));
+        self.providers.with_key(id, key)
+    }
+
     /// The agent named `name`, if there is one.
     pub fn agent(&self, name: &str) -> Option<&Agent> {
         self.agents.iter().find(|a| a.name == name)

@@ -335,6 +335,32 @@ impl Providers {
         self.all().iter().find(|p| p.id == id).cloned()
     }
 
+    /// Provider `id` reached with `key`, a key its owner set (`PUT
+    /// /auth/{id}`): the configured provider with that key, or, for one the
+    /// server does not configure, the official provider of that id (OpenAI,
+    /// Anthropic) at its official address. Without a key, the provider as
+    /// configured.
+    pub fn with_key(&self, id: &str, key: Option<String>) -> Option<Provider> {
+        let Some(key) = key else { return self.get(id) };
+        let mut provider = self.get(id).or_else(|| connectable(id))?;
+        provider.api_key = Some(key);
+        provider.source = "api";
+        Some(provider)
+    }
+
+    /// The providers as an owner who set keys for `keyed` sees them: the
+    /// server's, and the official ones it connected itself.
+    pub fn seen_with(&self, keyed: &[String]) -> Vec<Provider> {
+        let mut all = (*self.all()).clone();
+        for id in keyed {
+            match all.iter_mut().find(|p| p.id == *id) {
+                Some(provider) => provider.source = "api",
+                None => all.extend(connectable(id)),
+            }
+        }
+        all
+    }
+
     /// The HTTP client providers share.
     pub fn http(&self) -> &reqwest::Client {
         &self.http
@@ -494,6 +520,17 @@ struct Official {
     base_url: &'static str,
     /// The models offered with the official base URL: `(id, name, context)`.
     models: &'static [(&'static str, &'static str, u64)],
+}
+
+/// The providers someone can connect with a key alone.
+const OFFICIAL: [Official; 2] = [OPENAI, ANTHROPIC];
+
+/// The official provider `id`, at its official address, as connected
+/// through `PUT /auth/{id}` (its key still to be given).
+fn connectable(id: &str) -> Option<Provider> {
+    let mut provider = OFFICIAL.iter().find(|o| o.id == id)?.provider(None, None);
+    provider.source = "api";
+    Some(provider)
 }
 
 const OPENAI: Official = Official {

@@ -47,7 +47,7 @@ pub fn generate(
     }
     let (provider_id, model_id) =
         assistant.providers.small_model((user.model.provider_id.clone(), user.model.model_id.clone()));
-    let Some(provider) = assistant.providers.get(&provider_id) else { return };
+    let Some(provider) = assistant.provider(session.tenant.as_deref(), &provider_id) else { return };
     let model = provider.model(&model_id);
     let request = ChatRequest {
         model: model.api_id.clone(),

@@ -219,7 +219,8 @@ impl<'a> Step<'a> {
     }
 
     async fn run(mut self, history: &[MessageWithParts], step: u32) -> TurnResult<Ended> {
-        let Some(provider) = self.assistant.providers.get(&self.user.model.provider_id) else {
+        let owner = self.session.tenant.as_deref();
+        let Some(provider) = self.assistant.provider(owner, &self.user.model.provider_id) else {
             let error = self.missing_provider();
             return self.fail(error).await;
         };
@@ -250,6 +251,9 @@ impl<'a> Step<'a> {
             temperature: if model.temperature { self.agent.temperature } else { None },
             options: model.options.clone(),
         };
+        if let Some(refusal) = self.model_refused(&provider.id, &model.id) {
+            return self.fail(MessageError::new("ModelNotAllowedError", refusal)).await;
+        }
         if let Some(refusal) = self.over_allowance().await {
             return self.fail(MessageError::new("QuotaExceededError", refusal)).await;
         }
@@ -471,6 +475,13 @@ impl<'a> Step<'a> {
     }
 
     /// Why the session's tenant may not call the model now, if it may not.
+    /// Why the tenant may not call this model, if the host pinned it to
+    /// others.
+    fn model_refused(&self, provider: &str, model: &str) -> Option<String> {
+        let allowance = self.assistant.allowance.as_ref()?;
+        allowance.refuse_model(self.workspace.tenant.as_deref()?, provider, model)
+    }
+
     async fn over_allowance(&self) -> Option<String> {
         let allowance = self.assistant.allowance.clone()?;
         let tenant = self.workspace.tenant.clone()?;
@@ -507,9 +518,9 @@ impl<'a> Step<'a> {
     fn missing_provider(&self) -> MessageError {
         let providers = self.assistant.providers.all();
         let message = if providers.is_empty() {
-            "No model provider is configured. Set OPENAI_API_KEY, OPENAI_BASE_URL or ANTHROPIC_API_KEY, or add one \
-             under \"provider\" in the config file (opencode.json's format); file, search and shell routes work \
-             without one."
+            "No model provider is configured. Set OPENAI_API_KEY, OPENAI_BASE_URL or ANTHROPIC_API_KEY, add one \
+             under \"provider\" in the config file (opencode.json's format), or connect one with a key (`/connect` \
+             in the TUI); file, search and shell routes work without one."
                 .to_string()
         } else {
             let names: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();

@@ -46,7 +46,9 @@ impl From<TenantError> for ApiError {
             TenantError::Invalid(message) => ApiError::bad(Field::Payload, message),
             TenantError::Record(RecordError::Exists(_)) => ApiError::Conflict(error.to_string()),
             TenantError::Record(RecordError::Unknown(_)) => ApiError::NotFound(error.to_string()),
-            TenantError::Record(RecordError::Failed { .. }) => ApiError::Internal(error.to_string()),
+            TenantError::Record(RecordError::Failed { .. }) | TenantError::Keyring(_) => {
+                ApiError::Internal(error.to_string())
+            }
         }
     }
 }

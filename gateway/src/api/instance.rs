@@ -4,8 +4,10 @@
 
 use super::auth::Caller;
 use super::extract::Instance;
+use crate::agent::providers::Provider;
 use crate::app::App;
 use crate::catalog;
+use crate::tenant::Tenant;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -65,16 +67,29 @@ async fn config(State(app): State<Arc<App>>) -> Json<Value> {
     Json(catalog::opencode_config(&app.config))
 }
 
-async fn config_providers(State(app): State<Arc<App>>) -> Json<Value> {
-    let providers: Vec<Value> = app.providers.all().iter().map(|p| p.to_json()).collect();
+async fn config_providers(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Json<Value> {
+    let providers: Vec<Value> = seen_by(&app, &tenant).iter().map(|p| p.to_json()).collect();
     Json(json!({ "providers": providers, "default": app.providers.defaults() }))
 }
 
-async fn providers(State(app): State<Arc<App>>) -> Json<Value> {
-    let all = app.providers.all();
+async fn providers(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Json<Value> {
+    let all = seen_by(&app, &tenant);
     let providers: Vec<Value> = all.iter().map(|p| p.to_json()).collect();
     let connected: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
     Json(json!({ "all": providers, "default": app.providers.defaults(), "connected": connected }))
+}
+
+/// The providers `tenant` reaches: the server's, and those it connected
+/// with a key of its own.
+fn seen_by(app: &App, tenant: &Tenant) -> Vec<Provider> {
+    let keyed = app.keyring().map(|keyring| keyring.providers(tenant.name())).unwrap_or_default();
+    let mut providers = app.providers.seen_with(&keyed);
+    // A tenant the host pinned to some models sees only those.
+    providers.retain_mut(|provider| {
+        provider.models.retain(|model| tenant.allows_model(&provider.id, &model.id));
+        tenant.allows_provider(&provider.id)
+    });
+    providers
 }
 
 async fn agents(State(app): State<Arc<App>>) -> Json<Value> {

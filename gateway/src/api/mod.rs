@@ -20,6 +20,7 @@ mod extract;
 mod file;
 mod global;
 mod instance;
+mod provider_auth;
 mod session;
 
 use crate::app::App;
@@ -54,6 +55,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(session::routes().layer(DefaultBodyLimit::max(PROMPT_BODY_LIMIT)))
         .merge(session::permission_routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(file::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .merge(provider_auth::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(admin::usage_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -61,8 +61,8 @@ impl Call {
         options: CallOptions,
         processes: bool,
     ) -> Result<Call, CallError> {
-        // The tenant's own permits first: a tenant's flood waits in its own
-        // queue, holding at most its share of the sandbox's permits.
+        // The tenant's own permits and fair share first: a tenant's flood
+        // waits in its own queue, never holding the sandbox's permits.
         let quota = grant.and_then(Grant::quota).cloned();
         let admitted = match grant.and_then(Grant::owner) {
             Some((tenant, quota)) => Some(

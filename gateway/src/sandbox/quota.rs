@@ -6,9 +6,11 @@
 //! queues behind its own permits and never holds all of the sandbox's), how
 //! much memory and time each may take, how many epoch ticks of guest
 //! execution its calls may spend per hour, how many bytes its folders may
-//! hold (see `disk_usage`), and whether its shell may start host processes. A quota travels on the [`Grant`](super::Grant)s made
-//! from the tenant's roots, so no caller (a model's tool call, a file route)
-//! can reach the sandbox without it.
+//! hold (see `disk_usage`), and whether its shell may start host processes.
+//! While other tenants are active, its calls also wait here for its fair
+//! share of the server's threads (see `fair_share`). A quota travels on the
+//! [`Grant`](super::Grant)s made from the tenant's roots, so no caller (a
+//! model's tool call, a file route) can reach the sandbox without it.
 
 use super::disk_usage::DiskUsage;
 use super::engine::EPOCH_TICK;

@@ -24,6 +24,7 @@ pub use quotas::{QuotaSettings, Quotas};
 pub use records::{RecordError, TenantRecord};
 pub use usage::{Refused, StreamTicket, Usage};
 
+use crate::keyring::{KEY_VARIABLE, Keyring, KeyringError};
 use crate::sandbox::Quota;
 use crate::workspace::{Owner, WorkspaceError, Workspaces};
 use records::TenantDb;
@@ -113,6 +114,26 @@ impl Tenant {
         Ok(workspaces)
     }
 
+    /// Whether the host lets the tenant call `provider`'s `model` (the
+    /// server's own user: every one).
+    pub fn allows_model(&self, provider: &str, model: &str) -> bool {
+        self.allows(|pattern| match pattern.split_once('/') {
+            Some((p, "*")) => p == provider,
+            Some((p, m)) => p == provider && m == model,
+            None => false,
+        })
+    }
+
+    /// Whether the host lets the tenant call any model of `provider`.
+    pub fn allows_provider(&self, provider: &str) -> bool {
+        self.allows(|pattern| pattern.split_once('/').is_some_and(|(p, _)| p == provider))
+    }
+
+    fn allows(&self, matches: impl Fn(&str) -> bool) -> bool {
+        let pinned = self.record.as_ref().and_then(|r| r.quotas.models.as_ref());
+        pinned.is_none_or(|patterns| patterns.iter().any(|p| p == "*" || matches(p)))
+    }
+
     /// Counts a request against the rate quota.
     pub fn admit_request(&self) -> Result<(), Refused> {
         match &self.quotas {
@@ -142,6 +163,8 @@ pub enum TenantError {
     Invalid(String),
     #[error(transparent)]
     Record(#[from] RecordError),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
 }
 
 /// The tenants in memory: by token id and by name.
@@ -154,6 +177,8 @@ struct Snapshot {
 /// Every tenant of a data folder.
 pub struct Tenants {
     db: TenantDb,
+    /// Every owner's provider keys (a tenant's go with it).
+    keyring: Arc<Keyring>,
     defaults: Quotas,
     /// Folders no tenant may have as or around a root (the data folder).
     reserved: Vec<PathBuf>,
@@ -170,12 +195,16 @@ pub struct Tenants {
 type Meters = (Arc<Usage>, Arc<Quota>);
 
 impl Tenants {
-    /// The tenants of `data_dir`, with `defaults` for the quotas they do not set.
+    /// The tenants of `data_dir`, with `defaults` for the quotas they do not
+    /// set, and the keyring of the folder (under `WASMGATE_KEYRING_KEY` if
+    /// the environment sets it).
     pub fn open(data_dir: &Path, defaults: Quotas) -> Result<Self, TenantError> {
         let db = TenantDb::open(data_dir)?;
+        let keyring = Arc::new(Keyring::open(data_dir, std::env::var(KEY_VARIABLE).ok().as_deref())?);
         let reserved = vec![data_dir.canonicalize().unwrap_or_else(|_| data_dir.to_path_buf())];
         let tenants = Tenants {
             db,
+            keyring,
             defaults,
             reserved,
             snapshot: RwLock::default(),
@@ -295,6 +324,7 @@ impl Tenants {
     /// stored).
     pub fn add(&self, name: &str, roots: &[PathBuf], quotas: QuotaSettings) -> Result<String, TenantError> {
         check_name(name)?;
+        quotas.check().map_err(TenantError::Invalid)?;
         if roots.is_empty() {
             return Err(TenantError::Invalid("a tenant needs at least one --root".into()));
         }
@@ -317,8 +347,15 @@ impl Tenants {
     /// stored but unreachable.
     pub fn remove(&self, name: &str) -> Result<(), TenantError> {
         self.db.remove(name)?;
+        self.keyring.forget(name)?;
         self.reload()?;
         Ok(())
+    }
+
+    /// The provider keys of the folder's owners: each tenant's, and the
+    /// server's own user's.
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
     }
 
     /// Gives a tenant a new token; the old one stops working at once.
@@ -332,6 +369,7 @@ impl Tenants {
     /// Changes the quotas `settings` sets; the others stay as they were.
     pub fn set(&self, name: &str, settings: &QuotaSettings) -> Result<(), TenantError> {
         let tenant = self.get(name).ok_or_else(|| RecordError::Unknown(name.into()))?;
+        settings.check().map_err(TenantError::Invalid)?;
         let current = tenant.record.as_ref().map(|r| r.quotas.clone()).unwrap_or_default();
         self.db.set_quotas(name, &current.merged(settings))?;
         self.reload()?;
@@ -394,7 +432,15 @@ fn today() -> i64 {
     crate::ids::now_millis() / 86_400_000
 }
 
-impl crate::agent::TokenAllowance for Tenants {
+impl crate::agent::ModelAllowance for Tenants {
+    fn refuse_model(&self, tenant: &str, provider: &str, model: &str) -> Option<String> {
+        let tenant = self.get(tenant)?;
+        let allowed = tenant.record()?.quotas.models.as_ref()?;
+        (!tenant.allows_model(provider, model)).then(|| {
+            format!("this server lets you use only these models: {}; not {provider}/{model}", allowed.join(", "))
+        })
+    }
+
     fn refuse(&self, tenant: &str) -> Option<String> {
         let quotas = self.get(tenant)?.quotas?;
         let used = self.tokens_today(tenant);

@@ -106,9 +106,29 @@ pub struct QuotaSettings {
     #[arg(long, value_name = "BOOL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_processes: Option<bool>,
+    /// Models the tenant may use, as `provider/model` or `provider/*`;
+    /// repeat the flag or separate with commas [default: every model the
+    /// server offers].
+    #[arg(long = "model", value_name = "PROVIDER/MODEL", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
 }
 
 impl QuotaSettings {
+    /// Why these settings cannot be kept, if they cannot.
+    pub fn check(&self) -> Result<(), String> {
+        for pattern in self.models.iter().flatten() {
+            let fits = pattern == "*"
+                || pattern.split_once('/').is_some_and(|(provider, model)| {
+                    !provider.is_empty() && !model.is_empty() && !provider.contains('*')
+                });
+            if !fits {
+                return Err(format!("{pattern:?} is not a model: use provider/model, provider/* or *"));
+            }
+        }
+        Ok(())
+    }
+
     /// These settings over `defaults`.
     pub fn resolve(&self, defaults: &Quotas) -> Quotas {
         Quotas {
@@ -140,6 +160,7 @@ impl QuotaSettings {
             event_streams: other.event_streams.or(self.event_streams),
             tokens_per_day: other.tokens_per_day.or(self.tokens_per_day),
             host_processes: other.host_processes.or(self.host_processes),
+            models: other.models.clone().or_else(|| self.models.clone()),
         }
     }
 }

@@ -60,6 +60,8 @@ struct Shared {
     titles: AtomicUsize,
     /// Streams whose client went away before the reply ended.
     dropped: AtomicUsize,
+    /// The key each turn request carried (`authorization` or `x-api-key`).
+    keys: Mutex<Vec<String>>,
 }
 
 /// A running scripted model.
@@ -96,6 +98,11 @@ impl ScriptedModel {
         self.shared.requests.lock().unwrap().clone()
     }
 
+    /// The key each turn request carried, in order (empty: none).
+    pub fn keys(&self) -> Vec<String> {
+        self.shared.keys.lock().unwrap().clone()
+    }
+
     /// How many title requests arrived.
     pub fn titles(&self) -> usize {
         self.shared.titles.load(Ordering::SeqCst)
@@ -122,18 +129,20 @@ async fn models() -> axum::Json<Value> {
     axum::Json(json!({ "object": "list", "data": [{ "id": "discovered-1", "object": "model" }] }))
 }
 
-async fn openai(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    reply(shared, Protocol::OpenAi, body)
+async fn openai(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let key = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    reply(shared, Protocol::OpenAi, key.trim_start_matches("Bearer ").to_string(), body)
 }
 
 async fn anthropic(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     if headers.get("anthropic-version").is_none() {
         return (StatusCode::BAD_REQUEST, "anthropic-version header missing").into_response();
     }
-    reply(shared, Protocol::Anthropic, body)
+    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    reply(shared, Protocol::Anthropic, key, body)
 }
 
-fn reply(shared: Arc<Shared>, protocol: Protocol, body: Bytes) -> Response {
+fn reply(shared: Arc<Shared>, protocol: Protocol, key: String, body: Bytes) -> Response {
     let request: Value = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => return (StatusCode::BAD_REQUEST, format!("not JSON: {error}")).into_response(),
@@ -147,6 +156,7 @@ fn reply(shared: Arc<Shared>, protocol: Protocol, body: Bytes) -> Response {
         says(TITLE)
     } else {
         shared.requests.lock().unwrap().push(request.clone());
+        shared.keys.lock().unwrap().push(key);
         match shared.script.lock().unwrap().pop_front() {
             Some(reply) => reply,
             None => return (StatusCode::BAD_REQUEST, "the script is exhausted").into_response(),

@@ -773,3 +773,140 @@ async fn a_tenants_writes_stop_at_its_disk_quota_and_lose_nothing() {
     assert_eq!(tool_parts(&server, &bob, &id).await[0].1, "completed");
     assert_eq!(std::fs::metadata(bob_root.path().join("big.txt")).unwrap().len(), 50_000);
 }
+
+/// A request as a tenant through the in-process router.
+async fn send_as(
+    server: &crate::router::TestServer,
+    token: &str,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    use axum::http::{Request, header};
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(body.map_or_else(axum::body::Body::empty, |b| b.to_string().into()))
+        .unwrap();
+    let (status, body) = server.send(request).await;
+    (status.as_u16(), body)
+}
+
+#[tokio::test]
+async fn each_tenant_calls_the_model_with_its_own_key_and_no_key_is_served_back() {
+    use crate::scripted_model::{ScriptedModel, says};
+    let (host, alice_root, bob_root, data) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let model = ScriptedModel::start(vec![says("alice 1"), says("bob 1"), says("alice 2")]).await;
+    let tenants = Arc::new(Tenants::open(data.path(), Quotas::default()).unwrap());
+    let alice = tenants.add("alice", &[alice_root.path().to_path_buf()], QuotaSettings::default()).unwrap();
+    let bob = tenants.add("bob", &[bob_root.path().to_path_buf()], QuotaSettings::default()).unwrap();
+    let server =
+        crate::router::TestServer::hosting(host.path(), &crate::agent::config(&model, json!({})), tenants.clone());
+    let session = |token: String| {
+        let server = &server;
+        async move {
+            let (_, session) = send_as(server, &token, "POST", "/session", Some(json!({}))).await;
+            session["id"].as_str().unwrap().to_string()
+        }
+    };
+    let (alice_session, bob_session) = (session(alice.clone()).await, session(bob.clone()).await);
+
+    // Alice connects the configured provider with her own key (the TUI's /connect).
+    let own = json!({ "type": "api", "key": "sk-alice-own-key" });
+    assert_eq!(send_as(&server, &alice, "PUT", "/auth/mock", Some(own)).await, (200, json!(true)));
+    prompt_as(&server, &alice, &alice_session, "hello").await;
+    prompt_as(&server, &bob, &bob_session, "hello").await;
+    assert_eq!(model.keys(), ["sk-alice-own-key", "sk-test"], "each tenant's turn used its own key");
+
+    // No route serves a key back, and none is stored in the clear.
+    for token in [&alice, &bob] {
+        for uri in ["/provider", "/config/providers", "/config", "/global/config"] {
+            let (_, body) = send_as(&server, token, "GET", uri, None).await;
+            assert!(!body.to_string().contains("sk-alice-own-key"), "{uri}: {body}");
+        }
+    }
+    let stored = std::fs::read(data.path().join("keys.db")).unwrap();
+    assert!(!stored.windows(10).any(|w| w == b"sk-alice-o"), "the key is stored in the clear");
+
+    // A provider the server does not configure, connected by alice alone.
+    let anthropic = json!({ "type": "api", "key": "sk-ant-alice" });
+    assert_eq!(send_as(&server, &alice, "PUT", "/auth/anthropic", Some(anthropic)).await.0, 200);
+    let listed = |body: &Value| -> Vec<String> {
+        body["all"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect()
+    };
+    let (_, mine) = send_as(&server, &alice, "GET", "/provider", None).await;
+    let (_, theirs) = send_as(&server, &bob, "GET", "/provider", None).await;
+    assert!(listed(&mine).contains(&"anthropic".to_string()), "{mine}");
+    assert!(!listed(&theirs).contains(&"anthropic".to_string()), "{theirs}");
+    assert!(mine["connected"].as_array().unwrap().contains(&json!("anthropic")), "{mine}");
+
+    // What cannot be kept is refused clearly; nothing changes.
+    let oauth = json!({ "type": "oauth", "refresh": "r", "access": "a", "expires": 0 });
+    let (status, body) = send_as(&server, &alice, "PUT", "/auth/mock", Some(oauth)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("only an API key"), "{body}");
+    for (provider, key) in [("a%20b", "k"), ("mock", "line\r\nX-Injected: 1"), ("mock", "")] {
+        let (status, body) =
+            send_as(&server, &alice, "PUT", &format!("/auth/{provider}"), Some(json!({ "type": "api", "key": key })))
+                .await;
+        assert_eq!(status, 400, "{provider} {key:?}: {body}");
+    }
+    let (status, _) = send_as(&server, &alice, "PUT", "/auth/mock", Some(json!("not an object"))).await;
+    assert_eq!(status, 400);
+
+    // Removed, the server's key again; a removed tenant's keys go with it.
+    assert_eq!(send_as(&server, &alice, "DELETE", "/auth/mock", None).await, (200, json!(true)));
+    prompt_as(&server, &alice, &alice_session, "again").await;
+    assert_eq!(model.keys().last().map(String::as_str), Some("sk-test"));
+    tenants.remove("alice").unwrap();
+    assert_eq!(tenants.keyring().key(Some("alice"), "anthropic"), None);
+}
+
+#[tokio::test]
+async fn a_tenant_pinned_to_some_models_sees_and_calls_only_those() {
+    use crate::scripted_model::{ScriptedModel, says};
+    let (host, root, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let model = ScriptedModel::start(vec![says("allowed now")]).await;
+    // Pinned from the command line, as a host would.
+    let data_dir = data.path();
+    let pinned = ["add", "carol", "--root", root.path().to_str().unwrap(), "--model", "other/*,mock/m2"];
+    let carol = token_of(&tenant(data_dir, &pinned));
+    let refused = wasmgate(&["tenant", "set", "carol", "--model", "gpt-4", "--data-dir", data_dir.to_str().unwrap()]);
+    assert!(!refused.status.success(), "a pattern that is no model was kept");
+    let listed: Value = serde_json::from_str(&tenant(data_dir, &["list", "--json"])).unwrap();
+    assert_eq!(listed[0]["settings"]["models"], json!(["other/*", "mock/m2"]), "{listed}");
+
+    let tenants = Arc::new(Tenants::open(data_dir, Quotas::default()).unwrap());
+    let server =
+        crate::router::TestServer::hosting(host.path(), &crate::agent::config(&model, json!({})), tenants.clone());
+    let (_, providers) = send_as(&server, &carol, "GET", "/provider", None).await;
+    let models: Vec<&str> = providers["all"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["models"].as_object().unwrap().keys().map(String::as_str))
+        .collect();
+    assert!(models.is_empty(), "carol sees models she may not use: {providers}");
+
+    let (_, session) = send_as(&server, &carol, "POST", "/session", Some(json!({}))).await;
+    let id = session["id"].as_str().unwrap().to_string();
+    let (status, reply) = prompt_as(&server, &carol, &id, "use the default model").await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["info"]["error"]["name"], "ModelNotAllowedError", "{reply}");
+    let message = reply["info"]["error"]["data"]["message"].as_str().unwrap();
+    assert!(message.contains("other/*, mock/m2") && message.contains("mock/m1"), "{message}");
+    assert_eq!(model.left(), 1, "the model was called");
+
+    // Pinned to it, the model answers.
+    tenants.set("carol", &QuotaSettings { models: Some(vec!["mock/m1".into()]), ..Default::default() }).unwrap();
+    let (_, reply) = prompt_as(&server, &carol, &id, "again").await;
+    assert!(reply["info"]["error"].is_null(), "{reply}");
+    assert_eq!(model.left(), 0);
+}

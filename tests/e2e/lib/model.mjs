@@ -17,6 +17,8 @@ import { createServer } from "node:http";
 
 export async function startModel() {
   const requests = [];
+  // The key each turn request carried (not the title requests').
+  const keys = [];
   const server = createServer(async (request, response) => {
     let body = "";
     for await (const chunk of request) body += chunk;
@@ -30,6 +32,7 @@ export async function startModel() {
     }
     const parsed = JSON.parse(body);
     requests.push(parsed);
+    if (!isTitle(parsed)) keys.push((request.headers.authorization ?? "").replace(/^Bearer /, ""));
     await answer(parsed, response);
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -37,6 +40,7 @@ export async function startModel() {
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    keys,
     stop: () => new Promise((resolve) => server.close(resolve)),
   };
 }
@@ -46,12 +50,16 @@ function text(content) {
   return (content ?? []).map((part) => part.text ?? "").join("");
 }
 
+function isTitle(request) {
+  const system = (request.messages ?? []).filter((m) => m.role === "system").map((m) => text(m.content)).join("\n");
+  return /title generator/i.test(system);
+}
+
 async function answer(request, response) {
   const messages = request.messages ?? [];
-  const system = messages.filter((m) => m.role === "system").map((m) => text(m.content)).join("\n");
   const last = messages.at(-1) ?? {};
   const said = text(last.content);
-  if (/title generator/i.test(system)) return stream(response, [{ content: "Scripted title" }]);
+  if (isTitle(request)) return stream(response, [{ content: "Scripted title" }]);
   if (last.role === "tool") return stream(response, [{ content: `The tool said: ${said.split("\n")[0]}` }]);
   if (/^FAIL_AUTH/.test(said)) {
     response.writeHead(401, { "content-type": "application/json" });
