@@ -7,9 +7,8 @@
 //! store, the bus and the sandbox. Requests are made as a [`Tenant`]: the
 //! server's own user ([`App::host`]) or one of [`App::tenants`].
 
-use crate::agent::agents::agents;
 use crate::agent::tools::Toolbox;
-use crate::agent::{Assistant, ModelAllowance, Permissions, ProviderKeys, Providers};
+use crate::agent::{Assistant, ModelAllowance, Permissions, Profiles, ProviderKeys, Providers, TenantSettings};
 use crate::audit::{Auditor, DEFAULT_RETENTION};
 use crate::config::Config;
 use crate::conversation::{Journal, Runs};
@@ -185,15 +184,13 @@ impl AppBuilder {
             sandbox: self.sandbox.clone(),
             tools: Toolbox::new(self.sandbox.clone()),
             providers: providers.clone(),
-            agents: agents(&self.config),
+            profiles: Profiles::new(self.config.clone(), self.tenants.clone().map(|t| t as Arc<dyn TenantSettings>)),
             permissions: Arc::new(Permissions::default()),
             settings: self.config.wasmgate.agent.clone(),
-            default_agent: self.config.default_agent().to_string(),
             allowance: self.tenants.clone().map(|t| t as Arc<dyn ModelAllowance>),
             keys: self.tenants.as_ref().map(|t| t.keyring().clone() as Arc<dyn ProviderKeys>),
         });
-        let commands = self.config.commands.clone();
-        let sessions = Sessions::new(journal, runs, self.sandbox.clone(), assistant.clone(), commands);
+        let sessions = Sessions::new(journal, runs, self.sandbox.clone(), assistant.clone());
         Arc::new(App {
             sandbox: self.sandbox,
             store: self.store,

@@ -3,7 +3,7 @@
 //! and agents are the agent's: [`crate::agent::providers`],
 //! [`crate::agent::agents`].)
 
-use crate::config::Config;
+use crate::config::{Command, Config};
 use serde_json::{Value, json};
 
 /// `GET /config`: the OpenCode keys of the config file, with the defaults
@@ -27,10 +27,9 @@ pub fn opencode_config(config: &Config) -> Value {
     Value::Object(merged)
 }
 
-/// The config's slash commands in the reference's `Command` shape.
-pub fn commands(config: &Config) -> Vec<Value> {
-    config
-        .commands
+/// Slash commands in the reference's `Command` shape.
+pub fn commands(commands: &[Command]) -> Vec<Value> {
+    commands
         .iter()
         .map(|command| {
             json!({

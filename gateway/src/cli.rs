@@ -68,7 +68,7 @@ enum Command {
     Tool(ToolCommand),
     /// Manage the tenants a server hosts (each with its own folders, token
     /// and quotas). Once one exists, every request needs a token.
-    Tenant(TenantArgs),
+    Tenant(Box<TenantArgs>),
     /// Read the audit log: requests, tool calls, refused credentials and
     /// admin actions, oldest first.
     Audit(AuditArgs),
@@ -242,7 +242,7 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(error) => fail(error.to_string()),
             };
         }
-        Command::Tenant(args) => return tenant(args),
+        Command::Tenant(args) => return tenant(*args),
         Command::Audit(args) => return audit(args).await,
         command => command,
     };

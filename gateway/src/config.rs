@@ -222,6 +222,74 @@ impl Config {
     }
 }
 
+/// The keys a tenant's own settings may set over the host's config.
+pub const TENANT_KEYS: [&str; 4] = ["agent", "permission", "command", "default_agent"];
+
+impl Config {
+    /// This config with a tenant's own settings (`overlay`: its `agent`,
+    /// `permission`, `command` and `default_agent`) layered over it, as
+    /// OpenCode layers a project's config over the global one: an agent's
+    /// or a command's keys replace those of the same name, `permission`
+    /// keys replace the same keys and add new ones after them (the last
+    /// matching rule decides, so the tenant's own come last), and
+    /// `default_agent` replaces the host's.
+    pub fn layered(&self, overlay: &Map<String, Value>) -> Result<Config, ConfigError> {
+        check_overlay(overlay)?;
+        let mut opencode = self.opencode.clone();
+        for (key, own) in overlay {
+            match (key.as_str(), opencode.get_mut(key), own) {
+                ("agent" | "command", Some(Value::Object(host)), Value::Object(own)) => {
+                    for (name, entry) in own {
+                        match (host.get_mut(name), entry) {
+                            (Some(Value::Object(host)), Value::Object(entry)) => host.extend(entry.clone()),
+                            _ => {
+                                host.insert(name.clone(), entry.clone());
+                            }
+                        }
+                    }
+                }
+                ("permission", Some(host), own) => {
+                    let mut merged = permission_map(host);
+                    merged.extend(permission_map(own));
+                    *host = Value::Object(merged);
+                }
+                _ => {
+                    opencode.insert(key.clone(), own.clone());
+                }
+            }
+        }
+        check_default_agent(&opencode)?;
+        let commands = commands(&opencode)?;
+        Ok(Config { opencode, wasmgate: self.wasmgate.clone(), commands })
+    }
+}
+
+/// Whether `overlay` sets only what a tenant's own settings may, in
+/// shapes that can be read.
+pub fn check_overlay(overlay: &Map<String, Value>) -> Result<(), ConfigError> {
+    if let Some(key) = overlay.keys().find(|key| !TENANT_KEYS.contains(&key.as_str())) {
+        return Err(ConfigError::Syntax(format!(
+            "a tenant's own settings may set {} only, not {key:?}",
+            TENANT_KEYS.join(", ")
+        )));
+    }
+    for key in ["agent", "command"] {
+        if overlay.get(key).is_some_and(|value| !value.is_object()) {
+            return Err(ConfigError::Syntax(format!("{key:?} must be an object of entries by name")));
+        }
+    }
+    commands(overlay).map(drop)
+}
+
+/// `permission` as a map: `"ask"` is `{"*": "ask"}`.
+fn permission_map(value: &Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map.clone(),
+        Value::String(_) => Map::from_iter([("*".to_string(), value.clone())]),
+        _ => Map::new(),
+    }
+}
+
 /// The `"command"` key, typed.
 fn commands(opencode: &Map<String, Value>) -> Result<Vec<Command>, ConfigError> {
     let Some(Value::Object(configured)) = opencode.get("command") else { return Ok(Vec::new()) };
@@ -325,6 +393,43 @@ mod tests {
         let error = Config::parse(r#"{"command": {"oops": {"description": "no template"}}}"#, Path::new("."));
         let error = error.unwrap_err().to_string();
         assert!(error.contains("oops") && error.contains("template"), "{error}");
+    }
+
+    #[test]
+    fn a_tenants_settings_layer_over_the_hosts() {
+        let host = Config::parse(
+            r#"{"permission": {"bash": "ask", "edit": "allow"},
+                "agent": {"build": {"steps": 3, "prompt": "host"}},
+                "command": {"hello": {"template": "Hello $1"}}}"#,
+            Path::new("."),
+        )
+        .unwrap();
+        let own = serde_json::json!({
+            "permission": {"edit": "deny", "webfetch": "ask"},
+            "agent": {"build": {"prompt": "mine"}, "reviewer": {"description": "reviews"}},
+            "command": {"bye": {"template": "Bye"}},
+            "default_agent": "plan",
+        });
+        let layered = host.layered(own.as_object().unwrap()).unwrap();
+        assert_eq!(
+            layered.get("permission").unwrap(),
+            &serde_json::json!({"bash": "ask", "edit": "deny", "webfetch": "ask"})
+        );
+        assert_eq!(layered.get("agent").unwrap()["build"], serde_json::json!({"steps": 3, "prompt": "mine"}));
+        assert!(layered.get("agent").unwrap().get("reviewer").is_some());
+        let names: Vec<&str> = layered.commands.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["hello", "bye"]);
+        assert_eq!(layered.default_agent(), "plan");
+        assert_eq!(host.default_agent(), "build", "the host's config is unchanged");
+        // Only those keys, and a default agent that exists.
+        let wider = serde_json::json!({"provider": {"p": {}}});
+        assert!(host.layered(wider.as_object().unwrap()).unwrap_err().to_string().contains("\"provider\""));
+        let missing = serde_json::json!({"default_agent": "nobody"});
+        assert!(host.layered(missing.as_object().unwrap()).is_err());
+        // A shorthand permission becomes the first rule.
+        let shorthand = Config::parse(r#"{"permission": "ask"}"#, Path::new(".")).unwrap();
+        let layered = shorthand.layered(serde_json::json!({"permission": {"read": "allow"}}).as_object().unwrap());
+        assert_eq!(layered.unwrap().get("permission").unwrap(), &serde_json::json!({"*": "ask", "read": "allow"}));
     }
 
     #[test]

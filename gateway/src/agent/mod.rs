@@ -5,7 +5,8 @@
 //!   Anthropic Messages), streaming;
 //! - [`providers`] is the catalogue of configured and detected providers;
 //! - [`agents`] defines `build`, `plan` and configured agents, with their
-//!   permission rules;
+//!   permission rules; [`profile`] gives each owner its agents and commands
+//!   (a tenant's own layered over the host's);
 //! - [`turn`] is the loop that runs one session's turn step by step;
 //! - [`tools`] offers the sandboxed tools to the model and runs its calls;
 //! - [`permission`] parks calls that need a person's answer;
@@ -18,6 +19,7 @@
 pub mod agents;
 pub mod history;
 pub mod permission;
+pub mod profile;
 pub mod provider;
 pub mod providers;
 pub mod script;
@@ -27,6 +29,7 @@ pub mod tools;
 pub mod turn;
 
 pub use permission::Permissions;
+pub use profile::{Profile, Profiles, TenantSettings};
 pub use providers::Providers;
 
 use crate::config::AgentConfig;
@@ -34,7 +37,6 @@ use crate::conversation::{Journal, Runs};
 use crate::model::Session;
 use crate::sandbox::Sandbox;
 use crate::store::StoreError;
-use agents::Agent;
 use std::sync::Arc;
 
 /// Answers sessions' prompts: runs turns against the model providers, with
@@ -50,15 +52,12 @@ pub struct Assistant {
     pub tools: tools::Toolbox,
     /// The model providers and their models.
     pub providers: Arc<Providers>,
-    /// The agents prompts run as (from the config, made once).
-    pub agents: Vec<Agent>,
+    /// The agents and commands each owner's prompts run with.
+    pub profiles: Profiles,
     /// Tool calls waiting for a person's permission.
     pub permissions: Arc<Permissions>,
     /// Retries and their delays.
     pub settings: AgentConfig,
-    /// The primary agent a prompt runs as unless it names one (checked to
-    /// exist when the config was loaded).
-    pub default_agent: String,
     /// The models tenants may call and the tokens they may still spend
     /// (none: no tenants).
     pub allowance: Option<Arc<dyn ModelAllowance>>,
@@ -97,9 +96,10 @@ impl Assistant {
         self.providers.with_key(id, key)
     }
 
-    /// The agent named `name`, if there is one.
-    pub fn agent(&self, name: &str) -> Option<&Agent> {
-        self.agents.iter().find(|a| a.name == name)
+    /// The agents and commands `owner`'s prompts run with (`None`: the
+    /// server's own user).
+    pub fn profile(&self, owner: Option<&str>) -> Arc<Profile> {
+        self.profiles.of(owner)
     }
 
     /// A session the turn works on.

@@ -193,6 +193,7 @@ impl<'a> Step<'a> {
         run: &'a Run,
     ) -> TurnResult<Self> {
         let agent = assistant_of
+            .profile(session.tenant.as_deref())
             .agent(&user.agent)
             .ok_or_else(|| TurnError::Gone(format!("no agent named {:?}", user.agent)))?
             .clone();

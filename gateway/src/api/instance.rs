@@ -92,12 +92,13 @@ fn seen_by(app: &App, tenant: &Tenant) -> Vec<Provider> {
     providers
 }
 
-async fn agents(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(Value::Array(app.assistant.agents.iter().map(|a| a.to_json()).collect()))
+async fn agents(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Json<Value> {
+    let profile = app.assistant.profile(tenant.name());
+    Json(Value::Array(profile.agents.iter().map(|a| a.to_json()).collect()))
 }
 
-async fn commands(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(Value::Array(catalog::commands(&app.config)))
+async fn commands(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Json<Value> {
+    Json(Value::Array(catalog::commands(&app.assistant.profile(tenant.name()).commands)))
 }
 
 async fn empty_object() -> Json<Value> {

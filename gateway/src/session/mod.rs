@@ -15,7 +15,6 @@ pub use shell::ShellRequest;
 
 use crate::agent::Assistant;
 use crate::agent::agents::Rule;
-use crate::config::Command;
 use crate::conversation::{Busy, Journal, Runs};
 use crate::events::Event;
 use crate::ids::{self, Prefix, iso8601};
@@ -87,8 +86,6 @@ pub struct Sessions {
     runs: Arc<Runs>,
     sandbox: Sandbox,
     assistant: Arc<Assistant>,
-    /// The config's slash commands.
-    commands: Arc<[Command]>,
 }
 
 /// `POST /session`'s body.
@@ -121,14 +118,8 @@ pub struct UpdateTime {
 }
 
 impl Sessions {
-    pub fn new(
-        journal: Journal,
-        runs: Arc<Runs>,
-        sandbox: Sandbox,
-        assistant: Arc<Assistant>,
-        commands: Vec<Command>,
-    ) -> Self {
-        Self { journal, runs, sandbox, assistant, commands: commands.into() }
+    pub fn new(journal: Journal, runs: Arc<Runs>, sandbox: Sandbox, assistant: Arc<Assistant>) -> Self {
+        Self { journal, runs, sandbox, assistant }
     }
 
     fn store(&self) -> &dyn Store {

@@ -97,7 +97,8 @@ impl Sessions {
         request: CommandRequest,
     ) -> SessionResult<MessageWithParts> {
         let session_id = session.id.clone();
-        let configured = self.commands.iter().find(|command| command.name == request.command);
+        let profile = self.assistant.profile(session.tenant.as_deref());
+        let configured = profile.command(&request.command);
         let configured =
             configured.ok_or_else(|| SessionError::NotFound(format!("Command not found: {}", request.command)))?;
         let text = expand(&configured.template, &request.arguments);
@@ -162,7 +163,7 @@ pub(super) fn model_for(
             Some(ModelRef { provider_id: model.provider_id.clone(), model_id: model.id.clone(), variant: None })
         })
         .or_else(|| {
-            let (provider, model) = assistant.agent(agent)?.model.clone()?;
+            let (provider, model) = assistant.profile(session.tenant.as_deref()).agent(agent)?.model.clone()?;
             Some(ModelRef { provider_id: provider, model_id: model, variant: None })
         })
         .or_else(|| {
@@ -196,9 +197,9 @@ impl Sessions {
         {
             return Err(SessionError::Invalid(format!("message id {id} is taken")));
         }
-        let agent =
-            request.agent.or_else(|| session.agent.clone()).unwrap_or_else(|| self.assistant.default_agent.clone());
-        if self.assistant.agent(&agent).is_none() {
+        let profile = self.assistant.profile(session.tenant.as_deref());
+        let agent = request.agent.or_else(|| session.agent.clone()).unwrap_or_else(|| profile.default_agent.clone());
+        if profile.agent(&agent).is_none() {
             return Err(SessionError::Invalid(format!("no agent named {agent:?}")));
         }
         let model = model_for(&self.assistant, session, &agent, request.model);

@@ -43,8 +43,9 @@ impl Sessions {
         session: Session,
         mut request: ShellRequest,
     ) -> SessionResult<MessageWithParts> {
-        let name = request.agent.take().unwrap_or_else(|| self.assistant.default_agent.clone());
-        let Some(agent) = self.assistant.agent(&name) else {
+        let profile = self.assistant.profile(session.tenant.as_deref());
+        let name = request.agent.take().unwrap_or_else(|| profile.default_agent.clone());
+        let Some(agent) = profile.agent(&name) else {
             return Err(SessionError::Invalid(format!("no agent named {name:?}")));
         };
         // The agent's grant: a read-only agent's `!command` cannot write either.

@@ -432,6 +432,12 @@ fn today() -> i64 {
     crate::ids::now_millis() / 86_400_000
 }
 
+impl crate::agent::TenantSettings for Tenants {
+    fn overlay(&self, tenant: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+        self.get(tenant)?.record()?.quotas.agent_config.clone()
+    }
+}
+
 impl crate::agent::ModelAllowance for Tenants {
     fn refuse_model(&self, tenant: &str, provider: &str, model: &str) -> Option<String> {
         let tenant = self.get(tenant)?;

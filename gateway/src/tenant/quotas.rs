@@ -7,6 +7,7 @@
 
 use crate::sandbox::QuotaLimits;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// A tenant's quotas, every one resolved.
@@ -112,6 +113,23 @@ pub struct QuotaSettings {
     #[arg(long = "model", value_name = "PROVIDER/MODEL", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<String>>,
+    /// The tenant's own agents, permission rules, slash commands and default
+    /// agent (`agent`, `permission`, `command`, `default_agent`, in
+    /// opencode.json's format), layered over the server's config; `{}`
+    /// clears them.
+    #[arg(long, value_name = "FILE", value_parser = read_agent_config)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_config: Option<Map<String, Value>>,
+}
+
+/// The JSON or JSONC object in the file `path` names.
+fn read_agent_config(path: &str) -> Result<Map<String, Value>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    match jsonc_parser::parse_to_serde_value(&text, &Default::default()) {
+        Ok(Some(Value::Object(map))) => Ok(map),
+        Ok(_) => Err(format!("{path}: not a JSON object")),
+        Err(e) => Err(format!("{path}: {e}")),
+    }
 }
 
 impl QuotaSettings {
@@ -126,7 +144,10 @@ impl QuotaSettings {
                 return Err(format!("{pattern:?} is not a model: use provider/model, provider/* or *"));
             }
         }
-        Ok(())
+        match &self.agent_config {
+            Some(own) => crate::config::check_overlay(own).map_err(|e| format!("--agent-config: {e}")),
+            None => Ok(()),
+        }
     }
 
     /// These settings over `defaults`.
@@ -161,6 +182,7 @@ impl QuotaSettings {
             tokens_per_day: other.tokens_per_day.or(self.tokens_per_day),
             host_processes: other.host_processes.or(self.host_processes),
             models: other.models.clone().or_else(|| self.models.clone()),
+            agent_config: other.agent_config.clone().or_else(|| self.agent_config.clone()),
         }
     }
 }

@@ -910,3 +910,86 @@ async fn a_tenant_pinned_to_some_models_sees_and_calls_only_those() {
     assert!(reply["info"]["error"].is_null(), "{reply}");
     assert_eq!(model.left(), 0);
 }
+
+#[tokio::test]
+async fn a_tenants_own_agents_rules_and_commands_layer_over_the_hosts_for_it_alone() {
+    use crate::scripted_model::{Chunk, Reply, ScriptedModel, says};
+    let (host, alice_root, bob_root, data) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let bash = |id: &'static str| {
+        Reply::Stream(vec![Chunk::Call(id, "bash", json!({ "command": "echo ran > out.txt", "description": "run" }))])
+    };
+    let model =
+        ScriptedModel::start(vec![bash("a1"), says("alice done"), bash("b1"), says("bob done"), says("tidied")]).await;
+    // Set from the command line, as a host would; a file that sets more is refused.
+    let own = data.path().join("alice.jsonc");
+    std::fs::write(
+        &own,
+        r#"{
+            // alice's own: bash denied, a reviewer agent, a command, plan by default
+            "permission": { "bash": "deny" },
+            "agent": { "reviewer": { "description": "reviews", "mode": "primary" } },
+            "command": { "tidy": { "template": "Tidy up $ARGUMENTS" } },
+            "default_agent": "plan",
+        }"#,
+    )
+    .unwrap();
+    let wider = data.path().join("wider.json");
+    std::fs::write(&wider, r#"{ "provider": { "evil": {} } }"#).unwrap();
+    let (alice_dir, bob_dir) = (alice_root.path().to_str().unwrap(), bob_root.path().to_str().unwrap());
+    let alice =
+        token_of(&tenant(data.path(), &["add", "alice", "--root", alice_dir, "--agent-config", own.to_str().unwrap()]));
+    let bob = token_of(&tenant(data.path(), &["add", "bob", "--root", bob_dir]));
+    let data_dir = data.path().to_str().unwrap();
+    let refused =
+        wasmgate(&["tenant", "set", "alice", "--agent-config", wider.to_str().unwrap(), "--data-dir", data_dir]);
+    assert!(!refused.status.success(), "settings with a provider were kept");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("\"provider\""), "{refused:?}");
+
+    let tenants = Arc::new(Tenants::open(data.path(), Quotas::default()).unwrap());
+    let config = crate::agent::config(&model, json!({ "permission": { "*": "allow" } }));
+    let server = crate::router::TestServer::hosting(host.path(), &config, tenants);
+    let names = |body: &Value, key: &str| -> Vec<String> {
+        body.as_array().unwrap().iter().map(|a| a[key].as_str().unwrap().to_string()).collect()
+    };
+    let (_, agents) = send_as(&server, &alice, "GET", "/agent", None).await;
+    assert!(names(&agents, "name").contains(&"reviewer".into()), "{agents}");
+    let (_, agents) = send_as(&server, &bob, "GET", "/agent", None).await;
+    assert!(!names(&agents, "name").contains(&"reviewer".into()), "{agents}");
+    let (_, commands) = send_as(&server, &alice, "GET", "/command", None).await;
+    assert!(names(&commands, "name").contains(&"tidy".into()), "{commands}");
+    let (_, commands) = send_as(&server, &bob, "GET", "/command", None).await;
+    assert!(!names(&commands, "name").contains(&"tidy".into()), "{commands}");
+
+    // Alice's rule denies the model's bash, and her prompts run as plan;
+    // bob's run as build under the host's allow-all.
+    for (token, root, denied, agent) in
+        [(&alice, alice_root.path(), true, "plan"), (&bob, bob_root.path(), false, "build")]
+    {
+        let (_, session) = send_as(&server, token, "POST", "/session", Some(json!({}))).await;
+        let id = session["id"].as_str().unwrap().to_string();
+        let (status, reply) = prompt_as(&server, token, &id, "run it").await;
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(reply["info"]["agent"], agent, "{reply}");
+        let parts = tool_parts(&server, token, &id).await;
+        assert_eq!(parts[0].1, if denied { "error" } else { "completed" }, "{parts:?}");
+        assert_eq!(root.join("out.txt").exists(), !denied);
+    }
+
+    // Her command runs for her; for bob it does not exist.
+    let (_, session) = send_as(&server, &alice, "POST", "/session", Some(json!({}))).await;
+    let id = session["id"].as_str().unwrap().to_string();
+    let tidy = json!({ "command": "tidy", "arguments": "the docs" });
+    let (status, reply) = send_as(&server, &alice, "POST", &format!("/session/{id}/command"), Some(tidy.clone())).await;
+    assert_eq!(status, 200, "{reply}");
+    let asked = model.requests().last().unwrap().to_string();
+    assert!(asked.contains("Tidy up the docs"), "{asked}");
+    let (_, session) = send_as(&server, &bob, "POST", "/session", Some(json!({}))).await;
+    let id = session["id"].as_str().unwrap().to_string();
+    let (status, _) = send_as(&server, &bob, "POST", &format!("/session/{id}/command"), Some(tidy)).await;
+    assert_eq!(status, 404);
+}
