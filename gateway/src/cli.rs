@@ -9,7 +9,7 @@
 use crate::config::{Config, ConfigError, SandboxConfig};
 use crate::sandbox::{Access, CallError, CallOptions, CompileCache, Grant, Limits, Sandbox, ToolOutput};
 use crate::serve::{ServeError, ServeOptions};
-use crate::store::{AuditQuery, SqliteStore, Store};
+use crate::store::{AuditQuery, AuditRecord, SqliteStore, Store};
 use crate::tenant::{QuotaSettings, Quotas, TenantError, Tenants};
 use clap::{Args, Parser, Subcommand};
 use std::io::{Read, Write};
@@ -242,7 +242,7 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(error) => fail(error.to_string()),
             };
         }
-        Command::Tenant(args) => return tenant(*args),
+        Command::Tenant(args) => return tenant(*args).await,
         Command::Audit(args) => return audit(args).await,
         command => command,
     };
@@ -278,11 +278,19 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 /// `wasmgate tenant ...`.
-fn tenant(args: TenantArgs) -> ExitCode {
-    let tenants = match open_tenants(&args) {
-        Ok(tenants) => tenants,
+async fn tenant(args: TenantArgs) -> ExitCode {
+    let (tenants, data) = match open_tenants(&args) {
+        Ok(opened) => opened,
         Err(error) => return fail(error.to_string()),
     };
+    let action = match &args.command {
+        TenantCommand::Add { name, .. } => Some(format!("tenant add {name}")),
+        TenantCommand::Remove { name } => Some(format!("tenant remove {name}")),
+        TenantCommand::Rotate { name } => Some(format!("tenant rotate {name}")),
+        TenantCommand::Set { name, .. } => Some(format!("tenant set {name}")),
+        TenantCommand::List { .. } => None,
+    };
+    let started = crate::ids::now_millis();
     let result = match args.command {
         TenantCommand::Add { name, roots, quotas } => tenants.add(&name, &roots, quotas).map(|token| {
             let tenant = tenants.get(&name).expect("just added");
@@ -300,6 +308,28 @@ fn tenant(args: TenantArgs) -> ExitCode {
             format!("tenant {name}: {}\n", serde_json::to_string(&tenant.quotas()).expect("quotas serialize"))
         }),
     };
+    if let Some(action) = action {
+        let outcome = match &result {
+            Ok(_) => "ok".to_string(),
+            Err(error) => error.to_string(),
+        };
+        let record = AuditRecord {
+            time: started,
+            kind: "admin".into(),
+            remote: Some("cli".into()),
+            action,
+            outcome,
+            ..Default::default()
+        };
+        // The change is made; a log that cannot be written is said, not fatal.
+        let written = match SqliteStore::open(&data.join("wasmgate.db")) {
+            Ok(store) => store.append_audit(vec![record]).await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = written {
+            eprintln!("wasmgate: the audit log could not be written: {error}");
+        }
+    }
     match result {
         Ok(text) => print(text),
         Err(TenantError::Invalid(message)) => usage(message),
@@ -352,13 +382,14 @@ async fn audit(args: AuditArgs) -> ExitCode {
     print(text)
 }
 
-fn open_tenants(args: &TenantArgs) -> Result<Tenants, CliError> {
+/// The tenants of the data folder, and the folder.
+fn open_tenants(args: &TenantArgs) -> Result<(Tenants, PathBuf), CliError> {
     let config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
     let data = crate::serve::data_folder(args.data_dir.clone(), &config)?;
-    Ok(Tenants::open(&data, Quotas::default())?)
+    Ok((Tenants::open(&data, Quotas::default())?, data))
 }
 
 fn tenant_list(tenants: &Tenants, json: bool) -> String {

@@ -12,7 +12,7 @@ use crate::tenant::{QuotaSettings, RecordError, Tenant, TenantError, Tenants};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -141,17 +141,22 @@ struct NewTenant {
     quotas: QuotaSettings,
 }
 
+/// The tenant an admin action was about, when the path does not name it:
+/// the audit record of the action says it.
+#[derive(Debug, Clone)]
+pub(super) struct Subject(pub String);
+
 async fn add(
     State(app): State<Arc<App>>,
     JsonBody(request): JsonBody<NewTenant>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Extension<Subject>, Json<Value>)> {
     let name = request.name.clone();
     let token =
         blocking(tenants(&app)?, move |tenants| tenants.add(&request.name, &request.roots, request.quotas)).await?;
     let tenant = found(&app, &name)?;
     let mut body = describe(&app, &tenant).await?;
     body["token"] = json!(token);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, Extension(Subject(name)), Json(body)))
 }
 
 async fn set(

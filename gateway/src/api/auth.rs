@@ -24,7 +24,7 @@ use crate::app::App;
 use crate::store::AuditRecord;
 use crate::tenant::Tenant;
 use axum::body::HttpBody as _;
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, OriginalUri, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -190,15 +190,25 @@ fn basic(encoded: &str) -> Option<Presented> {
 /// Bearer token, a Basic password or `auth_token`); with no admin token
 /// configured, the admin API is closed.
 pub(super) async fn admin(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    // The admin's own names (a tenant's) belong in its records; the query,
+    // which may carry the token, never does. (Nested, the router sees the
+    // path without its prefix: the original is recorded.)
+    let path = request.extensions().get::<OriginalUri>().map_or(request.uri().path(), |o| o.0.path());
+    let mut entry = Entry { kind: "admin", action: format!("{} {path}", request.method()), ..Entry::of(&request) };
     let Some(expected) = app.admin_token.as_deref() else {
         return ApiError::Forbidden("the admin API is off: set WASMGATE_ADMIN_TOKEN to open it".into()).into_response();
     };
     let presented = presented(request.headers(), request.uri().query());
     let matches = presented.is_some_and(|p| bool::from(p.secret.as_bytes().ct_eq(expected.as_bytes())));
+    let response = if matches { next.run(request).await } else { ApiError::Unauthorized.into_response() };
     if !matches {
-        return ApiError::Unauthorized.into_response();
+        entry.kind = "auth";
     }
-    next.run(request).await
+    if let Some(super::admin::Subject(name)) = response.extensions().get() {
+        entry.action = format!("{} ({name})", entry.action);
+    }
+    app.auditor.record(entry.finish(None, &response)).await;
+    response
 }
 
 #[cfg(test)]

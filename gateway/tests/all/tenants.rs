@@ -459,6 +459,34 @@ async fn the_admin_api_needs_its_token_and_manages_tenants() {
     assert_eq!(carol.get("/session").await.0, StatusCode::UNAUTHORIZED);
     // With its last tenant gone the server does not fall open again.
     assert_eq!(client.get(format!("{}/session", served.url)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // Every admin action is in the audit log, naming its tenant; refused
+    // admin tokens too; the token never.
+    let mut actions = Vec::new();
+    for _ in 0..50 {
+        let records: Value =
+            client.get(format!("{base}/audit")).bearer_auth(admin).send().await.unwrap().json().await.unwrap();
+        actions = records
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {} {}", r["kind"], r["action"], r["outcome"]))
+            .collect();
+        if actions.iter().any(|a| a.contains("DELETE")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for expected in [
+        r#""admin" "POST /wasmgate/admin/tenants (carol)" "201""#,
+        r#""admin" "POST /wasmgate/admin/tenants/carol/rotate" "200""#,
+        r#""admin" "PATCH /wasmgate/admin/tenants/carol" "200""#,
+        r#""admin" "DELETE /wasmgate/admin/tenants/carol" "200""#,
+        r#""auth" "GET /wasmgate/admin/tenants" "401""#,
+    ] {
+        assert!(actions.iter().any(|a| a == expected), "{expected} is not in {actions:#?}");
+    }
+    assert!(!actions.join(" ").contains(admin));
 }
 
 #[tokio::test]
@@ -556,6 +584,11 @@ async fn the_audit_log_shows_who_did_what() {
     let failures: Vec<&Value> = records.iter().filter(|r| r["kind"] == "auth").collect();
     assert!(failures.len() >= 2, "the forged and the rotated token are recorded: {failures:?}");
     assert!(failures.iter().all(|r| r["tenant"].is_null() && r["outcome"] == "401"));
+    // The command line's changes are recorded too.
+    for action in ["tenant add alice", "tenant add bob", "tenant rotate bob"] {
+        let change = find(&|r| r["action"] == action).unwrap_or_else(|| panic!("{action} is not recorded"));
+        assert_eq!((change["kind"].as_str(), change["remote"].as_str()), (Some("admin"), Some("cli")), "{change}");
+    }
     let text = serde_json::to_string(&records).unwrap();
     assert!(!text.contains("s3cr3t-arg"), "arguments are kept as a digest only");
     assert!(!text.contains(&two.alice.token), "no token is logged");
