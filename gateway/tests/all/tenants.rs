@@ -599,28 +599,65 @@ async fn the_audit_log_shows_who_did_what() {
     assert!(lines.lines().count() >= 3 && lines.lines().all(|l| l.contains(" alice ")), "{lines}");
 }
 
-/// A tenant's prompt through the in-process router, with its token.
-async fn prompt_as(server: &crate::router::TestServer, token: &str, id: &str, text: &str) -> (u16, Value) {
+/// A request as a tenant through the in-process router.
+async fn send_as(
+    server: &crate::router::TestServer,
+    token: &str,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     use axum::http::{Request, header};
-    let request = Request::post(format!("/session/{id}/message"))
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(crate::agent::prompt_body(text).into())
+        .body(body.map_or_else(axum::body::Body::empty, |b| b.to_string().into()))
         .unwrap();
     let (status, body) = server.send(request).await;
     (status.as_u16(), body)
 }
 
+/// A tenant's prompt through the in-process router, with its token.
+async fn prompt_as(server: &crate::router::TestServer, token: &str, id: &str, text: &str) -> (u16, Value) {
+    let body = serde_json::from_str(&crate::agent::prompt_body(text)).unwrap();
+    send_as(server, token, "POST", &format!("/session/{id}/message"), Some(body)).await
+}
+
+/// A new session of the tenant's, by id.
+async fn session_as(server: &crate::router::TestServer, token: &str) -> String {
+    let (status, session) = send_as(server, token, "POST", "/session", Some(json!({}))).await;
+    assert_eq!(status, 200, "{session}");
+    session["id"].as_str().unwrap().to_string()
+}
+
+/// The tool parts of a session, by call id: (status, output or error).
+async fn tool_parts(server: &crate::router::TestServer, token: &str, id: &str) -> Vec<(String, String, String)> {
+    let (_, messages) = send_as(server, token, "GET", &format!("/session/{id}/message"), None).await;
+    messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["parts"].as_array().unwrap().clone())
+        .filter(|p| p["type"] == "tool")
+        .map(|p| {
+            let state = &p["state"];
+            let said = state["output"].as_str().or(state["error"].as_str()).unwrap_or_default();
+            (p["callID"].as_str().unwrap().to_string(), state["status"].as_str().unwrap().to_string(), said.to_string())
+        })
+        .collect()
+}
+
+/// `N` fresh temporary folders.
+fn temp_dirs<const N: usize>() -> [tempfile::TempDir; N] {
+    std::array::from_fn(|_| tempfile::tempdir().unwrap())
+}
+
 #[tokio::test]
 async fn the_model_of_one_tenant_cannot_reach_another_tenants_folder() {
     use crate::scripted_model::{Chunk, Reply, ScriptedModel, says};
-    use axum::http::{Request, header};
-    let (host, alice_root, bob_root, data) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let [host, alice_root, bob_root, data] = temp_dirs();
     let bob_dir = bob_root.path().canonicalize().unwrap();
     std::fs::write(bob_dir.join("secret.txt"), "bob-only-secret").unwrap();
     std::os::unix::fs::symlink(&bob_dir, alice_root.path().join("to-bob")).unwrap();
@@ -645,34 +682,16 @@ async fn the_model_of_one_tenant_cannot_reach_another_tenants_folder() {
     let config = crate::agent::config(&model, json!({ "permission": { "*": "allow" } }));
     let server = crate::router::TestServer::hosting(host.path(), &config, tenants.clone());
 
-    let create = Request::post("/session")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, format!("Bearer {alice}"))
-        .body("{}".into())
-        .unwrap();
-    let (_, session) = server.send(create).await;
-    let id = session["id"].as_str().unwrap().to_string();
+    let id = session_as(&server, &alice).await;
     let (status, reply) = prompt_as(&server, &alice, &id, "read bob's files").await;
     assert_eq!(status, 200, "{reply}");
     assert!(!reply.to_string().contains("bob-only-secret"), "the model read another tenant's file: {reply}");
     let requests = model.requests();
     assert!(!serde_json::to_string(&requests).unwrap().contains("bob-only-secret"), "the model was shown bob's file");
     assert!(!bob_dir.join("pwned.txt").exists(), "the model wrote into another tenant's folder");
-    let messages = Request::get(format!("/session/{id}/message"))
-        .header(header::AUTHORIZATION, format!("Bearer {alice}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let (_, messages) = server.send(messages).await;
-    let tools: Vec<(String, String)> = messages
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|m| m["parts"].as_array().unwrap().clone())
-        .filter(|p| p["type"] == "tool")
-        .map(|p| (p["callID"].as_str().unwrap().to_string(), p["state"]["status"].as_str().unwrap().to_string()))
-        .collect();
+    let tools = tool_parts(&server, &alice, &id).await;
     assert_eq!(tools.len(), 6, "every attempt ran: {tools:?}");
-    for (call, status) in &tools {
+    for (call, status, _) in &tools {
         assert!(call == "c4" || status == "error", "{call} was not refused: {status}");
     }
 
@@ -685,40 +704,12 @@ async fn the_model_of_one_tenant_cannot_reach_another_tenants_folder() {
     assert_eq!(model.left(), 1, "the model was not called over the quota");
 }
 
-/// The tool parts of a session, by call id: (status, output or error).
-async fn tool_parts(server: &crate::router::TestServer, token: &str, id: &str) -> Vec<(String, String, String)> {
-    use axum::http::{Request, header};
-    let request = Request::get(format!("/session/{id}/message"))
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let (_, messages) = server.send(request).await;
-    messages
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|m| m["parts"].as_array().unwrap().clone())
-        .filter(|p| p["type"] == "tool")
-        .map(|p| {
-            let state = &p["state"];
-            let said = state["output"].as_str().or(state["error"].as_str()).unwrap_or_default();
-            (p["callID"].as_str().unwrap().to_string(), state["status"].as_str().unwrap().to_string(), said.to_string())
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_tenants_writes_stop_at_its_disk_quota_and_lose_nothing() {
     use crate::scripted_model::{Chunk, Reply, ScriptedModel, says};
-    use axum::http::{Request, header};
     let call =
         |id: &'static str, tool: &'static str, arguments: Value| Reply::Stream(vec![Chunk::Call(id, tool, arguments)]);
-    let (host, alice_root, bob_root, data) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let [host, alice_root, bob_root, data] = temp_dirs();
     let kept = "k".repeat(10_000);
     std::fs::write(alice_root.path().join("keep.txt"), &kept).unwrap();
     let model = ScriptedModel::start(vec![
@@ -751,16 +742,7 @@ async fn a_tenants_writes_stop_at_its_disk_quota_and_lose_nothing() {
     let bob = tenants.add("bob", &[bob_root.path().to_path_buf()], QuotaSettings::default()).unwrap();
     let config = crate::agent::config(&model, json!({ "permission": { "*": "allow" } }));
     let server = crate::router::TestServer::hosting(host.path(), &config, tenants.clone());
-    let session_of = |token: &str| {
-        Request::post("/session")
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(axum::body::Body::from("{}"))
-            .unwrap()
-    };
-
-    let (_, session) = server.send(session_of(&alice)).await;
-    let id = session["id"].as_str().unwrap().to_string();
+    let id = session_as(&server, &alice).await;
     let (status, reply) = prompt_as(&server, &alice, &id, "fill the disk").await;
     assert_eq!(status, 200, "{reply}");
     let parts = tool_parts(&server, &alice, &id).await;
@@ -790,66 +772,29 @@ async fn a_tenants_writes_stop_at_its_disk_quota_and_lose_nothing() {
     assert_eq!(std::fs::metadata(alice_root.path().join("c.txt")).unwrap().len(), 13_893);
 
     // Its usage shows what its folders hold.
-    let usage = Request::get("/wasmgate/usage")
-        .header(header::AUTHORIZATION, format!("Bearer {alice}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let (_, usage) = server.send(usage).await;
+    let (_, usage) = send_as(&server, &alice, "GET", "/wasmgate/usage", None).await;
     let disk = usage["usage"]["diskBytes"].as_u64().unwrap();
     assert!((23_000..=40_000).contains(&disk), "{usage}");
     assert_eq!(usage["quotas"]["disk_bytes"], 40_000, "{usage}");
 
-    let (_, session) = server.send(session_of(&bob)).await;
-    let id = session["id"].as_str().unwrap().to_string();
+    let id = session_as(&server, &bob).await;
     let (status, reply) = prompt_as(&server, &bob, &id, "write").await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(tool_parts(&server, &bob, &id).await[0].1, "completed");
     assert_eq!(std::fs::metadata(bob_root.path().join("big.txt")).unwrap().len(), 50_000);
 }
 
-/// A request as a tenant through the in-process router.
-async fn send_as(
-    server: &crate::router::TestServer,
-    token: &str,
-    method: &str,
-    uri: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    use axum::http::{Request, header};
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(body.map_or_else(axum::body::Body::empty, |b| b.to_string().into()))
-        .unwrap();
-    let (status, body) = server.send(request).await;
-    (status.as_u16(), body)
-}
-
 #[tokio::test]
 async fn each_tenant_calls_the_model_with_its_own_key_and_no_key_is_served_back() {
     use crate::scripted_model::{ScriptedModel, says};
-    let (host, alice_root, bob_root, data) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let [host, alice_root, bob_root, data] = temp_dirs();
     let model = ScriptedModel::start(vec![says("alice 1"), says("bob 1"), says("alice 2")]).await;
     let tenants = Arc::new(Tenants::open(data.path(), Quotas::default()).unwrap());
     let alice = tenants.add("alice", &[alice_root.path().to_path_buf()], QuotaSettings::default()).unwrap();
     let bob = tenants.add("bob", &[bob_root.path().to_path_buf()], QuotaSettings::default()).unwrap();
     let server =
         crate::router::TestServer::hosting(host.path(), &crate::agent::config(&model, json!({})), tenants.clone());
-    let session = |token: String| {
-        let server = &server;
-        async move {
-            let (_, session) = send_as(server, &token, "POST", "/session", Some(json!({}))).await;
-            session["id"].as_str().unwrap().to_string()
-        }
-    };
-    let (alice_session, bob_session) = (session(alice.clone()).await, session(bob.clone()).await);
+    let (alice_session, bob_session) = (session_as(&server, &alice).await, session_as(&server, &bob).await);
 
     // Alice connects the configured provider with her own key (the TUI's /connect).
     let own = json!({ "type": "api", "key": "sk-alice-own-key" });
@@ -905,7 +850,7 @@ async fn each_tenant_calls_the_model_with_its_own_key_and_no_key_is_served_back(
 #[tokio::test]
 async fn a_tenant_pinned_to_some_models_sees_and_calls_only_those() {
     use crate::scripted_model::{ScriptedModel, says};
-    let (host, root, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let [host, root, data] = temp_dirs();
     let model = ScriptedModel::start(vec![says("allowed now")]).await;
     // Pinned from the command line, as a host would.
     let data_dir = data.path();
@@ -928,8 +873,7 @@ async fn a_tenant_pinned_to_some_models_sees_and_calls_only_those() {
         .collect();
     assert!(models.is_empty(), "carol sees models she may not use: {providers}");
 
-    let (_, session) = send_as(&server, &carol, "POST", "/session", Some(json!({}))).await;
-    let id = session["id"].as_str().unwrap().to_string();
+    let id = session_as(&server, &carol).await;
     let (status, reply) = prompt_as(&server, &carol, &id, "use the default model").await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["info"]["error"]["name"], "ModelNotAllowedError", "{reply}");
@@ -947,12 +891,7 @@ async fn a_tenant_pinned_to_some_models_sees_and_calls_only_those() {
 #[tokio::test]
 async fn a_tenants_own_agents_rules_and_commands_layer_over_the_hosts_for_it_alone() {
     use crate::scripted_model::{Chunk, Reply, ScriptedModel, says};
-    let (host, alice_root, bob_root, data) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let [host, alice_root, bob_root, data] = temp_dirs();
     let bash = |id: &'static str| {
         Reply::Stream(vec![Chunk::Call(id, "bash", json!({ "command": "echo ran > out.txt", "description": "run" }))])
     };
@@ -1003,8 +942,7 @@ async fn a_tenants_own_agents_rules_and_commands_layer_over_the_hosts_for_it_alo
     for (token, root, denied, agent) in
         [(&alice, alice_root.path(), true, "plan"), (&bob, bob_root.path(), false, "build")]
     {
-        let (_, session) = send_as(&server, token, "POST", "/session", Some(json!({}))).await;
-        let id = session["id"].as_str().unwrap().to_string();
+        let id = session_as(&server, token).await;
         let (status, reply) = prompt_as(&server, token, &id, "run it").await;
         assert_eq!(status, 200, "{reply}");
         assert_eq!(reply["info"]["agent"], agent, "{reply}");
@@ -1014,15 +952,13 @@ async fn a_tenants_own_agents_rules_and_commands_layer_over_the_hosts_for_it_alo
     }
 
     // Her command runs for her; for bob it does not exist.
-    let (_, session) = send_as(&server, &alice, "POST", "/session", Some(json!({}))).await;
-    let id = session["id"].as_str().unwrap().to_string();
+    let id = session_as(&server, &alice).await;
     let tidy = json!({ "command": "tidy", "arguments": "the docs" });
     let (status, reply) = send_as(&server, &alice, "POST", &format!("/session/{id}/command"), Some(tidy.clone())).await;
     assert_eq!(status, 200, "{reply}");
     let asked = model.requests().last().unwrap().to_string();
     assert!(asked.contains("Tidy up the docs"), "{asked}");
-    let (_, session) = send_as(&server, &bob, "POST", "/session", Some(json!({}))).await;
-    let id = session["id"].as_str().unwrap().to_string();
+    let id = session_as(&server, &bob).await;
     let (status, _) = send_as(&server, &bob, "POST", &format!("/session/{id}/command"), Some(tidy)).await;
     assert_eq!(status, 404);
 }
