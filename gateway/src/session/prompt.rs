@@ -8,6 +8,7 @@
 
 use super::{SessionError, SessionResult, Sessions, client_chosen, user_message};
 use crate::agent::Assistant;
+use crate::agent::agents::Agent;
 use crate::conversation::{self, Waiter};
 use crate::events::Event;
 use crate::ids::Prefix;
@@ -154,7 +155,7 @@ pub fn expand(template: &str, arguments: &str) -> String {
 pub(super) fn model_for(
     assistant: &Assistant,
     session: &Session,
-    agent: &str,
+    agent: &Agent,
     requested: Option<ModelRef>,
 ) -> ModelRef {
     requested
@@ -163,7 +164,7 @@ pub(super) fn model_for(
             Some(ModelRef { provider_id: model.provider_id.clone(), model_id: model.id.clone(), variant: None })
         })
         .or_else(|| {
-            let (provider, model) = assistant.profile(session.tenant.as_deref()).agent(agent)?.model.clone()?;
+            let (provider, model) = agent.model.clone()?;
             Some(ModelRef { provider_id: provider, model_id: model, variant: None })
         })
         .or_else(|| {
@@ -199,10 +200,10 @@ impl Sessions {
         }
         let profile = self.assistant.profile(session.tenant.as_deref());
         let agent = request.agent.or_else(|| session.agent.clone()).unwrap_or_else(|| profile.default_agent.clone());
-        if profile.agent(&agent).is_none() {
+        let Some(runs_as) = profile.agent(&agent) else {
             return Err(SessionError::Invalid(format!("no agent named {agent:?}")));
-        }
-        let model = model_for(&self.assistant, session, &agent, request.model);
+        };
+        let model = model_for(&self.assistant, session, runs_as, request.model);
         let message = Message::User(UserMessage {
             system: request.system,
             tools: request.tools,

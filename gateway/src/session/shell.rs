@@ -10,6 +10,7 @@
 //! recorded.
 
 use super::{SessionError, SessionResult, Sessions, client_chosen, user_message};
+use crate::agent::agents::Agent;
 use crate::conversation::Run;
 use crate::ids;
 use crate::model::{
@@ -50,10 +51,11 @@ impl Sessions {
         };
         // The agent's grant: a read-only agent's `!command` cannot write either.
         let grant = if agent.read_only() { workspace.read_only.clone() } else { workspace.grant.clone() };
+        let agent = agent.clone();
         let run = self.runs.start(&session.id, workspace.scope())?;
         let sessions = self.clone();
         let command = async move {
-            let result = sessions.run_recorded(&workspace, &grant, &session, name, request, &run).await;
+            let result = sessions.run_recorded(&workspace, &grant, &session, &agent, request, &run).await;
             // Dropping the run leaves the session idle, and publishes it.
             drop(run);
             result
@@ -68,19 +70,19 @@ impl Sessions {
         workspace: &Workspace,
         grant: &Grant,
         session: &Session,
-        agent: String,
+        agent: &Agent,
         request: ShellRequest,
         run: &Run,
     ) -> SessionResult<MessageWithParts> {
-        let model = super::prompt::model_for(&self.assistant, session, &agent, request.model);
-        let user = Message::User(user_message(session, request.message_id, agent.clone(), model.clone()));
+        let model = super::prompt::model_for(&self.assistant, session, agent, request.model);
+        let user = Message::User(user_message(session, request.message_id, agent.name.clone(), model.clone()));
         let note = Part::new(
             &session.id,
             user.id(),
             json!({ "type": "text", "text": "The following tool was executed by the user", "synthetic": true }),
         );
         let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };
-        let mut assistant = AssistantMessage::answering(&session.id, user.id(), &model, &agent, path);
+        let mut assistant = AssistantMessage::answering(&session.id, user.id(), &model, &agent.name, path);
         let input = json!({ "command": request.command });
         let start = ids::now_millis();
         let call_id = ids::call_id();
