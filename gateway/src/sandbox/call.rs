@@ -63,13 +63,14 @@ impl Call {
     ) -> Result<Call, CallError> {
         // The tenant's own permits and fair share first: a tenant's flood
         // waits in its own queue, never holding the sandbox's permits.
-        let quota = grant.and_then(Grant::quota).cloned();
-        let admitted = match grant.and_then(Grant::owner) {
+        let owner = grant.and_then(Grant::owner);
+        let admitted = match owner {
             Some((tenant, quota)) => Some(
                 quota.admit(tenant, &inner.fair_share).await.map_err(|QuotaExceeded(m)| CallError::QuotaExceeded(m))?,
             ),
             None => None,
         };
+        let quota = owner.map(|(_, quota)| quota.clone());
         let permit =
             inner.permits.clone().acquire_owned().await.map_err(|_| CallError::Host("sandbox closed".into()))?;
         let limits = quota.as_ref().map(|q| q.limits());

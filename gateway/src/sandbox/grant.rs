@@ -82,12 +82,8 @@ impl Grant {
         Grant { owner: Some((tenant.into(), quota)), ..self }
     }
 
-    /// The tenant's quota the grant's calls run under, if any.
-    pub fn quota(&self) -> Option<&Arc<Quota>> {
-        self.owner.as_ref().map(|(_, quota)| quota)
-    }
-
-    /// The tenant the grant was made for and its quota, if any.
+    /// The tenant the grant was made for and the quota its calls run
+    /// under, if any.
     pub(super) fn owner(&self) -> Option<&(Arc<str>, Arc<Quota>)> {
         self.owner.as_ref()
     }
