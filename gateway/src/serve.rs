@@ -112,6 +112,7 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeE
     let discovering = app.clone();
     tokio::spawn(async move { discovering.providers.discover().await });
     println!("wasmgate listening on http://{address}");
+    let auditor = app.auditor.clone();
     let router = crate::api::router(app);
     let server = crate::listen::serve(listener, router, options.header_timeout, shutdown_signal());
     let forced = async {
@@ -119,9 +120,12 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeE
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        () = server => Ok(()),
-        () = forced => Ok(()),
+        () = server => {}
+        () = forced => {}
     }
+    // The audit records still gathering in memory.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, auditor.flush()).await;
+    Ok(())
 }
 
 /// `SIGHUP` reads the `--tools-dir` folder again: added, changed and removed

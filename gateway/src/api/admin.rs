@@ -183,8 +183,10 @@ struct AuditParams {
     limit: Option<usize>,
 }
 
-/// The audit log, oldest first (the newest `limit`, 1000 unless asked).
+/// The audit log, oldest first (the newest `limit`, 1000 unless asked),
+/// up to the requests answered before this one.
 async fn audit(State(app): State<Arc<App>>, Params(params): Params<AuditParams>) -> ApiResult<Json<Vec<AuditRecord>>> {
+    app.auditor.flush().await;
     let query = AuditQuery { tenant: params.tenant, since: params.since, limit: Some(params.limit.unwrap_or(1000)) };
     Ok(Json(app.store.audit(&query).await?))
 }

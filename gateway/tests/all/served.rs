@@ -63,6 +63,13 @@ impl Served {
         assert_eq!(unsafe { libc::kill(self.child.id() as libc::pid_t, signal) }, 0);
     }
 
+    /// Stops the server as a service manager does (`SIGTERM`) and waits for
+    /// it to exit; whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        self.signal(libc::SIGTERM);
+        self.child.wait().expect("the server exits").success()
+    }
+
     /// The address it listens on, as `host:port`.
     pub fn address(&self) -> &str {
         self.url.trim_start_matches("http://")
