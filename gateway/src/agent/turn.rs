@@ -26,7 +26,7 @@ use crate::model::{
     AssistantMessage, Message, MessageError, MessagePath, MessageWithParts, Part, Session, SessionStatus, Span,
     Started, Tokens, ToolState, UserMessage,
 };
-use crate::store::SessionChange;
+use crate::store::{SessionChange, SessionKey};
 use crate::workspace::Workspace;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -86,6 +86,7 @@ async fn run_turn(
     session_id: &str,
     run: &Run,
 ) -> TurnResult<MessageWithParts> {
+    let key = SessionKey::new(workspace.tenant.as_deref(), session_id);
     let busy = || run.report(SessionStatus::Busy);
     busy();
     let mut last: Option<MessageWithParts> = None;
@@ -95,7 +96,7 @@ async fn run_turn(
     // the turn stops there, as the reference's does, and they speak next.
     let mut blocked = false;
     let result = loop {
-        let history = assistant.journal.store().messages(session_id, None, None).await?;
+        let history = assistant.journal.store().messages(key, None, None).await?;
         let Some(user_at) = history.iter().rposition(|m| matches!(m.info, Message::User(_))) else {
             break Err(TurnError::Gone(format!("session {session_id} has no user message to answer")));
         };
@@ -136,7 +137,7 @@ async fn run_turn(
         None => assistant
             .journal
             .store()
-            .messages(session_id, Some(1), None)
+            .messages(key, Some(1), None)
             .await?
             .pop()
             .ok_or_else(|| TurnError::Gone(format!("session {session_id} has no messages"))),

@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::ids::Prefix;
 use crate::model::{MessageWithParts, PermissionRequest, Session, SessionStatus};
 use crate::session::{CommandRequest, CreateSession, PromptRequest, ShellRequest, UpdateSession};
-use crate::store::SessionQuery;
+use crate::store::{SessionKey, SessionQuery};
 use crate::tenant::Tenant;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -149,7 +149,7 @@ async fn messages(
     Params(params): Params<MessageParams>,
 ) -> ApiResult<Json<Vec<MessageWithParts>>> {
     let limit = params.limit.filter(|&l| l > 0);
-    Ok(Json(app.store.messages(&session.id, limit, params.before.as_deref()).await?))
+    Ok(Json(app.store.messages(SessionKey::of(&session), limit, params.before.as_deref()).await?))
 }
 
 #[derive(Deserialize)]
@@ -164,7 +164,7 @@ async fn message(
     Path(MessagePath { message_id }): Path<MessagePath>,
 ) -> ApiResult<Json<MessageWithParts>> {
     let message_id = checked(Prefix::Message, &message_id)?;
-    let message = app.store.message(&session.id, message_id).await?;
+    let message = app.store.message(SessionKey::of(&session), message_id).await?;
     Ok(Json(message.ok_or_else(|| ApiError::NotFound(format!("Message not found: {message_id}")))?))
 }
 
@@ -208,7 +208,7 @@ async fn shell(
 }
 
 async fn todo(State(app): State<Arc<App>>, Found(session, _): Found) -> ApiResult<Json<Value>> {
-    Ok(Json(serde_json::to_value(app.store.todos(&session.id).await?).expect("todos serialize")))
+    Ok(Json(serde_json::to_value(app.store.todos(SessionKey::of(&session)).await?).expect("todos serialize")))
 }
 
 async fn diff(_: Found) -> Json<Value> {

@@ -79,14 +79,14 @@ impl Journal {
 
     /// Stores a part, then publishes it.
     pub async fn put_part(&self, workspace: &Workspace, part: &Part) -> StoreResult<()> {
-        self.store.put_part(part).await?;
+        self.store.put_part(workspace.tenant.as_deref(), part).await?;
         self.publish_part(workspace, part);
         Ok(())
     }
 
     /// Stores a message, then publishes it.
     pub async fn put_message(&self, workspace: &Workspace, message: &Message) -> StoreResult<()> {
-        self.store.put_message(message).await?;
+        self.store.put_message(workspace.tenant.as_deref(), message).await?;
         self.publish_message(workspace, message);
         Ok(())
     }

@@ -20,7 +20,7 @@ use crate::events::Event;
 use crate::ids::{self, Prefix, iso8601};
 use crate::model::{Message, MessageTime, ModelRef, Session, SessionModel, SessionTime, Tokens, UserMessage};
 use crate::sandbox::Sandbox;
-use crate::store::{SessionChange, Store, StoreError};
+use crate::store::{SessionChange, SessionKey, Store, StoreError};
 use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -224,7 +224,7 @@ impl Sessions {
             ..Default::default()
         };
         let session = self.create(workspace, request).await?;
-        for mut entry in self.store().messages(&original.id, None, None).await? {
+        for mut entry in self.store().messages(SessionKey::of(original), None, None).await? {
             if Some(entry.info.id()) == message_id {
                 break;
             }
@@ -234,11 +234,11 @@ impl Sessions {
                 Message::User(m) => (m.id, m.session_id) = (new_id.clone(), session.id.clone()),
                 Message::Assistant(m) => (m.id, m.session_id) = (new_id.clone(), session.id.clone()),
             }
-            self.store().put_message(&entry.info).await?;
+            self.store().put_message(session.tenant.as_deref(), &entry.info).await?;
             for mut part in entry.parts {
                 (part.id, part.session_id, part.message_id) =
                     (ids::new(Prefix::Part), session.id.clone(), new_id.clone());
-                self.store().put_part(&part).await?;
+                self.store().put_part(session.tenant.as_deref(), &part).await?;
             }
         }
         Ok(session)

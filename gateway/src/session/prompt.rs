@@ -13,7 +13,7 @@ use crate::conversation::{self, Waiter};
 use crate::events::Event;
 use crate::ids::Prefix;
 use crate::model::{Message, MessageWithParts, ModelRef, Part, Session, UserMessage};
-use crate::store::SessionChange;
+use crate::store::{SessionChange, SessionKey};
 use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -194,7 +194,7 @@ impl Sessions {
         }
         if let Some(id) = &request.message_id
             && Prefix::Message.matches(id)
-            && self.store().message(&session.id, id).await?.is_some()
+            && self.store().message(SessionKey::of(session), id).await?.is_some()
         {
             return Err(SessionError::Invalid(format!("message id {id} is taken")));
         }

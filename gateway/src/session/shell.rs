@@ -97,7 +97,11 @@ impl Sessions {
         // Stored together before anything says the session is busy: once a
         // client sees it busy, a restart finds the command's records.
         let opening = [user, Message::Assistant(assistant.clone())];
-        self.journal.store().put_records(&opening, &[note.clone(), tool.clone()]).await.map_err(client_chosen)?;
+        self.journal
+            .store()
+            .put_records(session.tenant.as_deref(), &opening, &[note.clone(), tool.clone()])
+            .await
+            .map_err(client_chosen)?;
         run.report(SessionStatus::Busy);
         let [user, opened] = &opening;
         self.journal.publish_message(workspace, user);

@@ -5,10 +5,10 @@
 //!
 //! The checks go through the trait only, so they say what the domains rely
 //! on: rows read back as written, pages in order with their parts, ids that
-//! cannot be taken over, cascading deletes, typed errors, and session
-//! changes that never lose a concurrent one.
+//! cannot be taken over, cascading deletes, typed errors, session changes
+//! that never lose a concurrent one, and rows reached only by their tenant.
 
-use super::{AuditQuery, AuditRecord, SessionChange, SessionQuery, Store, StoreError};
+use super::{AuditQuery, AuditRecord, SessionChange, SessionKey, SessionQuery, Store, StoreError};
 use crate::ids::{self, Prefix};
 use crate::model::{
     AssistantMessage, Message, MessagePath, MessageTime, ModelRef, Part, Session, SessionTime, Todo, Tokens,
@@ -33,6 +33,7 @@ where
     deleting_a_session_takes_its_descendants(Arc::new(fresh().await)).await;
     todos_and_unfinished_runs(Arc::new(fresh().await)).await;
     sessions_belong_to_their_tenant(Arc::new(fresh().await)).await;
+    rows_of_a_session_are_reached_only_as_its_tenant(Arc::new(fresh().await)).await;
     the_audit_log_appends_filters_and_prunes(Arc::new(fresh().await)).await;
 }
 
@@ -171,18 +172,18 @@ async fn messages_page_in_order_with_their_parts(store: Arc<impl Store>) {
     let mut written = Vec::new();
     for turn in 0..5 {
         let asked = user(&owner.id);
-        store.put_message(&asked).await.unwrap();
+        store.put_message(None, &asked).await.unwrap();
         let answer = Message::Assistant(assistant(&owner.id, asked.id()));
-        store.put_message(&answer).await.unwrap();
+        store.put_message(None, &answer).await.unwrap();
         for message in [&asked, &answer] {
             for n in 0..3 {
-                store.put_part(&text(&owner.id, message.id(), &format!("{turn}.{n}"))).await.unwrap();
+                store.put_part(None, &text(&owner.id, message.id(), &format!("{turn}.{n}"))).await.unwrap();
             }
         }
         written.push(asked);
         written.push(answer);
     }
-    let all = store.messages(&owner.id, None, None).await.unwrap();
+    let all = store.messages(SessionKey::of(&owner), None, None).await.unwrap();
     let order: Vec<&str> = all.iter().map(|m| m.info.id()).collect();
     assert_eq!(order, written.iter().map(Message::id).collect::<Vec<_>>(), "oldest first");
     for entry in &all {
@@ -190,22 +191,26 @@ async fn messages_page_in_order_with_their_parts(store: Arc<impl Store>) {
         assert!(entry.parts.iter().all(|p| p.message_id == entry.info.id()), "only its own parts");
         assert!(entry.parts.windows(2).all(|w| w[0].id < w[1].id), "parts in order");
     }
-    let last_two = store.messages(&owner.id, Some(2), None).await.unwrap();
+    let last_two = store.messages(SessionKey::of(&owner), Some(2), None).await.unwrap();
     assert_eq!(last_two.iter().map(|m| m.info.id()).collect::<Vec<_>>(), &order[8..], "a limit keeps the newest");
-    let before = store.messages(&owner.id, Some(3), Some(order[4])).await.unwrap();
+    let before = store.messages(SessionKey::of(&owner), Some(3), Some(order[4])).await.unwrap();
     assert_eq!(before.iter().map(|m| m.info.id()).collect::<Vec<_>>(), &order[1..4], "a page before a message");
     assert!(before.iter().all(|m| m.parts.len() == 3), "a page carries its parts");
 
-    let one = store.message(&owner.id, order[3]).await.unwrap().unwrap();
+    let one = store.message(SessionKey::of(&owner), order[3]).await.unwrap().unwrap();
     assert_eq!((one.info.id(), one.parts.len()), (order[3], 3), "one message with its parts");
-    assert_eq!(store.message(&ids::new(Prefix::Session), order[3]).await.unwrap(), None, "only in its session");
+    assert_eq!(
+        store.message(SessionKey::new(None, &ids::new(Prefix::Session)), order[3]).await.unwrap(),
+        None,
+        "only in its session"
+    );
 
     let gone = one.parts[0].clone();
-    assert!(store.delete_part(&owner.id, order[3], &gone.id).await.unwrap());
-    assert!(!store.delete_part(&owner.id, order[3], &gone.id).await.unwrap(), "deleting twice");
-    assert!(store.delete_message(&owner.id, order[0]).await.unwrap());
-    assert!(!store.delete_message(&owner.id, order[0]).await.unwrap());
-    assert_eq!(store.messages(&owner.id, None, None).await.unwrap().len(), 9);
+    assert!(store.delete_part(SessionKey::of(&owner), order[3], &gone.id).await.unwrap());
+    assert!(!store.delete_part(SessionKey::of(&owner), order[3], &gone.id).await.unwrap(), "deleting twice");
+    assert!(store.delete_message(SessionKey::of(&owner), order[0]).await.unwrap());
+    assert!(!store.delete_message(SessionKey::of(&owner), order[0]).await.unwrap());
+    assert_eq!(store.messages(SessionKey::of(&owner), None, None).await.unwrap().len(), 9);
 }
 
 async fn ids_of_other_sessions_cannot_be_taken(store: Arc<impl Store>) {
@@ -213,32 +218,40 @@ async fn ids_of_other_sessions_cannot_be_taken(store: Arc<impl Store>) {
     store.put_session(&mine).await.unwrap();
     store.put_session(&theirs).await.unwrap();
     let message = user(&theirs.id);
-    store.put_message(&message).await.unwrap();
+    store.put_message(None, &message).await.unwrap();
     let part = text(&theirs.id, message.id(), "theirs");
-    store.put_part(&part).await.unwrap();
+    store.put_part(None, &part).await.unwrap();
 
     let mut stolen = message.clone();
     if let Message::User(m) = &mut stolen {
         m.session_id = mine.id.clone();
     }
-    let refused = store.put_message(&stolen).await;
+    let refused = store.put_message(None, &stolen).await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "a message id of another session: {refused:?}");
     let mut stolen_part = part.clone();
     stolen_part.session_id = mine.id.clone();
-    let refused = store.put_part(&stolen_part).await;
+    let refused = store.put_part(None, &stolen_part).await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "a part id of another session: {refused:?}");
-    let kept = store.message(&theirs.id, message.id()).await.unwrap().unwrap();
+    let kept = store.message(SessionKey::of(&theirs), message.id()).await.unwrap().unwrap();
     assert_eq!(kept.parts, std::slice::from_ref(&part), "the rows stay theirs");
 
     // Records written together are all written, or (one of them taken) none.
     let fresh = user(&mine.id);
     let refused =
-        store.put_records(std::slice::from_ref(&fresh), &[text(&mine.id, fresh.id(), "mine"), stolen_part]).await;
+        store.put_records(None, std::slice::from_ref(&fresh), &[text(&mine.id, fresh.id(), "mine"), stolen_part]).await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "a batch with a taken id: {refused:?}");
-    assert_eq!(store.message(&mine.id, fresh.id()).await.unwrap(), None, "nothing of a refused batch is kept");
+    assert_eq!(
+        store.message(SessionKey::of(&mine), fresh.id()).await.unwrap(),
+        None,
+        "nothing of a refused batch is kept"
+    );
     let note = text(&mine.id, fresh.id(), "mine");
-    store.put_records(std::slice::from_ref(&fresh), std::slice::from_ref(&note)).await.unwrap();
-    assert_eq!(store.message(&mine.id, fresh.id()).await.unwrap().unwrap().parts, [note], "a batch is kept whole");
+    store.put_records(None, std::slice::from_ref(&fresh), std::slice::from_ref(&note)).await.unwrap();
+    assert_eq!(
+        store.message(SessionKey::of(&mine), fresh.id()).await.unwrap().unwrap().parts,
+        [note],
+        "a batch is kept whole"
+    );
 }
 
 async fn deleting_a_session_takes_its_descendants(store: Arc<impl Store>) {
@@ -249,20 +262,20 @@ async fn deleting_a_session_takes_its_descendants(store: Arc<impl Store>) {
     for s in [&root, &child, &grandchild, &other] {
         store.put_session(s).await.unwrap();
         let message = user(&s.id);
-        store.put_message(&message).await.unwrap();
-        store.put_part(&text(&s.id, message.id(), "x")).await.unwrap();
-        store.put_todos(&s.id, &[todo()]).await.unwrap();
+        store.put_message(None, &message).await.unwrap();
+        store.put_part(None, &text(&s.id, message.id(), "x")).await.unwrap();
+        store.put_todos(SessionKey::of(s), &[todo()]).await.unwrap();
     }
     let deleted = store.delete_session(&root.id).await.unwrap();
     assert_eq!(deleted[0].id, root.id, "the session asked for comes first");
     assert_eq!(deleted.len(), 3, "with its descendants");
     for s in [&root, &child, &grandchild] {
         assert_eq!(store.session(&s.id).await.unwrap(), None);
-        assert!(store.messages(&s.id, None, None).await.unwrap().is_empty());
-        assert!(store.todos(&s.id).await.unwrap().is_empty());
+        assert!(store.messages(SessionKey::of(s), None, None).await.unwrap().is_empty());
+        assert!(store.todos(SessionKey::of(s)).await.unwrap().is_empty());
     }
     assert!(store.session(&other.id).await.unwrap().is_some(), "other sessions stay");
-    assert_eq!(store.messages(&other.id, None, None).await.unwrap().len(), 1);
+    assert_eq!(store.messages(SessionKey::of(&other), None, None).await.unwrap().len(), 1);
     assert!(store.delete_session(&root.id).await.unwrap().is_empty(), "deleting twice deletes nothing");
 }
 
@@ -273,33 +286,34 @@ fn todo() -> Todo {
 async fn todos_and_unfinished_runs(store: Arc<impl Store>) {
     let owner = session("runs", None);
     store.put_session(&owner).await.unwrap();
-    assert!(store.todos(&owner.id).await.unwrap().is_empty(), "no list yet");
-    store.put_todos(&owner.id, &[todo(), todo()]).await.unwrap();
-    store.put_todos(&owner.id, &[todo()]).await.unwrap();
-    assert_eq!(store.todos(&owner.id).await.unwrap(), [todo()], "a list is replaced whole");
+    assert!(store.todos(SessionKey::of(&owner)).await.unwrap().is_empty(), "no list yet");
+    store.put_todos(SessionKey::of(&owner), &[todo(), todo()]).await.unwrap();
+    store.put_todos(SessionKey::of(&owner), &[todo()]).await.unwrap();
+    assert_eq!(store.todos(SessionKey::of(&owner)).await.unwrap(), [todo()], "a list is replaced whole");
 
     let asked = user(&owner.id);
-    store.put_message(&asked).await.unwrap();
+    store.put_message(None, &asked).await.unwrap();
     let open = assistant(&owner.id, asked.id());
-    store.put_message(&Message::Assistant(open.clone())).await.unwrap();
+    store.put_message(None, &Message::Assistant(open.clone())).await.unwrap();
     let mut done = assistant(&owner.id, asked.id());
     done.time.completed = Some(ids::now_millis());
-    store.put_message(&Message::Assistant(done.clone())).await.unwrap();
+    store.put_message(None, &Message::Assistant(done.clone())).await.unwrap();
     let running = Part::new(
         &owner.id,
         &open.id,
         json!({ "type": "tool", "tool": "bash", "callID": "c1", "state": { "status": "running", "input": {} } }),
     );
-    store.put_part(&running).await.unwrap();
+    store.put_part(None, &running).await.unwrap();
     let finished = Part::new(
         &owner.id,
         &done.id,
         json!({ "type": "tool", "tool": "bash", "callID": "c2", "state": { "status": "completed", "input": {} } }),
     );
-    store.put_part(&finished).await.unwrap();
+    store.put_part(None, &finished).await.unwrap();
     let (messages, parts) = store.unfinished().await.unwrap();
-    assert_eq!(messages.iter().map(Message::id).collect::<Vec<_>>(), [open.id.as_str()], "open assistant messages");
-    assert_eq!(parts.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), [running.id.as_str()], "running tools");
+    assert_eq!(messages.iter().map(|m| m.row.id()).collect::<Vec<_>>(), [open.id.as_str()], "open assistant messages");
+    assert_eq!(parts.iter().map(|p| p.row.id.as_str()).collect::<Vec<_>>(), [running.id.as_str()], "running tools");
+    assert!(messages.iter().all(|m| m.owner.is_none()) && parts.iter().all(|p| p.owner.is_none()), "the host's rows");
 }
 
 async fn sessions_belong_to_their_tenant(store: Arc<impl Store>) {
@@ -331,6 +345,55 @@ async fn sessions_belong_to_their_tenant(store: Arc<impl Store>) {
     let deleted = store.delete_session(&alice.id).await.expect("delete");
     assert!(deleted.iter().all(|s| s.tenant.as_deref() == Some("alice")), "deleted sessions name their tenant");
     assert_eq!(deleted.len(), 2);
+}
+
+async fn rows_of_a_session_are_reached_only_as_its_tenant(store: Arc<impl Store>) {
+    let mut alices = session("alice's", None);
+    alices.tenant = Some("alice".into());
+    store.put_session(&alices).await.expect("put");
+    let alice = SessionKey::of(&alices);
+    let asked = user(&alices.id);
+    store.put_message(Some("alice"), &asked).await.expect("alice writes to her session");
+    let note = text(&alices.id, asked.id(), "alice's");
+    store.put_part(Some("alice"), &note).await.expect("alice writes a part");
+    store.put_todos(alice, &[todo()]).await.expect("alice writes her todos");
+    assert_eq!(store.messages(alice, None, None).await.expect("read")[0].parts, std::slice::from_ref(&note));
+    let tenant_of = |row: &Option<String>| row.as_deref() == Some("alice");
+    let open = assistant(&alices.id, asked.id());
+    store.put_message(Some("alice"), &Message::Assistant(open)).await.expect("put");
+    let (unfinished, _) = store.unfinished().await.expect("unfinished");
+    assert!(unfinished.iter().all(|m| tenant_of(&m.owner)), "an unfinished row names its tenant");
+
+    // Bob, and the host, naming alice's session id: nothing read, nothing
+    // written, nothing deleted.
+    for stranger in [Some("bob"), None] {
+        let theirs = SessionKey::new(stranger, &alices.id);
+        assert!(store.messages(theirs, None, None).await.expect("read").is_empty(), "{stranger:?} lists nothing");
+        assert_eq!(store.message(theirs, asked.id()).await.expect("read"), None, "{stranger:?} reads nothing");
+        assert!(store.todos(theirs).await.expect("read").is_empty(), "{stranger:?} reads no todos");
+        let planted = user(&alices.id);
+        let refused = store.put_message(stranger, &planted).await;
+        assert!(matches!(refused, Err(StoreError::NotFound(_))), "{stranger:?} writes a message: {refused:?}");
+        let refused = store.put_part(stranger, &text(&alices.id, asked.id(), "planted")).await;
+        assert!(matches!(refused, Err(StoreError::NotFound(_))), "{stranger:?} writes a part: {refused:?}");
+        let refused = store.put_records(stranger, std::slice::from_ref(&planted), &[]).await;
+        assert!(matches!(refused, Err(StoreError::NotFound(_))), "{stranger:?} writes records: {refused:?}");
+        let mut rewritten = note.clone();
+        rewritten.body["text"] = json!("rewritten");
+        let refused = store.put_part(stranger, &rewritten).await;
+        assert!(matches!(refused, Err(StoreError::NotFound(_))), "{stranger:?} rewrites a part: {refused:?}");
+        let refused = store.put_todos(theirs, &[]).await;
+        assert!(matches!(refused, Err(StoreError::NotFound(_))), "{stranger:?} clears the todos: {refused:?}");
+        assert!(!store.delete_part(theirs, asked.id(), &note.id).await.expect("delete"), "{stranger:?}");
+        assert!(!store.delete_message(theirs, asked.id()).await.expect("delete"), "{stranger:?}");
+    }
+    let kept = store.messages(alice, None, None).await.expect("read");
+    assert_eq!(kept.len(), 2, "alice's messages are all there");
+    assert_eq!(kept[0].parts, [note], "and her part, unchanged");
+    assert_eq!(store.todos(alice).await.expect("read"), [todo()], "and her todos");
+    // A session that does not exist takes no rows either.
+    let nowhere = user(&ids::new(Prefix::Session));
+    assert!(matches!(store.put_message(None, &nowhere).await, Err(StoreError::NotFound(_))));
 }
 
 async fn the_audit_log_appends_filters_and_prunes(store: Arc<impl Store>) {

@@ -6,6 +6,9 @@
 //! written here before it is published on the bus, so a client that
 //! reconnects and re-reads sees what the event stream showed.
 //!
+//! Every message, part and todo row carries the tenant of its session, and
+//! every query of them names it ([`SessionKey`]).
+//!
 //! A session is changed by a [`SessionChange`] the store applies atomically
 //! (never a whole row read by one caller and written back over another's
 //! change), and failures say what went wrong ([`StoreError`]).
@@ -159,6 +162,36 @@ pub struct AuditQuery {
     pub limit: Option<usize>,
 }
 
+/// A stored row with the tenant it belongs to (`None`: the server's own
+/// user).
+#[derive(Debug, Clone)]
+pub struct Owned<T> {
+    pub owner: Option<String>,
+    pub row: T,
+}
+
+/// A session as its owner names it: the tenant it belongs to (`None`: the
+/// server's own user) and its id. Every read and write of a session's
+/// messages, parts and todos names both and the store matches both (each of
+/// those rows carries its tenant), so a row of another tenant's session is
+/// neither read nor written, whatever id reaches the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionKey<'a> {
+    pub owner: Option<&'a str>,
+    pub id: &'a str,
+}
+
+impl<'a> SessionKey<'a> {
+    pub fn new(owner: Option<&'a str>, id: &'a str) -> Self {
+        SessionKey { owner, id }
+    }
+
+    /// The key of a session read from the store.
+    pub fn of(session: &'a Session) -> Self {
+        SessionKey { owner: session.tenant.as_deref(), id: &session.id }
+    }
+}
+
 /// Where sessions, messages, parts and todos live.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -180,35 +213,39 @@ pub trait Store: Send + Sync + 'static {
     /// the sessions deleted (the one asked for first).
     async fn delete_session(&self, id: &str) -> StoreResult<Vec<Session>>;
 
-    /// Inserts or replaces a message ([`StoreError::Conflict`] when its id
-    /// is another session's).
-    async fn put_message(&self, message: &Message) -> StoreResult<()>;
+    /// Inserts or replaces a message of a session of `owner`'s
+    /// ([`StoreError::NotFound`] when the session is not `owner`'s or does
+    /// not exist, [`StoreError::Conflict`] when its id is another session's).
+    async fn put_message(&self, owner: Option<&str>, message: &Message) -> StoreResult<()>;
     /// One message with its parts.
-    async fn message(&self, session_id: &str, id: &str) -> StoreResult<Option<MessageWithParts>>;
+    async fn message(&self, session: SessionKey<'_>, id: &str) -> StoreResult<Option<MessageWithParts>>;
     /// A session's messages with their parts, oldest first: the last `limit`
     /// of those before message `before` (all when unset).
     async fn messages(
         &self,
-        session_id: &str,
+        session: SessionKey<'_>,
         limit: Option<usize>,
         before: Option<&str>,
     ) -> StoreResult<Vec<MessageWithParts>>;
     /// Deletes a message and its parts; false when there was none.
-    async fn delete_message(&self, session_id: &str, id: &str) -> StoreResult<bool>;
+    async fn delete_message(&self, session: SessionKey<'_>, id: &str) -> StoreResult<bool>;
 
-    /// Inserts or replaces messages and parts together: all of them, or
-    /// (on any failure, a [`StoreError::Conflict`] included) none.
-    async fn put_records(&self, messages: &[Message], parts: &[Part]) -> StoreResult<()>;
-    /// Inserts or replaces a part ([`StoreError::Conflict`] when its id is
+    /// Inserts or replaces messages and parts of `owner`'s sessions
+    /// together: all of them, or (on any failure, a [`StoreError::Conflict`]
+    /// or [`StoreError::NotFound`] included) none.
+    async fn put_records(&self, owner: Option<&str>, messages: &[Message], parts: &[Part]) -> StoreResult<()>;
+    /// Inserts or replaces a part of a session of `owner`'s (errors as
+    /// [`Store::put_message`]'s, [`StoreError::Conflict`] when its id is
     /// another message's).
-    async fn put_part(&self, part: &Part) -> StoreResult<()>;
+    async fn put_part(&self, owner: Option<&str>, part: &Part) -> StoreResult<()>;
     /// Deletes a part; false when there was none.
-    async fn delete_part(&self, session_id: &str, message_id: &str, id: &str) -> StoreResult<bool>;
+    async fn delete_part(&self, session: SessionKey<'_>, message_id: &str, id: &str) -> StoreResult<bool>;
 
     /// A session's todo list.
-    async fn todos(&self, session_id: &str) -> StoreResult<Vec<Todo>>;
-    /// Replaces a session's todo list.
-    async fn put_todos(&self, session_id: &str, todos: &[Todo]) -> StoreResult<()>;
+    async fn todos(&self, session: SessionKey<'_>) -> StoreResult<Vec<Todo>>;
+    /// Replaces a session's todo list ([`StoreError::NotFound`] when the
+    /// session is not its owner's).
+    async fn put_todos(&self, session: SessionKey<'_>, todos: &[Todo]) -> StoreResult<()>;
 
     /// Appends records to the audit log.
     async fn append_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()>;
@@ -217,7 +254,7 @@ pub trait Store: Send + Sync + 'static {
     /// Drops audit records older than `before` (ms); how many.
     async fn prune_audit(&self, before: i64) -> StoreResult<u64>;
 
-    /// Tool parts and assistant messages a crash left running; see
-    /// [`crate::conversation::recover`].
-    async fn unfinished(&self) -> StoreResult<(Vec<Message>, Vec<Part>)>;
+    /// Tool parts and assistant messages a crash left running, each with
+    /// its owner; see [`crate::conversation::recover`].
+    async fn unfinished(&self) -> StoreResult<(Vec<Owned<Message>>, Vec<Owned<Part>>)>;
 }

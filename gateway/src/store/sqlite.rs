@@ -13,7 +13,7 @@
 //! database made by an older wasmgate is upgraded in place when opened, and
 //! one made by a newer wasmgate is refused rather than misread.
 
-use super::{AuditQuery, AuditRecord, SessionChange, SessionQuery, Store, StoreError, StoreResult};
+use super::{AuditQuery, AuditRecord, Owned, SessionChange, SessionKey, SessionQuery, Store, StoreError, StoreResult};
 use crate::model::{Message, MessageWithParts, Part, Session, Todo};
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
@@ -79,11 +79,21 @@ fn migrations() -> Migrations<'static> {
         CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
         ),
+        // Messages, parts and todos carry their session's tenant, and every
+        // query of them names it.
+        M::up(
+            "ALTER TABLE message ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+        ALTER TABLE part ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+        ALTER TABLE todo ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+        UPDATE message SET tenant = COALESCE((SELECT tenant FROM session WHERE session.id = message.session_id), '');
+        UPDATE part SET tenant = COALESCE((SELECT tenant FROM session WHERE session.id = part.session_id), '');
+        UPDATE todo SET tenant = COALESCE((SELECT tenant FROM session WHERE session.id = todo.session_id), '');",
+        ),
     ])
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: usize = 4;
+pub const SCHEMA_VERSION: usize = 5;
 
 const READERS: usize = 4;
 
@@ -230,15 +240,16 @@ fn collect_sessions(
 /// message.
 fn with_parts(
     connection: &Connection,
-    session_id: &str,
+    session: &KeyRow,
     messages: Vec<Message>,
 ) -> rusqlite::Result<Vec<MessageWithParts>> {
     let (Some(first), Some(last)) = (messages.first(), messages.last()) else { return Ok(Vec::new()) };
     let mut statement = connection.prepare_cached(
         "SELECT message_id, id, data FROM part
-         WHERE session_id = ?1 AND message_id >= ?2 AND message_id <= ?3 ORDER BY message_id, id",
+         WHERE session_id = ?1 AND tenant = ?2 AND message_id >= ?3 AND message_id <= ?4
+         ORDER BY message_id, id",
     )?;
-    let rows = statement.query_map([session_id, first.id(), last.id()], |row| {
+    let rows = statement.query_map([&session.id, &session.tenant, first.id(), last.id()], |row| {
         Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
     })?;
     let mut by_message: std::collections::HashMap<String, Vec<Part>> = std::collections::HashMap::new();
@@ -255,6 +266,19 @@ fn with_parts(
             MessageWithParts { info, parts }
         })
         .collect())
+}
+
+/// A [`SessionKey`] owned, to move onto the blocking pool: the session's id
+/// and its `tenant` column.
+struct KeyRow {
+    id: String,
+    tenant: String,
+}
+
+impl KeyRow {
+    fn of(key: SessionKey<'_>) -> Self {
+        KeyRow { id: key.id.to_string(), tenant: tenant_column(key.owner) }
+    }
 }
 
 /// The session row's columns and JSON, written by `put_session` and
@@ -286,27 +310,52 @@ fn claimed(changed: usize, what: &str, id: &str) -> StoreResult<()> {
     }
 }
 
+/// The `tenant` column's value for `owner` (`''`: the server's own user).
+fn tenant_column(owner: Option<&str>) -> String {
+    owner.unwrap_or("").to_string()
+}
+
+/// Whether session `id` exists and is `tenant`'s; the error a write into
+/// any other session gets.
+fn owned(connection: &Connection, tenant: &str, id: &str) -> rusqlite::Result<StoreResult<()>> {
+    let found = connection
+        .prepare_cached("SELECT 1 FROM session WHERE id = ?1 AND tenant = ?2")?
+        .query_row([id, tenant], |_| Ok(()))
+        .optional()?;
+    Ok(found.ok_or_else(|| StoreError::NotFound(format!("Session not found: {id}"))))
+}
+
 /// A message as its row, ready to write on the blocking pool.
 struct MessageRow {
     id: String,
     session_id: String,
+    tenant: String,
     data: String,
 }
 
 impl MessageRow {
-    fn of(message: &Message) -> Self {
-        Self { id: message.id().into(), session_id: message.session_id().into(), data: to_json(message) }
+    fn of(owner: Option<&str>, message: &Message) -> Self {
+        Self {
+            id: message.id().into(),
+            session_id: message.session_id().into(),
+            tenant: tenant_column(owner),
+            data: to_json(message),
+        }
     }
 
-    /// Inserts or replaces the row, unless its id is another session's.
+    /// Inserts or replaces the row, unless its session is not its owner's
+    /// or its id is another session's.
     fn insert(&self, connection: &Connection) -> rusqlite::Result<StoreResult<()>> {
+        if let Err(missing) = owned(connection, &self.tenant, &self.session_id)? {
+            return Ok(Err(missing));
+        }
         let changed = connection
             .prepare_cached(
-                "INSERT INTO message (id, session_id, data) VALUES (?1, ?2, ?3)
+                "INSERT INTO message (id, session_id, tenant, data) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data
-                 WHERE message.session_id = excluded.session_id",
+                 WHERE message.session_id = excluded.session_id AND message.tenant = excluded.tenant",
             )?
-            .execute(params![self.id, self.session_id, self.data])?;
+            .execute(params![self.id, self.session_id, self.tenant, self.data])?;
         Ok(claimed(changed, "message", &self.id))
     }
 }
@@ -316,28 +365,35 @@ struct PartRow {
     id: String,
     message_id: String,
     session_id: String,
+    tenant: String,
     data: String,
 }
 
 impl PartRow {
-    fn of(part: &Part) -> Self {
+    fn of(owner: Option<&str>, part: &Part) -> Self {
         Self {
             id: part.id.clone(),
             message_id: part.message_id.clone(),
             session_id: part.session_id.clone(),
+            tenant: tenant_column(owner),
             data: to_json(part),
         }
     }
 
-    /// Inserts or replaces the row, unless its id is another message's.
+    /// Inserts or replaces the row, unless its session is not its owner's
+    /// or its id is another message's.
     fn insert(&self, connection: &Connection) -> rusqlite::Result<StoreResult<()>> {
+        if let Err(missing) = owned(connection, &self.tenant, &self.session_id)? {
+            return Ok(Err(missing));
+        }
         let changed = connection
             .prepare_cached(
-                "INSERT INTO part (id, message_id, session_id, data) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO part (id, message_id, session_id, tenant, data) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data
-                 WHERE part.session_id = excluded.session_id AND part.message_id = excluded.message_id",
+                 WHERE part.session_id = excluded.session_id AND part.message_id = excluded.message_id
+                   AND part.tenant = excluded.tenant",
             )?
-            .execute(params![self.id, self.message_id, self.session_id, self.data])?;
+            .execute(params![self.id, self.message_id, self.session_id, self.tenant, self.data])?;
         Ok(claimed(changed, "part", &self.id))
     }
 }
@@ -496,24 +552,24 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_message(&self, message: &Message) -> StoreResult<()> {
-        let row = MessageRow::of(message);
+    async fn put_message(&self, owner: Option<&str>, message: &Message) -> StoreResult<()> {
+        let row = MessageRow::of(owner, message);
         self.write(move |c| row.insert(c)).await?
     }
 
-    async fn put_records(&self, messages: &[Message], parts: &[Part]) -> StoreResult<()> {
-        let messages: Vec<MessageRow> = messages.iter().map(MessageRow::of).collect();
-        let parts: Vec<PartRow> = parts.iter().map(PartRow::of).collect();
+    async fn put_records(&self, owner: Option<&str>, messages: &[Message], parts: &[Part]) -> StoreResult<()> {
+        let messages: Vec<MessageRow> = messages.iter().map(|m| MessageRow::of(owner, m)).collect();
+        let parts: Vec<PartRow> = parts.iter().map(|p| PartRow::of(owner, p)).collect();
         self.write(move |c| {
             let transaction = c.transaction()?;
             for row in &messages {
-                if let Err(taken) = row.insert(&transaction)? {
-                    return Ok(Err(taken));
+                if let Err(refused) = row.insert(&transaction)? {
+                    return Ok(Err(refused));
                 }
             }
             for row in &parts {
-                if let Err(taken) = row.insert(&transaction)? {
-                    return Ok(Err(taken));
+                if let Err(refused) = row.insert(&transaction)? {
+                    return Ok(Err(refused));
                 }
             }
             transaction.commit()?;
@@ -522,117 +578,141 @@ impl Store for SqliteStore {
         .await?
     }
 
-    async fn message(&self, session_id: &str, id: &str) -> StoreResult<Option<MessageWithParts>> {
-        let (session_id, id) = (session_id.to_string(), id.to_string());
+    async fn message(&self, session: SessionKey<'_>, id: &str) -> StoreResult<Option<MessageWithParts>> {
+        let (session, id) = (KeyRow::of(session), id.to_string());
         self.read(move |c| {
             let text: Option<String> = c
-                .prepare_cached("SELECT data FROM message WHERE id = ?1 AND session_id = ?2")?
-                .query_row([&id, &session_id], |r| r.get(0))
+                .prepare_cached("SELECT data FROM message WHERE id = ?1 AND session_id = ?2 AND tenant = ?3")?
+                .query_row([&id, &session.id, &session.tenant], |r| r.get(0))
                 .optional()?;
             let Some(info) = text.and_then(|text| decode("message", &id, &text)) else { return Ok(None) };
-            Ok(with_parts(c, &session_id, vec![info])?.pop())
+            Ok(with_parts(c, &session, vec![info])?.pop())
         })
         .await
     }
 
     async fn messages(
         &self,
-        session_id: &str,
+        session: SessionKey<'_>,
         limit: Option<usize>,
         before: Option<&str>,
     ) -> StoreResult<Vec<MessageWithParts>> {
-        let (session_id, before) = (session_id.to_string(), before.map(str::to_string));
+        let (session, before) = (KeyRow::of(session), before.map(str::to_string));
         self.read(move |c| {
             // Newest first to apply the limit, then back to oldest first.
             let mut statement = c.prepare_cached(
-                "SELECT id, data FROM message WHERE session_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+                "SELECT id, data FROM message WHERE session_id = ?1 AND tenant = ?2 AND (?3 IS NULL OR id < ?3)
+                 ORDER BY id DESC LIMIT ?4",
             )?;
             let limit = limit.map(|l| l as i64).unwrap_or(-1);
-            let mut messages: Vec<Message> = collect("message", &mut statement, params![session_id, before, limit])?;
+            let mut messages: Vec<Message> =
+                collect("message", &mut statement, params![session.id, session.tenant, before, limit])?;
             messages.reverse();
-            with_parts(c, &session_id, messages)
+            with_parts(c, &session, messages)
         })
         .await
     }
 
-    async fn delete_message(&self, session_id: &str, id: &str) -> StoreResult<bool> {
-        let (session_id, id) = (session_id.to_string(), id.to_string());
+    async fn delete_message(&self, session: SessionKey<'_>, id: &str) -> StoreResult<bool> {
+        let (session, id) = (KeyRow::of(session), id.to_string());
         self.write(move |c| {
             let transaction = c.transaction()?;
-            transaction.execute("DELETE FROM part WHERE message_id = ?1 AND session_id = ?2", [&id, &session_id])?;
+            let key = [&id, &session.id, &session.tenant];
+            transaction.execute("DELETE FROM part WHERE message_id = ?1 AND session_id = ?2 AND tenant = ?3", key)?;
             let removed =
-                transaction.execute("DELETE FROM message WHERE id = ?1 AND session_id = ?2", [&id, &session_id])?;
+                transaction.execute("DELETE FROM message WHERE id = ?1 AND session_id = ?2 AND tenant = ?3", key)?;
             transaction.commit()?;
             Ok(removed > 0)
         })
         .await
     }
 
-    async fn put_part(&self, part: &Part) -> StoreResult<()> {
-        let row = PartRow::of(part);
+    async fn put_part(&self, owner: Option<&str>, part: &Part) -> StoreResult<()> {
+        let row = PartRow::of(owner, part);
         self.write(move |c| row.insert(c)).await?
     }
 
-    async fn delete_part(&self, session_id: &str, message_id: &str, id: &str) -> StoreResult<bool> {
-        let (session_id, message_id, id) = (session_id.to_string(), message_id.to_string(), id.to_string());
+    async fn delete_part(&self, session: SessionKey<'_>, message_id: &str, id: &str) -> StoreResult<bool> {
+        let (session, message_id, id) = (KeyRow::of(session), message_id.to_string(), id.to_string());
         self.write(move |c| {
             c.execute(
-                "DELETE FROM part WHERE id = ?1 AND message_id = ?2 AND session_id = ?3",
-                [&id, &message_id, &session_id],
+                "DELETE FROM part WHERE id = ?1 AND message_id = ?2 AND session_id = ?3 AND tenant = ?4",
+                [&id, &message_id, &session.id, &session.tenant],
             )
             .map(|n| n > 0)
         })
         .await
     }
 
-    async fn todos(&self, session_id: &str) -> StoreResult<Vec<Todo>> {
-        let session_id = session_id.to_string();
+    async fn todos(&self, session: SessionKey<'_>) -> StoreResult<Vec<Todo>> {
+        let session = KeyRow::of(session);
         self.read(move |c| {
             let text: Option<String> = c
-                .prepare_cached("SELECT data FROM todo WHERE session_id = ?1")?
-                .query_row([&session_id], |r| r.get(0))
+                .prepare_cached("SELECT data FROM todo WHERE session_id = ?1 AND tenant = ?2")?
+                .query_row([&session.id, &session.tenant], |r| r.get(0))
                 .optional()?;
-            Ok(text.and_then(|text| decode("todo", &session_id, &text)).unwrap_or_default())
+            Ok(text.and_then(|text| decode("todo", &session.id, &text)).unwrap_or_default())
         })
         .await
     }
 
-    async fn put_todos(&self, session_id: &str, todos: &[Todo]) -> StoreResult<()> {
-        let (session_id, data) = (session_id.to_string(), to_json(&todos));
+    async fn put_todos(&self, session: SessionKey<'_>, todos: &[Todo]) -> StoreResult<()> {
+        let (session, data) = (KeyRow::of(session), to_json(&todos));
         self.write(move |c| {
-            c.execute("INSERT OR REPLACE INTO todo (session_id, data) VALUES (?1, ?2)", params![session_id, data])
-                .map(drop)
+            if let Err(missing) = owned(c, &session.tenant, &session.id)? {
+                return Ok(Err(missing));
+            }
+            c.execute(
+                "INSERT OR REPLACE INTO todo (session_id, tenant, data) VALUES (?1, ?2, ?3)",
+                params![session.id, session.tenant, data],
+            )
+            .map(|_| Ok(()))
         })
-        .await
+        .await?
     }
 
-    async fn unfinished(&self) -> StoreResult<(Vec<Message>, Vec<Part>)> {
+    async fn unfinished(&self) -> StoreResult<(Vec<Owned<Message>>, Vec<Owned<Part>>)> {
         self.read(|c| {
             // `CASE` first checks the JSON reads, so a damaged row is
             // skipped instead of failing the query (and the start).
-            let messages = collect(
+            let messages = collect_owned(
                 "message",
                 &mut c.prepare(
-                    "SELECT id, data FROM message WHERE CASE WHEN json_valid(data) THEN
+                    "SELECT id, tenant, data FROM message WHERE CASE WHEN json_valid(data) THEN
                        json_extract(data, '$.role') = 'assistant' AND json_extract(data, '$.time.completed') IS NULL
                      END",
                 )?,
-                [],
             )?;
-            let parts = collect(
+            let parts = collect_owned(
                 "part",
                 &mut c.prepare(
-                    "SELECT id, data FROM part WHERE CASE WHEN json_valid(data) THEN
+                    "SELECT id, tenant, data FROM part WHERE CASE WHEN json_valid(data) THEN
                        json_extract(data, '$.type') = 'tool'
                        AND json_extract(data, '$.state.status') IN ('pending', 'running')
                      END",
                 )?,
-                [],
             )?;
             Ok((messages, parts))
         })
         .await
     }
+}
+
+/// The rows of a statement selecting `id, tenant, data`, with their owners,
+/// skipping damaged ones.
+fn collect_owned<T: serde::de::DeserializeOwned>(
+    table: &str,
+    statement: &mut rusqlite::Statement<'_>,
+) -> rusqlite::Result<Vec<Owned<T>>> {
+    let rows = statement
+        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))?;
+    let mut values = Vec::new();
+    for row in rows {
+        let (id, tenant, text) = row?;
+        values
+            .extend(decode(table, &id, &text).map(|row| Owned { owner: (!tenant.is_empty()).then_some(tenant), row }));
+    }
+    Ok(values)
 }
 
 #[cfg(test)]
@@ -645,5 +725,29 @@ mod tests {
         migrations.to_latest(&mut connection).unwrap();
         let version: usize = connection.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, super::SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn messages_parts_and_todos_stored_before_tenants_took_them_get_their_sessions_tenant() {
+        let migrations = super::migrations();
+        let mut connection = rusqlite::Connection::open_in_memory().unwrap();
+        migrations.to_version(&mut connection, 4).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO session (id, project_id, directory, updated, data, tenant)
+                   VALUES ('ses_a', 'p', '/a', 1, '{}', 'alice'), ('ses_h', 'p', '/h', 1, '{}', '');
+                 INSERT INTO message (id, session_id, data) VALUES ('msg_a', 'ses_a', '{}'), ('msg_h', 'ses_h', '{}');
+                 INSERT INTO part (id, message_id, session_id, data) VALUES ('prt_a', 'msg_a', 'ses_a', '{}');
+                 INSERT INTO todo (session_id, data) VALUES ('ses_a', '[]'), ('ses_gone', '[]');",
+            )
+            .unwrap();
+        migrations.to_latest(&mut connection).unwrap();
+        let tenants = |sql: &str| -> Vec<String> {
+            let mut statement = connection.prepare(sql).unwrap();
+            statement.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        assert_eq!(tenants("SELECT tenant FROM message ORDER BY id"), ["alice", ""]);
+        assert_eq!(tenants("SELECT tenant FROM part"), ["alice"]);
+        assert_eq!(tenants("SELECT tenant FROM todo ORDER BY session_id"), ["alice", ""], "an orphan is the host's");
     }
 }

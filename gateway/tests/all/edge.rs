@@ -8,7 +8,7 @@ use crate::util::Fixture;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
-use wasmgate::store::{SqliteStore, Store};
+use wasmgate::store::{SessionKey, SqliteStore, Store};
 
 #[tokio::test]
 async fn a_wrong_method_gets_a_json_405() {
@@ -240,7 +240,7 @@ async fn a_damaged_stored_row_is_skipped_not_fatal() {
     let titles: Vec<&str> = sessions.iter().map(|s| s.title.as_str()).collect();
     assert_eq!(titles, ["intact"]);
     assert!(store.session(&ids[0]).await.unwrap().is_none());
-    assert_eq!(store.messages(&ids[1], None, None).await.unwrap().len(), 0);
+    assert_eq!(store.messages(SessionKey::new(None, &ids[1]), None, None).await.unwrap().len(), 0);
 }
 
 /// Reads from `stream` until it closes; true if it closed within `within`.

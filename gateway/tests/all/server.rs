@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 use wasmgate::app::Credentials;
-use wasmgate::store::{SqliteStore, Store};
+use wasmgate::store::{SessionKey, SqliteStore, Store};
 
 #[tokio::test]
 async fn a_directory_outside_the_served_folder_is_refused_however_it_is_named() {
@@ -219,20 +219,20 @@ async fn the_store_keeps_everything_across_a_reopen_and_closes_interrupted_runs(
             "tokens": {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}},
         }))
         .unwrap();
-        store.put_message(&message).await.unwrap();
+        store.put_message(None, &message).await.unwrap();
         let part = Part::new(
             &session.id,
             message.id(),
             json!({"type": "tool", "tool": "bash", "callID": "c",
             "state": {"status": "running", "input": {"command": "sleep"}, "time": {"start": 1}}}),
         );
-        store.put_part(&part).await.unwrap();
+        store.put_part(None, &part).await.unwrap();
         // Dropped without any shutdown, as a killed process would leave it.
     }
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.session(&session.id).await.unwrap().unwrap().title, "kept");
     assert_eq!(wasmgate::conversation::recover(&store).await.unwrap(), (1, 1));
-    let messages = store.messages(&session.id, None, None).await.unwrap();
+    let messages = store.messages(SessionKey::of(&session), None, None).await.unwrap();
     let Message::Assistant(assistant) = &messages[0].info else { panic!("an assistant message") };
     assert!(assistant.time.completed.is_some());
     assert_eq!(messages[0].parts[0].body["state"]["status"], "error");

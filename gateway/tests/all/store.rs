@@ -4,7 +4,7 @@
 //! a fork, a `!` command's tool part, a todo list) upgrades in place.
 
 use wasmgate::model::Message;
-use wasmgate::store::{SCHEMA_VERSION, SessionChange, SessionQuery, SqliteStore, Store, conformance};
+use wasmgate::store::{SCHEMA_VERSION, SessionChange, SessionKey, SessionQuery, SqliteStore, Store, conformance};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_passes_the_store_conformance_suite() {
@@ -44,7 +44,7 @@ async fn a_database_from_before_schema_versions_upgrades_in_place() {
     assert_eq!(store.children(ROOT).await.unwrap()[0].id, CHILD);
 
     for session in [ROOT, FORK] {
-        let messages = store.messages(session, None, None).await.unwrap();
+        let messages = store.messages(SessionKey::new(None, session), None, None).await.unwrap();
         let roles: Vec<&str> = messages
             .iter()
             .map(|m| match m.info {
@@ -57,10 +57,10 @@ async fn a_database_from_before_schema_versions_upgrades_in_place() {
         assert_eq!((tool.kind(), tool.body["state"]["output"].as_str()), ("tool", Some("hello\n")), "{session}");
         assert_eq!(messages.iter().map(|m| m.parts.len()).sum::<usize>(), 3, "{session}");
         // A page from before the upgrade reads with its parts too.
-        let page = store.messages(session, Some(1), Some(messages[2].info.id())).await.unwrap();
+        let page = store.messages(SessionKey::new(None, session), Some(1), Some(messages[2].info.id())).await.unwrap();
         assert_eq!(page[0].parts, messages[1].parts);
     }
-    let todos = store.todos(ROOT).await.unwrap();
+    let todos = store.todos(SessionKey::new(None, ROOT)).await.unwrap();
     assert_eq!((todos.len(), todos[0].content.as_str()), (1, "write the migration"));
 
     // The upgraded database takes writes, and opening it again changes nothing.

@@ -87,7 +87,7 @@ async fn write_todos(context: &Context<'_>, arguments: &serde_json::Map<String, 
             todos.len()
         ));
     }
-    if let Err(error) = context.assistant.journal.store().put_todos(context.session_id, &todos).await {
+    if let Err(error) = context.assistant.journal.store().put_todos(context.session(), &todos).await {
         return failed(error.to_string());
     }
     let event = Event::TodoUpdated { session_id: context.session_id, todos: &todos };
@@ -96,7 +96,7 @@ async fn write_todos(context: &Context<'_>, arguments: &serde_json::Map<String, 
 }
 
 async fn read_todos(context: &Context<'_>) -> Outcome {
-    match context.assistant.journal.store().todos(context.session_id).await {
+    match context.assistant.journal.store().todos(context.session()).await {
         Ok(todos) => todo_result(&todos),
         Err(error) => failed(error.to_string()),
     }

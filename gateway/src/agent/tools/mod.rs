@@ -29,6 +29,7 @@ use super::permission::Verdict;
 use super::provider::{ToolCall, ToolDefinition};
 use crate::model::Part;
 use crate::sandbox::CancelToken;
+use crate::store::SessionKey;
 use crate::workspace::Workspace;
 use serde_json::Value;
 
@@ -108,6 +109,13 @@ pub struct Context<'a> {
     pub session_id: &'a str,
     pub message_id: &'a str,
     pub cancel: &'a CancelToken,
+}
+
+impl Context<'_> {
+    /// The session the call is made in, as its owner names it.
+    pub fn session(&self) -> SessionKey<'_> {
+        SessionKey::new(self.workspace.tenant.as_deref(), self.session_id)
+    }
 }
 
 /// Runs `call`, whose tool part is `part` (already `running`): checks the
