@@ -34,7 +34,7 @@ const ACTIVE: usize = 100;
 const CONNECTIONS: usize = 32;
 const LOAD_TIME: Duration = Duration::from_secs(3);
 const QUIET_READS: usize = 1000;
-const FAIRNESS_ROUNDS: usize = 3;
+const FAIRNESS_ROUNDS: usize = 5;
 
 fn rss_kib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

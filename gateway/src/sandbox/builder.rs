@@ -102,6 +102,7 @@ impl SandboxBuilder {
                 host_processes: self.host_processes,
                 observer: std::sync::OnceLock::new(),
                 fair_share: super::fair_share::FairShare::of_this_machine(),
+                call_threads: Default::default(),
             }),
         };
         let builtins = crate::builtin::COMPONENTS.len();

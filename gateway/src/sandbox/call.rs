@@ -47,7 +47,7 @@ pub(super) struct Call {
     deadline: Duration,
     _permit: OwnedSemaphorePermit,
     /// The tenant's place, taken before the sandbox's permit.
-    _admitted: Option<Admitted>,
+    admitted: Option<Admitted>,
 }
 
 impl Call {
@@ -145,7 +145,13 @@ impl Call {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        Ok(Call { store, stdout, stderr, cap, deadline, _permit: permit, _admitted: admitted })
+        Ok(Call { store, stdout, stderr, cap, deadline, _permit: permit, admitted })
+    }
+
+    /// Whether the call shares the machine with other tenants' calls: then
+    /// it runs on the call threads (see `call_threads`).
+    pub(super) fn shared(&self) -> bool {
+        self.admitted.as_ref().is_some_and(|admitted| admitted.shared)
     }
 
     /// Why one of the call's writes was refused, if one was.

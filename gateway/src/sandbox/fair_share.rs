@@ -10,7 +10,8 @@
 //! most its share of the threads, `threads / active tenants` and at least
 //! one; a tenant alone runs as many as its quota allows. Calls past the
 //! share wait in their tenant's queue (see [`super::Quota`]), so the waiting
-//! is done by the tenant that floods.
+//! is done by the tenant that floods; the calls admitted meanwhile run on
+//! the lower-priority call threads (see `call_threads`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

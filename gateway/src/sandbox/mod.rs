@@ -26,6 +26,7 @@ mod builder;
 mod bulk_fs;
 mod cache;
 mod call;
+mod call_threads;
 mod disk_quota;
 mod disk_usage;
 mod engine;
@@ -190,6 +191,23 @@ struct Inner {
     observer: std::sync::OnceLock<Arc<dyn CallObserver>>,
     /// The threads tenants' calls share (see `fair_share`).
     fair_share: fair_share::FairShare,
+    /// Where calls run (see `call_threads`).
+    call_threads: call_threads::CallThreads,
+}
+
+impl Inner {
+    /// Runs a started call's `work`: on this thread, or on the call threads
+    /// while other tenants' calls share the machine (see `call_threads`).
+    async fn execute<T: Send + 'static>(
+        &self,
+        shared: bool,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, CallError> {
+        match shared {
+            true => self.call_threads.run(work).await.map_err(CallError::Host),
+            false => Ok(work.await),
+        }
+    }
 }
 
 /// One call of a typed interface function: a fresh instance of `pre` under
@@ -199,12 +217,16 @@ macro_rules! typed_call {
     ($sandbox:expr, $grant:expr, $name:literal, $pre:expr, $interface:ident, $function:ident, $argument:expr) => {{
         let context = call_context($grant, &CallOptions::default());
         let mut call = Call::start(&$sandbox.inner, $name, Some($grant), CallOptions::default(), false).await?;
-        let outcome = async {
-            let instance = $pre.instantiate_async(&mut call.store).await?;
-            instance.$interface().$function(&mut call.store, $argument, &context).await
-        }
-        .await;
-        call.finish(outcome)
+        let (pre, argument, shared) = ($pre.clone(), $argument.to_owned(), call.shared());
+        let work = async move {
+            let outcome = async {
+                let instance = pre.instantiate_async(&mut call.store).await?;
+                instance.$interface().$function(&mut call.store, &argument, &context).await
+            }
+            .await;
+            call.finish(outcome)
+        };
+        $sandbox.inner.execute(shared, work).await?
     }};
 }
 
@@ -294,13 +316,18 @@ impl Sandbox {
         let context = call_context(grant, &options);
         let processes = component.capabilities.host_processes;
         let mut call = Call::start(&self.inner, tool, Some(grant), options, processes).await?;
-        let outcome = async {
-            let instance = component.tools.instantiate_async(&mut call.store).await?;
-            instance.wasmgate_tools_tool().call_invoke(&mut call.store, tool, arguments, &context).await
-        }
-        .await;
-        let refusal = call.disk_refusal();
-        let mut result = call.finish(outcome)?;
+        let (name, arguments, shared) = (tool.to_string(), arguments.to_string(), call.shared());
+        let work = async move {
+            let outcome = async {
+                let instance = component.tools.instantiate_async(&mut call.store).await?;
+                instance.wasmgate_tools_tool().call_invoke(&mut call.store, &name, &arguments, &context).await
+            }
+            .await;
+            let refusal = call.disk_refusal();
+            (call.finish(outcome), refusal)
+        };
+        let (result, refusal) = self.inner.execute(shared, work).await?;
+        let mut result = result?;
         // A tool that went on after a refused write (a shell script) says
         // so in its own words; the caller also learns which limit it met.
         if let Some(refusal) = refusal {

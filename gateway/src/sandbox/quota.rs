@@ -62,6 +62,8 @@ pub struct Quota {
 pub(super) struct Admitted {
     quota: Arc<Quota>,
     _permit: OwnedSemaphorePermit,
+    /// Whether other tenants were active when it was admitted.
+    pub(super) shared: bool,
 }
 
 impl Drop for Admitted {
@@ -183,7 +185,7 @@ impl Quota {
                 .started
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |running| (running < share).then_some(running + 1));
             if started.is_ok() {
-                return Ok(Admitted { quota: self.clone(), _permit: permit });
+                return Ok(Admitted { quota: self.clone(), _permit: permit, shared: share != usize::MAX });
             }
             // The share grows back once the others fall quiet.
             let _ = tokio::time::timeout(ACTIVE_WINDOW, ended).await;
