@@ -88,6 +88,78 @@ const ORACLE: &[&str] = &[
     "ls *.txt | xargs wc -l; echo a b c | xargs -n 1 echo x; printf '1\\n2\\n' | xargs -I {} echo item-{}",
     "ln -s a.txt link.txt && cat link.txt; ls",
     "head -c 8 a.txt; echo",
+    // Arithmetic.
+    "echo $((1 + 2 * 3)) $(( (1 + 2) * 3 )) $((7 / 2)) $((7 % 3)) $((2 ** 10)) $((-5 / 2))",
+    "x=5; echo $((x + 1)) $(($x * 2)); ((x++)); echo $x; ((x += 10)); echo $x",
+    "echo $((1 < 2)) $((2 <= 1)) $((3 == 3)) $((1 != 1)) $((1 && 0)) $((1 || 0)) $((!0))",
+    "echo $((0x1f)) $((010)) $((2#101)) $((1 << 4)) $((256 >> 2)) $((5 & 3)) $((5 | 3)) $((5 ^ 3)) $((~0))",
+    "a=3 b=4; echo $(( a > b ? a : b )); echo $(( a = b + 1 )); echo $a",
+    "(( 3 > 2 )) && echo yes; (( 0 )) || echo zero-is-false; (( 1 - 1 )); echo $?",
+    "i=0; while (( i < 3 )); do echo $i; (( i++ )); done",
+    "for ((i = 0; i < 3; i++)); do echo \"i=$i\"; done",
+    "for ((i = 10; i > 0; i -= 4)); do printf '%s ' $i; done; echo",
+    "y=2+3; echo $((y * 2)); let z=4*5 w=z+1; echo $z $w; let 0; echo $?",
+    "{ echo $((1 / 0)); echo after; } 2>/dev/null",
+    "(( 1 / 0 )) 2>/dev/null; echo after $?; let 'x = 1 / 0' 2>/dev/null; echo $?",
+    "n=$(wc -l < a.txt); echo $((n * 10))",
+    // case.
+    "for f in a.txt src x.rs; do case $f in *.txt) echo \"$f text\";; src|lib) echo \"$f dir\";; *) echo \"$f other\";; esac; done",
+    "case abc in a*c) echo match;; esac; case abc in 'a*c') echo quoted;; *) echo literal;; esac",
+    "x=hello; case $x in h?llo) echo one ;& nothing) echo two ;; *) echo three ;; esac",
+    "case 5 in [0-9]) echo digit;; [a-z]) echo letter;; esac; case Q in [!a-z]) echo not-lower;; esac",
+    "p='*.md'; case notes.md in $p) echo unquoted-pattern;; esac; case notes.md in \"$p\") echo no;; *) echo quoted-is-text;; esac",
+    "case '' in '') echo empty;; *) echo other;; esac; case x in y) echo y;; esac; echo status=$?",
+    // Functions, local, return, positional parameters.
+    "greet() { echo \"hello $1\"; }; greet world; greet",
+    "f() { echo \"$# args: $@\"; echo \"first=$1 second=${2:-none}\"; }; f a b c; f",
+    "f() { local x=inner; echo $x; }; x=outer; f; echo $x",
+    "f() { return 3; echo never; }; f; echo status=$?",
+    "f() { local n=$1; if (( n <= 1 )); then echo 1; return; fi; echo $(( n * $(f $((n - 1))) )); }; f 5",
+    "count() { local c=0; for a in \"$@\"; do c=$((c + 1)); done; echo $c; }; count a 'b c' d; count",
+    "f() { shift; echo \"$@\"; shift 2; echo \"$#\"; }; f 1 2 3 4 5",
+    "function named { echo named-$1; }; named x",
+    "f() { x=changed; }; x=orig; f; echo $x",
+    "outer() { inner; }; inner() { echo \"inner sees $v\"; }; f() { local v=local; outer; }; v=global; f",
+    "f() { echo \"$1|$2\"; }; args='a b'; f $args; f \"$args\"",
+    "f() { for x in \"$@\"; do echo \"<$x>\"; done; }; f 'one two' three \"\"",
+    "set -- x y z; echo $1 $# \"$*\"; shift; echo $@",
+    "f() { echo in-f; }; unset -f f; f 2>/dev/null || echo gone",
+    // break and continue.
+    "for i in 1 2 3 4 5; do if [ $i = 3 ]; then continue; fi; if [ $i = 5 ]; then break; fi; echo $i; done",
+    "for i in a b; do for j in 1 2 3; do if [ $j = 2 ]; then continue 2; fi; echo $i$j; done; done",
+    "for i in a b; do for j in 1 2; do echo $i$j; break 2; done; done; echo done",
+    "i=0; while true; do i=$((i+1)); [ $i -gt 3 ] && break; echo $i; done",
+    // Parameter expansion.
+    "p=src/lib/main.rs; echo ${p#*/} ${p##*/} ${p%/*} ${p%%/*} ${#p}",
+    "f=archive.tar.gz; echo ${f%.gz} ${f%%.*} ${f#*.} ${f##*.}",
+    "s='hello world'; echo ${s/o/0} ${s//o/0} ${s/#hello/bye} ${s/%world/all} ${s// /_}",
+    "s=abcdef; echo ${s:2} ${s:1:3} ${s: -2} ${s:0:-1} ${#s}",
+    "unset u; echo ${u:-default} ${u-dash}; e=''; echo [${e:-empty}] [${e-set}]; echo ${u:=assigned} $u",
+    "v=x; echo ${v:+alt} [${nope:+alt}]; echo ${v^^} ${v^}; U=ABC; echo ${U,,} ${U,}",
+    "name=v; v=indirect; echo ${!name}",
+    "echo start; { echo ${missing:?is required}; } 2>/dev/null; echo not-reached",
+    // [[ ]].
+    "[[ abc == a* ]] && echo glob; [[ abc == 'a*' ]] || echo literal; [[ abc != b* ]] && echo differs",
+    "[[ -f a.txt && -d src ]] && echo both; [[ -e nope || -n x ]] && echo either; [[ ! -z x ]] && echo notempty",
+    "[[ 10 -gt 9 ]] && echo num; [[ 10 > 9 ]] || echo string-order; [[ a < b ]] && echo less",
+    "v='v1.2.3'; if [[ $v =~ ^v([0-9]+)\\.([0-9]+) ]]; then echo ${BASH_REMATCH[0]} ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}; fi",
+    "x='a b'; [[ $x == 'a b' ]] && echo no-split; [[ -n $nothing ]] || echo empty-ok",
+    "[[ 2+3 -eq 5 ]] && echo arith; [[ ( a == a ) && ! ( a == b ) ]] && echo grouped",
+    // Arrays.
+    "a=(one two three); echo ${a[0]} ${a[2]} ${#a[@]}; echo ${a[@]}",
+    "a=(x y); a+=(z); a[5]=w; echo ${#a[@]} ${a[@]} ${!a[@]}; echo ${a[-1]}",
+    "a=('with space' b); for e in \"${a[@]}\"; do echo \"[$e]\"; done; for e in ${a[@]}; do echo \"<$e>\"; done",
+    "a=(1 2 3); i=1; echo ${a[i]} ${a[$i+1]} $((a[0] + a[2])); a[i]=20; echo ${a[*]}",
+    "files=(src/*.rs); echo ${#files[@]} ${files[0]}; unset 'files[0]'; echo ${files[@]}",
+    "a=(); echo [${a[@]}] ${#a[@]}; x=scalar; echo ${x[0]} ${#x[@]}",
+    // set -e, -u, pipefail.
+    "set -e; echo before; false; echo after",
+    "set -e; false || echo handled; if false; then :; fi; ! true; echo survived",
+    "set -e; f() { echo in; return 1; }; f && echo no; echo still",
+    "set -u; echo ${defined:-ok}; { echo $undefined_var; } 2>/dev/null; echo never",
+    "false | true; echo $?; set -o pipefail; false | true; echo $?; set +o pipefail; false | true; echo $?",
+    "set -e; x=$(false); echo unreachable",
+    "x=$(exit 4); echo $?; y=value; echo $?",
 ];
 
 fn fixture() -> Fixture {
@@ -226,6 +298,20 @@ async fn runaway_scripts_are_stopped_and_the_next_one_runs() {
     assert!(matches!(flood, CallError::MemoryLimit(_) | CallError::OutputLimit(_)), "{flood:?}");
     let direct = call("bash", json!({"command": "yes"}), &grant).await.unwrap_err();
     assert_eq!(direct, CallError::OutputLimit(TEST_LIMITS.output));
+    let next = call("bash", json!({"command": "echo still fine"}), &grant).await.unwrap();
+    assert_eq!(next.output, "still fine\n");
+    // The language's own ways to run away: a loop in arithmetic, endless
+    // recursion, a function that calls itself twice at every level, a
+    // variable whose value names itself.
+    let counting = call("bash", json!({"command": "for ((i = 0; 1; i++)); do :; done"}), &grant).await.unwrap_err();
+    assert_eq!(counting, CallError::Timeout(TEST_LIMITS.deadline));
+    let deep = call("bash", json!({"command": "f() { f; }; f; echo after $?"}), &grant).await.unwrap();
+    assert!(deep.output.contains("maximum function nesting level exceeded"), "{}", deep.output);
+    assert_eq!(deep.metadata["exit"], 1, "the script ends there");
+    let wide = call("bash", json!({"command": "f() { f | f; }; f"}), &grant).await;
+    assert!(matches!(wide, Err(CallError::Timeout(_)) | Ok(_)), "{wide:?}");
+    let named = call("bash", json!({"command": "a=b; b=a; echo $((a + 1))"}), &grant).await.unwrap();
+    assert!(named.output.contains("expression recursion level exceeded"), "{}", named.output);
     let next = call("bash", json!({"command": "echo still fine"}), &grant).await.unwrap();
     assert_eq!(next.output, "still fine\n");
 }

@@ -9,8 +9,11 @@
 //! never split or globbed.
 
 use crate::interp::Shell;
+use crate::pattern::Pattern;
 use brush_parser::ParserOptions;
-use brush_parser::word::{Parameter, ParameterExpr, ParameterTestType, SpecialParameter, TildeExpr, WordPiece};
+use brush_parser::word::{
+    Parameter, ParameterExpr, ParameterTestType, SpecialParameter, SubstringMatchKind, TildeExpr, WordPiece,
+};
 
 /// Expands a word into fields, as for a command's arguments.
 pub fn fields(shell: &mut Shell, word: &str) -> Result<Vec<String>, String> {
@@ -40,6 +43,15 @@ struct Chunk {
     text: String,
     quoted: bool,
     expanded: bool,
+    /// Ends the field before it even inside quotes: between the elements
+    /// of `"$@"` and `"${a[@]}"`.
+    breaks: bool,
+}
+
+impl Chunk {
+    fn new(text: String, quoted: bool, expanded: bool) -> Self {
+        Chunk { text, quoted, expanded, breaks: false }
+    }
 }
 
 fn chunks(shell: &mut Shell, word: &str) -> Result<Vec<Chunk>, String> {
@@ -52,16 +64,22 @@ fn chunks(shell: &mut Shell, word: &str) -> Result<Vec<Chunk>, String> {
 }
 
 fn expand_piece(shell: &mut Shell, piece: WordPiece, quoted: bool, out: &mut Vec<Chunk>) -> Result<(), String> {
-    let literal = |text: String| Chunk { text, quoted, expanded: false };
+    let literal = |text: String| Chunk::new(text, quoted, false);
     match piece {
         WordPiece::Text(text) => out.push(literal(text)),
-        WordPiece::SingleQuotedText(text) => out.push(Chunk { text, quoted: true, expanded: false }),
-        WordPiece::AnsiCQuotedText(text) => {
-            out.push(Chunk { text: backslash_escapes(&text), quoted: true, expanded: false })
-        }
+        WordPiece::SingleQuotedText(text) => out.push(Chunk::new(text, true, false)),
+        WordPiece::AnsiCQuotedText(text) => out.push(Chunk::new(backslash_escapes(&text), true, false)),
         WordPiece::DoubleQuotedSequence(inner) | WordPiece::GettextDoubleQuotedSequence(inner) => {
+            // `"$@"` with no parameters makes no field at all.
+            if let [only] = inner.as_slice()
+                && let WordPiece::ParameterExpansion(expr) = &only.piece
+                && let Some(values) = list(shell, expr)
+                && values.is_empty()
+            {
+                return Ok(());
+            }
             // An empty "" still makes a (quoted, empty) field.
-            out.push(Chunk { text: String::new(), quoted: true, expanded: false });
+            out.push(Chunk::new(String::new(), true, false));
             for piece in inner {
                 expand_piece(shell, piece.piece, true, out)?;
             }
@@ -75,57 +93,338 @@ fn expand_piece(shell: &mut Shell, piece: WordPiece, quoted: bool, out: &mut Vec
             } else {
                 escaped.to_string()
             };
-            out.push(Chunk { text, quoted: true, expanded: false });
+            out.push(Chunk::new(text, true, false));
         }
-        WordPiece::TildeExpansion(TildeExpr::Home) => {
-            out.push(Chunk { text: shell.var("HOME"), quoted: true, expanded: false })
-        }
-        WordPiece::TildeExpansion(TildeExpr::WorkingDir) => {
-            out.push(Chunk { text: shell.var("PWD"), quoted: true, expanded: false })
-        }
+        WordPiece::TildeExpansion(TildeExpr::Home) => out.push(Chunk::new(shell.var("HOME"), true, false)),
+        WordPiece::TildeExpansion(TildeExpr::WorkingDir) => out.push(Chunk::new(shell.var("PWD"), true, false)),
         WordPiece::TildeExpansion(other) => return Err(format!("unsupported tilde expansion {other:?}")),
-        WordPiece::ParameterExpansion(expr) => {
-            let text = parameter(shell, expr)?;
-            out.push(Chunk { text, quoted, expanded: true });
-        }
+        WordPiece::ParameterExpansion(expr) => match list(shell, &expr) {
+            // `"$@"`, `"${a[@]}"`: a field each.
+            Some(values) if quoted => {
+                for (i, text) in values.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(Chunk { breaks: true, ..Chunk::new(String::new(), true, true) });
+                    }
+                    out.push(Chunk::new(text, true, true));
+                }
+            }
+            _ => {
+                let text = parameter(shell, expr)?;
+                out.push(Chunk::new(text, quoted, true));
+            }
+        },
         WordPiece::CommandSubstitution(command) | WordPiece::BackquotedCommandSubstitution(command) => {
             let mut text = shell.capture(&command);
             while text.ends_with('\n') {
                 text.pop();
             }
-            out.push(Chunk { text, quoted, expanded: true });
+            out.push(Chunk::new(text, quoted, true));
         }
         WordPiece::ArithmeticExpression(expr) => {
-            return Err(format!("arithmetic expansion $(({})) is not supported", expr.value));
+            // An error here ends the script, as in bash.
+            let value = crate::arith::evaluate(shell, &expr.value).map_err(|e| shell.fatal_with(1, e))?;
+            out.push(Chunk::new(value.to_string(), quoted, true));
         }
     }
     Ok(())
 }
 
-fn parameter(shell: &mut Shell, expr: ParameterExpr) -> Result<String, String> {
+/// The values of `$@` and `${name[@]}`, which quoted make a field each;
+/// `None` for any other expansion.
+fn list(shell: &Shell, expr: &ParameterExpr) -> Option<Vec<String>> {
     match expr {
-        ParameterExpr::Parameter { parameter, indirect: false } => Ok(value(shell, &parameter).unwrap_or_default()),
-        ParameterExpr::UseDefaultValues { parameter, indirect: false, test_type, default_value } => {
-            match value(shell, &parameter) {
-                Some(v) if !(v.is_empty() && matches!(test_type, ParameterTestType::UnsetOrNull)) => Ok(v),
-                _ => string(shell, default_value.as_deref().unwrap_or("")),
+        ParameterExpr::Parameter { parameter, indirect: false } => match parameter {
+            Parameter::Special(SpecialParameter::AllPositionalParameters { concatenate: false }) => {
+                Some(shell.vars.positional.clone())
             }
-        }
-        other => Err(format!("unsupported parameter expansion {other:?}")),
+            Parameter::NamedWithAllIndices { name, concatenate: false } => Some(shell.vars.elements(name)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
-fn value(shell: &Shell, parameter: &Parameter) -> Option<String> {
-    match parameter {
-        Parameter::Named(name) => shell.vars.get(name).cloned(),
-        Parameter::Special(SpecialParameter::LastExitStatus) => Some(shell.status.to_string()),
-        Parameter::Special(SpecialParameter::PositionalParameterCount) => Some("0".into()),
-        Parameter::Special(SpecialParameter::AllPositionalParameters { .. }) => Some(String::new()),
-        Parameter::Special(SpecialParameter::ShellName) | Parameter::Positional(0) => Some("bash".into()),
-        Parameter::Special(SpecialParameter::ProcessId) => Some("1".into()),
-        Parameter::Positional(_) => None,
-        _ => None,
+fn parameter(shell: &mut Shell, expr: ParameterExpr) -> Result<String, String> {
+    let unset_or_null = |test: &ParameterTestType, value: &Option<String>| match value {
+        None => true,
+        Some(v) => v.is_empty() && matches!(test, ParameterTestType::UnsetOrNull),
+    };
+    match expr {
+        ParameterExpr::Parameter { parameter, indirect } => {
+            let value = lookup(shell, &parameter, indirect)?;
+            match value {
+                Some(value) => Ok(value),
+                None => shell.unset_reference(&parameter.to_string()).map(|()| String::new()),
+            }
+        }
+        ParameterExpr::UseDefaultValues { parameter, indirect, test_type, default_value } => {
+            match lookup(shell, &parameter, indirect)? {
+                value if unset_or_null(&test_type, &value) => string(shell, default_value.as_deref().unwrap_or("")),
+                value => Ok(value.unwrap_or_default()),
+            }
+        }
+        ParameterExpr::AssignDefaultValues { parameter, indirect, test_type, default_value } => {
+            match lookup(shell, &parameter, indirect)? {
+                value if unset_or_null(&test_type, &value) => {
+                    let value = string(shell, default_value.as_deref().unwrap_or(""))?;
+                    match &parameter {
+                        Parameter::Named(name) => shell.set_var(name, value.clone())?,
+                        Parameter::NamedWithIndex { name, index } => {
+                            let index = crate::arith::evaluate(shell, index)?;
+                            shell.set_element(name, index, value.clone())?;
+                        }
+                        other => return Err(format!("${other}: cannot assign in this way")),
+                    }
+                    Ok(value)
+                }
+                value => Ok(value.unwrap_or_default()),
+            }
+        }
+        ParameterExpr::IndicateErrorIfNullOrUnset { parameter, indirect, test_type, error_message } => {
+            match lookup(shell, &parameter, indirect)? {
+                value if unset_or_null(&test_type, &value) => {
+                    let message = string(shell, error_message.as_deref().unwrap_or(""))?;
+                    let message = if message.is_empty() { "parameter null or not set".into() } else { message };
+                    let name = parameter.to_string();
+                    let name = name.trim_start_matches('$').trim_start_matches('{').trim_end_matches('}');
+                    Err(shell.fatal(format!("{name}: {message}")))
+                }
+                value => Ok(value.unwrap_or_default()),
+            }
+        }
+        ParameterExpr::UseAlternativeValue { parameter, indirect, test_type, alternative_value } => {
+            match lookup(shell, &parameter, indirect)? {
+                value if unset_or_null(&test_type, &value) => Ok(String::new()),
+                _ => string(shell, alternative_value.as_deref().unwrap_or("")),
+            }
+        }
+        ParameterExpr::ParameterLength { parameter, indirect } => match &parameter {
+            Parameter::NamedWithAllIndices { name, .. } => Ok(shell.vars.elements(name).len().to_string()),
+            Parameter::Special(SpecialParameter::AllPositionalParameters { .. }) => {
+                Ok(shell.vars.positional.len().to_string())
+            }
+            _ => Ok(lookup(shell, &parameter, indirect)?.unwrap_or_default().chars().count().to_string()),
+        },
+        ParameterExpr::RemoveSmallestSuffixPattern { parameter, indirect, pattern } => {
+            each(shell, &parameter, indirect, |shell, value| trim(shell, value, pattern.as_deref(), true, false))
+        }
+        ParameterExpr::RemoveLargestSuffixPattern { parameter, indirect, pattern } => {
+            each(shell, &parameter, indirect, |shell, value| trim(shell, value, pattern.as_deref(), true, true))
+        }
+        ParameterExpr::RemoveSmallestPrefixPattern { parameter, indirect, pattern } => {
+            each(shell, &parameter, indirect, |shell, value| trim(shell, value, pattern.as_deref(), false, false))
+        }
+        ParameterExpr::RemoveLargestPrefixPattern { parameter, indirect, pattern } => {
+            each(shell, &parameter, indirect, |shell, value| trim(shell, value, pattern.as_deref(), false, true))
+        }
+        ParameterExpr::Substring { parameter, indirect, offset, length } => {
+            let value = lookup(shell, &parameter, indirect)?.unwrap_or_default();
+            let chars: Vec<char> = value.chars().collect();
+            let count = chars.len() as i64;
+            let offset = crate::arith::evaluate(shell, &offset.value)?;
+            let start = if offset < 0 { (count + offset).max(0) } else { offset.min(count) };
+            let end = match length {
+                None => count,
+                Some(length) => {
+                    let length = crate::arith::evaluate(shell, &length.value)?;
+                    if length < 0 {
+                        let end = count + length;
+                        if end < start {
+                            return Err(format!("{length}: substring expression < 0"));
+                        }
+                        end
+                    } else {
+                        (start + length).min(count)
+                    }
+                }
+            };
+            Ok(chars[start as usize..end as usize].iter().collect())
+        }
+        ParameterExpr::ReplaceSubstring { parameter, indirect, pattern, replacement, match_kind } => {
+            let matcher = Pattern::new(&self::pattern(shell, &pattern)?)?;
+            let replacement = string(shell, replacement.as_deref().unwrap_or(""))?;
+            each(shell, &parameter, indirect, |_, value| Ok(replace(value, &matcher, &replacement, &match_kind)))
+        }
+        ParameterExpr::UppercasePattern { parameter, indirect, pattern } => {
+            change_case(shell, &parameter, indirect, pattern.as_deref(), true, true)
+        }
+        ParameterExpr::LowercasePattern { parameter, indirect, pattern } => {
+            change_case(shell, &parameter, indirect, pattern.as_deref(), false, true)
+        }
+        ParameterExpr::UppercaseFirstChar { parameter, indirect, pattern } => {
+            change_case(shell, &parameter, indirect, pattern.as_deref(), true, false)
+        }
+        ParameterExpr::LowercaseFirstChar { parameter, indirect, pattern } => {
+            change_case(shell, &parameter, indirect, pattern.as_deref(), false, false)
+        }
+        ParameterExpr::MemberKeys { variable_name, .. } => {
+            Ok(shell.vars.indices(&variable_name).iter().map(i64::to_string).collect::<Vec<_>>().join(" "))
+        }
+        other => Err(format!("this parameter expansion is not supported: {}", describe(&other))),
     }
+}
+/// A parameter's value; `None` when unset. `${!name}` looks the value up
+/// as a name in turn.
+fn lookup(shell: &mut Shell, parameter: &Parameter, indirect: bool) -> Result<Option<String>, String> {
+    let value = match parameter {
+        Parameter::Named(name) => shell.vars.get(name),
+        Parameter::NamedWithIndex { name, index } => {
+            let index = crate::arith::evaluate(shell, index)?;
+            shell.vars.element(name, index)
+        }
+        Parameter::NamedWithAllIndices { name, .. } => {
+            let values = shell.vars.elements(name);
+            (!values.is_empty()).then(|| values.join(" "))
+        }
+        Parameter::Positional(0) => Some("bash".into()),
+        Parameter::Positional(n) => shell.vars.positional.get(*n as usize - 1).cloned(),
+        Parameter::Special(special) => Some(match special {
+            SpecialParameter::LastExitStatus => shell.status.to_string(),
+            SpecialParameter::PositionalParameterCount => shell.vars.positional.len().to_string(),
+            SpecialParameter::AllPositionalParameters { concatenate } => {
+                let separator = if *concatenate { shell.var("IFS").chars().next().map(String::from) } else { None };
+                shell.vars.positional.join(separator.as_deref().unwrap_or(" "))
+            }
+            SpecialParameter::ShellName => "bash".into(),
+            SpecialParameter::ProcessId => "1".into(),
+            SpecialParameter::CurrentOptionFlags => shell.option_flags(),
+            SpecialParameter::LastBackgroundProcessId => return Ok(None),
+        }),
+    };
+    match (indirect, value) {
+        (true, Some(name)) if !name.is_empty() => {
+            match brush_parser::word::parse_parameter(&name, &ParserOptions::default()) {
+                Ok(target) => lookup(shell, &target, false),
+                Err(_) => Err(format!("{name}: invalid indirect expansion")),
+            }
+        }
+        (true, _) => Ok(None),
+        (false, value) => Ok(value),
+    }
+}
+
+/// Applies `operation` to a parameter's value, or to each element of
+/// `$@` / `${a[@]}` (joined by spaces).
+fn each(
+    shell: &mut Shell,
+    parameter: &Parameter,
+    indirect: bool,
+    mut operation: impl FnMut(&mut Shell, &str) -> Result<String, String>,
+) -> Result<String, String> {
+    let values = match parameter {
+        Parameter::Special(SpecialParameter::AllPositionalParameters { .. }) => shell.vars.positional.clone(),
+        Parameter::NamedWithAllIndices { name, .. } => shell.vars.elements(name),
+        _ => vec![lookup(shell, parameter, indirect)?.unwrap_or_default()],
+    };
+    let results = values.iter().map(|value| operation(shell, value)).collect::<Result<Vec<_>, _>>()?;
+    Ok(results.join(" "))
+}
+
+/// `${v^^}`, `${v,,}` (every character), `${v^}`, `${v,}` (the first),
+/// each limited to the characters matching a pattern when one is given.
+fn change_case(
+    shell: &mut Shell,
+    parameter: &Parameter,
+    indirect: bool,
+    pattern: Option<&str>,
+    upper: bool,
+    all: bool,
+) -> Result<String, String> {
+    let matcher = match pattern.filter(|p| !p.is_empty()) {
+        Some(pattern) => Some(Pattern::new(&self::pattern(shell, pattern)?)?),
+        None => None,
+    };
+    each(shell, parameter, indirect, |_, value| {
+        let mut out = String::with_capacity(value.len());
+        for (i, c) in value.chars().enumerate() {
+            let selected = (all || i == 0) && matcher.as_ref().is_none_or(|m| m.matches(c.encode_utf8(&mut [0; 4])));
+            match (selected, upper) {
+                (true, true) => out.extend(c.to_uppercase()),
+                (true, false) => out.extend(c.to_lowercase()),
+                (false, _) => out.push(c),
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// `value` without its shortest or longest prefix or suffix matching `pattern`.
+fn trim(shell: &mut Shell, value: &str, pattern: Option<&str>, suffix: bool, longest: bool) -> Result<String, String> {
+    let matcher = Pattern::new(&self::pattern(shell, pattern.unwrap_or(""))?)?;
+    Ok(match suffix {
+        true => matcher.suffix(value, longest).map_or(value, |start| &value[..start]).to_string(),
+        false => matcher.prefix(value, longest).map_or(value, |end| &value[end..]).to_string(),
+    })
+}
+
+/// `${value/pattern/replacement}` and its kinds (`//` all, `/#` prefix, `/%` suffix).
+fn replace(value: &str, matcher: &Pattern, replacement: &str, kind: &SubstringMatchKind) -> String {
+    match kind {
+        SubstringMatchKind::Prefix => match matcher.prefix(value, true) {
+            Some(end) => format!("{replacement}{}", &value[end..]),
+            None => value.to_string(),
+        },
+        SubstringMatchKind::Suffix => match matcher.suffix(value, true) {
+            Some(start) => format!("{}{replacement}", &value[..start]),
+            None => value.to_string(),
+        },
+        SubstringMatchKind::FirstOccurrence | SubstringMatchKind::Anywhere => {
+            let all = matches!(kind, SubstringMatchKind::Anywhere);
+            let (mut out, mut at) = (String::new(), 0);
+            while let Some((start, end)) = matcher.find(value, at) {
+                out.push_str(&value[at..start]);
+                out.push_str(replacement);
+                at = end;
+                if !all {
+                    break;
+                }
+            }
+            out.push_str(&value[at..]);
+            out
+        }
+    }
+}
+
+/// A parameter expansion's kind, for an error message.
+fn describe(expr: &ParameterExpr) -> String {
+    format!("{expr:?}").split([' ', '{']).next().unwrap_or("").to_string()
+}
+
+/// Expands a word into a shell pattern: expansions and unquoted text keep
+/// their pattern characters, quoted text is escaped to match as text.
+pub fn pattern(shell: &mut Shell, word: &str) -> Result<String, String> {
+    let mut out = String::new();
+    for chunk in chunks(shell, word)? {
+        for c in chunk.text.chars() {
+            if chunk.quoted && matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Expands a word into a regular expression for `=~`: quoted text is
+/// escaped to match as text.
+pub fn regex(shell: &mut Shell, word: &str) -> Result<String, String> {
+    let mut out = String::new();
+    for chunk in chunks(shell, word)? {
+        match chunk.quoted {
+            true => out.push_str(&regex::escape(&chunk.text)),
+            false => out.push_str(&chunk.text),
+        }
+    }
+    Ok(out)
+}
+
+/// Expands `text` as inside double quotes (`$x`, `$(cmd)`, `\$`), as an
+/// arithmetic expression or a here-document is.
+pub fn quoted_text(shell: &mut Shell, text: &str) -> Result<String, String> {
+    if !text.contains(['$', '`', '\\']) {
+        return Ok(text.to_string());
+    }
+    string(shell, &format!("\"{}\"", text.replace('"', "\\\"")))
 }
 
 /// Backslash escapes as `$'...'`, `echo -e` and `printf` read them; an
@@ -183,6 +482,11 @@ fn split(chunks: &[Chunk]) -> Vec<Field> {
     let mut current = Field::default();
     let mut started = false;
     for chunk in chunks {
+        if chunk.breaks {
+            fields.push(std::mem::take(&mut current));
+            started = true;
+            continue;
+        }
         if chunk.expanded && !chunk.quoted {
             for c in chunk.text.chars() {
                 if c.is_ascii_whitespace() {

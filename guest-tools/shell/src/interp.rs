@@ -2,18 +2,22 @@
 //!
 //! Lists (`;`, newlines), `&&`/`||`, pipelines (stages run in turn, each
 //! one's output buffered as the next one's input), simple commands with
-//! assignments and redirects, `{ }` groups, `( )` subshells, `if`, `for`,
-//! `while` and `until`. Commands are built-ins; any other name runs as a host
-//! process where the host allows that (`host-process`), and otherwise prints
-//! `bash: NAME: command not found` and sets status 127, as bash does.
-//! A loop that never ends is stopped by the host's deadline.
+//! assignments (arrays too) and redirects, `{ }` groups, `( )` subshells,
+//! `if`, `for`, `for ((;;))`, `while`, `until`, `case`, `((...))`, `[[ ]]`,
+//! functions with `local` and `return`, `break` and `continue`, and
+//! `set -e`, `-u` and `-o pipefail` (the compound commands are in
+//! `compound`). Commands are functions, then built-ins; any other name runs
+//! as a host process where the host allows that (`host-process`), and
+//! otherwise prints `bash: NAME: command not found` and sets status 127, as
+//! bash does. A loop that never ends is stopped by the host's deadline.
 
 use crate::builtins;
 use crate::expand;
 use crate::io::{FileOut, Io, Redirected, Terminal, Writer, buffer, err, null};
+use crate::variables::Variables;
 use brush_parser::ast::{
-    AndOr, AndOrList, AssignmentName, AssignmentValue, Command, CommandPrefixOrSuffixItem, CompoundCommand,
-    CompoundList, IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline, SimpleCommand,
+    AndOr, AndOrList, AssignmentName, AssignmentValue, Command, CommandPrefixOrSuffixItem, CompoundList,
+    FunctionDefinition, IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline, SimpleCommand,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -22,25 +26,56 @@ use wasmgate_tool_sdk::workspace::{Resolved, Workspace};
 /// How deep `$(...)` may nest: each level is a recursion of the interpreter.
 const MAX_SUBSTITUTION_DEPTH: usize = 32;
 
+/// What stops a list before its end, besides `exit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Return,
+    Break(u32),
+    Continue(u32),
+}
+
+/// `set -e`, `set -u`, `set -o pipefail`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    pub errexit: bool,
+    pub nounset: bool,
+    pub pipefail: bool,
+}
+
 /// The state of one shell.
 pub struct Shell {
     pub ws: Workspace,
     /// The current folder, relative to the workspace root ("" for the root).
     pub cwd: String,
-    pub vars: BTreeMap<String, String>,
+    pub vars: Variables,
     pub exported: BTreeSet<String>,
     /// `$?`.
     pub status: i32,
     /// Set by `exit`: the status the script ends with.
     pub exit: Option<i32>,
+    /// Set by `return`, `break` and `continue` until the construct they
+    /// leave takes it.
+    pub flow: Option<Flow>,
+    pub functions: BTreeMap<String, Rc<FunctionDefinition>>,
+    pub options: Options,
+    /// Loops running in the current function (or the script).
+    pub loops: usize,
     terminal: Terminal,
     depth: usize,
+    /// Functions running.
+    pub(crate) calls: usize,
+    /// Command substitutions run so far (an assignment's status is its
+    /// last one's).
+    captures: usize,
+    /// Inside an `if`/`while` condition or a `&&`/`||` list's left side,
+    /// where a failure does not stop a `set -e` script.
+    pub(crate) tested: usize,
 }
 
 impl Shell {
     pub fn new(ws: Workspace, terminal: Terminal) -> Self {
         let root = ws.root().to_string();
-        let mut vars = BTreeMap::new();
+        let mut vars = Variables::default();
         for (name, value) in [
             ("HOME", root.as_str()),
             ("PWD", root.as_str()),
@@ -48,10 +83,26 @@ impl Shell {
             ("PATH", "/usr/bin:/bin"),
             ("IFS", " \t\n"),
         ] {
-            vars.insert(name.to_string(), value.to_string());
+            vars.set(name, value.to_string());
         }
         let exported = ["HOME", "PWD", "SHELL", "PATH"].iter().map(|s| s.to_string()).collect();
-        Shell { ws, cwd: String::new(), vars, exported, status: 0, exit: None, terminal, depth: 0 }
+        Shell {
+            ws,
+            cwd: String::new(),
+            vars,
+            exported,
+            status: 0,
+            exit: None,
+            flow: None,
+            functions: BTreeMap::new(),
+            options: Options::default(),
+            loops: 0,
+            terminal,
+            depth: 0,
+            calls: 0,
+            captures: 0,
+            tested: 0,
+        }
     }
 
     /// Runs a whole script on the terminal; returns its exit status.
@@ -62,7 +113,66 @@ impl Shell {
 
     /// A variable's value, or "".
     pub fn var(&self, name: &str) -> String {
-        self.vars.get(name).cloned().unwrap_or_default()
+        self.vars.get(name).unwrap_or_default()
+    }
+
+    /// Sets a variable.
+    pub fn set_var(&mut self, name: &str, value: String) -> Result<(), String> {
+        self.vars.set(name, value);
+        Ok(())
+    }
+
+    /// An element of an array.
+    pub fn element(&self, name: &str, index: i64) -> Option<String> {
+        self.vars.element(name, index)
+    }
+
+    /// Sets an element of an array.
+    pub fn set_element(&mut self, name: &str, index: i64, value: String) -> Result<(), String> {
+        self.vars.set_element(name, index, value)
+    }
+
+    /// A reference to an unset variable: an error that ends the script
+    /// under `set -u`, nothing otherwise.
+    pub fn unset_reference(&mut self, name: &str) -> Result<(), String> {
+        match self.options.nounset {
+            true => {
+                let name = name.trim_start_matches('$').trim_start_matches('{').trim_end_matches('}');
+                Err(self.fatal(format!("{name}: unbound variable")))
+            }
+            false => Ok(()),
+        }
+    }
+
+    /// An expansion error that ends the script, as bash's `${x:?}` and
+    /// `set -u` do outside an interactive shell (status 127).
+    pub fn fatal(&mut self, message: String) -> String {
+        self.fatal_with(127, message)
+    }
+
+    /// An error that ends the script with `status`.
+    pub fn fatal_with(&mut self, status: i32, message: String) -> String {
+        self.exit.get_or_insert(status);
+        message
+    }
+
+    /// `$-`: the options set, as bash's `bash -c` shows them.
+    pub fn option_flags(&self) -> String {
+        let mut flags = String::new();
+        if self.options.errexit {
+            flags.push('e');
+        }
+        flags.push('h');
+        if self.options.nounset {
+            flags.push('u');
+        }
+        flags.push_str("Bc");
+        flags
+    }
+
+    /// Whether a list stops here: `exit`, `return`, `break` or `continue`.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.exit.is_some() || self.flow.is_some()
     }
 
     /// The current folder as an absolute guest path.
@@ -89,7 +199,10 @@ impl Shell {
         let status = self.run_text(command, &io);
         self.depth -= 1;
         self.restore(saved);
+        // `exit`, `return`, `break` in `$(...)` end the substitution only.
+        (self.exit, self.flow) = (None, None);
         self.status = status;
+        self.captures += 1;
         let bytes = buf.borrow().clone();
         String::from_utf8_lossy(&bytes).into_owned()
     }
@@ -113,10 +226,10 @@ impl Shell {
         self.exit.unwrap_or(self.status)
     }
 
-    fn run_list(&mut self, list: &CompoundList, io: &Io) -> i32 {
+    pub fn run_list(&mut self, list: &CompoundList, io: &Io) -> i32 {
         for item in &list.0 {
             self.run_and_or(&item.0, io);
-            if self.exit.is_some() {
+            if self.interrupted() {
                 break;
             }
         }
@@ -124,16 +237,35 @@ impl Shell {
     }
 
     fn run_and_or(&mut self, list: &AndOrList, io: &Io) -> i32 {
+        let last = list.additional.len();
+        // Under `set -e`, only the last pipeline of `a && b || c` stops the
+        // script by failing, and a negated one never does.
+        let tested = usize::from(last > 0);
+        self.tested += tested;
         let mut status = self.run_pipeline(&list.first, io);
-        for next in &list.additional {
-            if self.exit.is_some() {
+        let mut decisive = (last == 0 && !list.first.bang).then_some(status);
+        for (i, next) in list.additional.iter().enumerate() {
+            if self.interrupted() {
                 break;
             }
-            status = match next {
-                AndOr::And(pipeline) if status == 0 => self.run_pipeline(pipeline, io),
-                AndOr::Or(pipeline) if status != 0 => self.run_pipeline(pipeline, io),
-                _ => status,
+            if i + 1 == last {
+                self.tested -= tested;
+            }
+            let ran = match next {
+                AndOr::And(pipeline) if status == 0 => Some(pipeline),
+                AndOr::Or(pipeline) if status != 0 => Some(pipeline),
+                _ => None,
             };
+            if let Some(pipeline) = ran {
+                status = self.run_pipeline(pipeline, io);
+                decisive = (i + 1 == last && !pipeline.bang).then_some(status);
+            }
+        }
+        if last == 0 {
+            self.tested -= tested;
+        }
+        if self.options.errexit && self.tested == 0 && decisive.is_some_and(|s| s != 0) && self.exit.is_none() {
+            self.exit = Some(status);
         }
         status
     }
@@ -141,6 +273,7 @@ impl Shell {
     fn run_pipeline(&mut self, pipeline: &Pipeline, io: &Io) -> i32 {
         let mut input: Option<Vec<u8>> = None;
         let mut status = 0;
+        let mut failed = 0;
         let stages = pipeline.seq.len();
         for (i, command) in pipeline.seq.iter().enumerate() {
             let stage_io = match input.take() {
@@ -154,9 +287,15 @@ impl Shell {
                 status = self.run_command(command, &stage_io.with_out(out));
                 input = Some(buf.take());
             }
+            if status != 0 {
+                failed = status;
+            }
             if self.exit.is_some() {
                 break;
             }
+        }
+        if self.options.pipefail {
+            status = failed;
         }
         if pipeline.bang {
             status = i32::from(status == 0);
@@ -178,71 +317,38 @@ impl Shell {
                     Err(status) => status,
                 }
             }
-            Command::Function(_) => self.unsupported("function definitions", io),
-            Command::ExtendedTest(..) => self.unsupported("[[ ]] tests (use [ ] or test)", io),
+            Command::Function(definition) => match expand::string(self, &definition.fname.value) {
+                Ok(name) => {
+                    self.functions.insert(name, Rc::new(definition.clone()));
+                    0
+                }
+                Err(e) => self.expansion_error(&e, io),
+            },
+            Command::ExtendedTest(test, redirects) => {
+                let redirects: Vec<&IoRedirect> = redirects.iter().flat_map(|r| r.0.iter()).collect();
+                match self.redirect(&redirects, io) {
+                    Ok((io, _)) => match crate::cond::evaluate(self, &test.expr) {
+                        Ok(true) => 0,
+                        Ok(false) => 1,
+                        Err(e) => {
+                            err!(io, "bash: [[: {e}\n");
+                            1
+                        }
+                    },
+                    Err(status) => status,
+                }
+            }
         };
         self.status = status;
         status
     }
 
-    fn unsupported(&mut self, what: &str, io: &Io) -> i32 {
+    pub(crate) fn unsupported(&mut self, what: &str, io: &Io) -> i32 {
         err!(io, "bash: {what} are not supported in this shell\n");
         2
     }
 
-    fn run_compound(&mut self, compound: &CompoundCommand, io: &Io) -> i32 {
-        match compound {
-            CompoundCommand::BraceGroup(group) => self.run_list(&group.list, io),
-            CompoundCommand::Subshell(sub) => {
-                let saved = self.save();
-                let status = self.run_list(&sub.list, io);
-                let status = self.exit.take().unwrap_or(status);
-                self.restore(saved);
-                status
-            }
-            CompoundCommand::IfClause(clause) => {
-                if self.run_list(&clause.condition, io) == 0 {
-                    return self.run_list(&clause.then, io);
-                }
-                for branch in clause.elses.iter().flatten() {
-                    match &branch.condition {
-                        Some(condition) if self.run_list(condition, io) != 0 => continue,
-                        _ => return self.run_list(&branch.body, io),
-                    }
-                }
-                0
-            }
-            CompoundCommand::ForClause(clause) => {
-                let mut values = Vec::new();
-                for word in clause.values.iter().flatten() {
-                    match expand::fields(self, &word.value) {
-                        Ok(fields) => values.extend(fields),
-                        Err(e) => return self.expansion_error(&e, io),
-                    }
-                }
-                let mut status = 0;
-                for value in values {
-                    self.vars.insert(clause.variable_name.clone(), value);
-                    status = self.run_list(&clause.body.list, io);
-                    if self.exit.is_some() {
-                        break;
-                    }
-                }
-                status
-            }
-            CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
-                let until = matches!(compound, CompoundCommand::UntilClause(_));
-                let mut status = 0;
-                while self.exit.is_none() && (self.run_list(&clause.0, io) == 0) != until {
-                    status = self.run_list(&clause.1.list, io);
-                }
-                status
-            }
-            _ => self.unsupported("case, arithmetic and coprocess commands", io),
-        }
-    }
-
-    fn expansion_error(&mut self, message: &str, io: &Io) -> i32 {
+    pub(crate) fn expansion_error(&mut self, message: &str, io: &Io) -> i32 {
         err!(io, "bash: {message}\n");
         1
     }
@@ -254,6 +360,7 @@ impl Shell {
             .flat_map(|p| p.0.iter().map(Part::Item))
             .chain(command.word_or_name.iter().map(Part::Name))
             .chain(command.suffix.iter().flat_map(|s| s.0.iter().map(Part::Item)));
+        let captures = self.captures;
         let mut argv = Vec::new();
         let mut assignments = Vec::new();
         let mut redirects = Vec::new();
@@ -268,13 +375,7 @@ impl Shell {
                     expand::fields(self, &word.value).map(|f| argv.extend(f))
                 }
                 Part::Item(CommandPrefixOrSuffixItem::AssignmentWord(assignment, _)) => {
-                    match (&assignment.name, &assignment.value) {
-                        (AssignmentName::VariableName(name), AssignmentValue::Scalar(value)) => {
-                            expand::string(self, &value.value)
-                                .map(|v| assignments.push((name.clone(), v, assignment.append)))
-                        }
-                        _ => Err("arrays are not supported".to_string()),
-                    }
+                    self.assignment(&assignment.name, &assignment.value, assignment.append).map(|a| assignments.push(a))
                 }
                 Part::Item(CommandPrefixOrSuffixItem::IoRedirect(redirect)) => {
                     redirects.push(redirect);
@@ -293,30 +394,86 @@ impl Shell {
             Err(status) => return status,
         };
         if argv.is_empty() {
-            for (name, value, append) in assignments {
-                let value = if append { self.var(&name) + &value } else { value };
-                self.vars.insert(name, value);
+            // A command substitution's status is the assignment's.
+            let status = if self.captures != captures { self.status } else { 0 };
+            for assignment in assignments {
+                if let Err(e) = self.assign(assignment) {
+                    return self.expansion_error(&e, &io);
+                }
             }
-            return 0;
+            return status;
         }
         // `NAME=value command`: the assignments hold for that command only.
         let saved: Vec<(String, Option<String>)> =
-            assignments.iter().map(|(name, _, _)| (name.clone(), self.vars.get(name).cloned())).collect();
-        for (name, value, _) in assignments {
-            self.vars.insert(name, value);
+            assignments.iter().map(|a| (a.name.clone(), self.vars.get(&a.name))).collect();
+        for assignment in assignments {
+            if let Err(e) = self.assign(assignment) {
+                return self.expansion_error(&e, &io);
+            }
         }
-        let status = match builtins::find(&argv[0]) {
-            Some(builtin) => builtin(self, &argv[1..], &io),
-            None => self.run_host_process(&argv, &io),
+        let status = match (self.functions.get(&argv[0]).cloned(), builtins::find(&argv[0])) {
+            (Some(function), _) => self.call_function(&function, &argv, &io),
+            (None, Some(builtin)) => builtin(self, &argv[1..], &io),
+            (None, None) => self.run_host_process(&argv, &io),
         };
         let status = write_failures(&argv[0], &files, &io, status);
         for (name, value) in saved {
             match value {
-                Some(value) => self.vars.insert(name, value),
+                Some(value) => self.vars.set(&name, value),
                 None => self.vars.remove(&name),
             };
         }
         status
+    }
+
+    /// Expands an assignment's value (`x=$y`, `a[i]=v`, `a=(x y)`).
+    fn assignment(
+        &mut self,
+        name: &AssignmentName,
+        value: &AssignmentValue,
+        append: bool,
+    ) -> Result<Assignment, String> {
+        let (name, index) = match name {
+            AssignmentName::VariableName(name) => (name.clone(), None),
+            AssignmentName::ArrayElementName(name, index) => (name.clone(), Some(crate::arith::evaluate(self, index)?)),
+        };
+        let value = match value {
+            AssignmentValue::Scalar(word) => Assigned::Text(expand::string(self, &word.value)?),
+            AssignmentValue::Array(elements) => {
+                let mut values = Vec::new();
+                for (key, word) in elements {
+                    let key = match key {
+                        Some(key) => Some(crate::arith::evaluate(self, &key.value)?),
+                        None => None,
+                    };
+                    match key {
+                        // `[i]=value` is one element, never split.
+                        Some(_) => values.push((key, expand::string(self, &word.value)?)),
+                        None => values.extend(expand::fields(self, &word.value)?.into_iter().map(|v| (None, v))),
+                    }
+                }
+                Assigned::Array(values)
+            }
+        };
+        Ok(Assignment { name, index, value, append })
+    }
+
+    fn assign(&mut self, assignment: Assignment) -> Result<(), String> {
+        let Assignment { name, index, value, append } = assignment;
+        match (index, value) {
+            (None, Assigned::Text(text)) => {
+                let text = if append { self.var(&name) + &text } else { text };
+                self.vars.set(&name, text);
+            }
+            (Some(index), Assigned::Text(text)) => {
+                let text = if append { self.vars.element(&name, index).unwrap_or_default() + &text } else { text };
+                self.vars.set_element(&name, index, text)?;
+            }
+            (None, Assigned::Array(values)) if append => self.vars.append_array(&name, values),
+            (None, Assigned::Array(values)) => self.vars.set_array(&name, values),
+            (Some(_), Assigned::Array(_)) => return Err(format!("{name}: cannot assign list to array member")),
+        }
+        Ok(())
     }
 
     /// A command that is not built in: a real host process where the host
@@ -342,7 +499,7 @@ impl Shell {
 
     /// The streams after applying redirects and the files they opened, or
     /// the status of a failed one.
-    fn redirect(&mut self, redirects: &[&IoRedirect], io: &Io) -> Result<(Io, Vec<Redirected>), i32> {
+    pub(crate) fn redirect(&mut self, redirects: &[&IoRedirect], io: &Io) -> Result<(Io, Vec<Redirected>), i32> {
         let mut io = io.clone();
         let mut files = Vec::new();
         for redirect in redirects {
@@ -458,15 +615,45 @@ impl Shell {
         Ok(writer)
     }
 
-    fn save(&self) -> (String, BTreeMap<String, String>, BTreeSet<String>) {
-        (self.cwd.clone(), self.vars.clone(), self.exported.clone())
+    pub(crate) fn save(&self) -> Saved {
+        Saved {
+            cwd: self.cwd.clone(),
+            vars: self.vars.clone(),
+            exported: self.exported.clone(),
+            functions: self.functions.clone(),
+            options: self.options,
+        }
     }
 
-    fn restore(&mut self, (cwd, vars, exported): (String, BTreeMap<String, String>, BTreeSet<String>)) {
-        self.cwd = cwd;
-        self.vars = vars;
-        self.exported = exported;
+    pub(crate) fn restore(&mut self, saved: Saved) {
+        self.cwd = saved.cwd;
+        self.vars = saved.vars;
+        self.exported = saved.exported;
+        self.functions = saved.functions;
+        self.options = saved.options;
     }
+}
+
+/// What a subshell or `$(...)` may change and must not keep.
+pub(crate) struct Saved {
+    cwd: String,
+    vars: Variables,
+    exported: BTreeSet<String>,
+    functions: BTreeMap<String, Rc<FunctionDefinition>>,
+    options: Options,
+}
+
+/// An assignment, expanded.
+struct Assignment {
+    name: String,
+    index: Option<i64>,
+    value: Assigned,
+    append: bool,
+}
+
+enum Assigned {
+    Text(String),
+    Array(Vec<(Option<i64>, String)>),
 }
 
 /// A simple command's parts in the order they are written.
@@ -479,7 +666,7 @@ enum Part<'a> {
 /// Says that `command`'s output to a redirected file failed (a full disk,
 /// the workspace's disk quota), as bash does, and fails the command if it
 /// had not failed already.
-fn write_failures(command: &str, files: &[Redirected], io: &Io, status: i32) -> i32 {
+pub(crate) fn write_failures(command: &str, files: &[Redirected], io: &Io, status: i32) -> i32 {
     match files.iter().find_map(|file| file.borrow_mut().failure()) {
         Some(error) => {
             err!(io, "{command}: write error: {}\n", describe(&error));

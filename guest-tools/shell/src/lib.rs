@@ -11,10 +11,15 @@
 //! returned as one text, stdout and stderr interleaved, as a terminal shows
 //! them; the exit status is in the metadata, as OpenCode's bash tool has it.
 
+mod arith;
 mod builtins;
+mod compound;
+mod cond;
 mod expand;
 mod interp;
 mod io;
+mod pattern;
+mod variables;
 
 use serde::Deserialize;
 use serde_json::json;
@@ -42,10 +47,11 @@ impl Guest for ShellTool {
     fn describe() -> Vec<ToolSpec> {
         vec![wasmgate_tool_sdk::spec::<Args>(
             "bash",
-            "Runs a shell command in the workspace: pipes, &&, ||, ;, redirects, quotes, variables, globs, \
-             if/for/while, and built-in commands (echo, printf, cat, ls, head, tail, wc, grep, find, mkdir, \
-             rm, cp, mv, touch, sort, uniq, cut, tr, seq, tee, test, basename, dirname, env and more). It \
-             cannot start other programs; prefer the read, edit and grep tools for files.",
+            "Runs a bash command in the workspace: pipes, &&, ||, ;, redirects, quotes, variables, globs, \
+             if/for/while/case, functions, $((...)), [[ ]], arrays, ${var#pattern} and the like, set -e, and \
+             built-in commands (echo, printf, cat, ls, head, tail, wc, grep, find, sed, mkdir, rm, cp, mv, \
+             touch, sort, uniq, cut, tr, seq, tee, test, basename, dirname, env and more). It cannot start \
+             other programs; prefer the read, edit and grep tools for files.",
         )]
     }
 

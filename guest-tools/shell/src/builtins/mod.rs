@@ -8,6 +8,7 @@
 
 mod edit;
 mod files;
+mod flow;
 mod search;
 mod session;
 mod test;
@@ -60,6 +61,13 @@ pub fn find(name: &str) -> Option<Builtin> {
         "yes" => text::yes,
         "test" => test::test,
         "[" => test::bracket,
+        "local" => flow::local,
+        "return" => flow::return_,
+        "break" => flow::break_,
+        "continue" => flow::continue_,
+        "shift" => flow::shift,
+        "set" => flow::set,
+        "let" => flow::let_,
         _ => return None,
     })
 }
@@ -68,7 +76,8 @@ pub fn find(name: &str) -> Option<Builtin> {
 pub const NAMES: &[&str] = &[
     "true", ":", "false", "echo", "printf", "cat", "head", "tail", "wc", "sort", "uniq", "cut", "tr", "seq", "tee",
     "basename", "dirname", "ls", "mkdir", "rm", "touch", "cp", "mv", "ln", "grep", "sed", "diff", "xargs", "find",
-    "cd", "pwd", "export", "unset", "env", "exit", "which", "type", "yes", "test", "[",
+    "cd", "pwd", "export", "unset", "env", "exit", "which", "type", "yes", "test", "[", "local", "return", "break",
+    "continue", "shift", "set", "let",
 ];
 
 /// Reports a usage error the way coreutils does, and returns status 2 (1 for some).

@@ -18,7 +18,7 @@ pub fn cd(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
         Ok(meta) if meta.is_dir() => {
             shell.cwd = path.rel;
             let pwd = shell.cwd_abs();
-            shell.vars.insert("PWD".into(), pwd);
+            shell.vars.set("PWD", pwd);
             0
         }
         Ok(_) => {
@@ -41,7 +41,7 @@ pub fn export(shell: &mut Shell, args: &[String], _: &Io) -> i32 {
     for arg in args {
         match arg.split_once('=') {
             Some((name, value)) => {
-                shell.vars.insert(name.to_string(), value.to_string());
+                shell.vars.set(name, value.to_string());
                 shell.exported.insert(name.to_string());
             }
             None => {
@@ -52,10 +52,24 @@ pub fn export(shell: &mut Shell, args: &[String], _: &Io) -> i32 {
     0
 }
 
-pub fn unset(shell: &mut Shell, args: &[String], _: &Io) -> i32 {
-    for name in args {
-        shell.vars.remove(name);
-        shell.exported.remove(name);
+/// `unset NAME`, `unset 'a[i]'`, `unset -f FUNCTION`.
+pub fn unset(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    let functions = args.first().is_some_and(|a| a == "-f");
+    for name in args.iter().filter(|a| !a.starts_with('-')) {
+        if functions {
+            shell.functions.remove(name);
+        } else if let Some((array, index)) = name.strip_suffix(']').and_then(|n| n.split_once('[')) {
+            match crate::arith::evaluate(shell, index) {
+                Ok(index) => shell.vars.remove_element(array, index),
+                Err(e) => {
+                    err!(io, "bash: unset: {e}\n");
+                    return 1;
+                }
+            }
+        } else {
+            shell.vars.remove(name);
+            shell.exported.remove(name);
+        }
     }
     0
 }
