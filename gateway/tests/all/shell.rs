@@ -160,6 +160,29 @@ const ORACLE: &[&str] = &[
     "false | true; echo $?; set -o pipefail; false | true; echo $?; set +o pipefail; false | true; echo $?",
     "set -e; x=$(false); echo unreachable",
     "x=$(exit 4); echo $?; y=value; echo $?",
+    // Brace expansion.
+    "echo {a,b,c}.txt; echo x{1..4}; echo {5..1}; echo {a..e}; echo {1..10..3}; echo {c..a}",
+    "mkdir -p out/{src,test}/{x,y} && find out -type d | sort",
+    "echo pre{A,B{1,2}}post; echo '{a,b}' \"{a,b}\" {a}; n=3; echo {1..$n}",
+    "for f in {b,a}.txt; do wc -l < $f; done; touch new{1,2}.md; ls *.md",
+    // read.
+    "while read line; do echo \"[$line]\"; done < a.txt",
+    "printf 'a b c\\nd e\\n' | while read first rest; do echo \"$first|$rest\"; done",
+    "IFS=, read -r name age <<< 'ann,31'; echo \"$name is $age\"",
+    "read -a words <<< 'one two  three'; echo ${#words[@]} ${words[1]}",
+    "printf 'no newline' | { read x; echo \"$? $x\"; }; read y < /dev/null; echo \"$? [$y]\"",
+    "printf 'a\\\\tb\\n' | { read -r raw; echo \"$raw\"; }; printf 'a\\\\tb\\n' | { read cooked; echo \"$cooked\"; }",
+    "read <<< '  keep spaces  '; echo \"[$REPLY]\"; read v <<< '  trim spaces  '; echo \"[$v]\"",
+    "n=0; while IFS= read -r l; do n=$((n + 1)); done < data.csv; echo $n lines",
+    "cat data.csv | { read header; echo \"header: $header\"; cat; }",
+    // source, command, type, trap.
+    "printf 'greeting=hi\\nsay() { echo \"$greeting $1\"; }\\n' > lib.sh; source lib.sh; say there; . ./lib.sh; echo $greeting",
+    "printf 'echo args: $#\\nreturn 4\\necho never\\n' > r.sh; . r.sh a b; echo status=$?",
+    "command -v echo; command -v nosuch || echo none; f() { :; }; command -v f; type -t f; type -t echo",
+    "f() { echo function; }; command echo builtin; f",
+    "trap 'echo cleanup' EXIT; echo working",
+    "trap 'echo bye $?' EXIT; echo about to fail; exit 3",
+    "trap 'echo never' EXIT; trap - EXIT; echo quiet",
 ];
 
 fn fixture() -> Fixture {

@@ -12,24 +12,87 @@ use crate::interp::Shell;
 use crate::pattern::Pattern;
 use brush_parser::ParserOptions;
 use brush_parser::word::{
-    Parameter, ParameterExpr, ParameterTestType, SpecialParameter, SubstringMatchKind, TildeExpr, WordPiece,
+    BraceExpressionMember, BraceExpressionOrText, Parameter, ParameterExpr, ParameterTestType, SpecialParameter,
+    SubstringMatchKind, TildeExpr, WordPiece,
 };
 
-/// Expands a word into fields, as for a command's arguments.
+/// Expands a word into fields, as for a command's arguments: braces
+/// first (`{a,b}`, `{1..5}`), then the rest of each word they make.
 pub fn fields(shell: &mut Shell, word: &str) -> Result<Vec<String>, String> {
-    let chunks = chunks(shell, word)?;
     let mut out = Vec::new();
-    for field in split(&chunks) {
-        if field.has_glob {
-            let matches = crate::expand::glob(shell, &field.pattern);
-            if !matches.is_empty() {
-                out.extend(matches);
-                continue;
+    for word in braces(word)? {
+        let chunks = chunks(shell, &word)?;
+        for field in split(&chunks) {
+            if field.has_glob {
+                let matches = crate::expand::glob(shell, &field.pattern);
+                if !matches.is_empty() {
+                    out.extend(matches);
+                    continue;
+                }
             }
+            out.push(field.text);
         }
-        out.push(field.text);
     }
     Ok(out)
+}
+
+/// The most words one brace expansion may make.
+const MAX_BRACE_WORDS: usize = 100_000;
+
+/// Brace expansion, on the word as written (quotes and `$` untouched, as
+/// bash does it before any other expansion).
+fn braces(word: &str) -> Result<Vec<String>, String> {
+    if !word.contains('{') {
+        return Ok(vec![word.to_string()]);
+    }
+    match brush_parser::word::parse_brace_expansions(word, &ParserOptions::default()) {
+        Ok(Some(pieces)) => brace_words(&pieces).map_err(|()| format!("{word}: brace expansion makes too many words")),
+        _ => Ok(vec![word.to_string()]),
+    }
+}
+
+fn brace_words(pieces: &[BraceExpressionOrText]) -> Result<Vec<String>, ()> {
+    let mut words = vec![String::new()];
+    for piece in pieces {
+        let alternatives = match piece {
+            BraceExpressionOrText::Text(text) => vec![text.clone()],
+            BraceExpressionOrText::Expr(members) => {
+                let mut alternatives = Vec::new();
+                for member in members {
+                    match member {
+                        BraceExpressionMember::NumberSequence { start, end, increment } => {
+                            for n in sequence(*start, *end, *increment)? {
+                                alternatives.push(n.to_string());
+                            }
+                        }
+                        BraceExpressionMember::CharSequence { start, end, increment } => {
+                            for n in sequence(*start as i64, *end as i64, *increment)? {
+                                alternatives.extend(char::from_u32(n as u32).map(String::from));
+                            }
+                        }
+                        BraceExpressionMember::Child(children) => alternatives.extend(brace_words(children)?),
+                    }
+                }
+                alternatives
+            }
+        };
+        if words.len().saturating_mul(alternatives.len()) > MAX_BRACE_WORDS {
+            return Err(());
+        }
+        words = words.iter().flat_map(|word| alternatives.iter().map(move |a| format!("{word}{a}"))).collect();
+    }
+    Ok(words)
+}
+
+/// `{start..end..increment}`: counting towards `end` whichever way it lies.
+fn sequence(start: i64, end: i64, increment: i64) -> Result<Vec<i64>, ()> {
+    let step = increment.unsigned_abs().max(1);
+    let count = start.abs_diff(end) / step + 1;
+    if count as usize > MAX_BRACE_WORDS {
+        return Err(());
+    }
+    let step = step as i64;
+    Ok((0..count as i64).map(|i| if start <= end { start + i * step } else { start - i * step }).collect())
 }
 
 /// Expands a word into one string, with no splitting or globbing, as for an

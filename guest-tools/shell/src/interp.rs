@@ -60,6 +60,10 @@ pub struct Shell {
     pub options: Options,
     /// Loops running in the current function (or the script).
     pub loops: usize,
+    /// Set by `trap COMMAND EXIT`: run when the script ends.
+    pub on_exit: Option<String>,
+    /// Scripts being `source`d (`return` ends one).
+    pub sourcing: usize,
     terminal: Terminal,
     depth: usize,
     /// Functions running.
@@ -97,6 +101,8 @@ impl Shell {
             functions: BTreeMap::new(),
             options: Options::default(),
             loops: 0,
+            on_exit: None,
+            sourcing: 0,
             terminal,
             depth: 0,
             calls: 0,
@@ -105,10 +111,46 @@ impl Shell {
         }
     }
 
-    /// Runs a whole script on the terminal; returns its exit status.
+    /// Runs a whole script on the terminal, then its `trap ... EXIT`;
+    /// returns its exit status.
     pub fn run_script(&mut self, script: &str) -> i32 {
-        let io = Io { stdin: Rc::new(Vec::new()), out: self.terminal.writer(), err: self.terminal.writer() };
-        self.run_text(script, &io)
+        let io = Io { stdin: Default::default(), out: self.terminal.writer(), err: self.terminal.writer() };
+        let status = self.run_text(script, &io);
+        let Some(trap) = self.on_exit.take() else { return status };
+        (self.exit, self.flow, self.status) = (None, None, status);
+        self.run_text(&trap, &io);
+        self.exit.unwrap_or(status)
+    }
+
+    /// Runs `text` in this shell (`source`), with `args` as its positional
+    /// parameters if there are any.
+    pub fn source(&mut self, text: &str, args: &[String], io: &Io) -> i32 {
+        if self.depth >= MAX_SUBSTITUTION_DEPTH {
+            err!(io, "bash: source: too deeply nested\n");
+            return 1;
+        }
+        let caller = (!args.is_empty()).then(|| std::mem::replace(&mut self.vars.positional, args.to_vec()));
+        (self.sourcing, self.depth) = (self.sourcing + 1, self.depth + 1);
+        let status = self.run_text(text, io);
+        (self.sourcing, self.depth) = (self.sourcing - 1, self.depth - 1);
+        if let Some(positional) = caller {
+            self.vars.positional = positional;
+        }
+        match self.flow {
+            Some(Flow::Return) => {
+                self.flow = None;
+                self.status
+            }
+            _ => status,
+        }
+    }
+
+    /// Runs a built-in or a program by name, never a function (`command`).
+    pub fn run_command_named(&mut self, argv: &[String], io: &Io) -> i32 {
+        match builtins::find(&argv[0]) {
+            Some(builtin) => builtin(self, &argv[1..], io),
+            None => self.run_host_process(argv, io),
+        }
     }
 
     /// A variable's value, or "".
@@ -193,7 +235,7 @@ impl Shell {
             return String::new();
         }
         let (buf, out) = buffer();
-        let io = Io { stdin: Rc::new(Vec::new()), out, err: self.terminal.writer() };
+        let io = Io { stdin: Default::default(), out, err: self.terminal.writer() };
         let saved = self.save();
         self.depth += 1;
         let status = self.run_text(command, &io);
@@ -219,7 +261,7 @@ impl Shell {
         };
         for list in &program.complete_commands {
             self.run_list(list, io);
-            if self.exit.is_some() {
+            if self.interrupted() {
                 break;
             }
         }

@@ -17,15 +17,57 @@ pub type Writer = Rc<RefCell<dyn Write>>;
 /// The standard streams of one command.
 #[derive(Clone)]
 pub struct Io {
-    pub stdin: Rc<Vec<u8>>,
+    pub stdin: Rc<Input>,
     pub out: Writer,
     pub err: Writer,
+}
+
+/// A command's input: bytes, of which `read` takes a line at a time, so
+/// that `while read line; do ...; done < file` goes through the file; the
+/// commands in the loop see (and take) what is left.
+#[derive(Default)]
+pub struct Input {
+    bytes: Vec<u8>,
+    taken: std::cell::Cell<usize>,
+}
+
+impl Input {
+    /// The next line, without its newline; `None` at the end. The bool
+    /// says whether the line ended with a newline.
+    pub fn line(&self) -> Option<(String, bool)> {
+        let rest = &self.bytes[self.taken.get()..];
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, ended) = match rest.iter().position(|&b| b == b'\n') {
+            Some(end) => (&rest[..end], true),
+            None => (rest, false),
+        };
+        self.taken.set(self.taken.get() + line.len() + usize::from(ended));
+        Some((String::from_utf8_lossy(line).into_owned(), ended))
+    }
+
+    /// Everything not taken yet, now taken.
+    pub fn rest(&self) -> Vec<u8> {
+        let rest = self.bytes[self.taken.get()..].to_vec();
+        self.taken.set(self.bytes.len());
+        rest
+    }
+}
+
+impl std::ops::Deref for Input {
+    type Target = [u8];
+
+    /// What is not taken yet.
+    fn deref(&self) -> &[u8] {
+        &self.bytes[self.taken.get()..]
+    }
 }
 
 impl Io {
     /// The same streams with `stdin` as input.
     pub fn with_stdin(&self, stdin: Vec<u8>) -> Io {
-        Io { stdin: Rc::new(stdin), ..self.clone() }
+        Io { stdin: Rc::new(Input { bytes: stdin, taken: Default::default() }), ..self.clone() }
     }
 
     /// The same streams with output to `out`.

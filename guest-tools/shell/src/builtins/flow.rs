@@ -1,5 +1,6 @@
 //! Built-ins that steer the script: `local`, `return`, `break`,
-//! `continue`, `shift`, `set` and `let`.
+//! `continue`, `shift`, `set`, `let`, `read`, `source`, `command`, `type`
+//! and `trap`.
 
 use crate::interp::{Flow, Shell};
 use crate::io::{Io, err, out};
@@ -25,7 +26,7 @@ pub fn local(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
 
 /// `return [N]`: leaves the running function with status N (or `$?`).
 pub fn return_(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
-    if !shell.vars.in_function() {
+    if !shell.vars.in_function() && shell.sourcing == 0 {
         err!(io, "bash: return: can only `return' from a function or sourced script\n");
         return 1;
     }
@@ -166,4 +167,166 @@ pub fn let_(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
         }
     }
     i32::from(last == 0)
+}
+
+/// `read [-r] [-a ARRAY] [-p PROMPT] [NAME...]`: one line of input, split
+/// on `IFS` into the names (the last takes the rest); `REPLY` when none
+/// is named. Status 1 at the end of the input.
+pub fn read(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    let (mut raw, mut array, mut names) = (false, None, Vec::new());
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "-r" => raw = true,
+            "-a" => array = rest.next().cloned(),
+            // A prompt shows only on a terminal, which a tool call is not.
+            "-p" => drop(rest.next()),
+            "-s" => {}
+            flag if flag.starts_with('-') && names.is_empty() => {
+                err!(io, "bash: read: {flag}: invalid option\n");
+                return 2;
+            }
+            name => names.push(name.to_string()),
+        }
+    }
+    let Some((mut line, mut ended)) = io.stdin.line() else {
+        for name in names.iter().chain(array.iter()) {
+            shell.vars.set(name, String::new());
+        }
+        return 1;
+    };
+    if !raw {
+        // A backslash at the end joins the next line; elsewhere it quotes
+        // the character after it.
+        while ended && line.ends_with('\\') && !line.ends_with("\\\\") {
+            line.pop();
+            match io.stdin.line() {
+                Some((next, next_ended)) => {
+                    line.push_str(&next);
+                    ended = next_ended;
+                }
+                None => ended = false,
+            }
+        }
+        line = unescape(&line);
+    }
+    let ifs = shell.vars.get("IFS").unwrap_or_else(|| " \t\n".into());
+    if names.is_empty() && array.is_none() {
+        shell.vars.set("REPLY", line);
+        return i32::from(!ended);
+    }
+    let is_space = |c: char| ifs.contains(c) && c.is_whitespace();
+    let is_separator = |c: char| ifs.contains(c);
+    let mut fields = Vec::new();
+    let mut text = line.trim_matches(is_space);
+    let wanted = if array.is_some() { usize::MAX } else { names.len() };
+    while !text.is_empty() {
+        if fields.len() + 1 == wanted {
+            fields.push(text.to_string());
+            break;
+        }
+        let end = text.find(is_separator).unwrap_or(text.len());
+        fields.push(text[..end].to_string());
+        text = &text[end..];
+        // One separator, with the IFS whitespace around it.
+        text = text.trim_start_matches(is_space);
+        if let Some(c) = text.chars().next().filter(|&c| is_separator(c) && !c.is_whitespace()) {
+            text = text[c.len_utf8()..].trim_start_matches(is_space);
+        }
+    }
+    match array {
+        Some(array) => shell.vars.set_array(&array, fields.into_iter().map(|f| (None, f)).collect()),
+        None => {
+            for (i, name) in names.iter().enumerate() {
+                shell.vars.set(name, fields.get(i).cloned().unwrap_or_default());
+            }
+        }
+    }
+    i32::from(!ended)
+}
+
+/// The line with each `\c` made `c`.
+fn unescape(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `source FILE [ARGS]` and `. FILE`: runs a script of the workspace in
+/// this shell.
+pub fn source(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    let Some(file) = args.first() else {
+        err!(io, "bash: source: filename argument required\n");
+        return 2;
+    };
+    let text = match super::read(shell, file, io) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(message) => {
+            err!(io, "bash: {message}\n");
+            return 1;
+        }
+    };
+    shell.source(&text, &args[1..], io)
+}
+
+/// `command -v NAME`: prints the names that are functions or built-ins;
+/// `command NAME ARGS`: runs the built-in (or program), never a function.
+pub fn command(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    match args.first().map(String::as_str) {
+        Some("-v" | "-V") => {
+            let mut status = 0;
+            for name in &args[1..] {
+                if shell.functions.contains_key(name) || super::find(name).is_some() {
+                    out!(io, "{name}\n");
+                } else {
+                    status = 1;
+                }
+            }
+            status
+        }
+        Some(_) => shell.run_command_named(args, io),
+        None => 0,
+    }
+}
+
+/// `type [-t] NAME...`: what each name is.
+pub fn type_(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    let terse = args.first().is_some_and(|a| a == "-t");
+    let mut status = 0;
+    for name in args.iter().filter(|a| !a.starts_with('-')) {
+        let kind = if shell.functions.contains_key(name) {
+            Some(("function", "a function"))
+        } else if super::find(name).is_some() {
+            Some(("builtin", "a shell builtin"))
+        } else {
+            None
+        };
+        match (kind, terse) {
+            (Some((short, _)), true) => out!(io, "{short}\n"),
+            (Some((_, long)), false) => out!(io, "{name} is {long}\n"),
+            (None, true) => status = 1,
+            (None, false) => {
+                err!(io, "bash: type: {name}: not found\n");
+                status = 1;
+            }
+        }
+    }
+    status
+}
+
+/// `trap COMMAND EXIT` (or `0`): runs COMMAND when the script ends; other
+/// signals never reach a tool call and are accepted as set.
+pub fn trap(shell: &mut Shell, args: &[String], _: &Io) -> i32 {
+    if let [command, signals @ ..] = args
+        && signals.iter().any(|s| s == "EXIT" || s == "0")
+    {
+        shell.on_exit = (command != "-" && !command.is_empty()).then(|| command.clone());
+    }
+    0
 }

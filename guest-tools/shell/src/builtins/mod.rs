@@ -57,7 +57,8 @@ pub fn find(name: &str) -> Option<Builtin> {
         "unset" => session::unset,
         "env" => session::env,
         "exit" => session::exit,
-        "which" | "type" => session::which,
+        "which" => session::which,
+        "type" => flow::type_,
         "yes" => text::yes,
         "test" => test::test,
         "[" => test::bracket,
@@ -68,6 +69,10 @@ pub fn find(name: &str) -> Option<Builtin> {
         "shift" => flow::shift,
         "set" => flow::set,
         "let" => flow::let_,
+        "read" => flow::read,
+        "source" | "." => flow::source,
+        "command" => flow::command,
+        "trap" => flow::trap,
         _ => return None,
     })
 }
@@ -77,7 +82,7 @@ pub const NAMES: &[&str] = &[
     "true", ":", "false", "echo", "printf", "cat", "head", "tail", "wc", "sort", "uniq", "cut", "tr", "seq", "tee",
     "basename", "dirname", "ls", "mkdir", "rm", "touch", "cp", "mv", "ln", "grep", "sed", "diff", "xargs", "find",
     "cd", "pwd", "export", "unset", "env", "exit", "which", "type", "yes", "test", "[", "local", "return", "break",
-    "continue", "shift", "set", "let",
+    "continue", "shift", "set", "let", "read", "source", ".", "command", "trap",
 ];
 
 /// Reports a usage error the way coreutils does, and returns status 2 (1 for some).
@@ -90,7 +95,7 @@ pub fn usage(io: &Io, name: &str, message: &str, status: i32) -> i32 {
 /// (or for `-`). A file that cannot be read is reported and skipped.
 pub fn inputs(shell: &Shell, name: &str, files: &[String], io: &Io) -> (Vec<(String, Vec<u8>)>, i32) {
     if files.is_empty() {
-        return (vec![("-".into(), io.stdin.to_vec())], 0);
+        return (vec![("-".into(), io.stdin.rest())], 0);
     }
     let mut out = Vec::new();
     let mut status = 0;
@@ -109,7 +114,7 @@ pub fn inputs(shell: &Shell, name: &str, files: &[String], io: &Io) -> (Vec<(Str
 /// One file's bytes (`-` is stdin).
 pub fn read(shell: &Shell, file: &str, io: &Io) -> Result<Vec<u8>, String> {
     if file == "-" {
-        return Ok(io.stdin.to_vec());
+        return Ok(io.stdin.rest());
     }
     if file == "/dev/null" {
         return Ok(Vec::new());
