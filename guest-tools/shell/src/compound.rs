@@ -78,7 +78,11 @@ impl Shell {
                 0
             }
             CompoundCommand::ForClause(clause) => {
-                let mut values = Vec::new();
+                // `for x; do` goes through the positional parameters.
+                let mut values = match &clause.values {
+                    Some(_) => Vec::new(),
+                    None => self.vars.positional.clone(),
+                };
                 for word in clause.values.iter().flatten() {
                     match expand::fields(self, &word.value) {
                         Ok(fields) => values.extend(fields),

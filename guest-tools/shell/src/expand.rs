@@ -203,6 +203,9 @@ fn list(shell: &Shell, expr: &ParameterExpr) -> Option<Vec<String>> {
             Parameter::NamedWithAllIndices { name, concatenate: false } => Some(shell.vars.elements(name)),
             _ => None,
         },
+        ParameterExpr::MemberKeys { variable_name, concatenate: false } => {
+            Some(shell.vars.indices(variable_name).iter().map(i64::to_string).collect())
+        }
         _ => None,
     }
 }
@@ -281,27 +284,27 @@ fn parameter(shell: &mut Shell, expr: ParameterExpr) -> Result<String, String> {
             each(shell, &parameter, indirect, |shell, value| trim(shell, value, pattern.as_deref(), false, true))
         }
         ParameterExpr::Substring { parameter, indirect, offset, length } => {
+            let offset = crate::arith::evaluate(shell, &offset.value)?;
+            let length = match length {
+                Some(length) => Some(crate::arith::evaluate(shell, &length.value)?),
+                None => None,
+            };
+            // `${a[@]:1:2}`, `${@:2}`: a slice of the elements.
+            let elements = match &parameter {
+                Parameter::NamedWithAllIndices { name, .. } => Some(shell.vars.elements(name)),
+                Parameter::Special(SpecialParameter::AllPositionalParameters { .. }) => {
+                    Some(std::iter::once("bash".to_string()).chain(shell.vars.positional.clone()).collect())
+                }
+                _ => None,
+            };
+            if let Some(elements) = elements {
+                let (start, end) = slice(elements.len() as i64, offset, length)?;
+                return Ok(elements[start..end].join(" "));
+            }
             let value = lookup(shell, &parameter, indirect)?.unwrap_or_default();
             let chars: Vec<char> = value.chars().collect();
-            let count = chars.len() as i64;
-            let offset = crate::arith::evaluate(shell, &offset.value)?;
-            let start = if offset < 0 { (count + offset).max(0) } else { offset.min(count) };
-            let end = match length {
-                None => count,
-                Some(length) => {
-                    let length = crate::arith::evaluate(shell, &length.value)?;
-                    if length < 0 {
-                        let end = count + length;
-                        if end < start {
-                            return Err(format!("{length}: substring expression < 0"));
-                        }
-                        end
-                    } else {
-                        (start + length).min(count)
-                    }
-                }
-            };
-            Ok(chars[start as usize..end as usize].iter().collect())
+            let (start, end) = slice(chars.len() as i64, offset, length)?;
+            Ok(chars[start..end].iter().collect())
         }
         ParameterExpr::ReplaceSubstring { parameter, indirect, pattern, replacement, match_kind } => {
             let matcher = Pattern::new(&self::pattern(shell, &pattern)?)?;
@@ -326,6 +329,24 @@ fn parameter(shell: &mut Shell, expr: ParameterExpr) -> Result<String, String> {
         other => Err(format!("this parameter expansion is not supported: {}", describe(&other))),
     }
 }
+/// The range `${x:offset:length}` takes of `count` items (negative
+/// offsets and lengths count from the end).
+fn slice(count: i64, offset: i64, length: Option<i64>) -> Result<(usize, usize), String> {
+    let start = if offset < 0 { (count + offset).max(0) } else { offset.min(count) };
+    let end = match length {
+        None => count,
+        Some(length) if length < 0 => {
+            let end = count + length;
+            if end < start {
+                return Err(format!("{length}: substring expression < 0"));
+            }
+            end
+        }
+        Some(length) => (start + length).min(count),
+    };
+    Ok((start as usize, end as usize))
+}
+
 /// A parameter's value; `None` when unset. `${!name}` looks the value up
 /// as a name in turn.
 fn lookup(shell: &mut Shell, parameter: &Parameter, indirect: bool) -> Result<Option<String>, String> {
@@ -345,8 +366,13 @@ fn lookup(shell: &mut Shell, parameter: &Parameter, indirect: bool) -> Result<Op
             SpecialParameter::LastExitStatus => shell.status.to_string(),
             SpecialParameter::PositionalParameterCount => shell.vars.positional.len().to_string(),
             SpecialParameter::AllPositionalParameters { concatenate } => {
-                let separator = if *concatenate { shell.var("IFS").chars().next().map(String::from) } else { None };
-                shell.vars.positional.join(separator.as_deref().unwrap_or(" "))
+                // `"$*"` joins with IFS's first character (none if IFS is
+                // empty, a space if it is unset).
+                let separator = match (concatenate, shell.vars.get("IFS")) {
+                    (true, Some(ifs)) => ifs.chars().next().map(String::from).unwrap_or_default(),
+                    _ => " ".to_string(),
+                };
+                shell.vars.positional.join(&separator)
             }
             SpecialParameter::ShellName => "bash".into(),
             SpecialParameter::ProcessId => "1".into(),

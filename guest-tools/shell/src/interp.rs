@@ -23,6 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use wasmgate_tool_sdk::workspace::{Resolved, Workspace};
 
+/// The built-ins whose `NAME=value` arguments are assignments.
+const DECLARING: &[&str] = &["local", "export", "declare", "typeset", "readonly"];
+
 /// How deep `$(...)` may nest: each level is a recursion of the interpreter.
 const MAX_SUBSTITUTION_DEPTH: usize = 32;
 
@@ -405,14 +408,26 @@ impl Shell {
         let captures = self.captures;
         let mut argv = Vec::new();
         let mut assignments = Vec::new();
+        let mut declared = Vec::new();
         let mut redirects = Vec::new();
         for part in parts {
             let result = match part {
                 Part::Name(word) | Part::Item(CommandPrefixOrSuffixItem::Word(word)) => {
                     expand::fields(self, &word.value).map(|f| argv.extend(f))
                 }
-                // After the command name, `NAME=value` is an ordinary argument
-                // (`export FOO=bar`, `echo status=$?`).
+                // After `local`, `export`, `declare`..., `NAME=value` is an
+                // assignment made once the built-in has declared NAME (its
+                // value expanded now, before `local` hides the outer one).
+                Part::Item(CommandPrefixOrSuffixItem::AssignmentWord(assignment, _))
+                    if argv.first().is_some_and(|name| DECLARING.contains(&name.as_str())) =>
+                {
+                    self.assignment(&assignment.name, &assignment.value, assignment.append).map(|a| {
+                        argv.push(a.name.clone());
+                        declared.push(a);
+                    })
+                }
+                // After any other command name, `NAME=value` is an ordinary
+                // argument (`echo status=$?`).
                 Part::Item(CommandPrefixOrSuffixItem::AssignmentWord(_, word)) if !argv.is_empty() => {
                     expand::fields(self, &word.value).map(|f| argv.extend(f))
                 }
@@ -458,6 +473,13 @@ impl Shell {
             (None, Some(builtin)) => builtin(self, &argv[1..], &io),
             (None, None) => self.run_host_process(&argv, &io),
         };
+        if status == 0 {
+            for assignment in declared {
+                if let Err(e) = self.assign(assignment) {
+                    return self.expansion_error(&e, &io);
+                }
+            }
+        }
         let status = write_failures(&argv[0], &files, &io, status);
         for (name, value) in saved {
             match value {

@@ -330,3 +330,27 @@ pub fn trap(shell: &mut Shell, args: &[String], _: &Io) -> i32 {
     }
     0
 }
+
+/// `declare`/`typeset [-a] [-i] [-x] [-r] NAME[=value]...`: in a function
+/// the names are local to it, `-x` exports them; values are assigned by the
+/// interpreter. Associative arrays (`-A`) are refused.
+pub fn declare(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    let (flags, names): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| a.starts_with(['-', '+']));
+    let flags: String = flags.iter().map(|f| &f[1..]).collect();
+    if flags.contains('A') {
+        err!(io, "bash: declare: -A: associative arrays are not supported in this shell\n");
+        return 2;
+    }
+    for name in names {
+        if shell.vars.in_function() && !flags.contains('g') {
+            shell.vars.make_local(name);
+        }
+        if flags.contains('a') && !shell.vars.is_set(name) {
+            shell.vars.set_array(name, Vec::new());
+        }
+        if flags.contains('x') {
+            shell.exported.insert(name.clone());
+        }
+    }
+    0
+}

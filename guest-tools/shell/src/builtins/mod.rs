@@ -9,6 +9,7 @@
 mod edit;
 mod files;
 mod flow;
+mod printf;
 mod search;
 mod session;
 mod test;
@@ -26,7 +27,7 @@ pub fn find(name: &str) -> Option<Builtin> {
         "true" | ":" => |_, _, _| 0,
         "false" => |_, _, _| 1,
         "echo" => text::echo,
-        "printf" => text::printf,
+        "printf" => printf::printf,
         "cat" => text::cat,
         "head" => text::head,
         "tail" => text::tail,
@@ -73,6 +74,7 @@ pub fn find(name: &str) -> Option<Builtin> {
         "source" | "." => flow::source,
         "command" => flow::command,
         "trap" => flow::trap,
+        "declare" | "typeset" => flow::declare,
         _ => return None,
     })
 }
@@ -82,7 +84,7 @@ pub const NAMES: &[&str] = &[
     "true", ":", "false", "echo", "printf", "cat", "head", "tail", "wc", "sort", "uniq", "cut", "tr", "seq", "tee",
     "basename", "dirname", "ls", "mkdir", "rm", "touch", "cp", "mv", "ln", "grep", "sed", "diff", "xargs", "find",
     "cd", "pwd", "export", "unset", "env", "exit", "which", "type", "yes", "test", "[", "local", "return", "break",
-    "continue", "shift", "set", "let", "read", "source", ".", "command", "trap",
+    "continue", "shift", "set", "let", "read", "source", ".", "command", "trap", "declare", "typeset",
 ];
 
 /// Reports a usage error the way coreutils does, and returns status 2 (1 for some).
