@@ -10,6 +10,8 @@
 //! - the same read natively (open, read, number the lines) as the floor;
 //! - `cat` of the same file as a child process, what a container-free
 //!   "just spawn it" tool runner pays at the very least;
+//! - `echo hi` through the sandboxed shell, against `bash -c 'echo hi'`
+//!   spawned on the host;
 //! - calls per second with one and with two concurrent callers;
 //! - the time from process start to ready with a warm compile cache (the
 //!   `wasmgate tool list` command, which builds the whole sandbox), and the
@@ -172,6 +174,25 @@ async fn run() {
         assert_eq!(out.stdout.len(), 4096);
     });
     row("spawn `cat` on it (baseline)", &cat);
+    // One shell command, `echo hi`: built into the sandboxed shell, against
+    // `bash -c` spawned on the host (what running it as a process costs at
+    // the least; a jailed process adds its confinement to that).
+    let echo = time_async(200, 5_000, || async {
+        let out = sandbox.call("bash", r#"{"command":"echo hi"}"#, &grant).await.unwrap();
+        assert_eq!(out.output, "hi\n");
+    })
+    .await;
+    row("`echo hi` in the sandboxed shell", &echo);
+    let spawned = time_sync(20, 500, || {
+        let out = Command::new("bash").args(["-c", "echo hi"]).output().unwrap();
+        assert_eq!(out.stdout, b"hi\n");
+    });
+    row("`bash -c 'echo hi'` spawned (baseline)", &spawned);
+    println!(
+        "  {:<44} {:>9.2}x (goal: well under 1)",
+        "sandboxed shell vs spawned bash, p50",
+        echo.p50.as_secs_f64() / spawned.p50.as_secs_f64()
+    );
 
     println!("\nthroughput, calls per second");
     const READ: &str = r#"{"filePath":"4k.txt"}"#;
