@@ -225,6 +225,9 @@ const ORACLE: &[&str] = &[
     "a=(one two); a[1]+=X; a+=(three); echo ${a[@]} ${#a[1]}",
     "echo {1..3}{a,b} | wc -w; echo file{,.bak}",
     "k=3; arr=(); for ((i=0; i<k; i++)); do arr[i]=$((i * i)); done; echo ${arr[*]}",
+    "readonly X=1; echo $X; (X=2) 2>/dev/null; echo $?; (unset X) 2>/dev/null; echo $? $X; declare -r Y=a; (Y=b) 2>/dev/null; echo $? $Y",
+    "f() { local -r z=1; echo $z; z=2; echo never; }; f 2>/dev/null; echo never2",
+    "[[ -e a.txt && -s a.txt && -r a.txt && ! -d a.txt ]] && echo file; [[ -d src && ! -L src ]] && echo dir",
 ];
 
 fn fixture() -> Fixture {
@@ -337,11 +340,20 @@ async fn the_shell_cannot_leave_the_workspace() {
         "grep -r SECRET ..; find .. -name outside.txt".into(),
         "mkdir ../made; touch ../touched; tee ../teed < a.txt".into(),
         "cat < ../outside.txt; echo *; echo ../*".into(),
+        // The language's own ways to open a file: each resolves inside.
+        "source ../outside.txt; . ../outside.txt; echo $SECRET".into(),
+        format!("source {outside}; . {outside}"),
+        "while read -r l; do echo \"$l\"; done < ../outside.txt; read -r x < ../outside.txt; echo $x".into(),
+        format!("read -r x < {outside}; echo $x; mapfile < {outside}"),
+        "[[ -f ../outside.txt ]] && echo found-outside; [ -e ../outside.txt ] && echo found-outside".into(),
+        format!("[[ -e {outside} ]] && echo found-outside; test -s {outside} && echo found-outside"),
+        "ln -s ../outside.txt link; source link; read -r x < link; echo $x; [[ -f link ]] && echo found-outside".into(),
     ];
     for script in &scripts {
         let result = call("bash", json!({"command": script}), &fx.read_write()).await.unwrap();
         assert_no_secret(&result.output);
         assert!(!result.output.contains("outside.txt\n") || script.contains("echo"), "{script}: {}", result.output);
+        assert!(!result.output.contains("found-outside"), "{script}: {}", result.output);
     }
     fx.assert_outside_untouched();
     assert!(fx.ws.join("a.txt").exists(), "a.txt was moved out");

@@ -26,23 +26,19 @@ pub fn evaluate(shell: &mut Shell, expr: &ExtendedTestExpr) -> Result<bool, Stri
 
 fn unary(shell: &mut Shell, predicate: &UnaryPredicate, word: &Word) -> Result<bool, String> {
     let operand = expand::string(shell, &word.value)?;
-    let metadata = |follow: bool| {
-        let path = shell.resolve(&operand).ok()?;
-        match follow {
-            true => std::fs::metadata(path.abs).ok(),
-            false => std::fs::symlink_metadata(path.abs).ok(),
-        }
-    };
+    // File tests are `test`'s, so `[[ -f x ]]` and `[ -f x ]` agree.
+    let file_test = |op: &str| crate::builtins::test::unary(shell, op, &operand);
     Ok(match predicate {
         UnaryPredicate::StringHasZeroLength => operand.is_empty(),
         UnaryPredicate::StringHasNonZeroLength => !operand.is_empty(),
-        UnaryPredicate::FileExists => metadata(true).is_some(),
-        UnaryPredicate::FileExistsAndIsRegularFile => metadata(true).is_some_and(|m| m.is_file()),
-        UnaryPredicate::FileExistsAndIsDir => metadata(true).is_some_and(|m| m.is_dir()),
-        UnaryPredicate::FileExistsAndIsNotZeroLength => metadata(true).is_some_and(|m| m.len() > 0),
-        UnaryPredicate::FileExistsAndIsReadable => metadata(true).is_some(),
-        UnaryPredicate::FileExistsAndIsWritable => metadata(true).is_some_and(|m| !m.permissions().readonly()),
-        UnaryPredicate::FileExistsAndIsSymlink => metadata(false).is_some_and(|m| m.file_type().is_symlink()),
+        UnaryPredicate::FileExists => file_test("-e")?,
+        UnaryPredicate::FileExistsAndIsRegularFile => file_test("-f")?,
+        UnaryPredicate::FileExistsAndIsDir => file_test("-d")?,
+        UnaryPredicate::FileExistsAndIsNotZeroLength => file_test("-s")?,
+        UnaryPredicate::FileExistsAndIsReadable => file_test("-r")?,
+        UnaryPredicate::FileExistsAndIsWritable => file_test("-w")?,
+        UnaryPredicate::FileExistsAndIsExecutable => file_test("-x")?,
+        UnaryPredicate::FileExistsAndIsSymlink => file_test("-L")?,
         UnaryPredicate::ShellVariableIsSetAndAssigned => match operand.split_once('[') {
             Some((name, index)) => {
                 let index = crate::arith::evaluate(shell, index.trim_end_matches(']'))?;

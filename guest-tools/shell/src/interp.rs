@@ -26,6 +26,16 @@ use wasmgate_tool_sdk::workspace::{Resolved, Workspace};
 /// The built-ins whose `NAME=value` arguments are assignments.
 const DECLARING: &[&str] = &["local", "export", "declare", "typeset", "readonly"];
 
+/// Whether a declaring command (`readonly`, `declare -r`) makes its names
+/// read-only.
+fn makes_readonly(argv: &[String]) -> bool {
+    match argv.first().map(String::as_str) {
+        Some("readonly") => true,
+        Some("declare" | "typeset" | "local") => argv[1..].iter().any(|a| a.starts_with('-') && a.contains('r')),
+        _ => false,
+    }
+}
+
 /// How deep `$(...)` may nest: each level is a recursion of the interpreter.
 const MAX_SUBSTITUTION_DEPTH: usize = 32;
 
@@ -52,6 +62,8 @@ pub struct Shell {
     pub cwd: String,
     pub vars: Variables,
     pub exported: BTreeSet<String>,
+    /// Names made read-only by `readonly` or `declare -r`.
+    pub readonly: BTreeSet<String>,
     /// `$?`.
     pub status: i32,
     /// Set by `exit`: the status the script ends with.
@@ -98,6 +110,7 @@ impl Shell {
             cwd: String::new(),
             vars,
             exported,
+            readonly: BTreeSet::new(),
             status: 0,
             exit: None,
             flow: None,
@@ -479,6 +492,10 @@ impl Shell {
                     return self.expansion_error(&e, &io);
                 }
             }
+            // Marked only now, so `readonly NAME=value` can still assign.
+            if makes_readonly(&argv) {
+                self.readonly.extend(argv[1..].iter().filter(|a| !a.starts_with(['-', '+'])).cloned());
+            }
         }
         let status = write_failures(&argv[0], &files, &io, status);
         for (name, value) in saved {
@@ -524,6 +541,11 @@ impl Shell {
 
     fn assign(&mut self, assignment: Assignment) -> Result<(), String> {
         let Assignment { name, index, value, append } = assignment;
+        if self.readonly.contains(&name) {
+            // As in bash, this ends a script (not an interactive shell).
+            self.exit = Some(1);
+            return Err(format!("{name}: readonly variable"));
+        }
         match (index, value) {
             (None, Assigned::Text(text)) => {
                 let text = if append { self.var(&name) + &text } else { text };

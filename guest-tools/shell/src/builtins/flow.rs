@@ -282,7 +282,7 @@ pub fn command(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
         Some("-v" | "-V") => {
             let mut status = 0;
             for name in &args[1..] {
-                if shell.functions.contains_key(name) || super::find(name).is_some() {
+                if super::kind(shell, name).is_some() {
                     out!(io, "{name}\n");
                 } else {
                     status = 1;
@@ -300,13 +300,10 @@ pub fn type_(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
     let terse = args.first().is_some_and(|a| a == "-t");
     let mut status = 0;
     for name in args.iter().filter(|a| !a.starts_with('-')) {
-        let kind = if shell.functions.contains_key(name) {
-            Some(("function", "a function"))
-        } else if super::find(name).is_some() {
-            Some(("builtin", "a shell builtin"))
-        } else {
-            None
-        };
+        let kind = super::kind(shell, name).map(|kind| match kind {
+            super::Kind::Function => ("function", "a function"),
+            super::Kind::Builtin => ("builtin", "a shell builtin"),
+        });
         match (kind, terse) {
             (Some((short, _)), true) => out!(io, "{short}\n"),
             (Some((_, long)), false) => out!(io, "{name} is {long}\n"),
@@ -352,5 +349,11 @@ pub fn declare(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
             shell.exported.insert(name.clone());
         }
     }
+    0
+}
+
+/// `readonly NAME[=value]...`: the shell assigns and then marks each name
+/// (see `Shell::run_simple`), so an assignment to it later fails.
+pub fn readonly(_: &mut Shell, _: &[String], _: &Io) -> i32 {
     0
 }

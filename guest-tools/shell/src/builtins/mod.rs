@@ -12,7 +12,7 @@ mod flow;
 mod printf;
 mod search;
 mod session;
-mod test;
+pub mod test;
 mod text;
 
 use crate::interp::Shell;
@@ -75,17 +75,29 @@ pub fn find(name: &str) -> Option<Builtin> {
         "command" => flow::command,
         "trap" => flow::trap,
         "declare" | "typeset" => flow::declare,
+        "readonly" => flow::readonly,
         _ => return None,
     })
 }
 
-/// The names of every built-in, for `which` and the tool description.
-pub const NAMES: &[&str] = &[
-    "true", ":", "false", "echo", "printf", "cat", "head", "tail", "wc", "sort", "uniq", "cut", "tr", "seq", "tee",
-    "basename", "dirname", "ls", "mkdir", "rm", "touch", "cp", "mv", "ln", "grep", "sed", "diff", "xargs", "find",
-    "cd", "pwd", "export", "unset", "env", "exit", "which", "type", "yes", "test", "[", "local", "return", "break",
-    "continue", "shift", "set", "let", "read", "source", ".", "command", "trap", "declare", "typeset",
-];
+/// What a command name runs, as `type`, `command -v` and `which` tell it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Function,
+    Builtin,
+}
+
+/// What `name` runs in this shell: a function first, then a built-in
+/// (`None`: a host process, or nothing).
+pub fn kind(shell: &Shell, name: &str) -> Option<Kind> {
+    if shell.functions.contains_key(name) {
+        Some(Kind::Function)
+    } else if find(name).is_some() {
+        Some(Kind::Builtin)
+    } else {
+        None
+    }
+}
 
 /// Reports a usage error the way coreutils does, and returns status 2 (1 for some).
 pub fn usage(io: &Io, name: &str, message: &str, status: i32) -> i32 {

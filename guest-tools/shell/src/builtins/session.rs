@@ -66,6 +66,9 @@ pub fn unset(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
                     return 1;
                 }
             }
+        } else if shell.readonly.contains(name) {
+            err!(io, "bash: unset: {name}: cannot unset: readonly variable\n");
+            return 1;
         } else {
             shell.vars.remove(name);
             shell.exported.remove(name);
@@ -92,13 +95,13 @@ pub fn exit(shell: &mut Shell, args: &[String], _: &Io) -> i32 {
     status
 }
 
-pub fn which(_: &mut Shell, args: &[String], io: &Io) -> i32 {
+pub fn which(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
     let mut status = 0;
     for name in args {
-        if super::NAMES.contains(&name.as_str()) {
-            out!(io, "{name}: shell built-in command\n");
-        } else {
-            status = 1;
+        match super::kind(shell, name) {
+            Some(super::Kind::Function) => out!(io, "{name}: shell function\n"),
+            Some(super::Kind::Builtin) => out!(io, "{name}: shell built-in command\n"),
+            None => status = 1,
         }
     }
     status

@@ -36,7 +36,9 @@ fn evaluate(shell: &Shell, args: &[String]) -> Result<bool, String> {
     }
 }
 
-fn unary(shell: &Shell, op: &str, operand: &str) -> Result<bool, String> {
+/// A one-operand test (`-f FILE`, `-z TEXT`...); files are looked up inside
+/// the workspace only. `[[ ]]` uses it too.
+pub fn unary(shell: &Shell, op: &str, operand: &str) -> Result<bool, String> {
     let meta = || shell.resolve(operand).ok().and_then(|p| std::fs::metadata(p.abs).ok());
     Ok(match op {
         "-z" => operand.is_empty(),
