@@ -11,7 +11,8 @@
 //! - `cat` of the same file as a child process, what a container-free
 //!   "just spawn it" tool runner pays at the very least;
 //! - `echo hi` through the sandboxed shell, against `bash -c 'echo hi'`
-//!   spawned on the host;
+//!   spawned on the host; and `/bin/echo hi` run by the shell in a jail and
+//!   as a plain host process, against spawning it directly;
 //! - calls per second with one and with two concurrent callers;
 //! - the time from process start to ready with a warm compile cache (the
 //!   `wasmgate tool list` command, which builds the whole sandbox), and the
@@ -23,8 +24,10 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmgate::sandbox::{CompileCache, Grant, Sandbox};
+use wasmgate::jail::{Jail, JailSettings};
+use wasmgate::sandbox::{CompileCache, Grant, Processes, Sandbox};
 
 const HOSTILE: &str = env!("WASMGATE_COMPONENT_TEST_HOSTILE");
 const WASMGATE: &str = env!("CARGO_BIN_EXE_wasmgate");
@@ -126,6 +129,11 @@ async fn throughput(sandbox: &Sandbox, grant: &Grant, tool: &'static str, args: 
     total as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The built-in tools, with the shell's other commands run as `processes`.
+async fn sandbox_with(cache: &Path, processes: Processes) -> Sandbox {
+    Sandbox::builder().cache(CompileCache::at(cache)).processes(processes).build().await.unwrap()
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(run());
@@ -192,6 +200,34 @@ async fn run() {
         "  {:<44} {:>9.2}x (goal: well under 1)",
         "sandboxed shell vs spawned bash, p50",
         echo.p50.as_secs_f64() / spawned.p50.as_secs_f64()
+    );
+    // The same command as a real program (`/bin/echo`, not the built-in),
+    // run by the shell in a jail and as a plain host process.
+    let writable = Grant::read_write(&ws).unwrap();
+    let jail = Jail::new(JailSettings { helper: WASMGATE.into(), ..JailSettings::default() }).unwrap();
+    let jailed = sandbox_with(&cache, Processes::Jailed(Arc::new(jail))).await;
+    let trusted = sandbox_with(&cache, Processes::Trusted).await;
+    let program = r#"{"command":"/bin/echo hi"}"#;
+    let in_jail = time_async(10, 300, || async {
+        assert_eq!(jailed.call("bash", program, &writable).await.unwrap().output, "hi\n");
+    })
+    .await;
+    row("`/bin/echo hi` jailed, through the shell", &in_jail);
+    let on_host = time_async(10, 300, || async {
+        assert_eq!(trusted.call("bash", program, &writable).await.unwrap().output, "hi\n");
+    })
+    .await;
+    row("`/bin/echo hi` trusted, through the shell", &on_host);
+    let plain = time_sync(20, 500, || {
+        assert_eq!(Command::new("/bin/echo").arg("hi").output().unwrap().stdout, b"hi\n");
+    });
+    row("`/bin/echo hi` spawned (baseline)", &plain);
+    println!(
+        "  {:<44} {:>9.2}x / {:.2}x / {:.2}x",
+        "built-in / trusted / jailed vs spawned, p50",
+        echo.p50.as_secs_f64() / plain.p50.as_secs_f64(),
+        on_host.p50.as_secs_f64() / plain.p50.as_secs_f64(),
+        in_jail.p50.as_secs_f64() / plain.p50.as_secs_f64()
     );
 
     println!("\nthroughput, calls per second");

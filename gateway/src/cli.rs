@@ -6,8 +6,9 @@
 //! a server or a model. A tool error prints its message and exits 1; a usage
 //! error (bad flags, arguments that are not a JSON object) exits 2.
 
-use crate::config::{Config, ConfigError, SandboxConfig};
-use crate::sandbox::{Access, CallError, CallOptions, CompileCache, Grant, Limits, Sandbox, ToolOutput};
+use crate::config::{Config, ConfigError, JailConfig, SandboxConfig};
+use crate::jail::{Jail, JailSettings, ProcessMode};
+use crate::sandbox::{Access, CallError, CallOptions, CompileCache, Grant, Limits, Processes, Sandbox, ToolOutput};
 use crate::serve::{ServeError, ServeOptions};
 use crate::store::{AuditQuery, AuditRecord, SqliteStore, Store};
 use crate::tenant::{QuotaSettings, Quotas, TenantError, Tenants};
@@ -15,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// wasmgate: an OpenCode-compatible server whose tools run as sandboxed
@@ -52,10 +54,15 @@ struct SandboxArgs {
     /// Bytes one call may write to files.
     #[arg(long, global = true, value_name = "BYTES")]
     disk_write_limit: Option<u64>,
-    /// Let the shell run commands it does not have built in as real host
-    /// processes, in the workspace, with the same deadline and output cap.
-    /// Only for a trusted single-user machine; off by default.
-    #[arg(long, global = true)]
+    /// How the shell runs commands it does not have built in: not at all
+    /// (off), as jailed processes that reach only the workspace, the
+    /// system's programs and the configured toolchains (jailed), or as plain
+    /// host processes (trusted: one trusted user's machine only)
+    /// [default: off, or the config's `wasmgate.sandbox.processes`].
+    #[arg(long, global = true, value_name = "MODE")]
+    processes: Option<ProcessMode>,
+    /// The old spelling of `--processes trusted`.
+    #[arg(long, global = true, conflicts_with = "processes")]
     allow_host_processes: bool,
 }
 
@@ -64,8 +71,7 @@ enum Command {
     /// Serve a folder over OpenCode's HTTP API (`opencode attach URL` works).
     Serve(ServeArgs),
     /// Inspect and run tools.
-    #[command(subcommand)]
-    Tool(ToolCommand),
+    Tool(ToolArgs),
     /// Manage the tenants a server hosts (each with its own folders, token
     /// and quotas). Once one exists, every request needs a token.
     Tenant(Box<TenantArgs>),
@@ -184,6 +190,16 @@ struct ServeArgs {
     insecure_no_auth: bool,
 }
 
+/// `wasmgate tool ...`.
+#[derive(Debug, Args)]
+struct ToolArgs {
+    #[command(subcommand)]
+    command: ToolCommand,
+    /// A configuration file, for its `wasmgate.sandbox` settings.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum ToolCommand {
     /// List every tool with its description and argument schema.
@@ -246,14 +262,18 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Audit(args) => return audit(args).await,
         command => command,
     };
-    let sandbox = match load(&cli.sandbox, &SandboxConfig::default()).await {
+    let Command::Tool(ToolArgs { command, config }) = command else { unreachable!("run above") };
+    let config = match config.as_deref().map(Config::load).transpose() {
+        Ok(config) => config.map(|c| c.wasmgate.sandbox).unwrap_or_default(),
+        Err(error) => return fail(error.to_string()),
+    };
+    let sandbox = match load(&cli.sandbox, &config).await {
         Ok(sandbox) => sandbox,
         Err(error) => return fail(error.to_string()),
     };
     match command {
-        Command::Serve(_) | Command::Tenant(_) | Command::Audit(_) => unreachable!("run above"),
-        Command::Tool(ToolCommand::List { json }) => list(&sandbox, json),
-        Command::Tool(ToolCommand::Call { tool, arguments, root, read_only, json, stream }) => {
+        ToolCommand::List { json } => list(&sandbox, json),
+        ToolCommand::Call { tool, arguments, root, read_only, json, stream } => {
             let arguments = match read_arguments(arguments) {
                 Ok(arguments) => arguments,
                 Err(message) => return usage(message),
@@ -476,8 +496,13 @@ async fn load(args: &SandboxArgs, config: &SandboxConfig) -> Result<Sandbox, Cli
         (Some(dir), false) => CompileCache::at(dir),
         (None, false) => CompileCache::default_location(),
     };
-    let host_processes = args.allow_host_processes || config.host_processes;
-    let mut builder = Sandbox::builder().limits(limits).cache(cache).host_processes(host_processes);
+    let trusted = (args.allow_host_processes || config.host_processes).then_some(ProcessMode::Trusted);
+    let processes = match args.processes.or(config.processes).or(trusted).unwrap_or_default() {
+        ProcessMode::Off => Processes::Off,
+        ProcessMode::Trusted => Processes::Trusted,
+        ProcessMode::Jailed => Processes::Jailed(Arc::new(jail(&config.jail)?)),
+    };
+    let mut builder = Sandbox::builder().limits(limits).cache(cache).processes(processes);
     if let Some(dir) = args.tools_dir.as_ref().or(config.tools_dir.as_ref()) {
         builder = builder
             .tools_dir(dir)
@@ -486,15 +511,35 @@ async fn load(args: &SandboxArgs, config: &SandboxConfig) -> Result<Sandbox, Cli
     Ok(builder.build().await?)
 }
 
+/// The jail for `--processes jailed`, tried once: where this machine
+/// cannot build it, the command refuses to start rather than run anything
+/// unconfined.
+fn jail(config: &JailConfig) -> Result<Jail, CliError> {
+    let setting = |message: String| CliError::Setting { flag: "--processes jailed", message };
+    let helper = std::env::current_exe().map_err(|e| setting(format!("this program's path: {e}")))?;
+    let settings = JailSettings {
+        helper,
+        toolchains: config.toolchains.clone(),
+        env: config.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        memory: config.memory_mib.map(|mib| mib << 20),
+        processes: config.processes,
+        open_files: config.open_files,
+    };
+    let jail = Jail::new(settings).map_err(|e| setting(e.to_string()))?;
+    jail.probe().map_err(|e| setting(e.to_string()))?;
+    Ok(jail)
+}
+
 fn list(sandbox: &Sandbox, json: bool) -> ExitCode {
     if json {
         return print(serde_json::to_string_pretty(&sandbox.tools()).expect("tools serialize") + "\n");
     }
-    let mut text = if sandbox.host_processes() {
-        "shell: built-in commands, and host processes for the rest (--allow-host-processes)\n\n".to_string()
-    } else {
-        "shell: built-in commands only (host processes off)\n\n".to_string()
-    };
+    let mut text = match sandbox.processes() {
+        ProcessMode::Off => "shell: built-in commands only (processes off)\n\n",
+        ProcessMode::Jailed => "shell: built-in commands, and jailed processes for the rest (--processes jailed)\n\n",
+        ProcessMode::Trusted => "shell: built-in commands, and host processes for the rest (--processes trusted)\n\n",
+    }
+    .to_string();
     for failure in sandbox.load_failures() {
         text += &format!("not loaded: {}\n  {}\n\n", failure.component, failure.error);
     }

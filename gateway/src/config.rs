@@ -22,7 +22,14 @@
 //!       "output_bytes": 4194304,         // per tool call
 //!       "write_bytes": 1073741824,       // written to files per tool call
 //!       "concurrency": 32,               // tool calls at once
-//!       "host_processes": false,         // trusted single-user machines only
+//!       "processes": "off",              // or "jailed", or "trusted" (one user's machine)
+//!       "jail": {                        // what jailed processes reach
+//!         "toolchains": ["~/.cargo", "~/.rustup"], // read-only, their bin/ on PATH
+//!         "env": { "RUSTUP_HOME": "/root/.rustup" },
+//!         "memory_mib": 4096,            // per process
+//!         "processes": 256,              // at once
+//!         "open_files": 4096             // per process
+//!       },
 //!       "tools_dir": "./tools"           // more tool components (*.wasm)
 //!     }
 //!   }
@@ -35,6 +42,7 @@
 //! that leaves prompts without their default primary agent (`build`, or the
 //! one `default_agent` names), which would otherwise fail every prompt.
 
+use crate::jail::ProcessMode;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -153,11 +161,35 @@ pub struct SandboxConfig {
     pub write_bytes: Option<u64>,
     /// Calls that may run at once.
     pub concurrency: Option<usize>,
-    /// Whether the shell may run host processes (trusted machines only).
+    /// How the shell runs commands it does not have built in.
+    pub processes: Option<ProcessMode>,
+    /// The old spelling of `"processes": "trusted"`.
     #[serde(default)]
     pub host_processes: bool,
+    /// What jailed processes reach.
+    #[serde(default)]
+    pub jail: JailConfig,
     /// A folder of more tool components.
     pub tools_dir: Option<PathBuf>,
+}
+
+/// The `"wasmgate.sandbox.jail"` key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JailConfig {
+    /// Toolchain folders (`~` is the user's home), readable and executable
+    /// inside; each one's `bin` joins `PATH`.
+    #[serde(default)]
+    pub toolchains: Vec<PathBuf>,
+    /// Variables every jailed process gets.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// MiB of memory per process.
+    pub memory_mib: Option<u64>,
+    /// Processes at once.
+    pub processes: Option<u64>,
+    /// Files open at once per process.
+    pub open_files: Option<u64>,
 }
 
 /// Provider options carry keys: only the key names are shown.
@@ -202,6 +234,12 @@ impl Config {
         wasmgate.data_dir.as_mut().map(absolute);
         wasmgate.directories.iter_mut().for_each(absolute);
         wasmgate.sandbox.tools_dir.as_mut().map(absolute);
+        for toolchain in &mut wasmgate.sandbox.jail.toolchains {
+            if let (Ok(rest), Some(home)) = (toolchain.strip_prefix("~"), dirs::home_dir()) {
+                *toolchain = home.join(rest);
+            }
+            absolute(toolchain);
+        }
         Ok(Self { opencode, wasmgate, commands })
     }
 

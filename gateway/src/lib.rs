@@ -16,7 +16,8 @@
 //!   registry both domains write through;
 //! - [`store`], [`events`], [`sandbox`], [`workspace`], [`model`],
 //!   [`config`], [`ids`]: persistence, the bus, the tool runtime, the
-//!   directories served, the wire types.
+//!   directories served, the wire types; [`jail`]: the jail real processes
+//!   run in, for the shell.
 //!
 //! Nothing below `api` touches HTTP; nothing but the sandbox touches a
 //! workspace's files.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod conversation;
 pub mod events;
 pub mod ids;
+pub mod jail;
 pub mod keyring;
 pub mod listen;
 pub mod memory;

@@ -6,6 +6,7 @@
 
 use super::Assistant;
 use super::agents::Agent;
+use crate::jail::ProcessMode;
 use crate::sandbox::Content;
 use crate::workspace::Workspace;
 
@@ -21,14 +22,19 @@ tasks: reading and changing code, running commands, finding things, explaining.
 - Use `todowrite` to plan a task of several steps and keep it up to date.
 - When a tool fails, read the error and adjust; do not repeat the same call.";
 
-const SHELL: &str = "The `bash` tool runs commands in a sandboxed shell: a POSIX-subset shell whose commands are \
-built in (echo, printf, cat, ls, head, tail, wc, grep, find, mkdir, rm, cp, mv, touch, ln -s, sed, sort, uniq, cut, \
-tr, diff, xargs, tee, seq, test, basename, dirname, cd, pwd, env). It cannot reach anything outside the project \
+const SHELL: &str = "The `bash` tool runs commands in a sandboxed shell that runs bash scripts (variables, \
+arithmetic, `if`/`case`/loops, functions, arrays, `[[ ]]`, pipes and redirections) with these commands built in: \
+echo, printf, cat, ls, head, tail, wc, grep, find, mkdir, rm, cp, mv, touch, ln -s, sed, sort, uniq, cut, tr, diff, \
+xargs, tee, seq, test, basename, dirname, cd, pwd, env, read, source. It cannot reach anything outside the project \
 folder, and there is no network.";
 
 const HOST_PROCESSES: &str = "Commands that are not built in run as real programs in the project folder.";
 
-const NO_HOST_PROCESSES: &str = "Other programs (compilers, package managers, git) are not available: an unknown \
+const JAILED_PROCESSES: &str = "Commands that are not built in (compilers, test runners, git, python3) run as \
+real programs in a jail: they see the project folder, the system's programs and a private temporary folder, and \
+have no network.";
+
+const NO_PROCESSES: &str = "Other programs (compilers, package managers, git) are not available: an unknown \
 command fails with `command not found`.";
 
 const READ_ONLY: &str = "You are in read-only mode: you may read, search and run commands, but the project's files \
@@ -40,7 +46,11 @@ pub async fn prompt(assistant: &Assistant, workspace: &Workspace, agent: &Agent,
     if let Some(own) = &agent.prompt {
         system.push(own.clone());
     }
-    let shell = if assistant.sandbox.host_processes() { HOST_PROCESSES } else { NO_HOST_PROCESSES };
+    let shell = match assistant.sandbox.processes() {
+        ProcessMode::Off => NO_PROCESSES,
+        ProcessMode::Jailed => JAILED_PROCESSES,
+        ProcessMode::Trusted => HOST_PROCESSES,
+    };
     system.push(format!(
         "{SHELL} {shell}\n\n<env>\nWorking directory: {}\nIs a git repository: {}\nToday's date: {}\n</env>",
         workspace.directory,

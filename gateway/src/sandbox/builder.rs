@@ -10,7 +10,7 @@ use super::bindings::tool_provider::{ToolProvider, ToolProviderPre};
 use super::call::Call;
 use super::registry::{Capabilities, LoadFailure, Loaded, Origin, Registry};
 use super::state::CallState;
-use super::{CallError, CallOptions, CompileCache, Inner, Limits, Sandbox, ToolInfo, engine};
+use super::{CallError, CallOptions, CompileCache, Inner, Limits, Processes, Sandbox, ToolInfo, engine};
 use super::{disk_quota, preopen, special_files};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ pub struct SandboxBuilder {
     components: Vec<(String, Cow<'static, [u8]>)>,
     /// The folder `--tools-dir` named, read again on reload.
     tools_dir: Option<PathBuf>,
-    host_processes: bool,
+    processes: Processes,
 }
 
 impl SandboxBuilder {
@@ -37,7 +37,7 @@ impl SandboxBuilder {
             cache: CompileCache::default_location(),
             components: crate::builtin::COMPONENTS.iter().map(|&(n, b)| (n.to_string(), Cow::Borrowed(b))).collect(),
             tools_dir: None,
-            host_processes: false,
+            processes: Processes::Off,
         }
     }
 
@@ -53,11 +53,11 @@ impl SandboxBuilder {
         self
     }
 
-    /// Lets the built-in shell run commands it does not have built in as
-    /// real host processes (no other component ever may). Only for a trusted
-    /// single-user host; off by default.
-    pub fn host_processes(mut self, allowed: bool) -> Self {
-        self.host_processes = allowed;
+    /// How the built-in shell runs commands it does not have built in (no
+    /// other component ever may): not at all (the default), in a jail, or
+    /// as plain host processes on a trusted single-user host.
+    pub fn processes(mut self, processes: Processes) -> Self {
+        self.processes = processes;
         self
     }
 
@@ -99,7 +99,7 @@ impl SandboxBuilder {
                 registry: RwLock::new(Arc::new(Registry::default())),
                 limits: self.limits,
                 permits: Arc::new(Semaphore::new(self.limits.concurrency.max(1))),
-                host_processes: self.host_processes,
+                processes: self.processes,
                 observer: std::sync::OnceLock::new(),
                 fair_share: super::fair_share::FairShare::of_this_machine(),
                 call_threads: Default::default(),

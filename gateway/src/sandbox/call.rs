@@ -107,7 +107,7 @@ impl Call {
         let limit = limits.map_or(inner.limits.deadline, |l| l.deadline.min(inner.limits.deadline));
         let deadline = options.deadline.map_or(limit, |asked| asked.min(limit));
         let memory = limits.map_or(inner.limits.memory, |l| l.memory.min(inner.limits.memory));
-        let host_processes = inner.host_processes && limits.is_none_or(|l| l.host_processes);
+        let processes = if processes { inner.processes.for_caller(limits.map(|l| l.processes)) } else { None };
         let started = Instant::now();
         let state = CallState {
             wasi: wasi.build(),
@@ -119,12 +119,14 @@ impl Call {
             grant: grant.cloned(),
             preopen: None,
             disk: DiskBudget::new(inner.limits.disk_write, tenant_disk),
-            processes: grant.filter(|_| host_processes && processes).map(|g| ProcessGrant {
+            processes: processes.zip(grant).map(|(runner, g)| ProcessGrant {
+                runner,
                 workspace: g.dir().clone(),
                 home: g.guest_path().to_string(),
                 writable: g.access() == Access::ReadWrite,
                 deadline: started + deadline,
                 output_cap: cap,
+                file_size: inner.limits.disk_write,
             }),
         };
         let mut store = Store::new(&inner.engine, state);

@@ -1,21 +1,27 @@
-//! The `host-process` interface: real processes for the shell, when a
-//! trusted single-user host allows them.
+//! The `host-process` interface: real processes for the shell, where the
+//! host allows them, in one of two ways ([`Processes`]).
 //!
-//! Off by default (every call answers `disabled`), and never under a
-//! read-only grant: a host process is not confined by the sandbox, so it runs
-//! only where the call may write anyway. When allowed, a process starts in the
-//! folder the shell is in, opened beneath the grant's directory handle (never
-//! by name), with a minimal environment, the call's remaining deadline and the
-//! output cap. It leads a process group of its own, and the whole group is
-//! killed when the process ends, the deadline passes or the call is
-//! cancelled (or the call dropped), so nothing it started in the background
-//! outlives the call. It is waited for on the runtime (`tokio::process`),
-//! never by a blocked worker thread, so long commands cannot starve the HTTP
-//! server. A host process is not confined by the sandbox, though: this is for
-//! one person's machine, never for a host shared by tenants.
+//! - **Jailed**: the process runs in a jail (see `crate::jail`) that
+//!   reaches only the call's grant: the workspace (read-only under a
+//!   read-only grant), the system's programs, the host's toolchains and a
+//!   private temporary folder; no network but its own loopback; limits on
+//!   CPU, memory, file size, processes and open files. For hosts serving
+//!   others, tenants included.
+//! - **Trusted**: a plain process, not confined by the sandbox, so never
+//!   under a read-only grant and never for a tenant: one person's machine.
+//!
+//! Either way, a process starts in the folder the shell is in, opened
+//! beneath the grant's directory handle (never by name), with a minimal
+//! environment, the call's remaining deadline and the output cap. It leads a
+//! process group of its own, and the whole group is killed when the process
+//! ends, the deadline passes or the call is cancelled (or the call dropped);
+//! a jail also ends every process left in it. It is waited for on the
+//! runtime (`tokio::process`), never by a blocked worker thread, so long
+//! commands cannot starve the HTTP server.
 
 use super::bindings::tool_provider::wasmgate::tools::host_process::{Host, ProcessError, ProcessOutput};
 use super::state::{CallState, OutputCapReached};
+use crate::jail::{JAIL_FAILED, Jail, JailedCommand, ProcessMode};
 use cap_std::fs::Dir;
 use std::os::fd::AsRawFd;
 use std::process::Stdio;
@@ -26,20 +32,63 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio::task::JoinHandle;
 
-/// What a call may run, when host processes are allowed.
+/// How a sandbox runs the shell's other commands.
+#[derive(Debug, Clone, Default)]
+pub enum Processes {
+    /// Not at all: the shell says "command not found".
+    #[default]
+    Off,
+    /// In this jail.
+    Jailed(Arc<Jail>),
+    /// As plain host processes (a trusted single-user machine).
+    Trusted,
+}
+
+impl Processes {
+    /// The mode, as the flags name it.
+    pub fn mode(&self) -> ProcessMode {
+        match self {
+            Processes::Off => ProcessMode::Off,
+            Processes::Jailed(_) => ProcessMode::Jailed,
+            Processes::Trusted => ProcessMode::Trusted,
+        }
+    }
+
+    /// How a caller's processes run: `tenant_allows` is `None` for a call
+    /// made as no tenant. A tenant never gets plain host processes.
+    pub(super) fn for_caller(&self, tenant_allows: Option<bool>) -> Option<Runner> {
+        match (self, tenant_allows) {
+            (Processes::Off, _) | (_, Some(false)) | (Processes::Trusted, Some(true)) => None,
+            (Processes::Jailed(jail), _) => Some(Runner::Jailed(jail.clone())),
+            (Processes::Trusted, None) => Some(Runner::Trusted),
+        }
+    }
+}
+
+/// How one call's processes run.
+#[derive(Clone)]
+pub(crate) enum Runner {
+    Jailed(Arc<Jail>),
+    Trusted,
+}
+
+/// What a call may run, when processes are allowed.
 #[derive(Clone)]
 pub(crate) struct ProcessGrant {
+    pub(crate) runner: Runner,
     /// The workspace, as the grant's handle.
     pub(crate) workspace: Arc<Dir>,
-    /// The workspace's name, as `HOME` (a label for the process; nothing
-    /// opens it).
+    /// The workspace's name, as `HOME` of a trusted process (a label for
+    /// the process; nothing opens it).
     pub(crate) home: String,
-    /// Whether the grant allows writes; processes run only where it does.
+    /// Whether the grant allows writes.
     pub(crate) writable: bool,
     /// When the call's deadline passes.
     pub(crate) deadline: Instant,
     /// Bytes of stdout and of stderr kept.
     pub(crate) output_cap: usize,
+    /// Bytes one file may grow to in a jail.
+    pub(crate) file_size: u64,
 }
 
 /// How often a running process's call is checked for an abort.
@@ -51,11 +100,12 @@ impl Host for CallState {
     async fn run(
         &mut self,
         argv: Vec<String>,
+        env: Vec<(String, String)>,
         cwd: String,
         stdin: Vec<u8>,
     ) -> wasmtime::Result<Result<ProcessOutput, ProcessError>> {
         let Some(grant) = self.processes.clone() else { return Ok(Err(ProcessError::Disabled)) };
-        let output = match run(&grant, &self.cancelled, &argv, &cwd, stdin).await {
+        let output = match run(&grant, &self.cancelled, &argv, &env, &cwd, stdin).await {
             Ok(output) => output,
             Err(error) => return Ok(Err(error)),
         };
@@ -74,35 +124,31 @@ async fn run(
     grant: &ProcessGrant,
     cancelled: &AtomicBool,
     argv: &[String],
+    env: &[(String, String)],
     cwd: &str,
     stdin: Vec<u8>,
 ) -> Result<ProcessOutput, ProcessError> {
     let Some(program) = argv.first() else { return Err(ProcessError::Failed("empty command".into())) };
-    if !grant.writable {
-        return Err(ProcessError::Failed("host processes do not run under a read-only grant".into()));
-    }
     let folder = working_folder(&grant.workspace, cwd)?;
-    let folder_fd = folder.as_raw_fd();
-    let mut command = Command::new(program);
-    command
-        .args(&argv[1..])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))
-        .env("HOME", &grant.home)
-        .env("LC_ALL", "C")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    // SAFETY: `fchdir` is async-signal-safe and `folder` outlives the spawn.
-    unsafe {
-        command.pre_exec(
-            move || {
-                if libc::fchdir(folder_fd) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-            },
-        );
-    }
+    // A jail's private temporary folder lives until the process has ended.
+    let (mut command, _temp) = match &grant.runner {
+        Runner::Jailed(jail) => {
+            let time = grant.deadline.saturating_duration_since(Instant::now());
+            let jailed = JailedCommand {
+                argv,
+                env,
+                workspace: &grant.workspace,
+                cwd: &folder,
+                writable: grant.writable,
+                time,
+                file_size: grant.file_size,
+            };
+            let (command, temp) = jail.command(&jailed).map_err(|e| ProcessError::Failed(e.to_string()))?;
+            (command, Some(temp))
+        }
+        Runner::Trusted => (trusted(grant, program, &argv[1..], env, &folder)?, None),
+    };
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ProcessError::NotFound,
         _ => ProcessError::Failed(format!("{program}: {e}")),
@@ -132,7 +178,45 @@ async fn run(
         use std::os::unix::process::ExitStatusExt;
         128 + status.signal().unwrap_or(9)
     });
-    Ok(ProcessOutput { status: code, stdout: finish(stdout).await, stderr: finish(stderr).await })
+    let stderr = finish(stderr).await;
+    if matches!(grant.runner, Runner::Jailed(_)) && code == JAIL_FAILED && stderr.starts_with(b"wasmgate jail:") {
+        return Err(ProcessError::Failed(String::from_utf8_lossy(&stderr).trim().to_string()));
+    }
+    Ok(ProcessOutput { status: code, stdout: finish(stdout).await, stderr })
+}
+
+/// A plain host process: only where the grant allows writes, since
+/// nothing confines it.
+fn trusted(
+    grant: &ProcessGrant,
+    program: &str,
+    args: &[String],
+    env: &[(String, String)],
+    folder: &Dir,
+) -> Result<Command, ProcessError> {
+    if !grant.writable {
+        return Err(ProcessError::Failed("host processes do not run under a read-only grant".into()));
+    }
+    let folder_fd = folder.as_raw_fd();
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))
+        .env("HOME", &grant.home)
+        .env("LC_ALL", "C")
+        .process_group(0)
+        .kill_on_drop(true);
+    // SAFETY: `fchdir` is async-signal-safe and `folder` outlives the spawn.
+    unsafe {
+        command.pre_exec(
+            move || {
+                if libc::fchdir(folder_fd) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+            },
+        );
+    }
+    Ok(command)
 }
 
 /// Resolves once the call is aborted.
@@ -200,6 +284,32 @@ async fn finish(mut drained: JoinHandle<Vec<u8>>) -> Vec<u8> {
         _ => {
             drained.abort();
             Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_never_gets_plain_host_processes() {
+        let jail = Arc::new(Jail::new(Default::default()).unwrap());
+        let jailed = Processes::Jailed(jail);
+        let runs = |processes: &Processes, tenant| match processes.for_caller(tenant) {
+            None => "none",
+            Some(Runner::Jailed(_)) => "jailed",
+            Some(Runner::Trusted) => "trusted",
+        };
+        // (no tenant, a tenant allowed processes, a tenant not allowed them)
+        let cases = [
+            (Processes::Off, ["none"; 3]),
+            (jailed, ["jailed", "jailed", "none"]),
+            (Processes::Trusted, ["trusted", "none", "none"]),
+        ];
+        for (processes, expected) in cases {
+            let got = [runs(&processes, None), runs(&processes, Some(true)), runs(&processes, Some(false))];
+            assert_eq!(got, expected, "{:?}", processes.mode());
         }
     }
 }

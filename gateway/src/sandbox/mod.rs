@@ -48,6 +48,7 @@ pub use cache::CompileCache;
 pub use engine::Allocation;
 pub use error::CallError;
 pub use grant::{Access, Grant};
+pub use host_process::Processes;
 pub use limits::Limits;
 pub use quota::{CPU_WINDOW, Quota, QuotaExceeded, QuotaLimits};
 pub use registry::{LoadFailure, Tools};
@@ -184,9 +185,8 @@ struct Inner {
     registry: RwLock<Arc<Registry>>,
     limits: Limits,
     permits: Arc<Semaphore>,
-    /// Whether the built-in shell may run real host processes (trusted,
-    /// single-user only).
-    host_processes: bool,
+    /// How the built-in shell runs what it does not have built in.
+    processes: Processes,
     /// Told of every tool call, once set.
     observer: std::sync::OnceLock<Arc<dyn CallObserver>>,
     /// The threads tenants' calls share (see `fair_share`).
@@ -261,9 +261,9 @@ impl Sandbox {
         self.inner.allocation
     }
 
-    /// Whether tools may run real host processes.
-    pub fn host_processes(&self) -> bool {
-        self.inner.host_processes
+    /// How the shell runs commands it does not have built in.
+    pub fn processes(&self) -> crate::jail::ProcessMode {
+        self.inner.processes.mode()
     }
 
     /// Tells `observer` of every tool call from now on (once; later calls
@@ -314,7 +314,7 @@ impl Sandbox {
         let component = self.registry().component_of(tool).cloned();
         let component = component.ok_or_else(|| CallError::UnknownTool(tool.to_string()))?;
         let context = call_context(grant, &options);
-        let processes = component.capabilities.host_processes;
+        let processes = component.capabilities.processes;
         let mut call = Call::start(&self.inner, tool, Some(grant), options, processes).await?;
         let (name, arguments, shared) = (tool.to_string(), arguments.to_string(), call.shared());
         let work = async move {

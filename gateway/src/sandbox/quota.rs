@@ -38,9 +38,9 @@ pub struct QuotaLimits {
     pub cpu_per_window: Duration,
     /// Bytes the tenant's folders may hold; a write past it fails.
     pub disk: u64,
-    /// Whether the shell may run host processes (the sandbox must allow
-    /// them too).
-    pub host_processes: bool,
+    /// Whether the shell may run jailed processes (the sandbox must run
+    /// them jailed: a tenant never gets plain host processes).
+    pub processes: bool,
 }
 
 /// One tenant's admission and metering. Shared by every grant of the

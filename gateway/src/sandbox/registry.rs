@@ -34,14 +34,14 @@ pub(super) enum Origin {
 /// What a component may do beyond its grant's workspace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Capabilities {
-    /// May run host processes (when the sandbox allows them at all).
-    pub(super) host_processes: bool,
+    /// May run processes (when the sandbox allows them at all).
+    pub(super) processes: bool,
 }
 
 impl Capabilities {
-    /// The built-in shell runs host processes; nothing else does.
+    /// The built-in shell runs processes; nothing else does.
     pub(super) fn of(name: &str, origin: Origin) -> Self {
-        Capabilities { host_processes: origin == Origin::BuiltIn && name == "shell" }
+        Capabilities { processes: origin == Origin::BuiltIn && name == "shell" }
     }
 }
 

@@ -34,8 +34,8 @@ pub struct Quotas {
     pub event_streams: u32,
     /// Model tokens (input and output) per day (UTC).
     pub tokens_per_day: u64,
-    /// Whether the tenant's shell may run host processes (the server must
-    /// allow them too).
+    /// Whether the tenant's shell may run jailed processes (the server must
+    /// run them jailed: a tenant never gets plain host processes).
     pub host_processes: bool,
 }
 
@@ -102,7 +102,8 @@ pub struct QuotaSettings {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens_per_day: Option<u64>,
-    /// Let the tenant's shell run host processes, if the server allows them
+    /// Let the tenant's shell run jailed processes, if the server runs
+    /// `--processes jailed` (a tenant never gets plain host processes)
     /// [default: false].
     #[arg(long, value_name = "BOOL")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -196,7 +197,7 @@ impl Quotas {
             deadline: Duration::from_secs(self.timeout_seconds.max(1)),
             cpu_per_window: Duration::from_secs(self.cpu_seconds_per_hour),
             disk: self.disk_bytes,
-            host_processes: self.host_processes,
+            processes: self.host_processes,
         }
     }
 }

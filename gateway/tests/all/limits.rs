@@ -219,7 +219,7 @@ async fn a_flooding_tenant_runs_only_its_share_while_another_is_active() {
         deadline: Duration::from_secs(2),
         cpu_per_window: Duration::from_secs(3600),
         disk: u64::MAX,
-        host_processes: false,
+        processes: false,
     };
     let (flooder, quiet) = (Quota::new(limits), Quota::new(limits));
     let flooding = fx.read_write().for_tenant("fair-flooder", flooder.clone());

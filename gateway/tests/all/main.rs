@@ -12,6 +12,7 @@ mod concurrency;
 mod edge;
 mod escapes;
 mod file_tools;
+mod jail;
 mod layers;
 mod limits;
 mod permissions;

@@ -6,13 +6,13 @@
 use crate::served::Served;
 use crate::util::{Fixture, HOSTILE, TEST_LIMITS, cache_dir, wasmgate};
 use serde_json::json;
-use wasmgate::sandbox::{CallError, CompileCache, Sandbox};
+use wasmgate::sandbox::{CallError, CompileCache, Processes, Sandbox};
 
 async fn with_tools_dir(dir: &std::path::Path, host_processes: bool) -> Sandbox {
     Sandbox::builder()
         .limits(TEST_LIMITS)
         .cache(CompileCache::at(cache_dir()))
-        .host_processes(host_processes)
+        .processes(if host_processes { Processes::Trusted } else { Processes::Off })
         .tools_dir(dir)
         .unwrap()
         .build()

@@ -410,7 +410,7 @@ async fn trusted() -> wasmgate::sandbox::Sandbox {
     wasmgate::sandbox::Sandbox::builder()
         .limits(TEST_LIMITS)
         .cache(wasmgate::sandbox::CompileCache::at(crate::util::cache_dir()))
-        .host_processes(true)
+        .processes(wasmgate::sandbox::Processes::Trusted)
         .build()
         .await
         .unwrap()
@@ -453,9 +453,13 @@ async fn host_processes_keep_the_deadline_and_the_output_cap() {
 #[test]
 fn tool_list_says_whether_host_processes_are_on() {
     let off = wasmgate(&["tool", "list"]);
-    assert!(String::from_utf8_lossy(&off.stdout).starts_with("shell: built-in commands only (host processes off)"));
+    assert!(String::from_utf8_lossy(&off.stdout).starts_with("shell: built-in commands only (processes off)"));
     let on = wasmgate(&["tool", "list", "--allow-host-processes"]);
     assert!(String::from_utf8_lossy(&on.stdout).starts_with("shell: built-in commands, and host processes"));
+    let trusted = wasmgate(&["tool", "list", "--processes", "trusted"]);
+    assert!(String::from_utf8_lossy(&trusted.stdout).starts_with("shell: built-in commands, and host processes"));
+    let both = wasmgate(&["tool", "list", "--processes", "off", "--allow-host-processes"]);
+    assert_eq!(both.status.code(), Some(2), "the two spellings conflict");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,14 +13,14 @@ use std::time::Duration;
 use wasmgate::tenant::{QuotaSettings, Quotas, Tenants};
 
 /// A tenant's client: its token on every request.
-struct As {
+pub(crate) struct As {
     url: String,
     token: String,
     client: reqwest::Client,
 }
 
 impl As {
-    fn new(served: &Served, token: &str) -> Self {
+    pub(crate) fn new(served: &Served, token: &str) -> Self {
         As { url: served.url.clone(), token: token.into(), client: reqwest::Client::new() }
     }
 
@@ -39,13 +39,13 @@ impl As {
         self.send(Method::GET, uri, None).await
     }
 
-    async fn post(&self, uri: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, uri: &str, body: Value) -> (StatusCode, Value) {
         self.send(Method::POST, uri, Some(body)).await
     }
 }
 
 /// Runs `wasmgate tenant ARGS --data-dir DATA`; its stdout (exit 0 asserted).
-fn tenant(data: &Path, args: &[&str]) -> String {
+pub(crate) fn tenant(data: &Path, args: &[&str]) -> String {
     let mut all = vec!["tenant"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--data-dir", data.to_str().unwrap()]);
@@ -56,7 +56,7 @@ fn tenant(data: &Path, args: &[&str]) -> String {
 }
 
 /// The token `tenant add` or `tenant rotate` printed: the last line.
-fn token_of(stdout: &str) -> String {
+pub(crate) fn token_of(stdout: &str) -> String {
     stdout.lines().last().expect("a token line").trim().to_string()
 }
 

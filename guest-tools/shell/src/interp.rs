@@ -566,7 +566,15 @@ impl Shell {
     /// allows them, otherwise "command not found", as bash says it.
     fn run_host_process(&mut self, argv: &[String], io: &Io) -> i32 {
         use wasmgate_tool_sdk::wasmgate::tools::host_process::{self, ProcessError};
-        match host_process::run(argv, &self.cwd, &io.stdin) {
+        // The script's exported variables, but those the shell keeps for
+        // its own view of the workspace (the host sets the process's own).
+        let env: Vec<(String, String)> = self
+            .exported
+            .iter()
+            .filter(|name| !["HOME", "PWD", "SHELL", "PATH"].contains(&name.as_str()))
+            .filter_map(|name| Some((name.clone(), self.vars.get(name)?)))
+            .collect();
+        match host_process::run(argv, &env, &self.cwd, &io.stdin) {
             Ok(output) => {
                 let _ = io.out.borrow_mut().write_all(&output.stdout);
                 let _ = io.err.borrow_mut().write_all(&output.stderr);

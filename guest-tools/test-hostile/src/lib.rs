@@ -89,7 +89,7 @@ impl Guest for Hostile {
             "run" => {
                 let argv: Vec<String> = serde_json::from_value(args["argv"].clone())
                     .map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
-                match host_process::run(&argv, "/", &[]) {
+                match host_process::run(&argv, &[], "/", &[]) {
                     Ok(output) => done(format!("ran: {}", String::from_utf8_lossy(&output.stdout))),
                     Err(host_process::ProcessError::Disabled) => done("disabled"),
                     Err(host_process::ProcessError::NotFound) => done("not found"),
