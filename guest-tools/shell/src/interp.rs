@@ -64,6 +64,9 @@ pub struct Shell {
     pub exported: BTreeSet<String>,
     /// Names made read-only by `readonly` or `declare -r`.
     pub readonly: BTreeSet<String>,
+    /// Where `getopts` goes on: the parameter (`OPTIND`) and the letter in
+    /// it, for grouped options (`-abc`).
+    pub getopts_next: (usize, usize),
     /// `$?`.
     pub status: i32,
     /// Set by `exit`: the status the script ends with.
@@ -111,6 +114,7 @@ impl Shell {
             vars,
             exported,
             readonly: BTreeSet::new(),
+            getopts_next: (1, 1),
             status: 0,
             exit: None,
             flow: None,
@@ -332,6 +336,7 @@ impl Shell {
         let mut input: Option<Vec<u8>> = None;
         let mut status = 0;
         let mut failed = 0;
+        let mut statuses = Vec::new();
         let stages = pipeline.seq.len();
         for (i, command) in pipeline.seq.iter().enumerate() {
             let stage_io = match input.take() {
@@ -348,10 +353,12 @@ impl Shell {
             if status != 0 {
                 failed = status;
             }
+            statuses.push((None, status.to_string()));
             if self.exit.is_some() {
                 break;
             }
         }
+        self.vars.set_array("PIPESTATUS", statuses);
         if self.options.pipefail {
             status = failed;
         }

@@ -6,12 +6,16 @@
 //! tests shows which, by comparing them with the real commands. Options they
 //! do not know are ignored by the simple ones and refused by grep and find.
 
+mod arguments;
+mod awk;
 mod edit;
 mod files;
 mod flow;
+mod jq;
 mod printf;
 mod search;
 mod session;
+mod sort;
 pub mod test;
 mod text;
 
@@ -32,7 +36,7 @@ pub fn find(name: &str) -> Option<Builtin> {
         "head" => text::head,
         "tail" => text::tail,
         "wc" => text::wc,
-        "sort" => text::sort,
+        "sort" => sort::sort,
         "uniq" => text::uniq,
         "cut" => text::cut,
         "tr" => text::tr,
@@ -76,6 +80,10 @@ pub fn find(name: &str) -> Option<Builtin> {
         "trap" => flow::trap,
         "declare" | "typeset" => flow::declare,
         "readonly" => flow::readonly,
+        "jq" => jq::jq,
+        "awk" => awk::awk,
+        "getopts" => arguments::getopts,
+        "mapfile" | "readarray" => arguments::mapfile,
         _ => return None,
     })
 }

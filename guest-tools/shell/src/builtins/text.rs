@@ -202,32 +202,6 @@ fn text_lines(bytes: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(bytes).lines().map(str::to_string).collect()
 }
 
-pub fn sort(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
-    let (flags, files) = flags(args);
-    let (inputs, status) = inputs(shell, "sort", &files, io);
-    let mut all: Vec<String> = inputs.iter().flat_map(|(_, b)| text_lines(b)).collect();
-    if flags.contains(&'n') {
-        let key = |s: &str| {
-            let t = s.trim_start();
-            let end = t.find(|c: char| !(c.is_ascii_digit() || c == '-' || c == '.')).unwrap_or(t.len());
-            t[..end].parse::<f64>().unwrap_or(0.0)
-        };
-        all.sort_by(|a, b| key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.cmp(b)));
-    } else {
-        all.sort();
-    }
-    if flags.contains(&'r') {
-        all.reverse();
-    }
-    if flags.contains(&'u') {
-        all.dedup();
-    }
-    for line in all {
-        out!(io, "{line}\n");
-    }
-    status
-}
-
 pub fn uniq(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
     let (flags, files) = flags(args);
     let (inputs, status) = inputs(shell, "uniq", &files[..files.len().min(1)], io);
