@@ -25,7 +25,7 @@ tasks: reading and changing code, running commands, finding things, explaining.
 const SHELL: &str = "The `bash` tool runs commands in a sandboxed shell that runs bash scripts (variables, \
 arithmetic, `if`/`case`/loops, functions, arrays, `[[ ]]`, pipes and redirections) with these commands built in: \
 echo, printf, cat, ls, head, tail, wc, grep, find, mkdir, rm, cp, mv, touch, ln -s, sed, sort, uniq, cut, tr, diff, \
-xargs, tee, seq, test, basename, dirname, cd, pwd, env, read, mapfile, getopts, source, jq. It cannot reach anything outside the project \
+xargs, tee, seq, test, basename, dirname, cd, pwd, env, read, mapfile, getopts, source, jq, awk, base64, sha256sum, nl, paste, comm, date. It cannot reach anything outside the project \
 folder, and there is no network.";
 
 const HOST_PROCESSES: &str = "Commands that are not built in run as real programs in the project folder.";

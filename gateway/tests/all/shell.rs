@@ -254,6 +254,18 @@ const ORACLE: &[&str] = &[
     "awk 'NR == FNR { seen[$1]; next } $1 in seen' a.txt a.txt | wc -l; awk 'END { print NR }' a.txt b.txt; awk 'FNR == 1 { print FILENAME }' a.txt b.txt",
     "printf 'x 1\\ny 2\\nx 3\\n' | awk '$1 == \"x\" { gsub(/[0-9]/, \"#\"); print } $2 >= 2 && $1 != \"x\"'",
     "awk '{ if ($0 ~ /a$/) { n++; exit 1 } } END { print \"matched\", n }' a.txt; echo status=$?",
+    "find . -name '*.txt' -o -name '*.csv' | sort; find . ! -name '*.txt' -type f | sort; find . \\( -name a.txt -o -name b.txt \\) -print | sort",
+    "find . -type f -size -1k | sort; find . -size +0 -name '*.csv'; find . -size -2 -size +0c -name 'n*'",
+    "touch -d '2001-01-01' old.txt; find . -newer old.txt -name 'a*'; find . ! -newer old.txt -type f; touch -r old.txt b.txt; find . -newer old.txt -name 'b*'; touch -c none.txt; ls none.txt 2>/dev/null || echo absent",
+    "mkdir -p e/f; touch e/f/empty.txt; find e -empty | sort; find . -path './src/*' | sort; find . -name src -prune -o -type f -print | sort",
+    "find . -name '*.txt' -exec wc -l {} \\; | sort; find . -name '*.csv' -exec cat {} +; find src -type f -exec echo found {} +",
+    "mkdir -p tmp/a; touch tmp/a/x.o tmp/y.o tmp/keep.c; find tmp -name '*.o' -delete; find tmp | sort; find . -maxdepth 1 -mindepth 1 -type d | sort",
+    "base64 a.txt; base64 a.txt | base64 -d; printf 'hello' | base64 -w 4; printf 'aGk=' | base64 -d; echo",
+    "sha256sum a.txt b.txt; printf 'x' | sha1sum; md5sum < a.txt; sha256sum missing.txt; echo status=$?",
+    "nl a.txt; printf 'a\\n\\nb\\n' | nl; printf 'a\\n\\nb\\n' | nl -ba -w3 -s': '; nl -n rz -w 3 -v 10 -i 5 b.txt",
+    "paste a.txt b.txt; paste -d, a.txt a.txt; paste -s -d: a.txt; printf '1\\n2\\n3\\n4\\n' | paste - -",
+    "printf 'a\\nb\\nd\\n' > x.txt; printf 'b\\nc\\nd\\n' > y.txt; comm x.txt y.txt; comm -12 x.txt y.txt; comm -3 x.txt y.txt; comm -1 x.txt y.txt",
+    "date -u -d @0 '+%Y-%m-%d %H:%M:%S %Z'; date -u -d '2024-02-29 13:45' '+%j %A %B %e %s'; date -u -d 2001-09-09 -I; date -u -d @86400 -R",
     "sort -t, -k2 -n data.csv; sort -t, -k2,2nr -k1,1 data.csv; sort -t, -u -k1,1 data.csv",
     "printf 'b 2\\na 10\\nc 1\\na 2\\n' | sort -k2n; printf 'b 2\\na 10\\nc 1\\na 2\\n' | sort -k1,1 -k2,2nr",
     "printf '10K\\n2M\\n512\\n1G\\n' | sort -h; printf 'B\\na\\nC\\nb\\n' | sort -f; printf 'x\\ny\\n' | sort -r -o out.txt; cat out.txt",
@@ -380,6 +392,13 @@ async fn the_shell_cannot_leave_the_workspace() {
         "[[ -f ../outside.txt ]] && echo found-outside; [ -e ../outside.txt ] && echo found-outside".into(),
         format!("[[ -e {outside} ]] && echo found-outside; test -s {outside} && echo found-outside"),
         "ln -s ../outside.txt link; source link; read -r x < link; echo $x; [[ -f link ]] && echo found-outside".into(),
+        // The commands that read or write files by name of their own.
+        "awk '{ print }' ../outside.txt; jq -R . ../outside.txt; base64 ../outside.txt; sha256sum ../outside.txt"
+            .into(),
+        format!("awk 'BEGIN {{ while ((getline l < \"{outside}\") > 0) print l; print \"pwned\" > \"{outside}\" }}'"),
+        "awk 'BEGIN { while ((getline l < \"../outside.txt\") > 0) print l; print 1 > \"../pwned.txt\" }'".into(),
+        format!("find .. -name outside.txt -delete; find / -name outside.txt; find . -exec cat {outside} \\;"),
+        format!("touch -r {outside} t; sort -o ../sorted.txt a.txt; sort {outside}; paste {outside} a.txt"),
     ];
     for script in &scripts {
         let result = call("bash", json!({"command": script}), &fx.read_write()).await.unwrap();

@@ -166,14 +166,48 @@ pub fn rm(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
     status
 }
 
+/// `touch [-c] [-d DATE | -r FILE] FILE...`: creates files and sets their
+/// modification time (now, a date, or another file's). A date is
+/// `YYYY-MM-DD[ HH:MM[:SS]]` (also with `T`) in UTC, or `@SECONDS`.
 pub fn touch(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
-    let (_, files) = flags(args);
+    let (mut time, mut create, mut files) = (std::time::SystemTime::now(), true, Vec::new());
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let parsed = match arg.as_str() {
+            "-c" | "--no-create" => {
+                create = false;
+                Ok(())
+            }
+            "-a" | "-m" => Ok(()),
+            "-d" | "-r" => match rest.next() {
+                Some(value) if arg == "-d" => super::time::parse(value).map(|t| time = t),
+                Some(file) => shell
+                    .resolve(file)
+                    .ok()
+                    .and_then(|p| fs::metadata(p.abs).ok())
+                    .and_then(|m| m.modified().ok())
+                    .map(|t| time = t)
+                    .ok_or_else(|| format!("failed to get attributes of '{file}': No such file or directory")),
+                None => Err(format!("option requires an argument -- '{}'", &arg[1..])),
+            },
+            flag if flag.starts_with('-') && flag.len() > 1 => Err(format!("invalid option -- '{}'", &flag[1..])),
+            file => {
+                files.push(file.to_string());
+                Ok(())
+            }
+        };
+        if let Err(message) = parsed {
+            return usage(io, "touch", &message, 1);
+        }
+    }
     let mut status = 0;
     for file in &files {
         let result = shell.resolve(file).map_err(std::io::Error::other).and_then(|path| {
+            if !create && fs::symlink_metadata(&path.abs).is_err() {
+                return Ok(());
+            }
             let f = fs::OpenOptions::new().create(true).append(true).open(&path.abs)?;
-            let _ = f.set_modified(std::time::SystemTime::now());
-            Ok(())
+            f.set_modified(time)
         });
         if let Err(error) = result {
             status = fail(io, "touch", "cannot touch", file, &error);

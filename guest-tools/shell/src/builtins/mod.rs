@@ -8,8 +8,11 @@
 
 mod arguments;
 mod awk;
+mod columns;
+mod digest;
 mod edit;
 mod files;
+mod find;
 mod flow;
 mod jq;
 mod printf;
@@ -18,6 +21,7 @@ mod session;
 mod sort;
 pub mod test;
 mod text;
+mod time;
 
 use crate::interp::Shell;
 use crate::io::{Io, err};
@@ -55,7 +59,7 @@ pub fn find(name: &str) -> Option<Builtin> {
         "diff" => edit::diff,
         "xargs" => edit::xargs,
         "ln" => files::ln,
-        "find" => search::find,
+        "find" => find::find,
         "cd" => session::cd,
         "pwd" => session::pwd,
         "export" => session::export,
@@ -81,6 +85,14 @@ pub fn find(name: &str) -> Option<Builtin> {
         "declare" | "typeset" => flow::declare,
         "readonly" => flow::readonly,
         "jq" => jq::jq,
+        "base64" => digest::base64,
+        "sha256sum" => digest::sha256sum,
+        "sha1sum" => digest::sha1sum,
+        "md5sum" => digest::md5sum,
+        "nl" => columns::nl,
+        "paste" => columns::paste,
+        "comm" => columns::comm,
+        "date" => time::date,
         "awk" => awk::awk,
         "getopts" => arguments::getopts,
         "mapfile" | "readarray" => arguments::mapfile,

@@ -155,7 +155,7 @@ pub fn grep(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
 /// level, each folder before what it holds; hidden ones too, as grep -r and
 /// find include them. Walked with a stack of its own, not recursion, so a
 /// tree thousands of folders deep costs memory, not the guest's stack.
-fn walk(shell: &Shell, start: &str, out: &mut Vec<String>, io: &Io, files_only: bool) {
+pub(super) fn walk(shell: &Shell, start: &str, out: &mut Vec<String>, io: &Io, files_only: bool) {
     let Ok(path) = shell.resolve(start) else {
         err!(io, "{start}: outside the workspace\n");
         return;
@@ -189,81 +189,4 @@ fn walk(shell: &Shell, start: &str, out: &mut Vec<String>, io: &Io, files_only: 
             out.push(shown);
         }
     }
-}
-
-pub fn find(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
-    let mut starts = Vec::new();
-    let mut name: Option<(String, bool)> = None;
-    let mut kind: Option<char> = None;
-    let mut max_depth = usize::MAX;
-    let mut min_depth = 0;
-    let mut args = args.iter().peekable();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-name" | "-iname" => match args.next() {
-                Some(pattern) => name = Some((pattern.clone(), arg == "-iname")),
-                None => return usage(io, "find", &format!("missing argument to `{arg}'"), 1),
-            },
-            "-type" => kind = args.next().and_then(|t| t.chars().next()),
-            "-maxdepth" => max_depth = args.next().and_then(|d| d.parse().ok()).unwrap_or(usize::MAX),
-            "-mindepth" => min_depth = args.next().and_then(|d| d.parse().ok()).unwrap_or(0),
-            "-print" => {}
-            other if other.starts_with('-') => return usage(io, "find", &format!("unknown predicate `{other}'"), 1),
-            other => starts.push(other.to_string()),
-        }
-    }
-    if starts.is_empty() {
-        starts.push(".".into());
-    }
-    let matcher = match &name {
-        Some((pattern, insensitive)) => {
-            match globset::GlobBuilder::new(pattern).case_insensitive(*insensitive).literal_separator(true).build() {
-                Ok(glob) => Some(glob.compile_matcher()),
-                Err(e) => return usage(io, "find", &format!("bad pattern: {e}"), 1),
-            }
-        }
-        None => None,
-    };
-    let mut status = 0;
-    for start in &starts {
-        let Ok(path) = shell.resolve(start) else {
-            err!(io, "find: '{start}': outside the workspace\n");
-            status = 1;
-            continue;
-        };
-        let Ok(meta) = std::fs::symlink_metadata(&path.abs) else {
-            err!(io, "find: '{start}': No such file or directory\n");
-            status = 1;
-            continue;
-        };
-        let mut all = vec![start.clone()];
-        if meta.is_dir() {
-            walk(shell, start, &mut all, io, false);
-        }
-        for entry in all {
-            let depth = entry.strip_prefix(start.as_str()).unwrap_or(&entry).matches('/').count();
-            if depth < min_depth || depth > max_depth {
-                continue;
-            }
-            let file_name = entry.trim_end_matches('/').rsplit('/').next().unwrap_or(&entry);
-            if matcher.as_ref().is_some_and(|m| !m.is_match(file_name)) {
-                continue;
-            }
-            if let Some(kind) = kind {
-                let Ok(p) = shell.resolve(&entry) else { continue };
-                let Ok(m) = std::fs::symlink_metadata(p.abs) else { continue };
-                let is = match kind {
-                    'f' => m.is_file(),
-                    'd' => m.is_dir(),
-                    'l' => m.file_type().is_symlink(),
-                    _ => false,
-                };
-                if !is {
-                    continue;
-                }
-            }
-            out!(io, "{entry}\n");
-        }
-    }
-    status
 }
