@@ -46,7 +46,7 @@ pub async fn prompt(assistant: &Assistant, workspace: &Workspace, agent: &Agent,
     if let Some(own) = &agent.prompt {
         system.push(own.clone());
     }
-    let shell = match assistant.sandbox.processes() {
+    let shell = match assistant.sandbox.processes_for(&workspace.grant) {
         ProcessMode::Off => NO_PROCESSES,
         ProcessMode::Jailed => JAILED_PROCESSES,
         ProcessMode::Trusted => HOST_PROCESSES,

@@ -266,6 +266,18 @@ impl Sandbox {
         self.inner.processes.mode()
     }
 
+    /// How the shell runs them for calls under `grant`: a tenant's grant
+    /// may allow less than the sandbox does.
+    pub fn processes_for(&self, grant: &Grant) -> crate::jail::ProcessMode {
+        use crate::jail::ProcessMode;
+        let tenant_allows = grant.owner().map(|(_, quota)| quota.limits().processes);
+        match self.inner.processes.for_caller(tenant_allows) {
+            None => ProcessMode::Off,
+            Some(host_process::Runner::Jailed(_)) => ProcessMode::Jailed,
+            Some(host_process::Runner::Trusted) => ProcessMode::Trusted,
+        }
+    }
+
     /// Tells `observer` of every tool call from now on (once; later calls
     /// of this are ignored).
     pub fn observe_calls(&self, observer: Arc<dyn CallObserver>) {

@@ -321,7 +321,9 @@ async fn the_host_decides_which_tenants_run_jailed_processes() {
     let (host, alice_root, bob_root) =
         (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     std::fs::write(bob_root.path().join("notes.txt"), "bob's notes").unwrap();
-    let config = config_file(host.path(), json!({}));
+    let model = ScriptedModel::start(vec![says("ok"), says("ok")]).await;
+    let model_config: Value = serde_json::from_str(&crate::agent::config(&model, json!({}))).unwrap();
+    let config = config_file(host.path(), model_config);
     let served = Served::start_with(host.path(), &["--config", config.to_str().unwrap()]);
     let data = served.data_dir().to_path_buf();
     let alice = ["add", "alice", "--root", alice_root.path().to_str().unwrap(), "--host-processes", "true"];
@@ -345,4 +347,15 @@ async fn the_host_decides_which_tenants_run_jailed_processes() {
     assert!(!allowed.contains("bob's notes"), "{allowed}");
     let refused = run(&bob).await;
     assert!(refused.contains("bash: python3: command not found"), "{refused}");
+    // Each is told what its own grant allows.
+    for user in [&alice, &bob] {
+        let (_, session) = user.post("/session", json!({})).await;
+        let id = session["id"].as_str().unwrap().to_string();
+        let (status, _) =
+            user.post(&format!("/session/{id}/message"), json!({ "parts": [{ "type": "text", "text": "hi" }] })).await;
+        assert_eq!(status, 200);
+    }
+    let system = |i: usize| model.requests()[i]["messages"][0]["content"].as_str().unwrap_or_default().to_string();
+    assert!(system(0).contains("in a jail"), "alice is told: {}", system(0));
+    assert!(system(1).contains("are not available"), "bob is told: {}", system(1));
 }
