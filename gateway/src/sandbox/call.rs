@@ -107,7 +107,7 @@ impl Call {
         let limit = limits.map_or(inner.limits.deadline, |l| l.deadline.min(inner.limits.deadline));
         let deadline = options.deadline.map_or(limit, |asked| asked.min(limit));
         let memory = limits.map_or(inner.limits.memory, |l| l.memory.min(inner.limits.memory));
-        let processes = if processes { inner.processes.for_caller(limits.map(|l| l.processes)) } else { None };
+        let runner = grant.filter(|_| processes).and_then(|g| inner.processes.for_grant(g));
         let started = Instant::now();
         let state = CallState {
             wasi: wasi.build(),
@@ -119,7 +119,7 @@ impl Call {
             grant: grant.cloned(),
             preopen: None,
             disk: DiskBudget::new(inner.limits.disk_write, tenant_disk),
-            processes: processes.zip(grant).map(|(runner, g)| ProcessGrant {
+            processes: runner.zip(grant).map(|(runner, g)| ProcessGrant {
                 runner,
                 workspace: g.dir().clone(),
                 home: g.guest_path().to_string(),

@@ -54,9 +54,15 @@ impl Processes {
         }
     }
 
+    /// How processes run for calls under `grant`: its tenant's quota may
+    /// allow less than the sandbox does.
+    pub(super) fn for_grant(&self, grant: &super::Grant) -> Option<Runner> {
+        self.for_caller(grant.owner().map(|(_, quota)| quota.limits().processes))
+    }
+
     /// How a caller's processes run: `tenant_allows` is `None` for a call
     /// made as no tenant. A tenant never gets plain host processes.
-    pub(super) fn for_caller(&self, tenant_allows: Option<bool>) -> Option<Runner> {
+    fn for_caller(&self, tenant_allows: Option<bool>) -> Option<Runner> {
         match (self, tenant_allows) {
             (Processes::Off, _) | (_, Some(false)) | (Processes::Trusted, Some(true)) => None,
             (Processes::Jailed(jail), _) => Some(Runner::Jailed(jail.clone())),
@@ -70,6 +76,15 @@ impl Processes {
 pub(crate) enum Runner {
     Jailed(Arc<Jail>),
     Trusted,
+}
+
+impl Runner {
+    pub(super) fn mode(&self) -> ProcessMode {
+        match self {
+            Runner::Jailed(_) => ProcessMode::Jailed,
+            Runner::Trusted => ProcessMode::Trusted,
+        }
+    }
 }
 
 /// What a call may run, when processes are allowed.

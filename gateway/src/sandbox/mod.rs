@@ -269,13 +269,7 @@ impl Sandbox {
     /// How the shell runs them for calls under `grant`: a tenant's grant
     /// may allow less than the sandbox does.
     pub fn processes_for(&self, grant: &Grant) -> crate::jail::ProcessMode {
-        use crate::jail::ProcessMode;
-        let tenant_allows = grant.owner().map(|(_, quota)| quota.limits().processes);
-        match self.inner.processes.for_caller(tenant_allows) {
-            None => ProcessMode::Off,
-            Some(host_process::Runner::Jailed(_)) => ProcessMode::Jailed,
-            Some(host_process::Runner::Trusted) => ProcessMode::Trusted,
-        }
+        self.inner.processes.for_grant(grant).map_or(crate::jail::ProcessMode::Off, |runner| runner.mode())
     }
 
     /// Tells `observer` of every tool call from now on (once; later calls

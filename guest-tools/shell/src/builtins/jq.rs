@@ -128,6 +128,37 @@ fn whole_numbers_as_integers(value: &Val) -> Val {
     }
 }
 
+/// The long spelling of each one-letter flag.
+const LONG_FLAGS: &[(&str, char)] = &[
+    ("--raw-output", 'r'),
+    ("--join-output", 'j'),
+    ("--compact-output", 'c'),
+    ("--null-input", 'n'),
+    ("--slurp", 's'),
+    ("--exit-status", 'e'),
+    ("--sort-keys", 'S'),
+    ("--raw-input", 'R'),
+];
+
+impl Options {
+    /// Sets the flag `letter` names (`-M`, `-C` and `-a` change nothing here).
+    fn set(&mut self, letter: char) -> Result<(), String> {
+        match letter {
+            'r' => self.raw = true,
+            'j' => self.join = true,
+            'c' => self.compact = true,
+            'n' => self.null_input = true,
+            's' => self.slurp = true,
+            'e' => self.exit_status = true,
+            'S' => self.sort_keys = true,
+            'R' => self.raw_input = true,
+            'M' | 'C' | 'a' => {}
+            other => return Err(format!("Unknown option: -{other}")),
+        }
+        Ok(())
+    }
+}
+
 fn parse(args: &[String]) -> Result<(Options, String, Vec<String>), String> {
     let mut options = Options::default();
     let mut filter = None;
@@ -136,14 +167,9 @@ fn parse(args: &[String]) -> Result<(Options, String, Vec<String>), String> {
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().cloned().ok_or_else(|| format!("{name} takes a parameter"));
         match arg.as_str() {
-            "--raw-output" => options.raw = true,
-            "--join-output" => options.join = true,
-            "--compact-output" => options.compact = true,
-            "--null-input" => options.null_input = true,
-            "--slurp" => options.slurp = true,
-            "--exit-status" => options.exit_status = true,
-            "--sort-keys" => options.sort_keys = true,
-            "--raw-input" => options.raw_input = true,
+            long if let Some(&(_, letter)) = LONG_FLAGS.iter().find(|(name, _)| *name == long) => {
+                options.set(letter)?;
+            }
             "--tab" => options.indent = Some("\t".into()),
             "--indent" => {
                 let n: usize = value("--indent")?.parse().map_err(|_| "--indent takes a number".to_string())?;
@@ -166,19 +192,8 @@ fn parse(args: &[String]) -> Result<(Options, String, Vec<String>), String> {
                 files.extend(args.by_ref().cloned());
             }
             flag if flag.starts_with('-') && flag.len() > 1 && !flag.starts_with("--") => {
-                for c in flag[1..].chars() {
-                    match c {
-                        'r' => options.raw = true,
-                        'j' => options.join = true,
-                        'c' => options.compact = true,
-                        'n' => options.null_input = true,
-                        's' => options.slurp = true,
-                        'e' => options.exit_status = true,
-                        'S' => options.sort_keys = true,
-                        'R' => options.raw_input = true,
-                        'M' | 'C' | 'a' => {}
-                        other => return Err(format!("Unknown option: -{other}")),
-                    }
+                for letter in flag[1..].chars() {
+                    options.set(letter)?;
                 }
             }
             flag if flag.starts_with("--") => return Err(format!("Unknown option: {flag}")),

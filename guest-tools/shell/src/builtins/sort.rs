@@ -21,6 +21,18 @@ struct Collation {
 }
 
 impl Collation {
+    /// Both orderings' modifiers.
+    fn union(self, other: Collation) -> Collation {
+        Collation {
+            numeric: self.numeric || other.numeric,
+            general: self.general || other.general,
+            human: self.human || other.human,
+            fold: self.fold || other.fold,
+            blanks: self.blanks || other.blanks,
+            reverse: self.reverse || other.reverse,
+        }
+    }
+
     fn any(&self) -> bool {
         *self != Collation::default()
     }
@@ -206,27 +218,11 @@ fn key(spec: &str) -> Result<Key, String> {
     if let Some(text) = end_text {
         end = Some(position(text, &mut end_collation)?);
     }
+    // Modifiers on the end position apply to the key, as in GNU sort, but
+    // for `b`, which skips blanks at the end position only.
     let end_blanks = end_collation.blanks;
-    end_collation.blanks = false;
-    // Modifiers on the end position apply to the key, as in GNU sort.
-    ordering.take(&letters_of(&end_collation));
+    let ordering = ordering.union(Collation { blanks: false, ..end_collation });
     Ok(Key { start: (start.0, start.1.max(1)), end, ordering, end_blanks })
-}
-
-fn letters_of(collation: &Collation) -> String {
-    let mut letters = String::new();
-    for (set, letter) in [
-        (collation.numeric, 'n'),
-        (collation.general, 'g'),
-        (collation.human, 'h'),
-        (collation.fold, 'f'),
-        (collation.reverse, 'r'),
-    ] {
-        if set {
-            letters.push(letter);
-        }
-    }
-    letters
 }
 
 fn compare(options: &Options, a: &str, b: &str) -> Ordering {
