@@ -195,11 +195,13 @@ impl Sandbox {
     /// Asks a component for its tools, in a store with no workspace at all.
     async fn describe(&self, component: &Loaded) -> Result<Vec<ToolSpec>, CallError> {
         let mut call = Call::start(&self.inner, "describe", None, CallOptions::default(), false).await?;
-        let outcome = async {
-            let instance = component.tools.instantiate_async(&mut call.store).await?;
-            instance.wasmgate_tools_tool().call_describe(&mut call.store).await.map(Ok)
-        }
-        .await;
+        let outcome = call
+            .watchdog()
+            .bound(async {
+                let instance = component.tools.instantiate_async(&mut call.store).await?;
+                instance.wasmgate_tools_tool().call_describe(&mut call.store).await.map(Ok)
+            })
+            .await;
         call.finish(outcome).map_err(|e| CallError::Host(format!("component {}: describe failed: {e}", component.name)))
     }
 }

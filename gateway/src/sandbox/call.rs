@@ -38,6 +38,45 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// Ends a call whose guest is blocked in a host function: a WASI sleep
+/// or `poll` on a clock (`sleep 600` in the shell, or a hostile component
+/// asking to wait for an hour). The epoch callback only runs while guest
+/// code runs, so without this such a call would outlive its deadline and
+/// ignore an abort. The guest's store is dropped with the call.
+pub(super) struct Watchdog {
+    until: Instant,
+    cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watchdog {
+    /// How often a waiting call looks at its cancel flag.
+    const CANCEL_CHECK: Duration = Duration::from_millis(20);
+
+    /// Runs `work` until it ends, the deadline passes or the call is cancelled.
+    pub(super) async fn bound<T>(
+        self,
+        work: impl std::future::Future<Output = wasmtime::Result<T>>,
+    ) -> wasmtime::Result<T> {
+        let stop = async {
+            loop {
+                if self.cancelled.load(Ordering::Relaxed) {
+                    return Interrupted::Cancelled;
+                }
+                let now = Instant::now();
+                if now >= self.until {
+                    return Interrupted::Deadline;
+                }
+                tokio::time::sleep((self.until - now).min(Self::CANCEL_CHECK)).await;
+            }
+        };
+        tokio::select! {
+            biased;
+            outcome = work => outcome,
+            why = stop => Err(wasmtime::Error::new(why)),
+        }
+    }
+}
+
 /// One call in progress: its store and the permit it holds.
 pub(super) struct Call {
     pub(super) store: Store<CallState>,
@@ -45,6 +84,7 @@ pub(super) struct Call {
     stderr: MemoryOutputPipe,
     cap: usize,
     deadline: Duration,
+    started: Instant,
     _permit: OwnedSemaphorePermit,
     /// The tenant's place, taken before the sandbox's permit.
     admitted: Option<Admitted>,
@@ -147,7 +187,13 @@ impl Call {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        Ok(Call { store, stdout, stderr, cap, deadline, _permit: permit, admitted })
+        Ok(Call { store, stdout, stderr, cap, deadline, started, _permit: permit, admitted })
+    }
+
+    /// What stops the call while its guest waits in the host, where the
+    /// epoch callback cannot reach it (see [`Watchdog`]).
+    pub(super) fn watchdog(&self) -> Watchdog {
+        Watchdog { until: self.started + self.deadline, cancelled: self.store.data().cancelled.clone() }
     }
 
     /// Whether the call shares the machine with other tenants' calls: then

@@ -218,12 +218,14 @@ macro_rules! typed_call {
         let context = call_context($grant, &CallOptions::default());
         let mut call = Call::start(&$sandbox.inner, $name, Some($grant), CallOptions::default(), false).await?;
         let (pre, argument, shared) = ($pre.clone(), $argument.to_owned(), call.shared());
+        let watchdog = call.watchdog();
         let work = async move {
-            let outcome = async {
-                let instance = pre.instantiate_async(&mut call.store).await?;
-                instance.$interface().$function(&mut call.store, &argument, &context).await
-            }
-            .await;
+            let outcome = watchdog
+                .bound(async {
+                    let instance = pre.instantiate_async(&mut call.store).await?;
+                    instance.$interface().$function(&mut call.store, &argument, &context).await
+                })
+                .await;
             call.finish(outcome)
         };
         $sandbox.inner.execute(shared, work).await?
@@ -323,12 +325,14 @@ impl Sandbox {
         let processes = component.capabilities.processes;
         let mut call = Call::start(&self.inner, tool, Some(grant), options, processes).await?;
         let (name, arguments, shared) = (tool.to_string(), arguments.to_string(), call.shared());
+        let watchdog = call.watchdog();
         let work = async move {
-            let outcome = async {
-                let instance = component.tools.instantiate_async(&mut call.store).await?;
-                instance.wasmgate_tools_tool().call_invoke(&mut call.store, &name, &arguments, &context).await
-            }
-            .await;
+            let outcome = watchdog
+                .bound(async {
+                    let instance = component.tools.instantiate_async(&mut call.store).await?;
+                    instance.wasmgate_tools_tool().call_invoke(&mut call.store, &name, &arguments, &context).await
+                })
+                .await;
             let refusal = call.disk_refusal();
             (call.finish(outcome), refusal)
         };

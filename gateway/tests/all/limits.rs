@@ -27,6 +27,33 @@ async fn an_endless_loop_is_stopped_by_the_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_guest_waiting_in_the_host_is_stopped_by_the_deadline() {
+    // A WASI sleep runs no guest code, so the epoch callback never fires
+    // while it waits: the call's watchdog must end it.
+    let fx = Fixture::new();
+    let started = Instant::now();
+    let error = call("sleep", json!({}), &fx.read_write()).await.unwrap_err();
+    assert_eq!(error, CallError::Timeout(TEST_LIMITS.deadline));
+    assert!(started.elapsed() < TEST_LIMITS.deadline * 3, "stopped after {:?}", started.elapsed());
+    assert_still_serving(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_waiting_in_the_host_can_be_cancelled() {
+    let fx = Fixture::new();
+    let cancel = CancelToken::new();
+    let options = CallOptions { cancel: Some(cancel.clone()), ..Default::default() };
+    let (grant, sandbox, started) = (fx.read_write(), sandbox(), Instant::now());
+    let (result, ()) = tokio::join!(sandbox.call_with("sleep", "{}", &grant, options), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        cancel.cancel();
+    });
+    assert_eq!(result.unwrap_err(), CallError::Cancelled);
+    assert!(started.elapsed() < TEST_LIMITS.deadline, "cancel took {:?}", started.elapsed());
+    assert_still_serving(&fx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_per_call_deadline_overrides_the_default() {
     let fx = Fixture::new();
     let options = CallOptions { deadline: Some(Duration::from_millis(200)), ..Default::default() };

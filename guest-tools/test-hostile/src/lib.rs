@@ -28,6 +28,7 @@ impl Guest for Hostile {
         vec![
             spec("noop", "Returns at once; measures the cost of a call.", none.clone()),
             spec("spin", "Loops forever.", none.clone()),
+            spec("sleep", "Waits an hour in the host (a WASI clock poll).", none.clone()),
             spec("hog", "Allocates memory until something stops it.", none.clone()),
             spec("flood", "Prints to stdout forever.", none.clone()),
             spec("stream-flood", "Streams output through the host forever.", none.clone()),
@@ -66,6 +67,10 @@ impl Guest for Hostile {
                 loop {
                     n = std::hint::black_box(n.wrapping_add(1));
                 }
+            }
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                done("woke up")
             }
             "hog" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
