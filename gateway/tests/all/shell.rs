@@ -272,6 +272,27 @@ const ORACLE: &[&str] = &[
     "printf '  b\\na\\n c\\n' | sort -b; printf '3\\n1\\n2\\n' | sort -c; echo status=$?; printf 'a:3\\nb:1\\n' | sort -t: -k2.1,2.1",
     "printf 'x\\tb 2\\ny\\ta 1\\n' | sort -k2; printf '1.5\\n-2\\n1.25\\nabc\\n' | sort -n; printf 'a\\nA\\nb\\n' | sort -u",
     "[[ -e a.txt && -s a.txt && -r a.txt && ! -d a.txt ]] && echo file; [[ -d src && ! -L src ]] && echo dir",
+    "printf '1 a\\n2 b\\n3 c\\n' > x; printf '1 X\\n3 Z\\n4 W\\n' > y; join x y; join -a1 x y; join -v2 x y; join -o 1.2,2.2 x y; join -a1 -a2 -e NA -o 0,1.2,2.2 x y",
+    "printf 'k,a,b\\nm,c,d\\n' > x; printf 'k,1\\nk,2\\nz,3\\n' > y; join -t, x y; join -t , -a2 x y; printf 'A 1\\nb 2\\n' > u; printf 'a x\\nB y\\n' > v; join -i u v",
+    "printf 'id name\\n1 ann\\n1 bob\\n' > x; printf 'id age\\n1 31\\n' > y; join --header x y; printf 'x 1\\ny 2\\n' > p; printf '1 x\\n2 y\\n' > q; join -1 2 -2 1 p q; join -j 1 -o 2.1,1.2 p p",
+    "sleep 0.05; echo slept $?; sleep 0.01s 0.01; echo again $?",
+    "ln -s src link; realpath link/main.rs a.txt . src/../notes; realpath -m nope/x; realpath --relative-to=src notes/todo.md; realpath -s link; readlink link; readlink -f link/../a.txt; readlink a.txt; echo $?",
+    "realpath nope/x; echo $?; realpath -e nope; echo $?; ln -s loop1 loop2; ln -s loop2 loop1; realpath loop1; echo $?; realpath -q nope/y; echo $?",
+    "stat -c '%n %s %F %a %A' a.txt src nums.txt; stat --printf '%s|%n\\n' b.txt .hidden; : > empty; stat -c %F empty; ln -s a.txt l; stat -c '%N %F' l; stat -L -c '%F %s' l; stat nope; echo $?",
+    "touch -d '2020-01-02 03:04:05' a.txt; stat -c '%Y %X' a.txt; stat -c %s -- data.csv",
+    "du -b a.txt nums.txt; du a.txt b.txt; du -ch a.txt b.txt; du -b src | cat; du -ab src | sort; du -sb . notes; du nope; echo $?",
+    "printf -- '--- a/a.txt\\n+++ b/a.txt\\n@@ -1,3 +1,3 @@\\n alpha\\n-beta\\n+BETA\\n gamma\\n' > p.diff; patch -p1 < p.diff; echo $?; cat a.txt; patch -p1 -R -i p.diff; cat a.txt; patch -p1 --dry-run < p.diff; cat a.txt",
+    "printf 'zero\\n' | cat - a.txt > t && mv t a.txt; printf -- '--- a/a.txt\\n+++ b/a.txt\\n@@ -1,3 +1,3 @@\\n alpha\\n-beta\\n+BETA\\n gamma\\n' | patch -p1; cat a.txt",
+    "seq 1 20 > n.txt; printf -- '--- n.txt\\n+++ n.txt\\n@@ -2,3 +2,4 @@\\n 2\\n 3\\n+new\\n 4\\n@@ -10,3 +11,3 @@\\n 10\\n-11\\n+ELEVEN\\n 12\\n' > two.diff; sed -i '1i zero' n.txt; patch < two.diff; echo $?; head -14 n.txt | tr '\\n' ' '",
+    "printf -- '--- a.txt\\n+++ a.txt\\n@@ -1,2 +1,2 @@\\n nope\\n-beta\\n+B\\n' | patch; echo $?; cat a.txt; printf -- '--- a.txt\\n+++ a.txt\\n@@ -1,2 +1,2 @@\\n alpha\\n-nope\\n+B\\n' | patch; echo $?; cat a.txt a.txt.rej",
+    "printf -- '--- /dev/null\\n+++ b/new/f.txt\\n@@ -0,0 +1,2 @@\\n+x\\n+y\\n' | patch -p1; cat new/f.txt; printf -- '--- a/b.txt\\n+++ /dev/null\\n@@ -1 +0,0 @@\\n-second file\\n' | patch -p1; ls",
+    "printf -- '--- src/main.rs\\n+++ src/main.rs\\n@@ -1 +1 @@\\n-fn main() {}\\n+fn main() { run(); }\\n' > p.diff; cd src && patch < ../p.diff && cat main.rs; cd ..; patch -N -p0 < p.diff; echo $?; patch -p0 -o out.rs -R < p.diff; cat out.rs",
+    "printf 'diff --git a/a.txt b/a.txt\\nindex 1111111..2222222 100644\\n--- a/a.txt\\n+++ b/a.txt\\n@@ -2,2 +2,2 @@\\n beta\\n-gamma\\n+GAMMA\\ndiff --git a/b.txt b/b.txt\\n--- a/b.txt\\n+++ b/b.txt\\n@@ -1 +1,2 @@\\n second file\\n+more\\n' | patch; cat a.txt b.txt",
+    "sed '1i first' a.txt; sed '$a last' a.txt; sed '2c\\\nchanged' a.txt; sed -n '$=' a.txt; sed '=' b.txt; sed 2q a.txt; sed -n '2{p;q}' a.txt",
+    "sed -n '/alpha/,/beta/p' a.txt; sed '/beta/!d' a.txt; sed '1~2d' a.txt; sed -n '1,+1p' a.txt; sed '2,$d' a.txt; sed 'y/abg/ABG/' a.txt",
+    "sed -i.bak 's/beta/BETA/' a.txt; cat a.txt a.txt.bak; sed -i -e '1d' -e 's/a/A/g' a.txt; cat a.txt; sed -ni '/ann/p' data.csv; cat data.csv",
+    "sed 's/a/X/2' a.txt; sed 's/A/y/Ig' a.txt; sed -E 's/(al)(pha)/\\2\\1/' a.txt; sed 'N;s/\\n/+/' a.txt; sed '$!N;P;D' a.txt",
+    "sed -n 'h;n;G;p' a.txt; sed ':a;N;$!ba;s/\\n/,/g' a.txt; sed -e :x -e 's/^a//;tx' a.txt; sed '/beta/{s/b/B/;s/t/T/}' a.txt; printf 'x\\ny' | sed 's/y/z/'; echo; sed 3Q a.txt; sed '2,3c\\\nGONE' a.txt",
 ];
 
 fn fixture() -> Fixture {
@@ -399,6 +420,16 @@ async fn the_shell_cannot_leave_the_workspace() {
         "awk 'BEGIN { while ((getline l < \"../outside.txt\") > 0) print l; print 1 > \"../pwned.txt\" }'".into(),
         format!("find .. -name outside.txt -delete; find / -name outside.txt; find . -exec cat {outside} \\;"),
         format!("touch -r {outside} t; sort -o ../sorted.txt a.txt; sort {outside}; paste {outside} a.txt"),
+        "ln -s ../outside.txt link; realpath link; readlink -f link; stat -L link; du -L link; du -b ../outside.txt".into(),
+        format!("stat {outside}; join {outside} a.txt; sed -n p ../outside.txt; sed -i.bak s/x/y/ link; sed -i s/S/X/ {outside}"),
+        format!("realpath ../outside.txt {outside}; ln -s {outside} abs; realpath abs; stat -L abs; cd ..; realpath -m x"),
+        // patch, told to change, create or back up files outside in every way it names them.
+        "printf -- '--- ../outside.txt\\n+++ ../outside.txt\\n@@ -1 +1 @@\\n-x\\n+pwned\\n' | patch -p0".into(),
+        format!("printf -- '--- {outside}\\n+++ {outside}\\n@@ -1 +1 @@\\n-x\\n+pwned\\n' | patch -p0 -b"),
+        "printf -- '--- /dev/null\\n+++ b/../pwned.txt\\n@@ -0,0 +1 @@\\n+pwned\\n' | patch -p1".into(),
+        "printf -- '--- a.txt\\n+++ a.txt\\n@@ -1 +1 @@\\n-alpha\\n+pwned\\n' | patch -o ../out.txt; cat ../out.txt".into(),
+        "printf -- '--- a.txt\\n+++ a.txt\\n@@ -1 +1 @@\\n-nope\\n+pwned\\n' | patch -d .. -p0; patch -i ../outside.txt".into(),
+        "ln -s ../outside.txt link; printf -- '--- link\\n+++ link\\n@@ -1 +1 @@\\n-x\\n+pwned\\n' | patch -b".into(),
     ];
     for script in &scripts {
         let result = call("bash", json!({"command": script}), &fx.read_write()).await.unwrap();

@@ -1,5 +1,5 @@
-//! Commands that number, join or compare lines: `nl`, `paste` and `comm`,
-//! as coreutils prints them.
+//! Commands that number, join or compare lines: `nl`, `paste`, `comm` and
+//! `join`, as coreutils prints them.
 
 use super::{inputs, usage};
 use crate::interp::Shell;
@@ -189,4 +189,191 @@ pub fn comm(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
         }
     }
     0
+}
+
+/// What `join` prints and how it reads its fields.
+struct JoinOptions {
+    /// `-t`: the one character between fields (`None`: runs of blanks).
+    separator: Option<char>,
+    /// The join field of each file, from 0.
+    field: [usize; 2],
+    /// `-a`/`-v`: print the lines of file N that pair with nothing.
+    unpaired: [bool; 2],
+    /// `-v`: print only those.
+    only_unpaired: bool,
+    /// `-e`: what a missing field prints as under `-o`.
+    empty: String,
+    /// `-o`: the fields to print, as (file, field) with file 0 for the join field.
+    format: Option<Vec<(usize, usize)>>,
+    ignore_case: bool,
+    header: bool,
+}
+
+/// `join [-t CHAR] [-1 N] [-2 N] [-j N] [-a 1|2] [-v 1|2] [-e EMPTY]
+/// [-o LIST] [-i] [--header] FILE1 FILE2`: the lines of two files sorted on
+/// their join fields, joined where the fields are equal.
+pub fn join(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
+    let mut options = JoinOptions {
+        separator: None,
+        field: [0, 0],
+        unpaired: [false; 2],
+        only_unpaired: false,
+        empty: String::new(),
+        format: None,
+        ignore_case: false,
+        header: false,
+    };
+    let mut files = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let (flag, attached) = if arg.starts_with('-') && !arg.starts_with("--") && arg.len() > 2 {
+            (&arg[..2], Some(arg[2..].to_string()))
+        } else {
+            (arg.as_str(), None)
+        };
+        let takes_value = ["-t", "-1", "-2", "-j", "-a", "-v", "-e", "-o"].contains(&flag);
+        let value = if takes_value { attached.or_else(|| rest.next().cloned()) } else { None };
+        let file_number = |v: &Option<String>| match v.as_deref() {
+            Some("1") => Some(0),
+            Some("2") => Some(1),
+            _ => None,
+        };
+        let field = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0);
+        let ok = match flag {
+            "-t" => value.as_deref().and_then(|v| v.chars().next()).map(|c| options.separator = Some(c)).is_some(),
+            "-1" | "-2" | "-j" => field(&value)
+                .map(|n| match flag {
+                    "-1" => options.field[0] = n - 1,
+                    "-2" => options.field[1] = n - 1,
+                    _ => options.field = [n - 1, n - 1],
+                })
+                .is_some(),
+            "-a" => file_number(&value).map(|n| options.unpaired[n] = true).is_some(),
+            "-v" => file_number(&value)
+                .map(|n| {
+                    options.unpaired[n] = true;
+                    options.only_unpaired = true;
+                })
+                .is_some(),
+            "-e" => value.map(|v| options.empty = v).is_some(),
+            "-o" => value.and_then(|v| join_format(&v)).map(|f| options.format = Some(f)).is_some(),
+            "-i" | "--ignore-case" => {
+                options.ignore_case = true;
+                true
+            }
+            "--header" => {
+                options.header = true;
+                true
+            }
+            "--check-order" | "--nocheck-order" => true,
+            flag if flag.starts_with('-') && flag != "-" => false,
+            file => {
+                files.push(file.to_string());
+                true
+            }
+        };
+        if !ok {
+            return usage(io, "join", &format!("invalid option or argument: '{arg}'"), 1);
+        }
+    }
+    if files.len() != 2 {
+        return usage(io, "join", if files.len() < 2 { "missing operand" } else { "extra operand" }, 1);
+    }
+    let (inputs, status) = inputs(shell, "join", &files, io);
+    if status != 0 || inputs.len() != 2 {
+        return 1;
+    }
+    let split = |bytes: &[u8]| -> Vec<Vec<String>> {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(|line| match options.separator {
+                Some(c) => line.split(c).map(str::to_string).collect(),
+                None => line.split([' ', '\t']).filter(|f| !f.is_empty()).map(str::to_string).collect(),
+            })
+            .collect()
+    };
+    let (mut a, mut b) = (split(&inputs[0].1), split(&inputs[1].1));
+    let key = |side: usize, line: &[String]| -> String {
+        let field = line.get(options.field[side]).cloned().unwrap_or_default();
+        if options.ignore_case { field.to_lowercase() } else { field }
+    };
+    let print = |lines: [Option<&[String]>; 2]| {
+        let separator = options.separator.unwrap_or(' ').to_string();
+        let side = if lines[0].is_some() { 0 } else { 1 };
+        let join_field = lines[side].and_then(|l| l.get(options.field[side])).cloned().unwrap_or_default();
+        let fields: Vec<String> = match &options.format {
+            Some(format) => format
+                .iter()
+                .map(|&(file, field)| match file {
+                    0 => join_field.clone(),
+                    n => lines[n - 1].and_then(|l| l.get(field)).cloned().unwrap_or_else(|| options.empty.clone()),
+                })
+                .collect(),
+            None => {
+                let mut fields = vec![join_field.clone()];
+                for (n, line) in lines.iter().enumerate() {
+                    let others = line.iter().flat_map(|l| l.iter().enumerate()).filter(|(i, _)| *i != options.field[n]);
+                    fields.extend(others.map(|(_, f)| f.clone()));
+                }
+                fields
+            }
+        };
+        out!(io, "{}\n", fields.join(&separator));
+    };
+    if options.header && !a.is_empty() && !b.is_empty() {
+        let (first_a, first_b) = (a.remove(0), b.remove(0));
+        print([Some(&first_a), Some(&first_b)]);
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let order = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => key(0, x).as_bytes().cmp(key(1, y).as_bytes()),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                if options.unpaired[0] {
+                    print([Some(&a[i]), None]);
+                }
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                if options.unpaired[1] {
+                    print([None, Some(&b[j])]);
+                }
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                // Every line of one file with this key meets every line of the other.
+                let shared = key(0, &a[i]);
+                let end_a = (i..a.len()).find(|&n| key(0, &a[n]) != shared).unwrap_or(a.len());
+                let end_b = (j..b.len()).find(|&n| key(1, &b[n]) != shared).unwrap_or(b.len());
+                if !options.only_unpaired {
+                    for x in &a[i..end_a] {
+                        for y in &b[j..end_b] {
+                            print([Some(x), Some(y)]);
+                        }
+                    }
+                }
+                (i, j) = (end_a, end_b);
+            }
+        }
+    }
+    0
+}
+
+/// `-o`'s list: `0` or `FILE.FIELD`, separated by commas or blanks.
+fn join_format(list: &str) -> Option<Vec<(usize, usize)>> {
+    list.split([',', ' ', '\t'])
+        .filter(|item| !item.is_empty())
+        .map(|item| match item.split_once('.') {
+            None if item == "0" => Some((0, 0)),
+            Some((file @ ("1" | "2"), field)) => {
+                let field = field.parse::<usize>().ok().filter(|&n| n > 0)?;
+                Some((file.parse().ok()?, field - 1))
+            }
+            _ => None,
+        })
+        .collect()
 }

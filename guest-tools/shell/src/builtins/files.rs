@@ -96,7 +96,7 @@ fn print_entry(io: &Io, name: &str, meta: &fs::Metadata, long: bool) {
         } else {
             '-'
         };
-        let mode = if meta.permissions().readonly() { "r--r--r--" } else { "rw-r--r--" };
+        let mode = &super::metadata::mode_letters(meta)[1..];
         out!(io, "{kind}{mode} 1 user user {:>8} {name}\n", meta.len());
     } else {
         out!(io, "{name}\n");
@@ -207,7 +207,7 @@ pub fn touch(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
                 return Ok(());
             }
             let f = fs::OpenOptions::new().create(true).append(true).open(&path.abs)?;
-            f.set_modified(time)
+            f.set_times(fs::FileTimes::new().set_accessed(time).set_modified(time))
         });
         if let Err(error) = result {
             status = fail(io, "touch", "cannot touch", file, &error);

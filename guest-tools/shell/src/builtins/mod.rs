@@ -15,8 +15,12 @@ mod files;
 mod find;
 mod flow;
 mod jq;
+mod metadata;
+mod patch;
+mod paths;
 mod printf;
 mod search;
+mod sed;
 mod session;
 mod sort;
 pub mod test;
@@ -55,7 +59,7 @@ pub fn find(name: &str) -> Option<Builtin> {
         "cp" => files::cp,
         "mv" => files::mv,
         "grep" => search::grep,
-        "sed" => edit::sed,
+        "sed" => sed::sed,
         "diff" => edit::diff,
         "xargs" => edit::xargs,
         "ln" => files::ln,
@@ -92,6 +96,13 @@ pub fn find(name: &str) -> Option<Builtin> {
         "nl" => columns::nl,
         "paste" => columns::paste,
         "comm" => columns::comm,
+        "join" => columns::join,
+        "sleep" => time::sleep,
+        "realpath" => paths::realpath,
+        "readlink" => paths::readlink,
+        "stat" => metadata::stat,
+        "du" => metadata::du,
+        "patch" => patch::patch,
         "date" => time::date,
         "awk" => awk::awk,
         "getopts" => arguments::getopts,

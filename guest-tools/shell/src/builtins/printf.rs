@@ -15,6 +15,8 @@ pub fn printf(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
         [flag, name, rest @ ..] if flag == "-v" => (Some(name.clone()), rest),
         _ => (None, args),
     };
+    // `printf -- FORMAT`: the format may then start with `-`.
+    let args = args.strip_prefix(&["--".to_string()]).unwrap_or(args);
     let Some((format, mut rest)) = args.split_first() else {
         err!(io, "bash: printf: usage: printf [-v var] format [arguments]\n");
         return 2;

@@ -1,5 +1,5 @@
-//! Dates: `date` (now or a given date, in UTC, in `date`'s formats) and
-//! the date strings `date -d` and `touch -d` read. A WASI guest has no time
+//! Time: `date` (now or a given date, in UTC, in `date`'s formats), the
+//! date strings `date -d` and `touch -d` read, and `sleep`. A WASI guest has no time
 //! zone, so both work in UTC. Formatting is jiff's strftime.
 
 use super::usage;
@@ -85,4 +85,34 @@ pub fn parse(text: &str) -> Result<SystemTime, String> {
     .map_err(|_| invalid())?;
     let stamp = civil.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| invalid())?.timestamp();
     Ok(SystemTime::from(stamp))
+}
+
+/// `sleep NUMBER[smhd]...`: waits for their sum (`infinity` too). The
+/// call's deadline and an abort end a long wait (the host's watchdog).
+pub fn sleep(_: &mut Shell, args: &[String], io: &Io) -> i32 {
+    if args.is_empty() {
+        return usage(io, "sleep", "missing operand", 1);
+    }
+    let mut seconds = 0f64;
+    for arg in args {
+        let (number, scale) = match arg.char_indices().last() {
+            Some((at, 's')) => (&arg[..at], 1.0),
+            Some((at, 'm')) => (&arg[..at], 60.0),
+            Some((at, 'h')) => (&arg[..at], 3600.0),
+            Some((at, 'd')) => (&arg[..at], 86400.0),
+            _ => (arg.as_str(), 1.0),
+        };
+        let parsed = match number {
+            "inf" | "infinity" => Some(f64::INFINITY),
+            number if number.starts_with(|c: char| c.is_ascii_digit() || c == '.') => number.parse::<f64>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(value) if value >= 0.0 => seconds += value * scale,
+            _ => return usage(io, "sleep", &format!("invalid time interval '{arg}'"), 1),
+        }
+    }
+    // Longer than any deadline: the host ends the call first.
+    std::thread::sleep(std::time::Duration::from_secs_f64(seconds.min(1e9)));
+    0
 }
