@@ -293,6 +293,11 @@ const ORACLE: &[&str] = &[
     "sed -i.bak 's/beta/BETA/' a.txt; cat a.txt a.txt.bak; sed -i -e '1d' -e 's/a/A/g' a.txt; cat a.txt; sed -ni '/ann/p' data.csv; cat data.csv",
     "sed 's/a/X/2' a.txt; sed 's/A/y/Ig' a.txt; sed -E 's/(al)(pha)/\\2\\1/' a.txt; sed 'N;s/\\n/+/' a.txt; sed '$!N;P;D' a.txt",
     "sed -n 'h;n;G;p' a.txt; sed ':a;N;$!ba;s/\\n/,/g' a.txt; sed -e :x -e 's/^a//;tx' a.txt; sed '/beta/{s/b/B/;s/t/T/}' a.txt; printf 'x\\ny' | sed 's/y/z/'; echo; sed 3Q a.txt; sed '2,3c\\\nGONE' a.txt",
+    "declare -A m; m[one]=1; m[two]=2; m[\"three four\"]=34; echo ${m[one]} ${m[three four]} ${#m[@]}; for k in \"${!m[@]}\"; do echo \"$k=${m[$k]}\"; done | sort",
+    "declare -A c; for w in a b a c a b; do ((c[$w]++)); done; for k in \"${!c[@]}\"; do echo \"$k ${c[$k]}\"; done | sort; echo ${c[a]}; unset 'c[a]'; echo ${#c[@]} ${c[a]:-gone}",
+    "declare -A cfg=([host]=localhost [port]=8080); echo ${cfg[host]}:${cfg[port]}; cfg+=([user]=me); k=port; echo ${cfg[$k]} ${#cfg[@]}; [[ -v cfg[host] ]] && echo has-host; [[ -v cfg[nope] ]] || echo no-nope",
+    "f() { local -A seen=(); local x; for x in b a b; do [[ -n ${seen[$x]} ]] && continue; seen[$x]=1; echo first $x; done; echo ${#seen[@]}; }; f; echo \"outside: ${#seen[@]}\"",
+    "declare -A m=([k]=v); m[k]+=w; echo ${m[k]}; declare -a arr=(1 2); declare -A arr 2>/dev/null; echo status=$?; x=5; declare -i x; echo $x; declare -A e; echo ${#e[@]} \"${e[missing]}\"",
 ];
 
 fn fixture() -> Fixture {

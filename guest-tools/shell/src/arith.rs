@@ -8,6 +8,7 @@
 //! Division by zero is an error, as is a negative exponent.
 
 use crate::interp::Shell;
+use crate::variables::Key;
 use brush_parser::ast::{ArithmeticExpr, ArithmeticTarget, BinaryOperator, UnaryAssignmentOperator, UnaryOperator};
 
 /// How deep a variable's value may be evaluated as an expression in turn
@@ -92,8 +93,8 @@ impl Evaluator<'_> {
         let text = match target {
             ArithmeticTarget::Variable(name) => self.shell.var(name),
             ArithmeticTarget::ArrayElement(name, index) => {
-                let index = self.eval(index)?;
-                self.shell.element(name, index).unwrap_or_default()
+                let key = self.key(name, index)?;
+                self.shell.vars.element(name, &key).unwrap_or_default()
             }
         };
         let text = text.trim();
@@ -113,11 +114,20 @@ impl Evaluator<'_> {
         match target {
             ArithmeticTarget::Variable(name) => self.shell.set_var(name, value.to_string())?,
             ArithmeticTarget::ArrayElement(name, index) => {
-                let index = self.eval(index)?;
-                self.shell.set_element(name, index, value.to_string())?;
+                let key = self.key(name, index)?;
+                self.shell.vars.set_element(name, &key, value.to_string())?;
             }
         }
         Ok(value)
+    }
+
+    /// A subscript: evaluated for an indexed array; for an associative one,
+    /// its text (`count[$word]` has had `$word` expanded already).
+    fn key(&mut self, name: &str, index: &ArithmeticExpr) -> Result<Key, String> {
+        Ok(match self.shell.vars.is_associative(name) {
+            true => Key::Name(index.to_string()),
+            false => Key::Index(self.eval(index)?),
+        })
     }
 }
 

@@ -41,8 +41,8 @@ fn unary(shell: &mut Shell, predicate: &UnaryPredicate, word: &Word) -> Result<b
         UnaryPredicate::FileExistsAndIsSymlink => file_test("-L")?,
         UnaryPredicate::ShellVariableIsSetAndAssigned => match operand.split_once('[') {
             Some((name, index)) => {
-                let index = crate::arith::evaluate(shell, index.trim_end_matches(']'))?;
-                shell.vars.element(name, index).is_some()
+                let key = shell.subscript(name, index.trim_end_matches(']'))?;
+                shell.vars.element(name, &key).is_some()
             }
             None => shell.vars.is_set(&operand),
         },
@@ -104,10 +104,10 @@ fn matches_regex(shell: &mut Shell, text: &str, right: &Word) -> Result<bool, St
     let source = expand::regex(shell, &right.value)?;
     let regex = regex::Regex::new(&source).map_err(|_| format!("{source}: invalid regular expression"))?;
     let Some(captures) = regex.captures(text) else {
-        shell.vars.set_array("BASH_REMATCH", Vec::new());
+        shell.vars.set_list("BASH_REMATCH", Vec::new());
         return Ok(false);
     };
-    let groups = captures.iter().map(|group| (None, group.map_or("", |g| g.as_str()).to_string())).collect();
-    shell.vars.set_array("BASH_REMATCH", groups);
+    let groups = captures.iter().map(|group| group.map_or("", |g| g.as_str()).to_string()).collect();
+    shell.vars.set_list("BASH_REMATCH", groups);
     Ok(true)
 }

@@ -203,9 +203,7 @@ fn list(shell: &Shell, expr: &ParameterExpr) -> Option<Vec<String>> {
             Parameter::NamedWithAllIndices { name, concatenate: false } => Some(shell.vars.elements(name)),
             _ => None,
         },
-        ParameterExpr::MemberKeys { variable_name, concatenate: false } => {
-            Some(shell.vars.indices(variable_name).iter().map(i64::to_string).collect())
-        }
+        ParameterExpr::MemberKeys { variable_name, concatenate: false } => Some(shell.vars.keys(variable_name)),
         _ => None,
     }
 }
@@ -236,8 +234,8 @@ fn parameter(shell: &mut Shell, expr: ParameterExpr) -> Result<String, String> {
                     match &parameter {
                         Parameter::Named(name) => shell.set_var(name, value.clone())?,
                         Parameter::NamedWithIndex { name, index } => {
-                            let index = crate::arith::evaluate(shell, index)?;
-                            shell.set_element(name, index, value.clone())?;
+                            let key = shell.subscript(name, index)?;
+                            shell.vars.set_element(name, &key, value.clone())?;
                         }
                         other => return Err(format!("${other}: cannot assign in this way")),
                     }
@@ -323,9 +321,7 @@ fn parameter(shell: &mut Shell, expr: ParameterExpr) -> Result<String, String> {
         ParameterExpr::LowercaseFirstChar { parameter, indirect, pattern } => {
             change_case(shell, &parameter, indirect, pattern.as_deref(), false, false)
         }
-        ParameterExpr::MemberKeys { variable_name, .. } => {
-            Ok(shell.vars.indices(&variable_name).iter().map(i64::to_string).collect::<Vec<_>>().join(" "))
-        }
+        ParameterExpr::MemberKeys { variable_name, .. } => Ok(shell.vars.keys(&variable_name).join(" ")),
         other => Err(format!("this parameter expansion is not supported: {}", describe(&other))),
     }
 }
@@ -353,8 +349,8 @@ fn lookup(shell: &mut Shell, parameter: &Parameter, indirect: bool) -> Result<Op
     let value = match parameter {
         Parameter::Named(name) => shell.vars.get(name),
         Parameter::NamedWithIndex { name, index } => {
-            let index = crate::arith::evaluate(shell, index)?;
-            shell.vars.element(name, index)
+            let key = shell.subscript(name, index)?;
+            shell.vars.element(name, &key)
         }
         Parameter::NamedWithAllIndices { name, .. } => {
             let values = shell.vars.elements(name);

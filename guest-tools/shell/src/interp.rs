@@ -14,7 +14,7 @@
 use crate::builtins;
 use crate::expand;
 use crate::io::{FileOut, Io, Redirected, Terminal, Writer, buffer, err, null};
-use crate::variables::Variables;
+use crate::variables::{Key, Variables};
 use brush_parser::ast::{
     AndOr, AndOrList, AssignmentName, AssignmentValue, Command, CommandPrefixOrSuffixItem, CompoundList,
     FunctionDefinition, IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline, SimpleCommand,
@@ -184,14 +184,13 @@ impl Shell {
         Ok(())
     }
 
-    /// An element of an array.
-    pub fn element(&self, name: &str, index: i64) -> Option<String> {
-        self.vars.element(name, index)
-    }
-
-    /// Sets an element of an array.
-    pub fn set_element(&mut self, name: &str, index: i64, value: String) -> Result<(), String> {
-        self.vars.set_element(name, index, value)
+    /// The key a subscript names in array `name`: the expanded text for an
+    /// associative array, the arithmetic value for any other.
+    pub fn subscript(&mut self, name: &str, raw: &str) -> Result<Key, String> {
+        match self.vars.is_associative(name) {
+            true => expand::string(self, raw).map(Key::Name),
+            false => crate::arith::evaluate(self, raw).map(Key::Index),
+        }
     }
 
     /// A reference to an unset variable: an error that ends the script
@@ -353,12 +352,12 @@ impl Shell {
             if status != 0 {
                 failed = status;
             }
-            statuses.push((None, status.to_string()));
+            statuses.push(status.to_string());
             if self.exit.is_some() {
                 break;
             }
         }
-        self.vars.set_array("PIPESTATUS", statuses);
+        self.vars.set_list("PIPESTATUS", statuses);
         if self.options.pipefail {
             status = failed;
         }
@@ -441,7 +440,8 @@ impl Shell {
                 Part::Item(CommandPrefixOrSuffixItem::AssignmentWord(assignment, _))
                     if argv.first().is_some_and(|name| DECLARING.contains(&name.as_str())) =>
                 {
-                    self.assignment(&assignment.name, &assignment.value, assignment.append).map(|a| {
+                    let associative = argv[1..].iter().any(|a| a.starts_with('-') && a.contains('A'));
+                    self.assignment(&assignment.name, &assignment.value, assignment.append, associative).map(|a| {
                         argv.push(a.name.clone());
                         declared.push(a);
                     })
@@ -451,9 +451,9 @@ impl Shell {
                 Part::Item(CommandPrefixOrSuffixItem::AssignmentWord(_, word)) if !argv.is_empty() => {
                     expand::fields(self, &word.value).map(|f| argv.extend(f))
                 }
-                Part::Item(CommandPrefixOrSuffixItem::AssignmentWord(assignment, _)) => {
-                    self.assignment(&assignment.name, &assignment.value, assignment.append).map(|a| assignments.push(a))
-                }
+                Part::Item(CommandPrefixOrSuffixItem::AssignmentWord(assignment, _)) => self
+                    .assignment(&assignment.name, &assignment.value, assignment.append, false)
+                    .map(|a| assignments.push(a)),
                 Part::Item(CommandPrefixOrSuffixItem::IoRedirect(redirect)) => {
                     redirects.push(redirect);
                     Ok(())
@@ -515,23 +515,28 @@ impl Shell {
     }
 
     /// Expands an assignment's value (`x=$y`, `a[i]=v`, `a=(x y)`).
+    /// `associative`: the name is being declared an associative array
+    /// (`declare -A a=([k]=v)`), so its subscripts are strings already.
     fn assignment(
         &mut self,
         name: &AssignmentName,
         value: &AssignmentValue,
         append: bool,
+        associative: bool,
     ) -> Result<Assignment, String> {
         let (name, index) = match name {
             AssignmentName::VariableName(name) => (name.clone(), None),
-            AssignmentName::ArrayElementName(name, index) => (name.clone(), Some(crate::arith::evaluate(self, index)?)),
+            AssignmentName::ArrayElementName(name, index) => (name.clone(), Some(self.subscript(name, index)?)),
         };
+        let associative = associative || self.vars.is_associative(&name);
         let value = match value {
             AssignmentValue::Scalar(word) => Assigned::Text(expand::string(self, &word.value)?),
             AssignmentValue::Array(elements) => {
                 let mut values = Vec::new();
                 for (key, word) in elements {
                     let key = match key {
-                        Some(key) => Some(crate::arith::evaluate(self, &key.value)?),
+                        Some(key) if associative => Some(Key::Name(expand::string(self, &key.value)?)),
+                        Some(key) => Some(Key::Index(crate::arith::evaluate(self, &key.value)?)),
                         None => None,
                     };
                     match key {
@@ -558,12 +563,12 @@ impl Shell {
                 let text = if append { self.var(&name) + &text } else { text };
                 self.vars.set(&name, text);
             }
-            (Some(index), Assigned::Text(text)) => {
-                let text = if append { self.vars.element(&name, index).unwrap_or_default() + &text } else { text };
-                self.vars.set_element(&name, index, text)?;
+            (Some(key), Assigned::Text(text)) => {
+                let text = if append { self.vars.element(&name, &key).unwrap_or_default() + &text } else { text };
+                self.vars.set_element(&name, &key, text)?;
             }
-            (None, Assigned::Array(values)) if append => self.vars.append_array(&name, values),
-            (None, Assigned::Array(values)) => self.vars.set_array(&name, values),
+            (None, Assigned::Array(values)) if append => self.vars.append_array(&name, values)?,
+            (None, Assigned::Array(values)) => self.vars.set_array(&name, values)?,
             (Some(_), Assigned::Array(_)) => return Err(format!("{name}: cannot assign list to array member")),
         }
         Ok(())
@@ -747,14 +752,14 @@ pub(crate) struct Saved {
 /// An assignment, expanded.
 struct Assignment {
     name: String,
-    index: Option<i64>,
+    index: Option<Key>,
     value: Assigned,
     append: bool,
 }
 
 enum Assigned {
     Text(String),
-    Array(Vec<(Option<i64>, String)>),
+    Array(Vec<(Option<Key>, String)>),
 }
 
 /// A simple command's parts in the order they are written.

@@ -1,8 +1,9 @@
-//! The shell's variables: strings and indexed arrays, the positional
-//! parameters (`$1`, `$@`), and the scopes `local` opens in a function.
+//! The shell's variables: strings, indexed and associative arrays, the
+//! positional parameters (`$1`, `$@`), and the scopes `local` opens in a
+//! function.
 //!
 //! As in bash, a string variable is also an array of one element (`$x` is
-//! `${x[0]}`), `local` hides a variable until the function returns (the
+//! `${x[0]}`; of an associative array, `${x[0]}` is the key "0"), `local` hides a variable until the function returns (the
 //! functions it calls see the local one: scopes are dynamic), and `unset`
 //! removes the innermost.
 
@@ -12,6 +13,17 @@ use std::collections::BTreeMap;
 enum Value {
     String(String),
     Indexed(BTreeMap<i64, String>),
+    /// `declare -A`. Keys list in sorted order (bash's is its hash order,
+    /// which no script can rely on).
+    Associative(BTreeMap<String, String>),
+}
+
+/// An array subscript: a number for an indexed array, a string for an
+/// associative one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Key {
+    Index(i64),
+    Name(String),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -29,6 +41,7 @@ impl Variables {
         match self.values.get(name)? {
             Value::String(value) => Some(value.clone()),
             Value::Indexed(elements) => elements.get(&0).cloned(),
+            Value::Associative(entries) => entries.get("0").cloned(),
         }
     }
 
@@ -37,6 +50,9 @@ impl Variables {
         match self.values.get_mut(name) {
             Some(Value::Indexed(elements)) => {
                 elements.insert(0, value);
+            }
+            Some(Value::Associative(entries)) => {
+                entries.insert("0".into(), value);
             }
             _ => {
                 self.values.insert(name.to_string(), Value::String(value));
@@ -52,20 +68,57 @@ impl Variables {
         self.values.contains_key(name)
     }
 
-    /// Element `index` (negative: from the end) of an array or string.
-    pub fn element(&self, name: &str, index: i64) -> Option<String> {
-        match self.values.get(name)? {
-            Value::String(value) => (index == 0 || index == -1).then(|| value.clone()),
-            Value::Indexed(elements) => {
-                let index = if index < 0 { elements.keys().next_back()? + 1 + index } else { index };
+    /// Whether `name` is an associative array, whose subscripts are strings.
+    pub fn is_associative(&self, name: &str) -> bool {
+        matches!(self.values.get(name), Some(Value::Associative(_)))
+    }
+
+    /// Makes `name` an associative array (`declare -A`): a string becomes
+    /// its key "0"; an indexed array cannot be turned into one.
+    pub fn make_associative(&mut self, name: &str) -> Result<(), String> {
+        let entries = match self.values.remove(name) {
+            None => BTreeMap::new(),
+            Some(Value::String(text)) => BTreeMap::from([("0".to_string(), text)]),
+            Some(Value::Associative(entries)) => entries,
+            Some(indexed @ Value::Indexed(_)) => {
+                self.values.insert(name.to_string(), indexed);
+                return Err(format!("{name}: cannot convert indexed to associative array"));
+            }
+        };
+        self.values.insert(name.to_string(), Value::Associative(entries));
+        Ok(())
+    }
+
+    /// The element at `key`.
+    pub fn element(&self, name: &str, key: &Key) -> Option<String> {
+        match (self.values.get(name)?, key) {
+            (Value::Associative(entries), Key::Name(key)) => entries.get(key).cloned(),
+            (Value::Associative(entries), Key::Index(index)) => entries.get(&index.to_string()).cloned(),
+            (_, Key::Name(_)) => None,
+            (Value::String(value), Key::Index(index)) => (*index == 0 || *index == -1).then(|| value.clone()),
+            (Value::Indexed(elements), Key::Index(index)) => {
+                let index = if *index < 0 { elements.keys().next_back()? + 1 + index } else { *index };
                 elements.get(&index).cloned()
             }
         }
     }
 
-    /// Sets element `index` (negative: from the end), making the variable
-    /// an array.
-    pub fn set_element(&mut self, name: &str, index: i64, value: String) -> Result<(), String> {
+    /// Sets the element at `key`, making the variable an array.
+    pub fn set_element(&mut self, name: &str, key: &Key, value: String) -> Result<(), String> {
+        if let Some(Value::Associative(entries)) = self.values.get_mut(name) {
+            let key = match key {
+                Key::Name(key) => key.clone(),
+                Key::Index(index) => index.to_string(),
+            };
+            entries.insert(key, value);
+            return Ok(());
+        }
+        let Key::Index(index) = *key else { return Err(format!("{name}: not an associative array")) };
+        self.set_index(name, index, value)
+    }
+
+    /// Sets element `index` (negative: from the end) of an indexed array.
+    fn set_index(&mut self, name: &str, index: i64, value: String) -> Result<(), String> {
         let elements = self.indexed(name);
         let index = if index < 0 {
             let last = elements.keys().next_back().copied().unwrap_or(-1);
@@ -81,13 +134,19 @@ impl Variables {
         Ok(())
     }
 
-    /// Removes element `index`.
-    pub fn remove_element(&mut self, name: &str, index: i64) {
-        match self.values.get_mut(name) {
-            Some(Value::Indexed(elements)) => {
-                elements.remove(&index);
+    /// Removes the element at `key`.
+    pub fn remove_element(&mut self, name: &str, key: &Key) {
+        match (self.values.get_mut(name), key) {
+            (Some(Value::Indexed(elements)), Key::Index(index)) => {
+                elements.remove(index);
             }
-            Some(Value::String(_)) if index == 0 => {
+            (Some(Value::Associative(entries)), Key::Name(key)) => {
+                entries.remove(key);
+            }
+            (Some(Value::Associative(entries)), Key::Index(index)) => {
+                entries.remove(&index.to_string());
+            }
+            (Some(Value::String(_)), Key::Index(0)) => {
                 self.values.remove(name);
             }
             _ => {}
@@ -100,34 +159,70 @@ impl Variables {
             None => Vec::new(),
             Some(Value::String(value)) => vec![value.clone()],
             Some(Value::Indexed(elements)) => elements.values().cloned().collect(),
+            Some(Value::Associative(entries)) => entries.values().cloned().collect(),
         }
     }
 
-    /// Every index in use, in order.
-    pub fn indices(&self, name: &str) -> Vec<i64> {
+    /// Every index or key in use, in order (`${!a[@]}`).
+    pub fn keys(&self, name: &str) -> Vec<String> {
         match self.values.get(name) {
             None => Vec::new(),
-            Some(Value::String(_)) => vec![0],
-            Some(Value::Indexed(elements)) => elements.keys().copied().collect(),
+            Some(Value::String(_)) => vec!["0".into()],
+            Some(Value::Indexed(elements)) => elements.keys().map(i64::to_string).collect(),
+            Some(Value::Associative(entries)) => entries.keys().cloned().collect(),
         }
     }
 
-    /// Replaces a variable with an array of `values` (`a=(x y z)`).
-    pub fn set_array(&mut self, name: &str, values: Vec<(Option<i64>, String)>) {
-        self.values.insert(name.to_string(), Value::Indexed(BTreeMap::new()));
-        self.append_array(name, values);
+    /// Replaces a variable with the indexed array `values` (what `read -a`,
+    /// `mapfile` and the shell's own arrays make).
+    pub fn set_list(&mut self, name: &str, values: Vec<String>) {
+        self.values.insert(name.to_string(), Value::Indexed((0..).zip(values).collect()));
     }
 
-    /// Appends to an array (`a+=(x y)`), each value after the last index
-    /// unless it names its own (`[5]=x`).
-    pub fn append_array(&mut self, name: &str, values: Vec<(Option<i64>, String)>) {
+    /// Replaces a variable with an array of `values` (`a=(x y z)`); an
+    /// associative array stays one.
+    pub fn set_array(&mut self, name: &str, values: Vec<(Option<Key>, String)>) -> Result<(), String> {
+        let emptied = if self.is_associative(name) {
+            Value::Associative(BTreeMap::new())
+        } else {
+            Value::Indexed(BTreeMap::new())
+        };
+        self.values.insert(name.to_string(), emptied);
+        self.append_array(name, values)
+    }
+
+    /// Appends to an array (`a+=(x y)`): to an indexed one each value after
+    /// the last index unless it names its own (`[5]=x`); to an associative
+    /// one `[key]=value` pairs, or (as bash 5.1) keys and values in turn.
+    pub fn append_array(&mut self, name: &str, values: Vec<(Option<Key>, String)>) -> Result<(), String> {
+        if let Some(Value::Associative(entries)) = self.values.get_mut(name) {
+            let mut pending: Option<String> = None;
+            for (key, value) in values {
+                match (key, pending.take()) {
+                    (Some(Key::Name(key)), None) => drop(entries.insert(key, value)),
+                    (Some(Key::Index(index)), None) => drop(entries.insert(index.to_string(), value)),
+                    (None, None) => pending = Some(value),
+                    (None, Some(key)) => drop(entries.insert(key, value)),
+                    (Some(_), Some(_)) => return Err(format!("{name}: a key without a value in the list")),
+                }
+            }
+            if let Some(key) = pending {
+                entries.insert(key, String::new());
+            }
+            return Ok(());
+        }
         let elements = self.indexed(name);
         let mut next = elements.keys().next_back().map_or(0, |last| last + 1);
-        for (index, value) in values {
-            let index = index.unwrap_or(next);
+        for (key, value) in values {
+            let index = match key {
+                None => next,
+                Some(Key::Index(index)) => index,
+                Some(Key::Name(_)) => return Err(format!("{name}: not an associative array")),
+            };
             elements.insert(index, value);
             next = index + 1;
         }
+        Ok(())
     }
 
     /// The variable as an array, converting a string to its first element.
@@ -138,7 +233,7 @@ impl Variables {
         }
         match value {
             Value::Indexed(elements) => elements,
-            Value::String(_) => unreachable!("converted above"),
+            Value::String(_) | Value::Associative(_) => unreachable!("converted above, or never asked of one"),
         }
     }
 
@@ -146,7 +241,7 @@ impl Variables {
     pub fn strings(&self) -> impl Iterator<Item = (&str, &str)> {
         self.values.iter().filter_map(|(name, value)| match value {
             Value::String(text) => Some((name.as_str(), text.as_str())),
-            Value::Indexed(_) => None,
+            Value::Indexed(_) | Value::Associative(_) => None,
         })
     }
 

@@ -114,8 +114,8 @@ pub fn mapfile(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
             continue;
         }
         let newline = if ended && !trim { "\n" } else { "" };
-        lines.push((None, format!("{line}{newline}")));
+        lines.push(format!("{line}{newline}"));
     }
-    shell.vars.set_array(&name, lines);
+    shell.vars.set_list(&name, lines);
     0
 }

@@ -11,17 +11,9 @@ pub fn local(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
         err!(io, "bash: local: can only be used in a function\n");
         return 1;
     }
-    for arg in args.iter().filter(|a| !a.starts_with('-')) {
-        let (name, value) = match arg.split_once('=') {
-            Some((name, value)) => (name, Some(value)),
-            None => (arg.as_str(), None),
-        };
-        shell.vars.make_local(name);
-        if let Some(value) = value {
-            shell.vars.set(name, value.to_string());
-        }
-    }
-    0
+    let (flags, names): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| a.starts_with(['-', '+']));
+    let flags: String = flags.iter().map(|f| &f[1..]).collect();
+    declare_names(shell, "local", &flags, &names, true, io)
 }
 
 /// `return [N]`: leaves the running function with status N (or `$?`).
@@ -235,7 +227,7 @@ pub fn read(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
         }
     }
     match array {
-        Some(array) => shell.vars.set_array(&array, fields.into_iter().map(|f| (None, f)).collect()),
+        Some(array) => shell.vars.set_list(&array, fields),
         None => {
             for (i, name) in names.iter().enumerate() {
                 shell.vars.set(name, fields.get(i).cloned().unwrap_or_default());
@@ -328,28 +320,38 @@ pub fn trap(shell: &mut Shell, args: &[String], _: &Io) -> i32 {
     0
 }
 
-/// `declare`/`typeset [-a] [-i] [-x] [-r] NAME[=value]...`: in a function
-/// the names are local to it, `-x` exports them; values are assigned by the
-/// interpreter. Associative arrays (`-A`) are refused.
+/// `declare`/`typeset [-a] [-A] [-i] [-x] [-r] [-g] NAME[=value]...`: in a
+/// function the names are local to it (unless `-g`), `-a` and `-A` make
+/// indexed and associative arrays, `-x` exports them; values are assigned
+/// by the interpreter afterwards. (`-i` is accepted; values stay strings.)
 pub fn declare(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
     let (flags, names): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| a.starts_with(['-', '+']));
     let flags: String = flags.iter().map(|f| &f[1..]).collect();
-    if flags.contains('A') {
-        err!(io, "bash: declare: -A: associative arrays are not supported in this shell\n");
-        return 2;
-    }
+    let local = shell.vars.in_function() && !flags.contains('g');
+    declare_names(shell, "declare", &flags, &names, local, io)
+}
+
+/// What `declare` and `local` share: each name made local if asked, then
+/// an array of the kind the flags say, then exported.
+fn declare_names(shell: &mut Shell, command: &str, flags: &str, names: &[&String], local: bool, io: &Io) -> i32 {
+    let mut status = 0;
     for name in names {
-        if shell.vars.in_function() && !flags.contains('g') {
+        if local {
             shell.vars.make_local(name);
         }
-        if flags.contains('a') && !shell.vars.is_set(name) {
-            shell.vars.set_array(name, Vec::new());
+        if flags.contains('A') {
+            if let Err(message) = shell.vars.make_associative(name) {
+                err!(io, "bash: {command}: {message}\n");
+                status = 1;
+            }
+        } else if flags.contains('a') && !shell.vars.is_set(name) {
+            shell.vars.set_list(name, Vec::new());
         }
         if flags.contains('x') {
-            shell.exported.insert(name.clone());
+            shell.exported.insert(name.to_string());
         }
     }
-    0
+    status
 }
 
 /// `readonly NAME[=value]...`: the shell assigns and then marks each name

@@ -59,8 +59,8 @@ pub fn unset(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
         if functions {
             shell.functions.remove(name);
         } else if let Some((array, index)) = name.strip_suffix(']').and_then(|n| n.split_once('[')) {
-            match crate::arith::evaluate(shell, index) {
-                Ok(index) => shell.vars.remove_element(array, index),
+            match shell.subscript(array, index) {
+                Ok(key) => shell.vars.remove_element(array, &key),
                 Err(e) => {
                     err!(io, "bash: unset: {e}\n");
                     return 1;
