@@ -186,6 +186,41 @@ async fn nothing_inside_the_jail_reaches_outside() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn traps_laid_in_one_call_catch_nothing_in_the_next() {
+    // The model as the attacker across two calls: the first plants links
+    // out, a FIFO and a delayed thief; between the calls a folder the model
+    // made is swapped for a link to what lies beside the workspace (as
+    // another process on the host might); the second call walks into all of it,
+    // through the shell's own commands and through jailed programs.
+    let fx = Fixture::new();
+    let sandbox = jailed(TEST_LIMITS).await;
+    let grant = fx.read_write();
+    let plant = "sh -c 'ln -s ../outside.txt trap; ln -s / root; mkfifo fifo; mkdir sub; \
+                 (setsid sh -c \"sleep 2; cat ../outside.txt > stolen; cp trap stolen2\" &); echo planted'";
+    assert_eq!(bash(&sandbox, plant, &grant).await.unwrap(), "planted\n");
+    std::fs::remove_dir(fx.ws.join("sub")).unwrap();
+    std::os::unix::fs::symlink(fx.outside.parent().unwrap(), fx.ws.join("sub")).unwrap();
+
+    let builtins = "cat trap; cat root/etc/hostname; cat fifo; cat sub/outside.txt; cd sub; echo status=$?";
+    let output = bash(&sandbox, builtins, &grant).await.unwrap();
+    assert_no_secret(&output);
+    assert!(output.contains("not a regular file") && output.ends_with("status=1\n"), "{output}");
+    assert_eq!(output.matches("Permission denied").count(), 3, "{output}");
+    let programs = "sh -c 'cat trap; cat root/etc/shadow; cat sub/outside.txt; ls sub; cp trap copy; echo status=$?'";
+    let output = bash(&sandbox, programs, &grant).await.unwrap();
+    assert_no_secret(&output);
+    assert!(output.contains("status=1\n"), "{output}");
+    assert_eq!(output.matches("Permission denied").count(), 5, "{output}");
+    assert!(!output.contains("outside.txt\n"), "the jail listed the folder outside: {output}");
+
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!fx.ws.join("stolen").exists() && !fx.ws.join("stolen2").exists(), "the delayed thief ran");
+    assert!(!fx.ws.join("copy").exists() || std::fs::read_to_string(fx.ws.join("copy")).unwrap() != SECRET);
+    fx.assert_outside_untouched();
+    assert_eq!(bash(&sandbox, "sh -c 'echo fine'", &grant).await.unwrap(), "fine\n", "the next call works");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn runaway_processes_end_with_their_call() {
     let fx = Fixture::new();
     let sandbox = jailed(TEST_LIMITS).await;
