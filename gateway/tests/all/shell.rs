@@ -298,6 +298,11 @@ const ORACLE: &[&str] = &[
     "declare -A cfg=([host]=localhost [port]=8080); echo ${cfg[host]}:${cfg[port]}; cfg+=([user]=me); k=port; echo ${cfg[$k]} ${#cfg[@]}; [[ -v cfg[host] ]] && echo has-host; [[ -v cfg[nope] ]] || echo no-nope",
     "f() { local -A seen=(); local x; for x in b a b; do [[ -n ${seen[$x]} ]] && continue; seen[$x]=1; echo first $x; done; echo ${#seen[@]}; }; f; echo \"outside: ${#seen[@]}\"",
     "declare -A m=([k]=v); m[k]+=w; echo ${m[k]}; declare -a arr=(1 2); declare -A arr 2>/dev/null; echo status=$?; x=5; declare -i x; echo $x; declare -A e; echo ${#e[@]} \"${e[missing]}\"",
+    "gzip -k a.txt; ls a.txt*; gzip -dc a.txt.gz; zcat a.txt.gz | wc -l; rm a.txt; gunzip a.txt.gz; cat a.txt; ls",
+    "gzip b.txt; ls; gzip b.txt.gz; echo $?; gunzip -c b.txt.gz; printf 'x\\n' | gzip | gzip -d; gzip -d nums.txt; echo $?; gzip -d < a.txt 2>/dev/null; echo $?",
+    "tar czf x.tgz src notes; tar tzf x.tgz | sort; mkdir out; tar xzf x.tgz -C out; cat out/src/main.rs out/notes/todo.md; tar -tf x.tgz src/main.rs",
+    "tar -cf a.tar a.txt b.txt; tar -xOf a.tar b.txt; mkdir d; tar -x -f a.tar -C d; ls d; tar cf - src | tar tf - | sort; tar --list --file=a.tar; rm a.tar",
+    "mkdir -p deep/x; echo hi > deep/x/f; tar czf d.tgz deep; rm -r deep; tar xzf d.tgz --strip-components=1; ls; cat x/f; tar czf e.tgz --exclude='*.rs' src; tar tzf e.tgz; tar -czvf v.tgz notes",
 ];
 
 fn fixture() -> Fixture {
@@ -435,6 +440,9 @@ async fn the_shell_cannot_leave_the_workspace() {
         "printf -- '--- a.txt\\n+++ a.txt\\n@@ -1 +1 @@\\n-alpha\\n+pwned\\n' | patch -o ../out.txt; cat ../out.txt".into(),
         "printf -- '--- a.txt\\n+++ a.txt\\n@@ -1 +1 @@\\n-nope\\n+pwned\\n' | patch -d .. -p0; patch -i ../outside.txt".into(),
         "ln -s ../outside.txt link; printf -- '--- link\\n+++ link\\n@@ -1 +1 @@\\n-x\\n+pwned\\n' | patch -b".into(),
+        // The archive commands, by name and through a link.
+        format!("gzip -k ../outside.txt; gzip -c {outside}; zcat ../outside.txt; tar czf ../out.tgz a.txt; tar cf - ..; tar cf - {outside}"),
+        "ln -s ../outside.txt link; gzip -c link; tar cf - link | tar xOf -; tar czf x.tgz a.txt; tar xzf x.tgz -C ..".into(),
     ];
     for script in &scripts {
         let result = call("bash", json!({"command": script}), &fx.read_write()).await.unwrap();
@@ -450,6 +458,48 @@ async fn the_shell_cannot_leave_the_workspace() {
             .unwrap();
     assert!(read_only.output.ends_with("status=1\n"), "{}", read_only.output);
     assert!(!fx.ws.join("new.txt").exists() && fx.ws.join("a.txt").exists() && !fx.ws.join("d").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_archive_extracts_only_inside() {
+    // Members that climb out, absolute ones, and the classic pair: a link
+    // to outside, then a member written through it.
+    let fx = fixture();
+    let outside_dir = fx.outside.parent().unwrap().display().to_string();
+    let build = format!(
+        r#"
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w:gz") as t:
+    def add(name, data=b"pwned\n"):
+        info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
+    def link(name, target):
+        info = tarfile.TarInfo(name); info.type = tarfile.SYMTYPE; info.linkname = target; t.addfile(info)
+    add("../pwned.txt")
+    add("/tmp/wasmgate-abs-pwned.txt")
+    link("up", "..")
+    add("up/pwned2.txt")
+    link("far", "{outside_dir}")
+    add("far/pwned3.txt")
+    link("sneaky", "{outside}")
+    add("sneaky")
+    add("fine.txt", b"fine\n")
+"#,
+        outside = fx.outside.display()
+    );
+    let made =
+        std::process::Command::new("python3").args(["-c", &build, fx.ws.join("evil.tgz").to_str().unwrap()]).status();
+    assert!(made.unwrap().success());
+    let result = call("bash", json!({"command": "tar xzvf evil.tgz; echo status=$?; cat fine.txt"}), &fx.read_write())
+        .await
+        .unwrap();
+    assert_no_secret(&result.output);
+    assert!(result.output.contains("status=2\nfine\n"), "{}", result.output);
+    fx.assert_outside_untouched();
+    assert!(!std::path::Path::new("/tmp/wasmgate-abs-pwned.txt").exists());
+    // `sneaky` was a link out: the member replaced the link inside, never
+    // wrote through it.
+    assert_eq!(std::fs::read_to_string(fx.ws.join("sneaky")).unwrap(), "pwned\n");
+    assert!(!fx.ws.join("up/pwned2.txt").exists() || fx.ws.join("up").is_dir());
 }
 
 #[tokio::test(flavor = "multi_thread")]

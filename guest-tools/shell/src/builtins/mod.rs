@@ -6,6 +6,7 @@
 //! tests shows which, by comparing them with the real commands. Options they
 //! do not know are ignored by the simple ones and refused by grep and find.
 
+mod archive;
 mod arguments;
 mod awk;
 mod columns;
@@ -103,6 +104,10 @@ pub fn find(name: &str) -> Option<Builtin> {
         "stat" => metadata::stat,
         "du" => metadata::du,
         "patch" => patch::patch,
+        "gzip" => archive::gzip,
+        "gunzip" => archive::gunzip,
+        "zcat" => archive::zcat,
+        "tar" => archive::tar,
         "date" => time::date,
         "awk" => awk::awk,
         "getopts" => arguments::getopts,
@@ -171,6 +176,11 @@ pub fn read(shell: &Shell, file: &str, io: &Io) -> Result<Vec<u8>, String> {
         _ => {}
     }
     std::fs::read(&path.abs).map_err(|e| format!("{file}: {}", crate::interp::describe(&e)))
+}
+
+/// Writes bytes as they are (a file's contents, an archive) to the output.
+pub fn write_bytes(io: &Io, bytes: &[u8]) {
+    let _ = std::io::Write::write_all(&mut *io.out.borrow_mut(), bytes);
 }
 
 /// Splits `-abc` style flags off the front of `args`; stops at `--` or the

@@ -1,7 +1,7 @@
 //! Built-ins that print or transform text: echo, printf, cat, head, tail,
 //! wc, sort, uniq, cut, tr, seq, tee, basename, dirname.
 
-use super::{flags, inputs, usage};
+use super::{flags, inputs, usage, write_bytes};
 use crate::expand::backslash_escapes;
 use crate::interp::Shell;
 use crate::io::{Io, err, out};
@@ -80,10 +80,6 @@ fn count_option(args: &[String], default: i64) -> Result<(i64, bool, Vec<String>
 
 fn lines(bytes: &[u8]) -> Vec<&[u8]> {
     bytes.split_inclusive(|&b| b == b'\n').collect()
-}
-
-fn write_bytes(io: &Io, bytes: &[u8]) {
-    let _ = std::io::Write::write_all(&mut *io.out.borrow_mut(), bytes);
 }
 
 pub fn head(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
