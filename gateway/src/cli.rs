@@ -524,6 +524,7 @@ fn jail(config: &JailConfig) -> Result<Jail, CliError> {
         memory: config.memory_mib.map(|mib| mib << 20),
         processes: config.processes,
         open_files: config.open_files,
+        egress: config.network.clone(),
     };
     let jail = Jail::new(settings).map_err(|e| setting(e.to_string()))?;
     jail.probe().map_err(|e| setting(e.to_string()))?;

@@ -28,7 +28,11 @@
 //!         "env": { "RUSTUP_HOME": "/root/.rustup" },
 //!         "memory_mib": 4096,            // per process
 //!         "processes": 256,              // at once
-//!         "open_files": 4096             // per process
+//!         "open_files": 4096,            // per process
+//!         "network": {                   // HTTPS out, through a checking proxy
+//!           "allow": ["crates.io", "*.crates.io", "*.npmjs.org", "pypi.org"],
+//!           "ports": [443]               // for entries without their own
+//!         }
 //!       },
 //!       "tools_dir": "./tools"           // more tool components (*.wasm)
 //!     }
@@ -190,6 +194,9 @@ pub struct JailConfig {
     pub processes: Option<u64>,
     /// Files open at once per process.
     pub open_files: Option<u64>,
+    /// Where the host's own jailed programs may connect over HTTPS (no
+    /// network when absent; tenants' programs never).
+    pub network: Option<crate::jail::egress::EgressPolicy>,
 }
 
 /// Provider options carry keys: only the key names are shown.

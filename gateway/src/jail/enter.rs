@@ -14,7 +14,8 @@
 //!    the working folder entered by its handle, the rlimits, Landlock, the
 //!    capability bounding set emptied, seccomp last (it forbids `mount`);
 //! 4. the command replaces the child; the helper waits and exits with its
-//!    status.
+//!    status (and, where the host allows egress, serves the jail's proxy
+//!    meanwhile, see [`super::egress`]).
 //!
 //! Any step that fails ends the helper with status 125 and a message on
 //! stderr, before the command could run.
@@ -54,6 +55,8 @@ fn run(spec: &Spec) -> Result<u8, String> {
     // The working folder's name, read while its handle's mount is still
     // this namespace's (see `enter_working_folder`).
     let cwd = std::fs::read_link(format!("/proc/self/fd/{CWD_FD}")).map_err(|e| format!("the working folder: {e}"))?;
+    // The egress gate stays in the host's network (see `egress`).
+    let gate = spec.egress.as_ref().map(super::egress::open_gate).transpose()?;
     let namespaces = libc::CLONE_NEWUSER
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWNS
@@ -65,6 +68,13 @@ fn run(spec: &Spec) -> Result<u8, String> {
     write_file("/proc/self/setgroups", "deny")?;
     write_file("/proc/self/uid_map", &format!("{uid} {uid} 1"))?;
     write_file("/proc/self/gid_map", &format!("{gid} {gid} 1"))?;
+    let proxy = match gate {
+        Some(gate) => {
+            loopback_up()?;
+            Some((super::egress::listen()?, gate))
+        }
+        None => None,
+    };
     // Pid 1 holds the read end: it closes when the helper is gone.
     let mut alive = [0; 2];
     // SAFETY: a plain syscall filling a two-element array.
@@ -78,20 +88,28 @@ fn run(spec: &Spec) -> Result<u8, String> {
             let message = init(spec, &cwd, alive[0]);
             std::process::exit(failed(&message).into())
         }
-        child => wait(child),
+        child => {
+            if let Some((listener, gate)) = proxy {
+                super::egress::start_forwarder(listener, gate)?;
+            }
+            wait(child)
+        }
     }
 }
 
-/// Waits for pid 1 and returns its status as a shell reports it.
+/// Waits for pid 1 and returns its status as a shell reports it. The
+/// helper's other children are reaped on the way: pid 1 cannot finish
+/// exiting while the egress forwarder, pid 2 of its tree, is an unreaped
+/// zombie.
 fn wait(child: libc::pid_t) -> Result<u8, String> {
     let mut status = 0;
     loop {
-        // SAFETY: waits for this process's own child.
-        let waited = unsafe { libc::waitpid(child, &mut status, 0) };
+        // SAFETY: waits for this process's own children.
+        let waited = unsafe { libc::waitpid(-1, &mut status, 0) };
         if waited == child {
             break;
         }
-        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+        if waited == -1 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
             return Err(format!("waiting: {}", std::io::Error::last_os_error()));
         }
     }

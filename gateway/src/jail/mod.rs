@@ -16,8 +16,10 @@
 //!   read-only, a private temporary folder, and nothing else; signals and
 //!   abstract sockets cannot reach outside the jail;
 //! - **seccomp** ([`syscalls`]): no ptrace, mounts, keyrings, bpf, new
-//!   namespaces, io_uring, or sockets other than TCP/UDP on the jail's own
-//!   loopback;
+//!   namespaces, io_uring, or sockets other than TCP/UDP;
+//! - **network**: the jail's own loopback only, unless the host allows
+//!   egress: then HTTPS to the hosts it lists, through a proxy that checks
+//!   each connection ([`egress`]);
 //! - **rlimits**: CPU time, memory, file size, processes and open files;
 //! - no capabilities, no new privileges, and an environment made of what
 //!   the host and the script set explicitly, never the server's.
@@ -33,6 +35,7 @@
 //! server refuses to start in `jailed` mode rather than run anything
 //! unconfined.
 
+pub mod egress;
 pub mod enter;
 mod filesystem;
 mod syscalls;
@@ -84,6 +87,8 @@ pub struct JailSettings {
     pub processes: Option<u64>,
     /// Files open at once per process.
     pub open_files: Option<u64>,
+    /// Where the host's own jailed calls may connect (none when `None`).
+    pub egress: Option<egress::EgressPolicy>,
 }
 
 /// Why a jail cannot be used.
@@ -127,6 +132,8 @@ pub struct Spec {
     /// Toolchain folders, readable and executable.
     pub toolchains: Vec<PathBuf>,
     pub limits: ProcessLimits,
+    /// Egress through the proxy (see [`egress`]); none when `None`.
+    pub egress: Option<egress::EgressPolicy>,
 }
 
 /// One command to run in a jail.
@@ -143,6 +150,8 @@ pub struct JailedCommand<'a> {
     pub time: Duration,
     /// Bytes one file may grow to.
     pub file_size: u64,
+    /// Whether the caller may use the host's egress policy, if it has one.
+    pub network: bool,
 }
 
 /// Variables a script may not set for a jailed process: the jail's own.
@@ -177,6 +186,7 @@ impl Jail {
             writable: false,
             time: Duration::from_secs(10),
             file_size: 0,
+            network: true,
         };
         let (command, _temp) = self.command(&command)?;
         let output = command.into_std().stdin(Stdio::null()).output()?;
@@ -196,6 +206,15 @@ impl Jail {
             ("TMPDIR".into(), temp.path().display().to_string()),
             ("LANG".into(), "C.UTF-8".into()),
         ];
+        let egress = self.settings.egress.clone().filter(|_| jailed.network);
+        if egress.is_some() {
+            let proxy = format!("http://127.0.0.1:{}", egress::PROXY_PORT);
+            for name in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+                env.push((name.into(), proxy.clone()));
+            }
+            env.push(("NO_PROXY".into(), "localhost,127.0.0.1,::1".into()));
+            env.push(("no_proxy".into(), "localhost,127.0.0.1,::1".into()));
+        }
         env.extend(self.settings.env.iter().cloned());
         env.extend(jailed.env.iter().filter(|(name, _)| !JAIL_VARIABLES.contains(&name.as_str())).cloned());
         let spec = Spec {
@@ -211,6 +230,7 @@ impl Jail {
                 processes: self.settings.processes.unwrap_or(256),
                 open_files: self.settings.open_files.unwrap_or(4096),
             },
+            egress,
         };
         let spec = serde_json::to_string(&spec).map_err(std::io::Error::other)?;
         let mut command = tokio::process::Command::new(&self.settings.helper);

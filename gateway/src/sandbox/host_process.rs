@@ -65,7 +65,9 @@ impl Processes {
     fn for_caller(&self, tenant_allows: Option<bool>) -> Option<Runner> {
         match (self, tenant_allows) {
             (Processes::Off, _) | (_, Some(false)) | (Processes::Trusted, Some(true)) => None,
-            (Processes::Jailed(jail), _) => Some(Runner::Jailed(jail.clone())),
+            // Egress, where the host allows any, is for its own calls: a
+            // tenant's jailed programs stay offline.
+            (Processes::Jailed(jail), tenant) => Some(Runner::Jailed { jail: jail.clone(), network: tenant.is_none() }),
             (Processes::Trusted, None) => Some(Runner::Trusted),
         }
     }
@@ -74,14 +76,19 @@ impl Processes {
 /// How one call's processes run.
 #[derive(Clone)]
 pub(crate) enum Runner {
-    Jailed(Arc<Jail>),
+    /// In the jail; `network`: the host's egress policy applies (see
+    /// [`crate::jail::egress`]).
+    Jailed {
+        jail: Arc<Jail>,
+        network: bool,
+    },
     Trusted,
 }
 
 impl Runner {
     pub(super) fn mode(&self) -> ProcessMode {
         match self {
-            Runner::Jailed(_) => ProcessMode::Jailed,
+            Runner::Jailed { .. } => ProcessMode::Jailed,
             Runner::Trusted => ProcessMode::Trusted,
         }
     }
@@ -147,7 +154,7 @@ async fn run(
     let folder = working_folder(&grant.workspace, cwd)?;
     // A jail's private temporary folder lives until the process has ended.
     let (mut command, _temp) = match &grant.runner {
-        Runner::Jailed(jail) => {
+        Runner::Jailed { jail, network } => {
             let time = grant.deadline.saturating_duration_since(Instant::now());
             let jailed = JailedCommand {
                 argv,
@@ -157,6 +164,7 @@ async fn run(
                 writable: grant.writable,
                 time,
                 file_size: grant.file_size,
+                network: *network,
             };
             let (command, temp) = jail.command(&jailed).map_err(|e| ProcessError::Failed(e.to_string()))?;
             (command, Some(temp))
@@ -194,7 +202,7 @@ async fn run(
         128 + status.signal().unwrap_or(9)
     });
     let stderr = finish(stderr).await;
-    if matches!(grant.runner, Runner::Jailed(_)) && code == JAIL_FAILED && stderr.starts_with(b"wasmgate jail:") {
+    if matches!(grant.runner, Runner::Jailed { .. }) && code == JAIL_FAILED && stderr.starts_with(b"wasmgate jail:") {
         return Err(ProcessError::Failed(String::from_utf8_lossy(&stderr).trim().to_string()));
     }
     Ok(ProcessOutput { status: code, stdout: finish(stdout).await, stderr })
@@ -313,7 +321,7 @@ mod tests {
         let jailed = Processes::Jailed(jail);
         let runs = |processes: &Processes, tenant| match processes.for_caller(tenant) {
             None => "none",
-            Some(Runner::Jailed(_)) => "jailed",
+            Some(Runner::Jailed { .. }) => "jailed",
             Some(Runner::Trusted) => "trusted",
         };
         // (no tenant, a tenant allowed processes, a tenant not allowed them)
@@ -326,5 +334,16 @@ mod tests {
             let got = [runs(&processes, None), runs(&processes, Some(true)), runs(&processes, Some(false))];
             assert_eq!(got, expected, "{:?}", processes.mode());
         }
+    }
+
+    #[test]
+    fn only_the_hosts_own_calls_get_egress() {
+        let jailed = Processes::Jailed(Arc::new(Jail::new(Default::default()).unwrap()));
+        let network = |tenant| match jailed.for_caller(tenant) {
+            Some(Runner::Jailed { network, .. }) => network,
+            _ => panic!("jailed"),
+        };
+        assert!(network(None));
+        assert!(!network(Some(true)), "a tenant's programs stay offline");
     }
 }

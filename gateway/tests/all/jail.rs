@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use wasmgate::jail::egress::EgressPolicy;
 use wasmgate::jail::{Jail, JailSettings};
 use wasmgate::sandbox::{CallError, CompileCache, Limits, Processes, Sandbox};
 
@@ -36,6 +37,10 @@ fn settings() -> JailSettings {
         ..JailSettings::default()
     }
 }
+
+/// Limits for tests that time nothing: a loaded machine (the project test
+/// compiling beside them) must not turn a slow start into a timeout.
+const UNHURRIED: Limits = Limits { deadline: Duration::from_secs(20), ..TEST_LIMITS };
 
 async fn jailed(limits: Limits) -> Sandbox {
     let jail = Jail::new(settings()).unwrap();
@@ -152,7 +157,7 @@ async fn nothing_inside_the_jail_reaches_outside() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let sandbox = jailed(TEST_LIMITS).await;
+    let sandbox = jailed(UNHURRIED).await;
     let grant = fx.read_write();
     let mut outputs = Vec::new();
     for script in escapes(&fx, &home_secret, port) {
@@ -193,7 +198,7 @@ async fn traps_laid_in_one_call_catch_nothing_in_the_next() {
     // another process on the host might); the second call walks into all of it,
     // through the shell's own commands and through jailed programs.
     let fx = Fixture::new();
-    let sandbox = jailed(TEST_LIMITS).await;
+    let sandbox = jailed(UNHURRIED).await;
     let grant = fx.read_write();
     let plant = "sh -c 'ln -s ../outside.txt trap; ln -s / root; mkfifo fifo; mkdir sub; \
                  (setsid sh -c \"sleep 2; cat ../outside.txt > stolen; cp trap stolen2\" &); echo planted'";
@@ -218,6 +223,80 @@ async fn traps_laid_in_one_call_catch_nothing_in_the_next() {
     assert!(!fx.ws.join("copy").exists() || std::fs::read_to_string(fx.ws.join("copy")).unwrap() != SECRET);
     fx.assert_outside_untouched();
     assert_eq!(bash(&sandbox, "sh -c 'echo fine'", &grant).await.unwrap(), "fine\n", "the next call works");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn egress_goes_only_where_the_host_allows_and_only_through_its_proxy() {
+    // An echo server on the host's loopback, which the policy names.
+    let echo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = echo.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in echo.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = stream.try_clone().unwrap();
+                let _ = std::io::copy(&mut reader, &mut &stream);
+            });
+        }
+    });
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_port = other.local_addr().unwrap().port();
+    let policy = EgressPolicy { allow: vec![format!("127.0.0.1:{port}"), "*.example.invalid".into()], ports: vec![] };
+    let jail = Jail::new(JailSettings { egress: Some(policy), ..settings() }).unwrap();
+    let sandbox = Sandbox::builder()
+        .limits(UNHURRIED)
+        .cache(CompileCache::at(cache_dir()))
+        .processes(Processes::Jailed(Arc::new(jail)))
+        .build()
+        .await
+        .unwrap();
+    let fx = Fixture::new();
+    // Asks the jail's proxy (as `HTTPS_PROXY` names it) for `argv[1]`, prints
+    // the status line and body, then, through an open tunnel, an echo.
+    fx.file(
+        "probe.py",
+        r#"import os, socket, sys
+port = int(os.environ["HTTPS_PROXY"].rsplit(":", 1)[1])
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(sys.argv[1].encode() + b"\r\n\r\n")
+reply = b""
+while b"\r\n\r\n" not in reply or b" 200 " not in reply.split(b"\r\n")[0]:
+    chunk = s.recv(1000)
+    if not chunk:
+        break
+    reply += chunk
+head, _, body = reply.partition(b"\r\n\r\n")
+print(head.split(b"\r\n")[0].decode(), body.decode().strip())
+if b" 200 " in head:
+    s.sendall(b"ping")
+    print(s.recv(10).decode())
+"#,
+    );
+    let ask = |request: String| format!("python3 probe.py '{request}'");
+    let grant = fx.read_write();
+    let allowed = bash(&sandbox, &ask(format!("CONNECT 127.0.0.1:{port} HTTP/1.1")), &grant).await.unwrap();
+    assert_eq!(allowed, "HTTP/1.1 200 Connection established \nping\n", "{allowed}");
+    for (target, why) in [
+        (format!("127.0.0.1:{other_port}"), "not in the host's allow list"),
+        (format!("localhost:{port}"), "not in the host's allow list"),
+        ("10.0.0.1:443".into(), "not in the host's allow list"),
+        ("www.example.invalid:443".into(), "does not resolve"),
+    ] {
+        let refused = bash(&sandbox, &ask(format!("CONNECT {target} HTTP/1.1")), &grant).await.unwrap();
+        assert!(
+            refused.starts_with("HTTP/1.1 403 Forbidden wasmgate: ") && refused.contains(why),
+            "{target}: {refused}"
+        );
+        assert_eq!(refused.lines().count(), 1, "no tunnel: {refused}");
+    }
+    let plain = bash(&sandbox, &ask(format!("GET http://127.0.0.1:{port}/ HTTP/1.1")), &grant).await.unwrap();
+    assert!(plain.starts_with("HTTP/1.1 405"), "plain HTTP is not proxied: {plain}");
+    // Around the proxy, the host's loopback is still another network.
+    let direct = format!(
+        "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)\" 2>&1 | tail -1"
+    );
+    let direct = bash(&sandbox, &direct, &grant).await.unwrap();
+    assert!(direct.contains("ConnectionRefusedError"), "{direct}");
+    assert!(other.set_nonblocking(true).is_ok() && other.accept().is_err(), "the unlisted port was reached");
 }
 
 #[tokio::test(flavor = "multi_thread")]

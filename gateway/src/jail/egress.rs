@@ -1,0 +1,346 @@
+//! Egress for jailed processes: HTTPS out through a proxy that applies
+//! the host's rules, where the host allows any (config `jail.network`).
+//!
+//! The jail's network namespace holds nothing but its own loopback, so a
+//! jailed program reaches nothing by itself. With egress allowed:
+//!
+//! - before leaving the host's network, the helper forks a **gate**, which
+//!   stays there, joined to the helper by a socket pair;
+//! - inside, the helper listens on the jail's loopback ([`PROXY_PORT`]) as
+//!   an HTTP `CONNECT` proxy; the jail's `HTTPS_PROXY` (and its spellings)
+//!   names it, which cargo, npm, pip, git and curl all honour;
+//! - each connection it accepts goes, with the `host:port` asked for, to
+//!   the gate (the socket itself, passed as `SCM_RIGHTS`). The gate checks
+//!   the name against the allow list, resolves it, refuses loopback,
+//!   private, link-local and the other special ranges unless the entry
+//!   names that very host, connects to an address it checked (a second DNS
+//!   answer cannot change it) and relays the bytes. A refusal is a `403`
+//!   that says why.
+//!
+//! Only `CONNECT` passes, so what leaves the jail is TLS the program itself
+//! checks; plain `http://` through the proxy answers `405`.
+
+use serde::{Deserialize, Serialize};
+use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+/// Where the proxy listens, on the jail's own loopback.
+pub const PROXY_PORT: u16 = 3128;
+/// How long a client may take to say where it goes, and a connection to open.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+/// The longest request head the proxy reads.
+const MAX_HEAD: usize = 8192;
+
+/// Where jailed processes may connect: the `"jail.network"` config key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressPolicy {
+    /// `crates.io`, `*.npmjs.org` (any name under it), `host:port`, or `*`
+    /// for any host on the public internet.
+    pub allow: Vec<String>,
+    /// The ports an entry without one allows (443 when empty).
+    #[serde(default)]
+    pub ports: Vec<u16>,
+}
+
+impl EgressPolicy {
+    /// Whether an entry allows `host:port`: `Some(true)` where the entry
+    /// names the host itself (which may then be a private address).
+    fn entry_for(&self, host: &str, port: u16) -> Option<bool> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let default_ports = if self.ports.is_empty() { vec![443] } else { self.ports.clone() };
+        self.allow.iter().find_map(|entry| {
+            let entry = entry.to_ascii_lowercase();
+            let (pattern, entry_port) = split_port(&entry)?;
+            if !entry_port.map_or(default_ports.contains(&port), |p| p == port) {
+                return None;
+            }
+            match pattern.strip_prefix("*.") {
+                _ if pattern == "*" => Some(false),
+                Some(domain) => host.ends_with(&format!(".{domain}")).then_some(false),
+                None => (pattern.trim_matches(['[', ']']) == host).then_some(true),
+            }
+        })
+    }
+
+    /// The addresses `host:port` may be reached at, or why it may not.
+    pub fn check(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+        let named =
+            self.entry_for(host, port).ok_or_else(|| format!("{host}:{port} is not in the host's allow list"))?;
+        let addresses: Vec<SocketAddr> =
+            (host, port).to_socket_addrs().map_err(|e| format!("{host} does not resolve: {e}"))?.collect();
+        if let Some(special) = addresses.iter().find(|a| is_special(a.ip())).filter(|_| !named) {
+            return Err(format!(
+                "{host} resolves to {}, a loopback, private or reserved address: only an entry naming {host} itself allows that",
+                special.ip()
+            ));
+        }
+        if addresses.is_empty() {
+            return Err(format!("{host} has no address"));
+        }
+        Ok(addresses)
+    }
+}
+
+/// An allow-list entry's host pattern and port (`None`: the default ports).
+fn split_port(entry: &str) -> Option<(&str, Option<u16>)> {
+    match entry.rsplit_once(':') {
+        // `[::1]:8080`, `host:443`; a bare IPv6 address has colons but no port.
+        Some((host, port)) if !host.contains(':') || host.ends_with(']') => Some((host, Some(port.parse().ok()?))),
+        _ => Some((entry, None)),
+    }
+}
+
+/// Whether `ip` is anything but a public unicast address.
+fn is_special(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_special(IpAddr::V4(v4));
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || (first == 0x2001 && v6.segments()[1] == 0x0db8)
+                || (first == 0x0064 && v6.segments()[1] == 0xff9b)
+                || first == 0
+        }
+    }
+}
+
+/// In the helper, before it leaves the host's network: forks the gate and
+/// returns the helper's end of the pair.
+pub(super) fn open_gate(policy: &EgressPolicy) -> Result<OwnedFd, String> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
+    let (helper, gate) = socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)
+        .map_err(|e| format!("a socket pair: {e}"))?;
+    // SAFETY: the helper has one thread here, so the child may do anything.
+    match unsafe { libc::fork() } {
+        -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
+        0 => {
+            drop(helper);
+            // SAFETY: a plain prctl on this process: end with the helper.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            serve_gate(&gate, policy);
+            std::process::exit(0)
+        }
+        _ => Ok(helper),
+    }
+}
+
+/// The gate: takes connections from the helper until it is gone.
+fn serve_gate(helper: &OwnedFd, policy: &EgressPolicy) {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
+    loop {
+        let mut target = [0u8; 512];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let received = match recvmsg(helper, &mut [IoSliceMut::new(&mut target)], &mut control, RecvFlags::CMSG_CLOEXEC)
+        {
+            Ok(received) if received.bytes > 0 => received,
+            Ok(_) => return,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return,
+        };
+        let target = String::from_utf8_lossy(&target[..received.bytes]).into_owned();
+        let client = control.drain().find_map(|message| match message {
+            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+            _ => None,
+        });
+        if let Some(client) = client {
+            let policy = policy.clone();
+            std::thread::spawn(move || connect(&policy, &target, TcpStream::from(client)));
+        }
+    }
+}
+
+/// Opens `target` for `client` if the policy allows it, and relays.
+fn connect(policy: &EgressPolicy, target: &str, mut client: TcpStream) {
+    let opened = parse_target(target).and_then(|(host, port)| {
+        let addresses = policy.check(&host, port)?;
+        let mut last = String::new();
+        for address in addresses {
+            match TcpStream::connect_timeout(&address, HANDSHAKE) {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = format!("{host}:{port}: {e}"),
+            }
+        }
+        Err(last)
+    });
+    match opened {
+        Ok(upstream) => {
+            if client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").is_ok() {
+                relay(client, upstream);
+            }
+        }
+        Err(why) => refuse(&mut client, "403 Forbidden", &why),
+    }
+}
+
+/// `host:port` or `[v6]:port`.
+fn parse_target(target: &str) -> Result<(String, u16), String> {
+    let (host, port) = target.rsplit_once(':').ok_or_else(|| format!("{target}: no port"))?;
+    let port = port.parse().map_err(|_| format!("{target}: not a port"))?;
+    Ok((host.trim_matches(['[', ']']).to_string(), port))
+}
+
+/// Copies bytes both ways until either side closes.
+fn relay(client: TcpStream, upstream: TcpStream) {
+    let (Ok(mut client_back), Ok(mut upstream_back)) = (client.try_clone(), upstream.try_clone()) else { return };
+    let (mut client, mut upstream) = (client, upstream);
+    let out = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut client, &mut upstream);
+        let _ = upstream.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut upstream_back, &mut client_back);
+    let _ = client_back.shutdown(std::net::Shutdown::Write);
+    let _ = out.join();
+}
+
+fn refuse(client: &mut TcpStream, status: &str, why: &str) {
+    let body = format!("wasmgate: {why}\n");
+    let reply = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = client.write_all(reply.as_bytes());
+}
+
+/// In the helper, inside the jail's network: the proxy's listener.
+pub(super) fn listen() -> Result<TcpListener, String> {
+    TcpListener::bind(("127.0.0.1", PROXY_PORT)).map_err(|e| format!("the egress proxy's port: {e}"))
+}
+
+/// In the helper, once pid 1 runs: forks the forwarder, which accepts the
+/// jail's connections and hands each, with where it asks to go, to the
+/// gate. (A process, not a thread: after `unshare(CLONE_NEWPID)` the
+/// helper cannot start threads. The forwarder is pid 2 of the jail's tree,
+/// so it ends with it; it is not dumpable, and Landlock keeps the jailed
+/// programs from tracing it.)
+pub(super) fn start_forwarder(listener: TcpListener, gate: OwnedFd) -> Result<(), String> {
+    // SAFETY: the helper has one thread, so the child may do anything.
+    match unsafe { libc::fork() } {
+        -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
+        0 => {
+            // SAFETY: plain prctls on this process.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::prctl(libc::PR_SET_DUMPABLE, 0);
+            }
+            forward(listener, gate);
+            std::process::exit(0)
+        }
+        _ => {
+            drop((listener, gate));
+            Ok(())
+        }
+    }
+}
+
+fn forward(listener: TcpListener, gate: OwnedFd) {
+    let gate = std::sync::Arc::new(gate);
+    for client in listener.incoming().flatten() {
+        let gate = gate.clone();
+        std::thread::spawn(move || {
+            let mut client = client;
+            match read_connect(&mut client) {
+                Ok(target) => {
+                    let _ = send(&gate, &target, &client);
+                }
+                Err((status, why)) => refuse(&mut client, status, &why),
+            }
+        });
+    }
+}
+
+/// Reads a request head and returns a `CONNECT`'s target.
+fn read_connect(client: &mut TcpStream) -> Result<String, (&'static str, String)> {
+    let _ = client.set_read_timeout(Some(HANDSHAKE));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && !head.ends_with(b"\n\n") {
+        match client.read(&mut byte) {
+            Ok(1) if head.len() < MAX_HEAD => head.push(byte[0]),
+            _ => return Err(("400 Bad Request", "an incomplete or oversized request".into())),
+        }
+    }
+    let _ = client.set_read_timeout(None);
+    let head = String::from_utf8_lossy(&head);
+    let mut words = head.lines().next().unwrap_or_default().split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("CONNECT"), Some(target)) if target.len() < 300 => Ok(target.to_string()),
+        _ => Err(("405 Method Not Allowed", "only HTTPS (CONNECT) goes through this proxy".into())),
+    }
+}
+
+/// Passes `client` and its target to the gate.
+fn send(gate: &OwnedFd, target: &str, client: &TcpStream) -> rustix::io::Result<usize> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
+    let fds = [client.as_fd()];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    control.push(SendAncillaryMessage::ScmRights(&fds));
+    sendmsg(gate, &[IoSlice::new(target.as_bytes())], &mut control, SendFlags::empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(allow: &[&str]) -> EgressPolicy {
+        EgressPolicy { allow: allow.iter().map(|s| s.to_string()).collect(), ports: Vec::new() }
+    }
+
+    #[test]
+    fn entries_match_names_wildcards_and_ports() {
+        let p = policy(&["crates.io", "*.npmjs.org", "127.0.0.1:8080", "[::1]:9000"]);
+        assert_eq!(p.entry_for("crates.io", 443), Some(true));
+        assert_eq!(p.entry_for("CRATES.IO.", 443), Some(true));
+        assert_eq!(p.entry_for("crates.io", 80), None, "only 443 by default");
+        assert_eq!(p.entry_for("registry.npmjs.org", 443), Some(false));
+        assert_eq!(p.entry_for("npmjs.org.evil.com", 443), None);
+        assert_eq!(p.entry_for("evilnpmjs.org", 443), None);
+        assert_eq!(p.entry_for("127.0.0.1", 8080), Some(true));
+        assert_eq!(p.entry_for("127.0.0.1", 443), None);
+        assert_eq!(p.entry_for("::1", 9000), Some(true));
+        assert_eq!(policy(&["*"]).entry_for("example.com", 443), Some(false));
+    }
+
+    #[test]
+    fn special_addresses_need_an_entry_naming_the_host() {
+        for address in
+            ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0"]
+        {
+            let error = policy(&["*"]).check(address, 443).unwrap_err();
+            assert!(error.contains("loopback, private or reserved"), "{address}: {error}");
+        }
+        for address in ["::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "64:ff9b::7f00:1"] {
+            assert!(policy(&["*"]).check(address, 443).is_err(), "{address}");
+        }
+        assert_eq!(policy(&["localhost"]).check("localhost", 443).map(|a| a.is_empty()), Ok(false));
+        assert!(policy(&["*"]).check("localhost", 443).is_err(), "a name resolving to loopback");
+        assert!(policy(&[]).check("1.1.1.1", 443).unwrap_err().contains("not in the host's allow list"));
+        assert!(!is_special("1.1.1.1".parse().unwrap()) && !is_special("2606:4700::1111".parse().unwrap()));
+    }
+}
