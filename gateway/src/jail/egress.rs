@@ -33,6 +33,34 @@ pub const PROXY_PORT: u16 = 3128;
 const HANDSHAKE: Duration = Duration::from_secs(10);
 /// The longest request head the proxy reads.
 const MAX_HEAD: usize = 8192;
+/// Connections a jail may have open through the proxy at once: each holds
+/// threads outside the jail's process limit.
+const MAX_TUNNELS: usize = 64;
+
+/// Counts open connections against [`MAX_TUNNELS`]; a slot is given back
+/// when dropped.
+#[derive(Clone, Default)]
+struct Slots(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+struct Slot(Slots);
+
+impl Slots {
+    fn take(&self) -> Option<Slot> {
+        use std::sync::atomic::Ordering;
+        let taken = self.0.fetch_add(1, Ordering::AcqRel);
+        if taken >= MAX_TUNNELS {
+            self.0.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Slot(self.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
 
 /// Where jailed processes may connect: the `"jail.network"` config key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +180,7 @@ pub(super) fn open_gate(policy: &EgressPolicy) -> Result<OwnedFd, String> {
 /// The gate: takes connections from the helper until it is gone.
 fn serve_gate(helper: &OwnedFd, policy: &EgressPolicy) {
     use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
+    let slots = Slots::default();
     loop {
         let mut target = [0u8; 512];
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
@@ -168,10 +197,16 @@ fn serve_gate(helper: &OwnedFd, policy: &EgressPolicy) {
             RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
             _ => None,
         });
-        if let Some(client) = client {
-            let policy = policy.clone();
-            std::thread::spawn(move || connect(&policy, &target, TcpStream::from(client)));
-        }
+        let Some(client) = client.map(TcpStream::from) else { continue };
+        let Some(slot) = slots.take() else {
+            refuse(&client, "429 Too Many Requests", &format!("more than {MAX_TUNNELS} connections at once"));
+            continue;
+        };
+        let policy = policy.clone();
+        std::thread::spawn(move || {
+            connect(&policy, &target, client);
+            drop(slot);
+        });
     }
 }
 
@@ -218,7 +253,7 @@ fn relay(client: TcpStream, upstream: TcpStream) {
     let _ = out.join();
 }
 
-fn refuse(client: &mut TcpStream, status: &str, why: &str) {
+fn refuse(mut client: impl Write, status: &str, why: &str) {
     let body = format!("wasmgate: {why}\n");
     let reply = format!(
         "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -260,16 +295,21 @@ pub(super) fn start_forwarder(listener: TcpListener, gate: OwnedFd) -> Result<()
 
 fn forward(listener: TcpListener, gate: OwnedFd) {
     let gate = std::sync::Arc::new(gate);
-    for client in listener.incoming().flatten() {
+    let slots = Slots::default();
+    for mut client in listener.incoming().flatten() {
+        let Some(slot) = slots.take() else {
+            refuse(&mut client, "429 Too Many Requests", &format!("more than {MAX_TUNNELS} requests at once"));
+            continue;
+        };
         let gate = gate.clone();
         std::thread::spawn(move || {
-            let mut client = client;
             match read_connect(&mut client) {
                 Ok(target) => {
                     let _ = send(&gate, &target, &client);
                 }
                 Err((status, why)) => refuse(&mut client, status, &why),
             }
+            drop(slot);
         });
     }
 }

@@ -290,6 +290,23 @@ if b" 200 " in head:
     }
     let plain = bash(&sandbox, &ask(format!("GET http://127.0.0.1:{port}/ HTTP/1.1")), &grant).await.unwrap();
     assert!(plain.starts_with("HTTP/1.1 405"), "plain HTTP is not proxied: {plain}");
+    // Tunnels held open hold threads outside the jail's process limit: a
+    // jail gets 64 at once.
+    fx.file(
+        "hoard.py",
+        r#"import os, socket, sys
+port = int(os.environ["HTTPS_PROXY"].rsplit(":", 1)[1])
+held, statuses = [], []
+for _ in range(70):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(("CONNECT 127.0.0.1:%s HTTP/1.1\r\n\r\n" % sys.argv[1]).encode())
+    statuses.append(s.recv(100).split(b" ")[1].decode())
+    held.append(s)
+print(statuses.count("200"), statuses.count("429"))
+"#,
+    );
+    let hoard = bash(&sandbox, &format!("python3 hoard.py {port}"), &grant).await.unwrap();
+    assert_eq!(hoard, "64 6\n", "{hoard}");
     // Around the proxy, the host's loopback is still another network.
     let direct = format!(
         "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)\" 2>&1 | tail -1"
