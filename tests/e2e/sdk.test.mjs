@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
+import { createOpencodeClient as createV1Client } from "@opencode-ai/sdk";
 import { fixture, startWasmgate, eventually, config } from "./lib/harness.mjs";
 import { startModel } from "./lib/model.mjs";
 
@@ -198,6 +199,25 @@ test("a tool call runs in the sandbox, and an ask rule waits for the SDK's reply
   const listed = (await client.permission.list({}, { throwOnError: true })).data;
   assert.equal(listed[0].id, asked.properties.id);
   await client.permission.reply({ requestID: asked.properties.id, reply: "reject" }, { throwOnError: true });
+  await finished;
+  assert.ok(seen.some((e) => e.type === "permission.replied" && e.properties.reply === "reject"));
+  assert.ok(readFileSync(join(dir, "README.md")), "the rejected command did not run");
+});
+
+test("the v1 export answers a permission through its own route", async () => {
+  // The SDK's default export knows only `POST /session/{id}/permissions/{id}`.
+  const v1 = createV1Client({ baseUrl: server.url, directory: dir });
+  const session = (await v1.session.create({ body: {}, throwOnError: true })).data;
+  const { seen, finished } = await listen(idleOf(session.id));
+  const text = "USE_TOOL rm README.md";
+  await v1.session.promptAsync({ path: { id: session.id }, body: { parts: [{ type: "text", text }] }, throwOnError: true });
+  const asked = await eventually(() => seen.find((e) => e.type === "permission.asked" && e.properties.sessionID === session.id), 20_000, "permission.asked");
+  const answered = await v1.postSessionIdPermissionsPermissionId({
+    path: { id: session.id, permissionID: asked.properties.id },
+    body: { response: "reject" },
+    throwOnError: true,
+  });
+  assert.equal(answered.data, true);
   await finished;
   assert.ok(seen.some((e) => e.type === "permission.replied" && e.properties.reply === "reject"));
   assert.ok(readFileSync(join(dir, "README.md")), "the rejected command did not run");

@@ -126,6 +126,13 @@ impl Permissions {
     }
 
     /// Applies a client's reply to request `id`.
+    /// The session a pending request belongs to, where `tenant` may see it.
+    pub fn session_of(&self, tenant: Option<&str>, id: &str) -> Option<String> {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let request = pending.get(id).filter(|p| p.scope.tenant().map(String::as_str) == tenant)?;
+        Some(request.ask.session_id.clone())
+    }
+
     pub fn reply(
         &self,
         bus: &Bus,

@@ -39,7 +39,10 @@ pub fn routes() -> Router<Arc<App>> {
 
 /// The permission requests of running calls, and the replies to them.
 pub fn permission_routes() -> Router<Arc<App>> {
-    Router::new().route("/permission", get(permissions)).route("/permission/{requestID}/reply", post(reply_permission))
+    Router::new()
+        .route("/permission", get(permissions))
+        .route("/permission/{requestID}/reply", post(reply_permission))
+        .route("/session/{sessionID}/permissions/{permissionID}", post(respond_permission))
 }
 
 #[derive(Deserialize)]
@@ -235,6 +238,42 @@ async fn permissions(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Jso
     Json(app.assistant.permissions.list(tenant.name()))
 }
 
+fn parse_reply(reply: &str, field: &str) -> ApiResult<Reply> {
+    match reply {
+        "once" => Ok(Reply::Once),
+        "always" => Ok(Reply::Always),
+        "reject" => Ok(Reply::Reject),
+        _ => Err(ApiError::bad(Field::Payload, format!("{field} must be \"once\", \"always\" or \"reject\""))),
+    }
+}
+
+/// The v1 SDK's answer: `{response}` for one session's request. The
+/// reference marks the route deprecated, but the SDK's default export
+/// answers permissions through it alone.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PermissionResponse {
+    response: String,
+}
+
+async fn respond_permission(
+    State(app): State<Arc<App>>,
+    Caller(tenant): Caller,
+    Path((session, id)): Path<(String, String)>,
+    JsonBody(request): JsonBody<PermissionResponse>,
+) -> ApiResult<Json<bool>> {
+    checked(Prefix::Session, &session)?;
+    checked(Prefix::Permission, &id)?;
+    let reply = parse_reply(&request.response, "response")?;
+    let permissions = &app.assistant.permissions;
+    // A request of another session is not found, exactly as a missing one.
+    if permissions.session_of(tenant.name(), &id).as_deref() != Some(session.as_str()) {
+        return Err(ApiError::NotFound(format!("Permission request not found: {id}")));
+    }
+    permissions.reply(&app.bus, tenant.name(), &id, reply, None).map_err(|e| ApiError::NotFound(e.to_string()))?;
+    Ok(Json(true))
+}
+
 #[derive(Deserialize)]
 struct PermissionReply {
     reply: String,
@@ -248,12 +287,7 @@ async fn reply_permission(
     JsonBody(request): JsonBody<PermissionReply>,
 ) -> ApiResult<Json<bool>> {
     checked(Prefix::Permission, &id)?;
-    let reply = match request.reply.as_str() {
-        "once" => Reply::Once,
-        "always" => Reply::Always,
-        "reject" => Reply::Reject,
-        _ => return Err(ApiError::bad(Field::Payload, "reply must be \"once\", \"always\" or \"reject\"")),
-    };
+    let reply = parse_reply(&request.reply, "reply")?;
     let message = request.message.filter(|m| !m.trim().is_empty());
     app.assistant
         .permissions

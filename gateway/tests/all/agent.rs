@@ -377,6 +377,42 @@ async fn ask_waits_for_a_reply_and_always_covers_the_same_command_later() {
 }
 
 #[tokio::test]
+async fn the_v1_route_answers_a_permission_of_its_own_session_only() {
+    // `POST /session/{id}/permissions/{id}` `{response}`: the route the
+    // SDK's default (v1) export answers through.
+    let fixture = Fixture::new();
+    let model = ScriptedModel::start(vec![
+        Reply::Stream(vec![Chunk::Call("call_1", "bash", json!({ "command": "echo one" }))]),
+        says("Done."),
+    ])
+    .await;
+    let server =
+        Arc::new(TestServer::configured(&fixture.ws, &config(&model, json!({ "permission": { "bash": "ask" } }))));
+    let events = server.events().await;
+    let (id, other) = (server.session().await, server.session().await);
+    let running = prompt_in_background(&server, &id, prompt_body("run it"));
+    let request = asked(&events, 1).await;
+    let request_id = request["properties"]["id"].as_str().unwrap();
+    let respond = |session: &str| format!("/session/{session}/permissions/{request_id}");
+    let (status, _) = server.post(&respond(&other), r#"{"response":"once"}"#).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another session's route does not answer it");
+    let (status, body) = server.post(&respond(&id), r#"{"response":"maybe"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = server.post(&respond(&id), r#"{"reply":"once"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the v2 body is not the v1 one: {body}");
+    assert_eq!(server.get("/permission").await.1[0]["id"], request_id, "still pending after the bad answers");
+    let (status, answer) = server.post(&respond(&id), r#"{"response":"once"}"#).await;
+    assert_eq!((status, answer), (StatusCode::OK, json!(true)));
+    let (status, reply) = running.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(text_of(&reply), "Done.");
+    let replied = events.wait_for("permission.replied", |e| e["type"] == "permission.replied").await;
+    assert_eq!(replied["properties"]["reply"], "once");
+    let (status, _) = server.post(&respond(&id), r#"{"response":"once"}"#).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a request is answered once");
+}
+
+#[tokio::test]
 async fn a_rejection_fails_the_call_and_ends_the_turn_unless_it_says_why() {
     let fixture = Fixture::new();
     fixture.file("keep.txt", "keep");
