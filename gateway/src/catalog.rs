@@ -18,6 +18,9 @@ pub fn opencode_config(config: &Config) -> Value {
             }
         }
     }
+    // Nothing is published to opencode.ai from here (see `api::session::share`).
+    merged.insert("share".into(), json!("disabled"));
+    merged.remove("autoshare");
     let username = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     for (key, default) in
         [("plugin", json!([])), ("username", json!(username)), ("mode", json!({})), ("agent", json!({}))]

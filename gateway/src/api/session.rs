@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/session/{sessionID}/todo", get(todo))
         .route("/session/{sessionID}/diff", get(diff))
         .route("/session/{sessionID}/fork", post(fork))
+        .route("/session/{sessionID}/share", post(share).delete(unshare))
 }
 
 /// The permission requests of running calls, and the replies to them.
@@ -129,6 +130,21 @@ async fn delete(State(app): State<Arc<App>>, found: Found) -> ApiResult<Json<boo
     let workspace = found.workspace()?;
     app.sessions.delete(&workspace, &found.0).await?;
     Ok(Json(true))
+}
+
+/// Sharing publishes a session on opencode.ai; wasmgate keeps sessions on
+/// the server that ran them, so it says so (and `/config` says
+/// `"share": "disabled"`, which makes the TUI hide the command).
+async fn share(Found(session, _): Found) -> ApiResult<Json<Session>> {
+    Err(ApiError::Forbidden(format!(
+        "Sharing is disabled: wasmgate keeps session {} on this server and never publishes sessions",
+        session.id
+    )))
+}
+
+/// Nothing is ever shared, so unsharing leaves the session as it is.
+async fn unshare(Found(session, _): Found) -> Json<Session> {
+    Json(session)
 }
 
 async fn children(State(app): State<Arc<App>>, Found(session, _): Found) -> ApiResult<Json<Vec<Session>>> {

@@ -67,6 +67,27 @@ async fn a_sessions_own_directory_wins_over_the_one_a_request_names() {
 }
 
 #[tokio::test]
+async fn sharing_is_disabled_and_says_so() {
+    // opencode.json asking for sharing changes nothing: nothing leaves the server.
+    let fixture = Fixture::new();
+    let server = Server::configured(&fixture.ws, r#"{"share": "auto", "autoshare": true}"#);
+    let (_, config) = server.get("/config").await;
+    assert_eq!(config["share"], "disabled");
+    assert!(config.get("autoshare").is_none(), "{config}");
+    let id = server.session().await;
+    let (status, body) = server.post(&format!("/session/{id}/share"), "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["name"], "ForbiddenError");
+    assert!(body["data"]["message"].as_str().unwrap().starts_with("Sharing is disabled"), "{body}");
+    let request = Request::delete(format!("/session/{id}/share")).body(Body::empty()).unwrap();
+    let (status, session) = server.send(request).await;
+    assert_eq!((status, session["id"].as_str()), (StatusCode::OK, Some(id.as_str())), "{session}");
+    assert!(session.get("share").is_none_or(Value::is_null), "{session}");
+    let (status, _) = server.post("/session/ses_00000000000000000000000000/share", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn errors_have_opencodes_shapes() {
     let fixture = Fixture::new();
     let server = Server::new(&fixture.ws, None);
