@@ -9,8 +9,7 @@ use super::host_process::ProcessGrant;
 use super::limits::MemoryGuard;
 use super::quota::Admitted;
 use super::state::{CallState, MAX_RESOURCES, OutputCapReached, OutputMeter};
-use super::{Access, CallError, CallOptions, Grant, Inner, QuotaExceeded};
-use std::sync::atomic::Ordering;
+use super::{Access, CallError, CallOptions, CancelToken, Grant, Inner, QuotaExceeded};
 use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::ResourceTable;
@@ -45,35 +44,22 @@ impl std::error::Error for Interrupted {}
 /// ignore an abort. The guest's store is dropped with the call.
 pub(super) struct Watchdog {
     until: Instant,
-    cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cancel: CancelToken,
 }
 
 impl Watchdog {
-    /// How often a waiting call looks at its cancel flag.
-    const CANCEL_CHECK: Duration = Duration::from_millis(20);
-
     /// Runs `work` until it ends, the deadline passes or the call is cancelled.
     pub(super) async fn bound<T>(
         self,
         work: impl std::future::Future<Output = wasmtime::Result<T>>,
     ) -> wasmtime::Result<T> {
-        let stop = async {
-            loop {
-                if self.cancelled.load(Ordering::Relaxed) {
-                    return Interrupted::Cancelled;
-                }
-                let now = Instant::now();
-                if now >= self.until {
-                    return Interrupted::Deadline;
-                }
-                tokio::time::sleep((self.until - now).min(Self::CANCEL_CHECK)).await;
-            }
-        };
-        tokio::select! {
+        let why = tokio::select! {
             biased;
-            outcome = work => outcome,
-            why = stop => Err(wasmtime::Error::new(why)),
-        }
+            outcome = work => return outcome,
+            () = self.cancel.cancelled() => Interrupted::Cancelled,
+            () = tokio::time::sleep_until(self.until.into()) => Interrupted::Deadline,
+        };
+        Err(wasmtime::Error::new(why))
     }
 }
 
@@ -141,7 +127,7 @@ impl Call {
         // handle itself (see `preopen`).
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
-        let cancelled = options.cancel.map(|c| c.fired).unwrap_or_default();
+        let cancel = options.cancel.unwrap_or_default();
         // A caller (the model's `timeout`) may shorten the operator's limit,
         // never lengthen it.
         let limit = limits.map_or(inner.limits.deadline, |l| l.deadline.min(inner.limits.deadline));
@@ -154,7 +140,7 @@ impl Call {
             table,
             memory: MemoryGuard::new(memory),
             output: OutputMeter::new(cap, options.on_output),
-            cancelled,
+            cancel,
             tool: tool.to_string(),
             grant: grant.cloned(),
             preopen: None,
@@ -174,7 +160,7 @@ impl Call {
 
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |store| {
-            if store.data().cancelled.load(Ordering::Relaxed) {
+            if store.data().cancel.is_cancelled() {
                 Err(wasmtime::Error::new(Interrupted::Cancelled))
             } else if let Some(Err(exceeded)) = quota.as_ref().map(|q| q.tick()) {
                 Err(wasmtime::Error::new(Interrupted::Quota(exceeded)))
@@ -193,7 +179,7 @@ impl Call {
     /// What stops the call while its guest waits in the host, where the
     /// epoch callback cannot reach it (see [`Watchdog`]).
     pub(super) fn watchdog(&self) -> Watchdog {
-        Watchdog { until: self.started + self.deadline, cancelled: self.store.data().cancelled.clone() }
+        Watchdog { until: self.started + self.deadline, cancel: self.store.data().cancel.clone() }
     }
 
     /// Whether the call shares the machine with other tenants' calls: then

@@ -26,7 +26,6 @@ use cap_std::fs::Dir;
 use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
@@ -113,8 +112,6 @@ pub(crate) struct ProcessGrant {
     pub(crate) file_size: u64,
 }
 
-/// How often a running process's call is checked for an abort.
-const CANCEL_CHECK: Duration = Duration::from_millis(20);
 /// How long the outputs may take to close once the process group is gone.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
 
@@ -127,7 +124,7 @@ impl Host for CallState {
         stdin: Vec<u8>,
     ) -> wasmtime::Result<Result<ProcessOutput, ProcessError>> {
         let Some(grant) = self.processes.clone() else { return Ok(Err(ProcessError::Disabled)) };
-        let output = match run(&grant, &self.cancelled, &argv, &env, &cwd, stdin).await {
+        let output = match run(&grant, &self.cancel, &argv, &env, &cwd, stdin).await {
             Ok(output) => output,
             Err(error) => return Ok(Err(error)),
         };
@@ -144,7 +141,7 @@ impl Host for CallState {
 /// the runtime: waiting is a future, never a blocked worker thread.
 async fn run(
     grant: &ProcessGrant,
-    cancelled: &AtomicBool,
+    cancel: &super::CancelToken,
     argv: &[String],
     env: &[(String, String)],
     cwd: &str,
@@ -193,7 +190,7 @@ async fn run(
     let status = tokio::select! {
         status = child.wait() => status.map_err(|e| ProcessError::Failed(e.to_string()))?,
         () = tokio::time::sleep_until(deadline) => stop(&mut child, group).await?,
-        () = aborted(cancelled) => stop(&mut child, group).await?,
+        () = cancel.cancelled() => stop(&mut child, group).await?,
     };
     // What the process left running in the background ends with it.
     kill_group(group);
@@ -240,13 +237,6 @@ fn trusted(
         );
     }
     Ok(command)
-}
-
-/// Resolves once the call is aborted.
-async fn aborted(cancelled: &AtomicBool) {
-    while !cancelled.load(Ordering::Relaxed) {
-        tokio::time::sleep(CANCEL_CHECK).await;
-    }
 }
 
 /// Kills the group and reaps the process.

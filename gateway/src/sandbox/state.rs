@@ -7,7 +7,6 @@
 use super::bindings::{Host, LogLevel, TypesHost};
 use super::limits::MemoryGuard;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -50,7 +49,8 @@ pub(crate) struct CallState {
     pub(crate) table: ResourceTable,
     pub(crate) memory: MemoryGuard,
     pub(crate) output: OutputMeter,
-    pub(crate) cancelled: Arc<AtomicBool>,
+    /// The caller's abort (a token nobody fires when it gave none).
+    pub(crate) cancel: super::CancelToken,
     pub(crate) tool: String,
     /// The granted workspace, for WASI's preopen and `bulk-fs`.
     pub(crate) grant: Option<super::Grant>,
@@ -86,7 +86,7 @@ impl Host for CallState {
     }
 
     fn is_cancelled(&mut self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
+        self.cancel.is_cancelled()
     }
 
     fn log(&mut self, level: LogLevel, message: String) {
