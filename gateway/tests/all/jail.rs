@@ -43,7 +43,11 @@ fn settings() -> JailSettings {
 const UNHURRIED: Limits = Limits { deadline: Duration::from_secs(20), ..TEST_LIMITS };
 
 async fn jailed(limits: Limits) -> Sandbox {
-    let jail = Jail::new(settings()).unwrap();
+    jailed_with(settings(), limits).await
+}
+
+async fn jailed_with(settings: JailSettings, limits: Limits) -> Sandbox {
+    let jail = Jail::new(settings).unwrap();
     jail.probe().expect("this machine can build the jail");
     Sandbox::builder()
         .limits(limits)
@@ -241,14 +245,7 @@ async fn egress_goes_only_where_the_host_allows_and_only_through_its_proxy() {
     let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let other_port = other.local_addr().unwrap().port();
     let policy = EgressPolicy { allow: vec![format!("127.0.0.1:{port}"), "*.example.invalid".into()], ports: vec![] };
-    let jail = Jail::new(JailSettings { egress: Some(policy), ..settings() }).unwrap();
-    let sandbox = Sandbox::builder()
-        .limits(UNHURRIED)
-        .cache(CompileCache::at(cache_dir()))
-        .processes(Processes::Jailed(Arc::new(jail)))
-        .build()
-        .await
-        .unwrap();
+    let sandbox = jailed_with(JailSettings { egress: Some(policy), ..settings() }, UNHURRIED).await;
     let fx = Fixture::new();
     // Asks the jail's proxy (as `HTTPS_PROXY` names it) for `argv[1]`, prints
     // the status line and body, then, through an open tunnel, an echo.

@@ -26,6 +26,16 @@ pub enum Key {
     Name(String),
 }
 
+impl Key {
+    /// The key as an associative array holds it (`m[1]` is the key "1").
+    fn name(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Key::Name(name) => name.into(),
+            Key::Index(index) => index.to_string().into(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Variables {
     values: BTreeMap<String, Value>,
@@ -92,8 +102,7 @@ impl Variables {
     /// The element at `key`.
     pub fn element(&self, name: &str, key: &Key) -> Option<String> {
         match (self.values.get(name)?, key) {
-            (Value::Associative(entries), Key::Name(key)) => entries.get(key).cloned(),
-            (Value::Associative(entries), Key::Index(index)) => entries.get(&index.to_string()).cloned(),
+            (Value::Associative(entries), key) => entries.get(key.name().as_ref()).cloned(),
             (_, Key::Name(_)) => None,
             (Value::String(value), Key::Index(index)) => (*index == 0 || *index == -1).then(|| value.clone()),
             (Value::Indexed(elements), Key::Index(index)) => {
@@ -106,11 +115,7 @@ impl Variables {
     /// Sets the element at `key`, making the variable an array.
     pub fn set_element(&mut self, name: &str, key: &Key, value: String) -> Result<(), String> {
         if let Some(Value::Associative(entries)) = self.values.get_mut(name) {
-            let key = match key {
-                Key::Name(key) => key.clone(),
-                Key::Index(index) => index.to_string(),
-            };
-            entries.insert(key, value);
+            entries.insert(key.name().into_owned(), value);
             return Ok(());
         }
         let Key::Index(index) = *key else { return Err(format!("{name}: not an associative array")) };
@@ -140,11 +145,8 @@ impl Variables {
             (Some(Value::Indexed(elements)), Key::Index(index)) => {
                 elements.remove(index);
             }
-            (Some(Value::Associative(entries)), Key::Name(key)) => {
-                entries.remove(key);
-            }
-            (Some(Value::Associative(entries)), Key::Index(index)) => {
-                entries.remove(&index.to_string());
+            (Some(Value::Associative(entries)), key) => {
+                entries.remove(key.name().as_ref());
             }
             (Some(Value::String(_)), Key::Index(0)) => {
                 self.values.remove(name);
@@ -199,8 +201,7 @@ impl Variables {
             let mut pending: Option<String> = None;
             for (key, value) in values {
                 match (key, pending.take()) {
-                    (Some(Key::Name(key)), None) => drop(entries.insert(key, value)),
-                    (Some(Key::Index(index)), None) => drop(entries.insert(index.to_string(), value)),
+                    (Some(key), None) => drop(entries.insert(key.name().into_owned(), value)),
                     (None, None) => pending = Some(value),
                     (None, Some(key)) => drop(entries.insert(key, value)),
                     (Some(_), Some(_)) => return Err(format!("{name}: a key without a value in the list")),

@@ -33,6 +33,12 @@ fn compress(bytes: &[u8], name: Option<&str>, mtime: u32, level: u32) -> Vec<u8>
     encoder.finish().expect("writing to memory")
 }
 
+/// Gives a file just written the time it is a copy of (best effort: the
+/// contents are what matters).
+fn set_modified(path: &str, time: SystemTime) {
+    let _ = std::fs::File::options().append(true).open(path).and_then(|f| f.set_modified(time));
+}
+
 fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
     if !is_gzip(bytes) {
         return Err("not in gzip format".into());
@@ -125,12 +131,11 @@ fn run_gzip(shell: &mut Shell, name: &str, args: &[String], mut options: GzipOpt
                 continue;
             }
         };
-        let mtime = (file != "-")
-            .then(|| shell.resolve(file).ok())
-            .flatten()
-            .and_then(|path| std::fs::metadata(path.abs).ok()?.modified().ok())
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs() as u32);
+        // The input's path and time: the header records the time, and the
+        // result keeps it, as gzip's do.
+        let source = (file != "-").then(|| shell.resolve(file).ok()).flatten();
+        let modified = source.as_ref().and_then(|path| std::fs::metadata(&path.abs).ok()?.modified().ok());
+        let mtime = modified.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs() as u32);
         let target = match (options.decompress, file.as_str()) {
             (_, "-") => None,
             _ if options.stdout => None,
@@ -174,17 +179,11 @@ fn run_gzip(shell: &mut Shell, name: &str, args: &[String], mut options: GzipOpt
                 return Err(format!("{target} already exists; not overwritten"));
             }
             std::fs::write(&path.abs, &output).map_err(|e| format!("{target}: {}", describe(&e)))?;
-            // The result keeps the original's time, as gzip's does.
-            let time = if options.decompress {
-                std::fs::metadata(shell.resolve(file)?.abs).ok().and_then(|m| m.modified().ok())
-            } else {
-                Some(UNIX_EPOCH + std::time::Duration::from_secs(mtime.into()))
-            };
-            if let Some(time) = time {
-                let _ = std::fs::File::options().append(true).open(&path.abs).and_then(|f| f.set_modified(time));
+            if let Some(time) = modified {
+                set_modified(&path.abs, time);
             }
-            if !options.keep {
-                std::fs::remove_file(shell.resolve(file)?.abs).map_err(|e| format!("{file}: {}", describe(&e)))?;
+            if let Some(source) = source.as_ref().filter(|_| !options.keep) {
+                std::fs::remove_file(&source.abs).map_err(|e| format!("{file}: {}", describe(&e)))?;
             }
             Ok(())
         });
@@ -516,11 +515,8 @@ fn extract_entry(
         tar::EntryType::Symlink => {
             let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
             let _ = std::fs::remove_file(&path.abs);
-            let Some((dir, _)) = wasip2::filesystem::preopens::get_directories().into_iter().next() else {
-                return Err("no workspace".into());
-            };
             // WASI refuses a link whose target is absolute: it could lead out.
-            dir.symlink_at(&target, &path.rel)
+            super::symlink(&target, &path)
                 .map_err(|_| format!("Cannot create symlink to '{target}': not permitted"))?;
         }
         kind if kind.is_file() || kind == tar::EntryType::Continuous => {
@@ -531,8 +527,7 @@ fn extract_entry(
             let _ = std::fs::remove_file(&path.abs);
             std::fs::write(&path.abs, &bytes).map_err(fail)?;
             if let Ok(mtime) = entry.header().mtime() {
-                let time = UNIX_EPOCH + std::time::Duration::from_secs(mtime);
-                let _ = std::fs::File::options().append(true).open(&path.abs).and_then(|f| f.set_modified(time));
+                set_modified(&path.abs, UNIX_EPOCH + std::time::Duration::from_secs(mtime));
             }
         }
         _ => return Err("hard links and special files are not extracted".into()),

@@ -305,13 +305,10 @@ pub fn ln(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
         Ok(path) => path,
         Err(message) => return usage(io, "ln", &format!("failed to create symbolic link '{link}': {message}"), 1),
     };
-    let Some((dir, _)) = wasip2::filesystem::preopens::get_directories().into_iter().next() else {
-        return usage(io, "ln", "no workspace", 1);
-    };
-    match dir.symlink_at(target, &path.rel) {
+    match super::symlink(target, &path) {
         Ok(()) => 0,
-        Err(code) => {
-            err!(io, "ln: failed to create symbolic link '{link}': {}\n", code.message());
+        Err(message) => {
+            err!(io, "ln: failed to create symbolic link '{link}': {message}\n");
             1
         }
     }

@@ -7,6 +7,7 @@
 //! per file, one block per folder (`du -b`/`--apparent-size` is exact).
 
 use super::usage;
+use crate::expand::backslash_escapes;
 use crate::interp::{Shell, describe};
 use crate::io::{Io, err, out};
 use std::fs::Metadata;
@@ -122,11 +123,6 @@ fn format(spec: &str, name: &str, meta: &Metadata, target: Option<String>) -> St
     line
 }
 
-/// `printf`'s escapes in `stat --printf`'s format.
-fn escapes(spec: &str) -> String {
-    spec.replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
-}
-
 /// `stat [-L] [-c FORMAT | --printf FORMAT] FILE...`.
 pub fn stat(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
     let (mut follow, mut spec, mut newline, mut files) = (false, None, true, Vec::new());
@@ -137,12 +133,12 @@ pub fn stat(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
             "--" => files.extend(rest.by_ref().cloned()),
             "-c" | "--format" => spec = rest.next().cloned(),
             "--printf" => {
-                spec = rest.next().map(|s| escapes(s));
+                spec = rest.next().map(|s| backslash_escapes(s));
                 newline = false;
             }
             flag if flag.starts_with("--format=") => spec = Some(flag["--format=".len()..].to_string()),
             flag if flag.starts_with("--printf=") => {
-                spec = Some(escapes(&flag["--printf=".len()..]));
+                spec = Some(backslash_escapes(&flag["--printf=".len()..]));
                 newline = false;
             }
             flag if flag.starts_with("-c") && flag.len() > 2 => spec = Some(flag[2..].to_string()),

@@ -178,6 +178,16 @@ pub fn read(shell: &Shell, file: &str, io: &Io) -> Result<Vec<u8>, String> {
     std::fs::read(&path.abs).map_err(|e| format!("{file}: {}", crate::interp::describe(&e)))
 }
 
+/// Makes a symbolic link at `link` holding `target` as written. WASI makes
+/// it beneath the workspace's handle; it refuses an absolute target, and
+/// never follows a relative one that leads out.
+pub fn symlink(target: &str, link: &wasmgate_tool_sdk::workspace::Resolved) -> Result<(), String> {
+    let Some((dir, _)) = wasip2::filesystem::preopens::get_directories().into_iter().next() else {
+        return Err("no workspace".into());
+    };
+    dir.symlink_at(target, &link.rel).map_err(|code| code.message().to_string())
+}
+
 /// Writes bytes as they are (a file's contents, an archive) to the output.
 pub fn write_bytes(io: &Io, bytes: &[u8]) {
     let _ = std::io::Write::write_all(&mut *io.out.borrow_mut(), bytes);

@@ -96,8 +96,7 @@ pub fn patch(shell: &mut Shell, args: &[String], io: &Io) -> i32 {
             }
         };
         let (creates, deletes) = if options.reverse { (deletes, creates) } else { (creates, deletes) };
-        let hunks: Vec<Hunk<'_, str>> =
-            if options.reverse { text.hunks().iter().map(Hunk::reverse).collect() } else { text.hunks().to_vec() };
+        let hunks: Vec<Hunk<'_, str>> = if options.reverse { reversed(text.hunks()) } else { text.hunks().to_vec() };
         let source = options.target.clone().unwrap_or(source);
         let destination = options.output.clone().or(options.target.clone()).unwrap_or(destination);
         let headers = [text.original(), text.modified()].map(|name| name.unwrap_or("/dev/null").to_string());

@@ -31,9 +31,7 @@ fn canonical(shell: &Shell, arg: &str, existing: Existing, physical: bool) -> Re
     }
     let outside = || format!("{arg}: outside the workspace");
     let start = if arg.starts_with('/') {
-        shell.ws.resolve(arg).map(|_| ()).map_err(|_| outside())?;
-        let root = shell.ws.root().trim_end_matches('/');
-        arg[root.len()..].to_string()
+        below_root(shell, arg).ok_or_else(outside)?.to_string()
     } else {
         format!("{}/{arg}", shell.cwd)
     };
@@ -67,10 +65,10 @@ fn canonical(shell: &Shell, arg: &str, existing: Existing, physical: bool) -> Re
             let target = target.to_string_lossy().into_owned();
             resolved.pop();
             if target.starts_with('/') {
-                shell.ws.resolve(&target).map_err(|_| format!("{arg}: leads outside the workspace ({target})"))?;
+                let below = below_root(shell, &target);
+                let below = below.ok_or_else(|| format!("{arg}: leads outside the workspace ({target})"))?;
                 resolved.clear();
-                let root = shell.ws.root().trim_end_matches('/');
-                pending.extend(target[root.len()..].split('/').rev().map(str::to_string));
+                pending.extend(below.split('/').rev().map(str::to_string));
             } else {
                 pending.extend(target.split('/').rev().map(str::to_string));
             }
@@ -79,6 +77,13 @@ fn canonical(shell: &Shell, arg: &str, existing: Existing, physical: bool) -> Re
         }
     }
     Ok(resolved.join("/"))
+}
+
+/// What follows the workspace root in the absolute path `abs`, if `abs`
+/// lies inside it.
+fn below_root<'a>(shell: &Shell, abs: &'a str) -> Option<&'a str> {
+    shell.ws.resolve(abs).ok()?;
+    Some(&abs[shell.ws.root().trim_end_matches('/').len()..])
 }
 
 /// `to` relative to the folder `from` (both relative to the root).
