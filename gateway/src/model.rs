@@ -67,6 +67,17 @@ pub struct SessionSummary {
     pub files: u64,
 }
 
+/// One file's change, in OpenCode's `SnapshotFileDiff` shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileDiff {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+    pub additions: u64,
+    pub deletions: u64,
+    pub status: String,
+}
+
 /// One conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {

@@ -223,6 +223,40 @@ test("the v1 export answers a permission through its own route", async () => {
   assert.ok(readFileSync(join(dir, "README.md")), "the rejected command did not run");
 });
 
+test("undo and redo: revert, unrevert and the session diff through both exports", async () => {
+  const session = (await client.session.create({}, { throwOnError: true })).data;
+  const main = readFileSync(join(dir, "src/main.rs"), "utf8");
+  await client.session.prompt(
+    { sessionID: session.id, parts: [{ type: "text", text: "USE_TOOL echo undo-me > notes.txt && echo '// more' >> src/main.rs" }] },
+    { throwOnError: true },
+  );
+  assert.equal(readFileSync(join(dir, "notes.txt"), "utf8"), "undo-me\n");
+  const diff = (await client.session.diff({ sessionID: session.id }, { throwOnError: true })).data;
+  const byFile = Object.fromEntries(diff.map((d) => [d.file, d]));
+  assert.equal(byFile["notes.txt"].status, "added");
+  assert.equal(byFile["src/main.rs"].additions, 1);
+  assert.match(byFile["src/main.rs"].patch, /\+\/\/ more/);
+
+  const messages = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+  const user = messages.find((m) => m.info.role === "user").info.id;
+  const reverted = (await client.session.revert({ sessionID: session.id, messageID: user }, { throwOnError: true })).data;
+  assert.equal(reverted.revert.messageID, user);
+  assert.equal(readFileSync(join(dir, "src/main.rs"), "utf8"), main);
+  assert.throws(() => readFileSync(join(dir, "notes.txt")), /ENOENT/);
+  const redone = (await client.session.unrevert({ sessionID: session.id }, { throwOnError: true })).data;
+  assert.equal(redone.revert, undefined);
+  assert.equal(readFileSync(join(dir, "notes.txt"), "utf8"), "undo-me\n");
+
+  // The default (v1) export's routes are the same ones.
+  const v1 = createV1Client({ baseUrl: server.url, directory: dir });
+  await v1.session.revert({ path: { id: session.id }, body: { messageID: user }, throwOnError: true });
+  assert.equal(readFileSync(join(dir, "src/main.rs"), "utf8"), main);
+  await v1.session.unrevert({ path: { id: session.id }, throwOnError: true });
+  assert.match(readFileSync(join(dir, "src/main.rs"), "utf8"), /\/\/ more/);
+  await v1.session.revert({ path: { id: session.id }, body: { messageID: user }, throwOnError: true });
+  assert.equal(readFileSync(join(dir, "src/main.rs"), "utf8"), main);
+});
+
 test("abort stops a streaming answer and the session stays usable", async () => {
   const session = (await client.session.create({}, { throwOnError: true })).data;
   const { seen, finished } = await listen(idleOf(session.id));

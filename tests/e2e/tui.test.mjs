@@ -6,6 +6,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import { fixture, startWasmgate, opencodeBin, opencodeEnv, scratch, eventually, sleep, config } from "./lib/harness.mjs";
 import { startModel } from "./lib/model.mjs";
@@ -111,4 +113,29 @@ test("the TUI streams a reply, renders a tool call behind a permission dialog, a
   assert.equal(messages.at(-1).info.error.name, "MessageAbortedError");
   const tool = messages.flatMap((m) => m.parts).find((p) => p.type === "tool");
   assert.equal(tool.state.output, "tool-ran-here\n");
+});
+
+test("/undo puts back what the turn wrote and /redo brings it back", async () => {
+  await attach();
+  await type("USE_TOOL echo written-by-the-agent > undo-me.txt");
+  await eventually(() => /Allow once/.test(screen()), 30_000, "the permission dialog");
+  tmux("send-keys", "-t", "tui", "Enter"); // "Allow once"
+  await eventually(() => /The tool said/.test(screen()), 30_000, "the turn's end");
+  assert.equal(readFileSync(join(dir, "undo-me.txt"), "utf8"), "written-by-the-agent\n");
+
+  tmux("send-keys", "-t", "tui", "-l", "/undo");
+  await sleep(500);
+  tmux("send-keys", "-t", "tui", "Enter");
+  await eventually(() => !existsSync(join(dir, "undo-me.txt")), 20_000, "the file removed by /undo");
+  await eventually(() => /reverted/i.test(screen()), 20_000, "the revert banner");
+  assert.match(screen(), /USE_TOOL echo written-by-the-agent/, "the undone prompt is back in the box");
+
+  tmux("send-keys", "-t", "tui", "C-c"); // clears the prompt box
+  await sleep(300);
+  tmux("send-keys", "-t", "tui", "-l", "/redo");
+  await sleep(500);
+  tmux("send-keys", "-t", "tui", "Enter");
+  await eventually(() => existsSync(join(dir, "undo-me.txt")), 20_000, "the file back after /redo");
+  assert.equal(readFileSync(join(dir, "undo-me.txt"), "utf8"), "written-by-the-agent\n");
+  assert.doesNotMatch(screen(), /TUI EXITED/);
 });

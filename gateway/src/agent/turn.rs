@@ -19,6 +19,7 @@ use super::provider::{ChatRequest, EventStream, FinishReason, ProviderError, Str
 use super::providers::{Model, Provider};
 use super::tools::{self, Outcome};
 use super::{Assistant, TurnError, TurnResult, history, system, title};
+use crate::conversation::changes;
 use crate::conversation::{Busy, Entry, Run, Waiter};
 use crate::events::Event;
 use crate::ids;
@@ -145,16 +146,22 @@ async fn run_turn(
 }
 
 /// Marks a user message as answered, as the reference does once a turn
-/// ends: its `summary` (the files the turn changed; wasmgate keeps no
-/// snapshots to diff, so the list is empty) and the session's `session.diff`.
+/// ends: its `summary.diffs` (what the turn changed in the workspace) and
+/// the session's `session.diff` (what the whole session changed).
 async fn summarize(assistant: &Assistant, workspace: &Workspace, user: &UserMessage) -> TurnResult<()> {
     if user.summary.is_some() {
         return Ok(());
     }
+    let store = assistant.journal.store();
+    let key = SessionKey::new(workspace.tenant.as_deref(), &user.session_id);
+    let records = store.file_changes(key).await?;
+    let grant = &workspace.read_only;
+    let turn = changes::diff_since(store, grant, key, &records, |c| !c.redo && c.message_id > user.id).await?;
+    let session = changes::diff_since(store, grant, key, &records, |c| !c.redo).await?;
     let mut user = user.clone();
-    user.summary = Some(json!({ "diffs": [] }));
+    user.summary = Some(json!({ "diffs": turn }));
     assistant.journal.put_message(workspace, &Message::User(user.clone())).await?;
-    assistant.journal.publish(workspace, Event::SessionDiff { session_id: &user.session_id, diff: [] });
+    assistant.journal.publish(workspace, Event::SessionDiff { session_id: &user.session_id, diff: &session });
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use super::extract::{Found, Instance, JsonBody, Params, checked};
 use crate::agent::permission::Reply;
 use crate::app::App;
 use crate::ids::Prefix;
-use crate::model::{MessageWithParts, PermissionRequest, Session, SessionStatus};
+use crate::model::{FileDiff, MessageWithParts, PermissionRequest, Session, SessionStatus};
 use crate::session::{CommandRequest, CreateSession, PromptRequest, ShellRequest, UpdateSession};
 use crate::store::{SessionKey, SessionQuery};
 use crate::tenant::Tenant;
@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -34,6 +34,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/session/{sessionID}/shell", post(shell))
         .route("/session/{sessionID}/todo", get(todo))
         .route("/session/{sessionID}/diff", get(diff))
+        .route("/session/{sessionID}/revert", post(revert))
+        .route("/session/{sessionID}/unrevert", post(unrevert))
         .route("/session/{sessionID}/fork", post(fork))
         .route("/session/{sessionID}/share", post(share).delete(unshare))
 }
@@ -230,8 +232,52 @@ async fn todo(State(app): State<Arc<App>>, Found(session, _): Found) -> ApiResul
     Ok(Json(serde_json::to_value(app.store.todos(SessionKey::of(&session)).await?).expect("todos serialize")))
 }
 
-async fn diff(_: Found) -> Json<Value> {
-    Json(json!([]))
+#[derive(Deserialize)]
+struct DiffParams {
+    #[serde(rename = "messageID")]
+    message_id: Option<String>,
+}
+
+async fn diff(
+    State(app): State<Arc<App>>,
+    found: Found,
+    Params(params): Params<DiffParams>,
+) -> ApiResult<Json<Vec<FileDiff>>> {
+    let workspace = found.workspace()?;
+    Ok(Json(app.sessions.diff(&workspace, &found.0, params.message_id.as_deref()).await?))
+}
+
+#[derive(Deserialize)]
+struct RevertRequest {
+    #[serde(rename = "messageID")]
+    message_id: String,
+    #[serde(rename = "partID")]
+    part_id: Option<String>,
+}
+
+async fn revert(
+    State(app): State<Arc<App>>,
+    found: Found,
+    JsonBody(request): JsonBody<RevertRequest>,
+) -> ApiResult<Json<Session>> {
+    let named = |prefix: Prefix, id: &str, field: &str| match prefix.matches(id) {
+        true => Ok(()),
+        false => {
+            Err(ApiError::bad(Field::Payload, format!("{field} must start with \"{}_\", got {id:?}", prefix.as_str())))
+        }
+    };
+    named(Prefix::Message, &request.message_id, "messageID")?;
+    if let Some(part) = &request.part_id {
+        named(Prefix::Part, part, "partID")?;
+    }
+    let workspace = found.workspace()?;
+    let session = app.sessions.revert(&workspace, &found.0, &request.message_id, request.part_id.as_deref()).await?;
+    Ok(Json(session))
+}
+
+async fn unrevert(State(app): State<Arc<App>>, found: Found) -> ApiResult<Json<Session>> {
+    let workspace = found.workspace()?;
+    Ok(Json(app.sessions.unrevert(&workspace, &found.0).await?))
 }
 
 #[derive(Deserialize, Default)]

@@ -6,11 +6,12 @@
 //! `message.part.delta` without a write, and the part is stored whole when
 //! it ends.
 
+use super::changes::StepRecorder;
 use crate::events::{Bus, Event, Scope};
 use crate::ids;
 use crate::model::{AssistantMessage, Message, Part, Session, ToolState};
 use crate::sandbox::OutputSink;
-use crate::store::{SessionChange, Store, StoreResult};
+use crate::store::{SessionChange, SessionKey, Store, StoreResult};
 use crate::workspace::Workspace;
 use serde_json::json;
 use std::sync::Arc;
@@ -43,6 +44,16 @@ impl Journal {
     /// Where their changes are published.
     pub fn bus(&self) -> &Bus {
         &self.bus
+    }
+
+    /// Stores what a tool call changed in the workspace, as `recorder` heard
+    /// it (nothing when it changed nothing).
+    pub async fn put_file_changes(&self, session: SessionKey<'_>, recorder: &StepRecorder) -> StoreResult<()> {
+        let (changes, blobs) = recorder.take();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.store.put_file_changes(session, &changes, &blobs).await
     }
 
     /// Publishes an event of `workspace`.

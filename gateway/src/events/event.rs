@@ -5,7 +5,7 @@
 //! Payloads borrow what they carry: publishing renders them once (see
 //! [`super::Bus::publish`]) and keeps nothing.
 
-use crate::model::{Message, MessageError, Part, PermissionRequest, Session, SessionStatus, Todo};
+use crate::model::{FileDiff, Message, MessageError, Part, PermissionRequest, Session, SessionStatus, Todo};
 use serde::Serialize;
 
 /// One event's `type` and `properties`.
@@ -41,12 +41,11 @@ pub enum Event<'a> {
         #[serde(rename = "sessionID")]
         session_id: &'a str,
     },
-    /// `session.diff`: the files a turn changed (wasmgate keeps no
-    /// snapshots, so always none).
+    /// `session.diff`: the files the session (or a revert) changed.
     SessionDiff {
         #[serde(rename = "sessionID")]
         session_id: &'a str,
-        diff: [(); 0],
+        diff: &'a [FileDiff],
     },
     /// `session.error`
     SessionError {
@@ -59,6 +58,22 @@ pub enum Event<'a> {
         #[serde(rename = "sessionID")]
         session_id: &'a str,
         info: &'a Message,
+    },
+    /// `message.removed`: a reverted message dropped by the next prompt.
+    MessageRemoved {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        #[serde(rename = "messageID")]
+        message_id: &'a str,
+    },
+    /// `message.part.removed`
+    PartRemoved {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        #[serde(rename = "messageID")]
+        message_id: &'a str,
+        #[serde(rename = "partID")]
+        part_id: &'a str,
     },
     /// `message.part.updated`
     PartUpdated {
@@ -96,6 +111,13 @@ pub enum Event<'a> {
     },
     /// `file.edited`
     FileEdited { file: &'a str },
+    /// `tui.toast.show`: a notice an attached TUI shows.
+    TuiToastShow {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<&'a str>,
+        message: &'a str,
+        variant: &'a str,
+    },
     /// `command.executed`
     CommandExecuted {
         name: &'a str,
@@ -119,12 +141,15 @@ impl Event<'_> {
             Event::SessionDiff { .. } => "session.diff",
             Event::SessionError { .. } => "session.error",
             Event::MessageUpdated { .. } => "message.updated",
+            Event::MessageRemoved { .. } => "message.removed",
+            Event::PartRemoved { .. } => "message.part.removed",
             Event::PartUpdated { .. } => "message.part.updated",
             Event::PartDelta { .. } => "message.part.delta",
             Event::PermissionAsked(_) => "permission.asked",
             Event::PermissionReplied { .. } => "permission.replied",
             Event::TodoUpdated { .. } => "todo.updated",
             Event::FileEdited { .. } => "file.edited",
+            Event::TuiToastShow { .. } => "tui.toast.show",
             Event::CommandExecuted { .. } => "command.executed",
         }
     }

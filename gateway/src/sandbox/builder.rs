@@ -11,7 +11,7 @@ use super::call::Call;
 use super::registry::{Capabilities, LoadFailure, Loaded, Origin, Registry};
 use super::state::CallState;
 use super::{CallError, CallOptions, CompileCache, Inner, Limits, Processes, Sandbox, ToolInfo, engine};
-use super::{disk_quota, preopen, special_files};
+use super::{change_capture, disk_quota, preopen, special_files};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -87,6 +87,7 @@ impl SandboxBuilder {
         preopen::add_to_linker(&mut linker).map_err(host)?;
         special_files::add_to_linker(&mut linker).map_err(host)?;
         disk_quota::add_to_linker(&mut linker).map_err(host)?;
+        change_capture::add_to_linker(&mut linker).map_err(host)?;
         ToolProvider::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state).map_err(host)?;
 
         let sandbox = Sandbox {

@@ -3,6 +3,7 @@
 //! whatever the guest did into a result or a [`CallError`].
 
 use super::bindings::GuestError;
+use super::change_capture::ChangeCapture;
 use super::disk_quota::{DiskBudget, Refusal};
 use super::disk_usage::STALE_AFTER;
 use super::host_process::ProcessGrant;
@@ -145,6 +146,7 @@ impl Call {
             grant: grant.cloned(),
             preopen: None,
             disk: DiskBudget::new(inner.limits.disk_write, tenant_disk),
+            changes: options.changes.map(ChangeCapture::new),
             processes: runner.zip(grant).map(|(runner, g)| ProcessGrant {
                 runner,
                 workspace: g.dir().clone(),

@@ -13,7 +13,8 @@
 //!   files (`bulk-fs` reads through the same handle; `host-process` answers
 //!   `disabled` unless the host allows it); WASI's `open-at` refuses FIFOs,
 //!   sockets and devices (`special_files`) and file writes are metered
-//!   (`disk_quota`);
+//!   (`disk_quota`); a call given a [`ChangeSink`] tells it what each path
+//!   held before changing it (`change_capture`);
 //! - a deadline and a cancellation check driven by the engine's epoch, a
 //!   memory guard, capped output and a budget of bytes written to files;
 //! - a fresh instance from the pre-instantiated component.
@@ -27,6 +28,7 @@ mod bulk_fs;
 mod cache;
 mod call;
 mod call_threads;
+mod change_capture;
 mod disk_quota;
 mod disk_usage;
 mod engine;
@@ -38,6 +40,7 @@ mod limits;
 mod preopen;
 mod quota;
 mod registry;
+mod restore;
 mod special_files;
 mod state;
 
@@ -45,6 +48,7 @@ pub use bindings::{Content, DirEntry, EntryKind, FileContent, PathKind, PathQuer
 pub use builder::SandboxBuilder;
 pub(crate) use bulk_fs::{Follow, read_regular};
 pub use cache::CompileCache;
+pub use change_capture::{ChangeSink, Prior};
 pub use engine::Allocation;
 pub use error::CallError;
 pub use grant::{Access, Grant};
@@ -52,6 +56,7 @@ pub use host_process::Processes;
 pub use limits::Limits;
 pub use quota::{CPU_WINDOW, Quota, QuotaExceeded, QuotaLimits};
 pub use registry::{LoadFailure, Tools};
+pub use restore::{NotRestored, Restore, read_current, restore};
 pub use state::OutputSink;
 
 use bindings::CallContext;
@@ -165,6 +170,8 @@ pub struct CallOptions {
     pub message_id: Option<String>,
     /// See [`CallOptions::session_id`].
     pub call_id: Option<String>,
+    /// Told what each path held before the call first changed it (undo).
+    pub changes: Option<Arc<dyn ChangeSink>>,
 }
 
 /// Runs tool components. Cheap to clone; clones share everything.

@@ -8,7 +8,10 @@
 //! rules, but the open is non-blocking and the opened file is checked with
 //! `fstat` before the guest gets it. The check is on the file that was
 //! opened, so swapping a file for a FIFO between two calls cannot slip past.
+//! An open for writing first tells the call's change capture what the file
+//! holds (see `change_capture`).
 
+use super::change_capture::{self, Last};
 use super::state::CallState;
 use cap_primitives::fs::{FollowSymlinks, OpenOptions};
 use std::os::fd::AsRawFd;
@@ -28,6 +31,13 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
         "[method]descriptor.open-at",
         |mut store, (parent, path_flags, path, open_flags, flags): OpenAtArgs| {
             let state: &mut CallState = store.data_mut();
+            let writes = open_flags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE)
+                || flags.contains(DescriptorFlags::WRITE);
+            if writes {
+                let follows = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
+                let last = if follows { Last::Followed } else { Last::Entry };
+                change_capture::before_open(state, &parent, &path, last);
+            }
             Ok((open_at(&mut state.table, &parent, path_flags, &path, open_flags, flags)?,))
         },
     )?;

@@ -58,6 +58,8 @@ pub(crate) struct CallState {
     pub(crate) preopen: Option<wasmtime_wasi::filesystem::Dir>,
     /// What the call may still add to files (and its tenant's disk meter).
     pub(crate) disk: Arc<super::disk_quota::DiskBudget>,
+    /// Where the paths the call changes are told first (see `change_capture`).
+    pub(crate) changes: Option<super::change_capture::ChangeCapture>,
     /// Set only where host processes are allowed, for `host-process`.
     pub(crate) processes: Option<super::host_process::ProcessGrant>,
 }

@@ -8,6 +8,7 @@
 //! layer above decides what status each one is.
 
 mod prompt;
+mod revert;
 mod shell;
 
 pub use prompt::{CommandRequest, PromptRequest, Submitted};

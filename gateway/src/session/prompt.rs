@@ -69,6 +69,7 @@ impl Sessions {
         request: PromptRequest,
     ) -> SessionResult<Submitted> {
         let no_reply = request.no_reply;
+        self.drop_reverted(&workspace, &mut session).await?;
         let user = self.record_user_message(&workspace, &mut session, request).await?;
         if no_reply {
             return Ok(Submitted::Stored(Box::new(user)));

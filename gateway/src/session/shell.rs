@@ -12,12 +12,14 @@
 use super::{SessionError, SessionResult, Sessions, client_chosen, user_message};
 use crate::agent::agents::Agent;
 use crate::conversation::Run;
+use crate::conversation::changes::StepRecorder;
 use crate::ids;
 use crate::model::{
     AssistantMessage, Message, MessageError, MessagePath, MessageWithParts, ModelRef, Part, Session, SessionStatus,
     Span, Started, ToolState,
 };
 use crate::sandbox::{CallError, CallOptions, Grant};
+use crate::store::SessionKey;
 use crate::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::json;
@@ -55,6 +57,8 @@ impl Sessions {
         let run = self.runs.start(&session.id, workspace.scope())?;
         let sessions = self.clone();
         let command = async move {
+            let mut session = session;
+            sessions.drop_reverted(&workspace, &mut session).await?;
             let result = sessions.run_recorded(&workspace, &grant, &session, &agent, request, &run).await;
             // Dropping the run leaves the session idle, and publishes it.
             drop(run);
@@ -109,7 +113,9 @@ impl Sessions {
         self.journal.publish_message(workspace, opened);
         self.journal.publish_part(workspace, &tool);
 
+        let recorder = Arc::new(StepRecorder::new(&assistant.id, &tool.id));
         let options = CallOptions {
+            changes: Some(recorder.clone()),
             cancel: Some(run.cancel.clone()),
             on_output: Some(self.journal.live_output(workspace, &tool)),
             session_id: Some(session.id.clone()),
@@ -119,6 +125,9 @@ impl Sessions {
         };
         let arguments = input.to_string();
         let result = self.sandbox.call_with("bash", &arguments, grant, options).await;
+        if let Err(error) = self.journal.put_file_changes(SessionKey::of(session), &recorder).await {
+            tracing::warn!("the changes of a shell command were not recorded for undo: {error}");
+        }
         let end = ids::now_millis();
         let time = Span { start, end };
         tool.set_tool_state(&match &result {

@@ -8,7 +8,10 @@
 //! cannot be taken over, cascading deletes, typed errors, session changes
 //! that never lose a concurrent one, and rows reached only by their tenant.
 
-use super::{AuditQuery, AuditRecord, SessionChange, SessionKey, SessionQuery, Store, StoreError};
+use super::{
+    AuditQuery, AuditRecord, Blob, ChangeSelection, FileChange, Kept, SessionChange, SessionKey, SessionQuery, Store,
+    StoreError,
+};
 use crate::ids::{self, Prefix};
 use crate::model::{
     AssistantMessage, Message, MessagePath, MessageTime, ModelRef, Part, Session, SessionTime, Todo, Tokens,
@@ -35,6 +38,7 @@ where
     sessions_belong_to_their_tenant(Arc::new(fresh().await)).await;
     rows_of_a_session_are_reached_only_as_its_tenant(Arc::new(fresh().await)).await;
     the_audit_log_appends_filters_and_prunes(Arc::new(fresh().await)).await;
+    file_changes_keep_their_order_their_blobs_and_their_tenant(Arc::new(fresh().await)).await;
 }
 
 /// A session as `POST /session` makes one.
@@ -421,4 +425,55 @@ async fn the_audit_log_appends_filters_and_prunes(store: Arc<impl Store>) {
     assert_eq!(read(AuditQuery { limit: Some(1), ..alice }).await, ["third"], "the newest, when limited");
     assert_eq!(store.prune_audit(2_500).await.expect("prune"), 2);
     assert_eq!(read(AuditQuery::default()).await, ["third"]);
+}
+
+/// A change of `path` in `message`'s part `part`.
+fn change(message: &str, part: &str, path: &str, kept: Kept) -> FileChange {
+    FileChange { message_id: message.into(), part_id: part.into(), path: path.into(), kept, redo: false }
+}
+
+async fn file_changes_keep_their_order_their_blobs_and_their_tenant(store: Arc<impl Store>) {
+    let mut alices = session("alice's", None);
+    alices.tenant = Some("alice".into());
+    store.put_session(&alices).await.expect("put");
+    let alice = SessionKey::of(&alices);
+    let blob = Blob { hash: "aa".repeat(32), bytes: b"before\n".to_vec() };
+    let file = Kept::File { blob: blob.hash.clone(), size: 7, mode: 0o644 };
+    let first = [change("msg_1", "prt_1", "a.txt", file.clone()), change("msg_1", "prt_2", "b", Kept::Absent)];
+    store.put_file_changes(alice, &first, std::slice::from_ref(&blob)).await.expect("put");
+    let later = [
+        change("msg_2", "prt_3", "a.txt", Kept::Symlink { target: "x".into() }),
+        FileChange { redo: true, ..change("msg_2", "", "a.txt", Kept::Directory) },
+    ];
+    store.put_file_changes(alice, &later, &[]).await.expect("put");
+    let read = store.file_changes(alice).await.expect("read");
+    let expected: Vec<FileChange> = first.iter().chain(&later).cloned().collect();
+    assert_eq!(read, expected, "file changes read back in the order they were put");
+    assert_eq!(store.blob(alice, &blob.hash).await.expect("blob"), Some(blob.bytes.clone()));
+
+    // Nobody else reads, writes or deletes them.
+    for stranger in [Some("bob"), None] {
+        let theirs = SessionKey::new(stranger, &alices.id);
+        assert!(store.file_changes(theirs).await.expect("read").is_empty(), "{stranger:?} lists no changes");
+        assert_eq!(store.blob(theirs, &blob.hash).await.expect("blob"), None, "{stranger:?} reads no blob");
+        let refused = store.put_file_changes(theirs, &first, &[]).await;
+        assert!(matches!(refused, Err(StoreError::NotFound(_))), "{stranger:?} writes changes: {refused:?}");
+        let all = ChangeSelection::From { message_id: String::new(), part_id: None };
+        assert_eq!(store.delete_file_changes(theirs, &all).await.expect("delete"), 0, "{stranger:?} deletes");
+    }
+
+    // Deleting the redo set, then the steps from a part on.
+    assert_eq!(store.delete_file_changes(alice, &ChangeSelection::Redo).await.expect("delete"), 1);
+    let from = ChangeSelection::From { message_id: "msg_1".into(), part_id: Some("prt_2".into()) };
+    assert_eq!(store.delete_file_changes(alice, &from).await.expect("delete"), 2);
+    assert_eq!(store.file_changes(alice).await.expect("read"), first[..1], "the change before the part stays");
+    assert!(store.blob(alice, &blob.hash).await.expect("blob").is_some(), "a blob still referred to stays");
+    let everything = ChangeSelection::From { message_id: "msg_1".into(), part_id: None };
+    assert_eq!(store.delete_file_changes(alice, &everything).await.expect("delete"), 1);
+    assert_eq!(store.blob(alice, &blob.hash).await.expect("blob"), None, "an unreferenced blob goes");
+
+    // Deleting the session takes its changes.
+    store.put_file_changes(alice, &first, std::slice::from_ref(&blob)).await.expect("put");
+    store.delete_session(&alices.id).await.expect("delete");
+    assert!(store.file_changes(alice).await.expect("read").is_empty(), "a deleted session keeps no changes");
 }

@@ -19,7 +19,7 @@ mod sqlite;
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
 use crate::ids;
-use crate::model::{Message, MessageWithParts, Part, Session, Todo, Tokens};
+use crate::model::{Message, MessageWithParts, Part, Session, SessionSummary, Todo, Tokens};
 use serde_json::Value;
 
 /// A store operation that failed.
@@ -35,6 +35,60 @@ pub enum StoreError {
     /// The database is unreadable, full, locked...
     #[error("store: {0}")]
     Failed(String),
+}
+
+/// What a path held before a step changed it, as stored: a file's bytes
+/// are kept apart, once per content, under their SHA-256 ([`Blob`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Kept {
+    Absent,
+    Directory,
+    Symlink { target: String },
+    File { blob: String, size: u64, mode: u32 },
+    Unkept { reason: String },
+}
+
+/// A file's bytes, named by their SHA-256 in hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub hash: String,
+    pub bytes: Vec<u8>,
+}
+
+/// One path a step changed, with what it held before (undo), or what it
+/// held when the session was reverted (`redo`, put back by unrevert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    /// The assistant message whose step changed it.
+    pub message_id: String,
+    /// The tool part that changed it.
+    pub part_id: String,
+    /// Relative to the workspace root, `/`-separated.
+    pub path: String,
+    pub kept: Kept,
+    pub redo: bool,
+}
+
+impl FileChange {
+    /// The blob this change refers to, if any.
+    pub fn blob(&self) -> Option<&str> {
+        match &self.kept {
+            Kept::File { blob, .. } => Some(blob),
+            _ => None,
+        }
+    }
+}
+
+/// Which of a session's file changes to delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeSelection {
+    /// The redo records of a revert.
+    Redo,
+    /// The steps at or after a point: every message after `message_id`,
+    /// and that message's parts from `part_id` on (the whole message when
+    /// `None`).
+    From { message_id: String, part_id: Option<String> },
 }
 
 /// A change to a stored session, applied by the store in one step.
@@ -55,6 +109,9 @@ pub enum SessionChange {
     Retitle { title: String, if_prefix: String },
     /// Something happened in the session: `time.updated` moves on.
     Touch,
+    /// Sets (or clears) `revert`, and with it the `summary` of what the
+    /// revert undid.
+    Revert { revert: Option<Value>, summary: Option<SessionSummary> },
 }
 
 impl SessionChange {
@@ -75,6 +132,10 @@ impl SessionChange {
                 if let Some(archived) = archived {
                     session.time.archived = *archived;
                 }
+            }
+            SessionChange::Revert { revert, summary } => {
+                session.revert = revert.clone();
+                session.summary = summary.clone();
             }
             SessionChange::AddUsage { tokens, cost } => {
                 let total = &mut session.tokens;
@@ -246,6 +307,22 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces a session's todo list ([`StoreError::NotFound`] when the
     /// session is not its owner's).
     async fn put_todos(&self, session: SessionKey<'_>, todos: &[Todo]) -> StoreResult<()>;
+
+    /// Appends file changes of a session, with the blobs they refer to that
+    /// are not stored yet (a blob already stored is kept as it is).
+    async fn put_file_changes(
+        &self,
+        session: SessionKey<'_>,
+        changes: &[FileChange],
+        blobs: &[Blob],
+    ) -> StoreResult<()>;
+    /// The session's file changes, in the order they were appended.
+    async fn file_changes(&self, session: SessionKey<'_>) -> StoreResult<Vec<FileChange>>;
+    /// The bytes of a blob a change of this session refers to.
+    async fn blob(&self, session: SessionKey<'_>, hash: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Deletes the selected changes, and the blobs no change refers to any
+    /// more; returns how many changes went.
+    async fn delete_file_changes(&self, session: SessionKey<'_>, which: &ChangeSelection) -> StoreResult<u64>;
 
     /// Appends records to the audit log.
     async fn append_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()>;

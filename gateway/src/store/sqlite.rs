@@ -13,7 +13,10 @@
 //! database made by an older wasmgate is upgraded in place when opened, and
 //! one made by a newer wasmgate is refused rather than misread.
 
-use super::{AuditQuery, AuditRecord, Owned, SessionChange, SessionKey, SessionQuery, Store, StoreError, StoreResult};
+use super::{
+    AuditQuery, AuditRecord, Blob, ChangeSelection, FileChange, Kept, Owned, SessionChange, SessionKey, SessionQuery,
+    Store, StoreError, StoreResult,
+};
 use crate::model::{Message, MessageWithParts, Part, Session, Todo};
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
@@ -89,11 +92,32 @@ fn migrations() -> Migrations<'static> {
         UPDATE part SET tenant = COALESCE((SELECT tenant FROM session WHERE session.id = part.session_id), '');
         UPDATE todo SET tenant = COALESCE((SELECT tenant FROM session WHERE session.id = todo.session_id), '');",
         ),
+        // What each step changed in the workspace (undo), and the file
+        // contents those changes keep, once per content.
+        M::up(
+            "CREATE TABLE file_change (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            part_id TEXT NOT NULL,
+            redo INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            blob TEXT,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX file_change_session ON file_change (session_id, seq);
+        CREATE INDEX file_change_blob ON file_change (blob);
+        CREATE TABLE blob (
+            hash TEXT PRIMARY KEY,
+            data BLOB NOT NULL
+        );",
+        ),
     ])
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: usize = 5;
+pub const SCHEMA_VERSION: usize = 6;
 
 const READERS: usize = 4;
 
@@ -325,6 +349,12 @@ fn owned(connection: &Connection, tenant: &str, id: &str) -> rusqlite::Result<St
     Ok(found.ok_or_else(|| StoreError::NotFound(format!("Session not found: {id}"))))
 }
 
+/// Deletes the blobs no file change refers to any more.
+fn drop_unreferenced_blobs(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute("DELETE FROM blob WHERE NOT EXISTS (SELECT 1 FROM file_change WHERE blob = blob.hash)", [])?;
+    Ok(())
+}
+
 /// A message as its row, ready to write on the blocking pool.
 struct MessageRow {
     id: String,
@@ -544,8 +574,10 @@ impl Store for SqliteStore {
                 transaction.execute("DELETE FROM part WHERE session_id = ?1", [&next])?;
                 transaction.execute("DELETE FROM message WHERE session_id = ?1", [&next])?;
                 transaction.execute("DELETE FROM todo WHERE session_id = ?1", [&next])?;
+                transaction.execute("DELETE FROM file_change WHERE session_id = ?1", [&next])?;
                 transaction.execute("DELETE FROM session WHERE id = ?1", [&next])?;
             }
+            drop_unreferenced_blobs(&transaction)?;
             transaction.commit()?;
             Ok(deleted)
         })
@@ -669,6 +701,110 @@ impl Store for SqliteStore {
             .map(|_| Ok(()))
         })
         .await?
+    }
+
+    async fn put_file_changes(
+        &self,
+        session: SessionKey<'_>,
+        changes: &[FileChange],
+        blobs: &[Blob],
+    ) -> StoreResult<()> {
+        let session = KeyRow::of(session);
+        let (changes, blobs) = (changes.to_vec(), blobs.to_vec());
+        self.write(move |c| {
+            if let Err(missing) = owned(c, &session.tenant, &session.id)? {
+                return Ok(Err(missing));
+            }
+            let transaction = c.transaction()?;
+            {
+                let mut blob = transaction.prepare_cached("INSERT OR IGNORE INTO blob (hash, data) VALUES (?1, ?2)")?;
+                for b in &blobs {
+                    blob.execute(params![b.hash, b.bytes])?;
+                }
+                let mut change = transaction.prepare_cached(
+                    "INSERT INTO file_change (session_id, tenant, message_id, part_id, redo, path, blob, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                for f in &changes {
+                    change.execute(params![
+                        session.id,
+                        session.tenant,
+                        f.message_id,
+                        f.part_id,
+                        f.redo,
+                        f.path,
+                        f.blob(),
+                        to_json(&f.kept)
+                    ])?;
+                }
+            }
+            transaction.commit()?;
+            Ok(Ok(()))
+        })
+        .await?
+    }
+
+    async fn file_changes(&self, session: SessionKey<'_>) -> StoreResult<Vec<FileChange>> {
+        let session = KeyRow::of(session);
+        self.read(move |c| {
+            let mut query = c.prepare_cached(
+                "SELECT message_id, part_id, redo, path, data FROM file_change
+                 WHERE session_id = ?1 AND tenant = ?2 ORDER BY seq",
+            )?;
+            let rows = query.query_map([&session.id, &session.tenant], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })?;
+            let mut changes = Vec::new();
+            for row in rows {
+                let (message_id, part_id, redo, path, data) = row?;
+                if let Some(kept) = decode::<Kept>("file_change", &path, &data) {
+                    changes.push(FileChange { message_id, part_id, path, kept, redo });
+                }
+            }
+            Ok(changes)
+        })
+        .await
+    }
+
+    async fn blob(&self, session: SessionKey<'_>, hash: &str) -> StoreResult<Option<Vec<u8>>> {
+        let (session, hash) = (KeyRow::of(session), hash.to_string());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT data FROM blob WHERE hash = ?1 AND EXISTS
+                   (SELECT 1 FROM file_change WHERE blob = ?1 AND session_id = ?2 AND tenant = ?3)",
+            )?
+            .query_row([&hash, &session.id, &session.tenant], |r| r.get(0))
+            .optional()
+        })
+        .await
+    }
+
+    async fn delete_file_changes(&self, session: SessionKey<'_>, which: &ChangeSelection) -> StoreResult<u64> {
+        let (session, which) = (KeyRow::of(session), which.clone());
+        self.write(move |c| {
+            let transaction = c.transaction()?;
+            let deleted = match &which {
+                ChangeSelection::Redo => transaction.execute(
+                    "DELETE FROM file_change WHERE session_id = ?1 AND tenant = ?2 AND redo = 1",
+                    [&session.id, &session.tenant],
+                )?,
+                ChangeSelection::From { message_id, part_id } => transaction.execute(
+                    "DELETE FROM file_change WHERE session_id = ?1 AND tenant = ?2 AND redo = 0 AND
+                       (message_id > ?3 OR (message_id = ?3 AND (?4 IS NULL OR part_id >= ?4)))",
+                    params![session.id, session.tenant, message_id, part_id],
+                )?,
+            };
+            drop_unreferenced_blobs(&transaction)?;
+            transaction.commit()?;
+            Ok(deleted as u64)
+        })
+        .await
     }
 
     async fn unfinished(&self) -> StoreResult<(Vec<Owned<Message>>, Vec<Owned<Part>>)> {

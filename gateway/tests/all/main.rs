@@ -29,4 +29,5 @@ mod starvation;
 mod store;
 mod swaps;
 mod tenants;
+mod undo;
 mod util;

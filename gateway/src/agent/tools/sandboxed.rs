@@ -4,10 +4,12 @@
 
 use super::{Context, Outcome, ToolSource, failed};
 use crate::agent::provider::{ToolCall, ToolDefinition};
+use crate::conversation::changes::StepRecorder;
 use crate::events::Event;
 use crate::model::Part;
-use crate::sandbox::{CallError, CallOptions, Sandbox};
+use crate::sandbox::{CallError, CallOptions, ChangeSink, Sandbox};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The sandbox's tools: every component's, built-in or added.
@@ -46,6 +48,8 @@ async fn run(sandbox: &Sandbox, context: &Context<'_>, call: &ToolCall, part: &P
         .filter(|ms| *ms > 0.0)
         .filter(|ms| ms.is_finite())
         .map(|ms| Duration::from_secs_f64((ms / 1000.0).min(u32::MAX as f64)));
+    // What the call changes is recorded for undo (a read-only grant changes nothing).
+    let recorder = (!context.agent.read_only()).then(|| Arc::new(StepRecorder::new(context.message_id, &part.id)));
     let options = CallOptions {
         deadline,
         cancel: Some(context.cancel.clone()),
@@ -53,9 +57,16 @@ async fn run(sandbox: &Sandbox, context: &Context<'_>, call: &ToolCall, part: &P
         session_id: Some(context.session_id.to_string()),
         message_id: Some(context.message_id.to_string()),
         call_id: Some(call.id.clone()),
+        changes: recorder.clone().map(|r| r as Arc<dyn ChangeSink>),
     };
     let arguments = call.input.to_string();
-    match sandbox.call_with(&call.name, &arguments, grant, options).await {
+    let result = sandbox.call_with(&call.name, &arguments, grant, options).await;
+    if let Some(recorder) = recorder
+        && let Err(error) = context.assistant.journal.put_file_changes(context.session(), &recorder).await
+    {
+        tracing::warn!("the changes of a {} call were not recorded for undo: {error}", call.name);
+    }
+    match result {
         Ok(result) => {
             let mut metadata = result.metadata;
             if bash {
