@@ -95,6 +95,18 @@ impl ChangeSink for StepRecorder {
         };
         recorded.changes.push(change);
     }
+
+    fn outside_view(&self, program: &str) {
+        let reason = format!("`{program}` ran outside the sandbox; what it changed is not undone");
+        let change = FileChange {
+            message_id: self.message_id.clone(),
+            part_id: self.part_id.clone(),
+            path: String::new(),
+            kept: Kept::Unkept { reason },
+            redo: false,
+        };
+        self.recorded.lock().unwrap_or_else(|p| p.into_inner()).changes.push(change);
+    }
 }
 
 /// The SHA-256 of `bytes`, in hex.
@@ -123,13 +135,28 @@ impl Boundary {
 }
 
 /// For each path, the first of `changes` (in order) that `pick` keeps: what
-/// the path held before the earliest of them.
+/// the path held before the earliest of them. (Notes of programs run
+/// outside the sandbox name no path and are left out: see [`notes`].)
 pub fn earliest(changes: &[FileChange], pick: impl Fn(&FileChange) -> bool) -> BTreeMap<&str, &FileChange> {
     let mut first = BTreeMap::new();
-    for change in changes.iter().filter(|c| pick(c)) {
+    for change in changes.iter().filter(|c| !c.path.is_empty() && pick(c)) {
         first.entry(change.path.as_str()).or_insert(change);
     }
     first
+}
+
+/// What the selected steps did that undo cannot put back (programs run
+/// outside the sandbox), each said once.
+pub fn notes(changes: &[FileChange], pick: impl Fn(&FileChange) -> bool) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    for change in changes.iter().filter(|c| c.path.is_empty() && pick(c)) {
+        if let Kept::Unkept { reason } = &change.kept
+            && !notes.contains(reason)
+        {
+            notes.push(reason.clone());
+        }
+    }
+    notes
 }
 
 /// A file's content at one end of a diff (`None`: no file there).

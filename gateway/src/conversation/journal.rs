@@ -24,6 +24,9 @@ const LIVE_UPDATE: Duration = Duration::from_millis(50);
 /// tool caps its own output the same way).
 const LIVE_OUTPUT: usize = 30_000;
 
+/// The file contents one session keeps for undo; older steps' go first.
+pub const KEEP_PER_SESSION: u64 = 1 << 30;
+
 /// The store and the bus, written in that order.
 #[derive(Clone)]
 pub struct Journal {
@@ -53,7 +56,9 @@ impl Journal {
         if changes.is_empty() {
             return Ok(());
         }
-        self.store.put_file_changes(session, &changes, &blobs).await
+        self.store.put_file_changes(session, &changes, &blobs).await?;
+        let reason = format!("dropped to keep the session's undo history under {} MiB", KEEP_PER_SESSION >> 20);
+        self.store.prune_file_changes(session, KEEP_PER_SESSION, &reason).await.map(|_| ())
     }
 
     /// Publishes an event of `workspace`.

@@ -63,6 +63,9 @@ pub trait ChangeSink: Send + Sync {
     /// `path` (relative to the workspace root, `/`-separated) held `prior`
     /// before this call changed it.
     fn before_change(&self, path: &str, prior: Prior);
+    /// The call ran `program` as a host process, whose changes the sandbox
+    /// does not see (told once per program per call).
+    fn outside_view(&self, program: &str);
 }
 
 /// A call's capture: its sink, the workspace root's current name and the
@@ -87,6 +90,15 @@ pub(super) enum Last {
     Entry,
     /// What a symlink there leads to (an open that follows links).
     Followed,
+}
+
+/// Tells the sink that the call runs `program` outside the sandbox's view.
+pub(super) fn outside_view(state: &mut CallState, program: &str) {
+    let Some(capture) = state.changes.as_mut() else { return };
+    let program = Path::new(program).file_name().and_then(|n| n.to_str()).unwrap_or(program);
+    if capture.told.insert(format!("\0process {program}")) {
+        capture.sink.outside_view(program);
+    }
 }
 
 /// Tells the sink what `path` beneath `parent` holds before an open for

@@ -124,6 +124,9 @@ impl Host for CallState {
         stdin: Vec<u8>,
     ) -> wasmtime::Result<Result<ProcessOutput, ProcessError>> {
         let Some(grant) = self.processes.clone() else { return Ok(Err(ProcessError::Disabled)) };
+        if grant.writable {
+            super::change_capture::outside_view(self, argv.first().map_or("", String::as_str));
+        }
         let output = match run(&grant, &self.cancel, &argv, &env, &cwd, stdin).await {
             Ok(output) => output,
             Err(error) => return Ok(Err(error)),

@@ -150,4 +150,6 @@ impl ChangeSink for KeepAll {
     }
 
     fn before_change(&self, _path: &str, _prior: Prior) {}
+
+    fn outside_view(&self, _program: &str) {}
 }

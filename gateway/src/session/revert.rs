@@ -66,7 +66,9 @@ impl Sessions {
             undoing.extend(changes::diff(&back.path, current, content(&back.state)).and_then(|d| d.patch));
         }
         let grant = workspace.grant.clone();
-        let failed = blocking(move || sandbox::restore(&grant, restores)).await?;
+        let mut failed = blocking(move || sandbox::restore(&grant, restores)).await?;
+        let outside = changes::notes(&records, |c| !c.redo && boundary.covers(c));
+        failed.extend(outside.into_iter().map(|reason| NotRestored { path: String::new(), reason }));
         self.warn_not_restored(workspace, &failed);
 
         self.journal.publish(workspace, Event::SessionDiff { session_id: &session.id, diff: &diffs });
@@ -180,7 +182,11 @@ impl Sessions {
         if failed.is_empty() {
             return;
         }
-        let list: Vec<String> = failed.iter().take(5).map(|f| format!("{}: {}", f.path, f.reason)).collect();
+        let said = |f: &NotRestored| match f.path.is_empty() {
+            true => f.reason.clone(),
+            false => format!("{}: {}", f.path, f.reason),
+        };
+        let list: Vec<String> = failed.iter().take(5).map(said).collect();
         let more = failed.len().saturating_sub(5);
         let mut message = list.join("\n");
         if more > 0 {

@@ -472,6 +472,26 @@ async fn file_changes_keep_their_order_their_blobs_and_their_tenant(store: Arc<i
     assert_eq!(store.delete_file_changes(alice, &everything).await.expect("delete"), 1);
     assert_eq!(store.blob(alice, &blob.hash).await.expect("blob"), None, "an unreferenced blob goes");
 
+    // Pruning keeps the newest contents within the bytes given, never redo's.
+    let sized = |n: u8, size: u64| Kept::File { blob: format!("{n:02x}").repeat(32), size, mode: 0o644 };
+    let blobs: Vec<Blob> = (1..=3).map(|n| Blob { hash: format!("{n:02x}").repeat(32), bytes: vec![n; 10] }).collect();
+    let steps = [
+        change("msg_5", "prt_1", "old", sized(1, 10)),
+        FileChange { redo: true, ..change("msg_5", "", "redo", sized(1, 10)) },
+        change("msg_6", "prt_1", "mid", sized(2, 10)),
+        change("msg_7", "prt_1", "new", sized(3, 10)),
+    ];
+    store.put_file_changes(alice, &steps, &blobs).await.expect("put");
+    assert_eq!(store.prune_file_changes(alice, 25, "pruned").await.expect("prune"), 1);
+    let kept = store.file_changes(alice).await.expect("read");
+    let by_path = |path: &str| kept.iter().find(|c| c.path == path).unwrap().kept.clone();
+    assert_eq!(by_path("old"), Kept::Unkept { reason: "pruned".into() }, "the oldest content goes first");
+    assert_eq!(by_path("redo"), sized(1, 10), "redo records are never pruned");
+    assert_eq!((by_path("mid"), by_path("new")), (sized(2, 10), sized(3, 10)));
+    assert!(store.blob(alice, &blobs[0].hash).await.expect("blob").is_some(), "still the redo record's");
+    store.delete_file_changes(alice, &ChangeSelection::Redo).await.expect("delete");
+    assert_eq!(store.blob(alice, &blobs[0].hash).await.expect("blob"), None);
+
     // Deleting the session takes its changes.
     store.put_file_changes(alice, &first, std::slice::from_ref(&blob)).await.expect("put");
     store.delete_session(&alices.id).await.expect("delete");

@@ -323,6 +323,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the selected changes, and the blobs no change refers to any
     /// more; returns how many changes went.
     async fn delete_file_changes(&self, session: SessionKey<'_>, which: &ChangeSelection) -> StoreResult<u64>;
+    /// Keeps the session's newest file contents up to `keep` bytes in all:
+    /// older steps' contents are dropped (their changes stay, as
+    /// [`Kept::Unkept`] with `reason`), redo records never. Returns how many
+    /// changes lost their content.
+    async fn prune_file_changes(&self, session: SessionKey<'_>, keep: u64, reason: &str) -> StoreResult<u64>;
 
     /// Appends records to the audit log.
     async fn append_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()>;

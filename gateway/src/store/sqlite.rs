@@ -807,6 +807,29 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn prune_file_changes(&self, session: SessionKey<'_>, keep: u64, reason: &str) -> StoreResult<u64> {
+        let (session, reason) = (KeyRow::of(session), reason.to_string());
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        self.write(move |c| {
+            let transaction = c.transaction()?;
+            let pruned = transaction.execute(
+                "WITH ranked AS (
+                   SELECT seq, SUM(json_extract(data, '$.size')) OVER (ORDER BY seq DESC) AS newer
+                   FROM file_change WHERE session_id = ?1 AND tenant = ?2 AND redo = 0 AND blob IS NOT NULL
+                 )
+                 UPDATE file_change SET blob = NULL, data = json_object('kind', 'unkept', 'reason', ?4)
+                 WHERE seq IN (SELECT seq FROM ranked WHERE newer > ?3)",
+                params![session.id, session.tenant, keep, reason],
+            )?;
+            if pruned > 0 {
+                drop_unreferenced_blobs(&transaction)?;
+            }
+            transaction.commit()?;
+            Ok(pruned as u64)
+        })
+        .await
+    }
+
     async fn unfinished(&self) -> StoreResult<(Vec<Owned<Message>>, Vec<Owned<Part>>)> {
         self.read(|c| {
             // `CASE` first checks the JSON reads, so a damaged row is

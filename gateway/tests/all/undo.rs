@@ -237,3 +237,34 @@ async fn a_revert_never_follows_a_link_planted_out_of_the_workspace() {
     let toast = events.wait_for("a toast", |e| e["type"] == "tui.toast.show").await;
     assert!(toast["properties"]["message"].as_str().unwrap().contains("deep/outside.txt"), "{toast}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_that_runs_a_host_program_says_undo_cannot_see_it() {
+    use std::sync::Arc;
+    use wasmgate::conversation::changes::StepRecorder;
+    use wasmgate::sandbox::{CallOptions, ChangeSink, CompileCache, Processes, Sandbox};
+    use wasmgate::store::Kept;
+    let fixture = Fixture::new();
+    let sandbox = Sandbox::builder()
+        .limits(crate::util::TEST_LIMITS)
+        .cache(CompileCache::at(crate::util::cache_dir()))
+        .processes(Processes::Trusted)
+        .build()
+        .await
+        .unwrap();
+    let recorder = Arc::new(StepRecorder::new("msg_1", "prt_1"));
+    let options = CallOptions { changes: Some(recorder.clone() as Arc<dyn ChangeSink>), ..Default::default() };
+    let script = json!({ "command": "echo a > seen.txt; sh -c 'echo b > unseen.txt'; /bin/sh -c true" });
+    let output = sandbox.call_with("bash", &script.to_string(), &fixture.read_write(), options).await.unwrap();
+    assert_eq!(output.metadata["exit"], 0, "{}", output.output);
+    let (changes, _) = recorder.take();
+    let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+    assert!(paths.contains(&"seen.txt"), "{paths:?}");
+    assert!(!paths.contains(&"unseen.txt"), "a host program's writes are not seen: {paths:?}");
+    let notes: Vec<&Kept> = changes.iter().filter(|c| c.path.is_empty()).map(|c| &c.kept).collect();
+    assert_eq!(notes.len(), 1, "one note per program: {notes:?}");
+    assert!(
+        matches!(notes[0], Kept::Unkept { reason } if reason.contains("`sh` ran outside the sandbox")),
+        "{notes:?}"
+    );
+}
