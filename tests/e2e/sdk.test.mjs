@@ -6,7 +6,9 @@ import { readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import { createOpencodeClient as createV1Client } from "@opencode-ai/sdk";
-import { fixture, startWasmgate, eventually, config } from "./lib/harness.mjs";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { fixture, startWasmgate, eventually, config, opencodeBin, opencodeEnv, scratch } from "./lib/harness.mjs";
 import { startModel } from "./lib/model.mjs";
 
 let dir, model, server, client;
@@ -302,6 +304,30 @@ test("OPENAI_BASE_URL alone gives a working agent whose commands stay in the fol
   } finally {
     await alone.stop();
   }
+});
+
+test("opencode run: a file attached with -f reaches the model, an unknown model fails as the reference fails", async () => {
+  const run = (...args) => {
+    const running = promisify(execFile)(opencodeBin, ["run", "--attach", server.url, "--dir", dir, ...args], {
+      cwd: dir,
+      env: opencodeEnv(scratch("run-home")),
+      timeout: 60_000,
+    });
+    running.child.stdin.end(); // `run` reads a piped stdin to its end
+    return running.then(
+      (done) => ({ code: 0, out: done.stdout + done.stderr }),
+      (failed) => ({ code: failed.code, out: `${failed.stdout}${failed.stderr}` }),
+    );
+  };
+  const asked = model.requests.length;
+  const attached = await run("what does this print?", "-f", join(dir, "src/main.rs"));
+  assert.equal(attached.code, 0, attached.out);
+  const request = JSON.stringify(model.requests.slice(asked));
+  assert.match(request, /println!\(\\"hello\\"\)/, "the attached file's text reached the model");
+
+  const unknown = await run("-m", "nope/none", "hi");
+  assert.equal(unknown.code, 1, unknown.out);
+  assert.match(unknown.out, /Model not found: nope\/none/);
 });
 
 test("files: list, read text and binary, refuse paths outside", async () => {

@@ -96,6 +96,36 @@ impl Assistant {
         self.providers.with_key(id, key)
     }
 
+    /// Why `owner` cannot prompt `provider_id`/`model_id`, with the names
+    /// it could mean; `None` when it can, or when no provider is configured
+    /// at all (the turn then says how to add one).
+    pub fn unknown_model(
+        &self,
+        owner: Option<&str>,
+        provider_id: &str,
+        model_id: &str,
+    ) -> Option<(String, Vec<String>)> {
+        let Some(provider) = self.provider(owner, provider_id) else {
+            let all = self.providers.all();
+            if all.is_empty() {
+                return None;
+            }
+            let suggestions = all.iter().map(|p| p.id.clone()).collect();
+            return Some((
+                format!("Model not found: {provider_id}/{model_id}. No provider {provider_id:?} is configured."),
+                suggestions,
+            ));
+        };
+        // A provider's catalogue from the config is all it offers; others
+        // (from the environment, or listed by the provider) take any name.
+        if provider.source != "config" || provider.models.is_empty() || provider.models.iter().any(|m| m.id == model_id)
+        {
+            return None;
+        }
+        let suggestions = provider.models.iter().map(|m| format!("{provider_id}/{}", m.id)).collect();
+        Some((format!("Model not found: {provider_id}/{model_id}."), suggestions))
+    }
+
     /// The agents and commands `owner`'s prompts run with (`None`: the
     /// server's own user).
     pub fn profile(&self, owner: Option<&str>) -> Arc<Profile> {

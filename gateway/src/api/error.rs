@@ -67,6 +67,10 @@ pub enum ApiError {
     /// A fault of the server (500).
     #[error("{0}")]
     Internal(String),
+    /// The prompt names a model no provider has (400, the reference's
+    /// `ProviderModelNotFoundError`, which `opencode run` prints).
+    #[error("{message}")]
+    ModelNotFound { provider_id: String, model_id: String, suggestions: Vec<String>, message: String },
 }
 
 impl ApiError {
@@ -100,6 +104,9 @@ impl From<SessionError> for ApiError {
             SessionError::Busy(busy) => busy.into(),
             SessionError::Store(error) => error.into(),
             SessionError::Failed(message) => ApiError::Internal(message),
+            SessionError::ModelNotFound { provider_id, model_id, suggestions, message } => {
+                ApiError::ModelNotFound { provider_id, model_id, suggestions, message }
+            }
         }
     }
 }
@@ -192,6 +199,14 @@ impl IntoResponse for ApiError {
                 (status, axum::Json(json!({ "name": name, "data": { "message": message, "kind": error.kind() } })))
                     .into_response()
             }
+            ApiError::ModelNotFound { provider_id, model_id, suggestions, .. } => (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({
+                    "name": "ProviderModelNotFoundError",
+                    "data": { "providerID": provider_id, "modelID": model_id, "suggestions": suggestions, "message": message },
+                })),
+            )
+                .into_response(),
             ApiError::Internal(_) => {
                 let reference = format!("err_{:08x}", rand::random::<u32>());
                 let mut response = (

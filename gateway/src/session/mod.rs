@@ -49,6 +49,10 @@ pub enum SessionError {
     /// A run ended without an answer.
     #[error("{0}")]
     Failed(String),
+    /// The prompt names a model no configured provider has (the
+    /// reference's `ProviderModelNotFoundError`).
+    #[error("{message}")]
+    ModelNotFound { provider_id: String, model_id: String, suggestions: Vec<String>, message: String },
 }
 
 /// A new user message of `session`: with the id the client chose when it

@@ -69,7 +69,6 @@ impl Sessions {
         request: PromptRequest,
     ) -> SessionResult<Submitted> {
         let no_reply = request.no_reply;
-        self.drop_reverted(&workspace, &mut session).await?;
         let user = self.record_user_message(&workspace, &mut session, request).await?;
         if no_reply {
             return Ok(Submitted::Stored(Box::new(user)));
@@ -205,6 +204,18 @@ impl Sessions {
             return Err(SessionError::Invalid(format!("no agent named {agent:?}")));
         };
         let model = model_for(&self.assistant, session, runs_as, request.model);
+        if let Some((message, suggestions)) =
+            self.assistant.unknown_model(session.tenant.as_deref(), &model.provider_id, &model.model_id)
+        {
+            return Err(SessionError::ModelNotFound {
+                provider_id: model.provider_id,
+                model_id: model.model_id,
+                suggestions,
+                message,
+            });
+        }
+        // A prompt after a revert makes it final.
+        self.drop_reverted(workspace, session).await?;
         let message = Message::User(UserMessage {
             system: request.system,
             tools: request.tools,
@@ -242,16 +253,25 @@ impl Sessions {
         Ok(MessageWithParts { info: message, parts })
     }
 
-    /// A `file://` attachment's content, read through the sandbox, as the text
-    /// the model sees; `None` for other attachments (images travel as they are).
+    /// An attachment's content as the text the model sees: a `file://`
+    /// one read through the sandbox, a `data:` one decoded (as the reference
+    /// does for `opencode run -f`); `None` for images, which travel as they are.
     async fn read_attachment(&self, workspace: &Workspace, part: &Map<String, Value>) -> Option<String> {
         let url = part.get("url")?.as_str()?;
-        let encoded = url.strip_prefix("file://")?;
-        let path = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
         let mime = part.get("mime").and_then(Value::as_str).unwrap_or("text/plain");
         if mime.starts_with("image/") {
             return None;
         }
+        if let Some(data) = url.strip_prefix("data:") {
+            let name = part.get("filename").and_then(Value::as_str).unwrap_or("the attachment");
+            let said = format!("Called the Read tool with the following input: {}", json!({ "filePath": name }));
+            return Some(match decode_data_url(data) {
+                Some(text) => format!("{said}\n\n{text}"),
+                None => format!("{said}\n\n[Binary content: {mime}; not sent to the model]"),
+            });
+        }
+        let encoded = url.strip_prefix("file://")?;
+        let path = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
         let (tool, arguments) = if mime == "application/x-directory" {
             ("list", json!({ "path": path }))
         } else {
@@ -265,8 +285,33 @@ impl Sessions {
     }
 }
 
+/// The text a `data:` URL (after the scheme) carries, or `None` when it is
+/// malformed or not text (not UTF-8, or holding NUL bytes).
+fn decode_data_url(data: &str) -> Option<String> {
+    use base64::Engine;
+    let (header, payload) = data.split_once(',')?;
+    let bytes = if header.split(';').any(|p| p.eq_ignore_ascii_case("base64")) {
+        let clean: String = payload.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let clean = percent_encoding::percent_decode_str(&clean).decode_utf8().ok()?.into_owned();
+        base64::engine::general_purpose::STANDARD_NO_PAD.decode(clean.trim_end_matches('=')).ok()?
+    } else {
+        percent_encoding::percent_decode_str(payload).collect()
+    };
+    let text = String::from_utf8(bytes).ok()?;
+    (!text.contains('\0')).then_some(text)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn data_urls_decode_to_their_text() {
+        assert_eq!(super::decode_data_url("text/plain;base64,aGVsbG8K").as_deref(), Some("hello\n"));
+        assert_eq!(super::decode_data_url("text/plain;base64,aGk=").as_deref(), Some("hi"));
+        assert_eq!(super::decode_data_url("text/plain,a%20b").as_deref(), Some("a b"));
+        assert_eq!(super::decode_data_url(";base64,AAEC"), None, "binary is not text");
+        assert_eq!(super::decode_data_url("no comma"), None);
+    }
+
     #[test]
     fn templates_take_all_arguments_and_positional_ones() {
         assert_eq!(super::expand("Say hello to $ARGUMENTS", "world"), "Say hello to world");

@@ -222,6 +222,9 @@ async fn tool_calls_run_in_the_sandbox_across_steps() {
     let write = tool(&messages[1]);
     assert_eq!((write["tool"].as_str(), write["callID"].as_str()), (Some("write"), Some("call_1")));
     assert_eq!(write["state"]["status"], "completed");
+    // The TUI draws its "Wrote" block from this metadata.
+    assert!(write["state"]["metadata"]["diagnostics"].is_object(), "{write}");
+    assert_eq!(write["state"]["metadata"]["exists"], false);
     let bash = tool(&messages[2]);
     assert_eq!(bash["state"]["status"], "completed");
     assert_eq!(bash["state"]["output"], "hi there\n");
@@ -276,6 +279,7 @@ async fn an_edit_reports_its_diff_for_the_tui() {
     let edit = messages[1]["parts"].as_array().unwrap().iter().find(|p| p["type"] == "tool").unwrap().clone();
     let diff = edit["state"]["metadata"]["diff"].as_str().unwrap();
     assert!(diff.contains("-fn old() {}") && diff.contains("+fn new() {}"), "{diff}");
+    assert!(edit["state"]["metadata"]["diagnostics"].is_object(), "{edit}");
 }
 
 #[tokio::test]
@@ -843,9 +847,10 @@ async fn the_model_a_prompt_names_is_the_one_used() {
     assert_eq!((one.requests().len(), two.requests().len()), (0, 1));
     let body =
         json!({ "model": { "providerID": "three", "modelID": "m" }, "parts": [{ "type": "text", "text": "hi" }] });
-    let (_, reply) = server.post(&format!("/session/{id}/message"), &body.to_string()).await;
-    assert_eq!(reply["info"]["error"]["name"], "ProviderModelNotFoundError");
-    assert!(reply["info"]["error"]["data"]["message"].as_str().unwrap().contains("three"));
+    let (status, reply) = server.post(&format!("/session/{id}/message"), &body.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply["name"], "ProviderModelNotFoundError");
+    assert!(reply["data"]["message"].as_str().unwrap().contains("three"));
 }
 
 #[tokio::test]
@@ -896,6 +901,54 @@ async fn an_attached_file_is_read_through_the_sandbox_and_cannot_leave_it() {
     assert!(!request.contains(SECRET), "a file outside the workspace reached the model");
     assert!(request.contains("outside"), "{request}");
     fixture.assert_outside_untouched();
+}
+
+#[tokio::test]
+async fn a_file_attached_as_a_data_url_reaches_the_model_as_its_text() {
+    use base64::Engine;
+    let fixture = Fixture::new();
+    let model = ScriptedModel::start(vec![says("Seen.")]).await;
+    let server = TestServer::configured(&fixture.ws, &config(&model, json!({})));
+    let id = server.session().await;
+    let encoded = base64::engine::general_purpose::STANDARD.encode("fn attached() {}\n");
+    let binary = base64::engine::general_purpose::STANDARD.encode([0u8, 159, 146, 150]);
+    let body = json!({ "parts": [
+        { "type": "text", "text": "look at this" },
+        { "type": "file", "mime": "text/plain", "filename": "notes.rs", "url": format!("data:text/plain;base64,{encoded}") },
+        { "type": "file", "mime": "application/octet-stream", "filename": "blob.bin", "url": format!("data:application/octet-stream;base64,{binary}") },
+    ] });
+    let (status, reply) = server.post(&format!("/session/{id}/message"), &body.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let request = model.requests()[0].to_string();
+    assert!(request.contains("fn attached() {}"), "the decoded text reaches the model: {request}");
+    assert!(request.contains("notes.rs"), "{request}");
+    assert!(request.contains("[Binary content: application/octet-stream"), "{request}");
+}
+
+#[tokio::test]
+async fn a_prompt_naming_an_unknown_model_is_refused_as_the_reference_refuses_it() {
+    let fixture = Fixture::new();
+    let model = ScriptedModel::start(vec![says("Fine.")]).await;
+    let server = TestServer::configured(&fixture.ws, &config(&model, json!({})));
+    let id = server.session().await;
+    for (provider, model_id, suggestion) in [("nope", "none", "mock"), ("mock", "none", "mock/m1")] {
+        let body = json!({ "model": { "providerID": provider, "modelID": model_id }, "parts": [{ "type": "text", "text": "hi" }] });
+        let (status, error) = server.post(&format!("/session/{id}/message"), &body.to_string()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+        assert_eq!(error["name"], "ProviderModelNotFoundError");
+        assert_eq!(
+            (error["data"]["providerID"].as_str(), error["data"]["modelID"].as_str()),
+            (Some(provider), Some(model_id))
+        );
+        assert!(error["data"]["suggestions"].as_array().unwrap().iter().any(|s| s == suggestion), "{error}");
+        assert!(error["data"]["message"].as_str().unwrap().contains(&format!("{provider}/{model_id}")), "{error}");
+    }
+    let (_, messages) = server.get(&format!("/session/{id}/message")).await;
+    assert!(messages.as_array().unwrap().is_empty(), "a refused prompt stores nothing");
+    assert!(model.requests().is_empty());
+    // The configured model still answers.
+    let (status, reply) = server.post(&format!("/session/{id}/message"), &prompt_body("hi")).await;
+    assert_eq!((status, text_of(&reply)), (StatusCode::OK, "Fine.".to_string()));
 }
 
 #[tokio::test]

@@ -84,7 +84,7 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
     wasmgate_tool_sdk::result(
         path.display().to_string(),
         format!("Edit applied successfully.{note}"),
-        json!({"diff": unified, "filediff": filediff}),
+        json!({"diff": unified, "filediff": filediff, "diagnostics": {}}),
     )
 }
 

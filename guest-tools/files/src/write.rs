@@ -31,7 +31,9 @@ pub fn run(ws: &Workspace, args: Args) -> Result<ToolResult, ToolError> {
     wasmgate_tool_sdk::result(
         path.display().to_string(),
         "Wrote file successfully.".into(),
-        json!({"filepath": path.abs, "exists": exists}),
+        // `diagnostics`: no language server runs here, so none (the TUI
+        // draws its "Wrote" block from this metadata).
+        json!({"filepath": path.abs, "exists": exists, "diagnostics": {}}),
     )
 }
 
