@@ -48,26 +48,19 @@ impl Prefix {
     }
 }
 
-struct Clock {
-    millis: u64,
-    counter: u64,
-}
-
-static CLOCK: Mutex<Clock> = Mutex::new(Clock { millis: 0, counter: 0 });
+/// The last value handed out (`millis * 4096 + counter`).
+static CLOCK: Mutex<u64> = Mutex::new(0);
 
 /// A new id with `prefix`.
 pub fn new(prefix: Prefix) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let value = {
-        let mut clock = CLOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Never go back in time: a clock step backwards keeps counting on the
-        // last millisecond, so ids stay ordered.
-        if now > clock.millis {
-            clock.millis = now;
-            clock.counter = 0;
-        }
-        clock.counter += 1;
-        clock.millis.wrapping_mul(4096).wrapping_add(clock.counter)
+        let mut last = CLOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Strictly after the last one, always: a new millisecond starts its
+        // count again, but neither a clock step backwards nor more than 4096
+        // ids in one millisecond (which carry into the next) goes back.
+        *last = (now.wrapping_mul(4096) + 1).max(*last + 1);
+        *last
     };
     let value = if prefix.descending() { !value } else { value } & 0xffff_ffff_ffff;
     let mut id = format!("{}_{value:012x}", prefix.as_str());

@@ -157,4 +157,41 @@ test("a prompt answered by the same model: the reply, the messages and a tool ca
   assertSameShape("GET /session/{id}/message after prompts", b, a);
   const tools = (messages) => messages.flatMap((m) => m.parts).filter((p) => p.type === "tool");
   assert.equal(tools(b.body)[0].state.output, tools(a.body)[0].state.output, "the same command, the same output");
+
+  // Undo the last turn and bring it back; the diff routes on the way.
+  const lastUser = (messages) => messages.filter((m) => m.info.role === "user").at(-1).info.id;
+  const steps = [
+    ["GET", () => "/diff"],
+    ["GET", (messages) => `/diff?messageID=${lastUser(messages)}`],
+    ["POST", () => "/revert", (messages) => ({ messageID: lastUser(messages) })],
+    ["POST", () => "/unrevert"],
+    ["POST", () => "/revert", () => ({ messageID: "msg_doesnotexist000000000000" })],
+  ];
+  for (const [method, suffix, body] of steps) {
+    const [x, y] = await Promise.all([
+      call(reference.url, method, `/session/${theirs.body.id}${suffix(a.body)}`, body?.(a.body)),
+      call(wasmgate.url, method, `/session/${ours.body.id}${suffix(b.body)}`, body?.(b.body)),
+    ]);
+    assertSameShape(`${method} /session/{id}${suffix([{ info: { role: "user", id: "{msg}" } }])}`, y, x);
+  }
+});
+
+test("the TUI control routes answer as the reference's do", async () => {
+  const [session] = await Promise.all([call(wasmgate.url, "POST", "/session", {})]);
+  const posts = [
+    ["/tui/append-prompt", { text: "hi" }],
+    ["/tui/open-help"],
+    ["/tui/submit-prompt"],
+    ["/tui/clear-prompt"],
+    ["/tui/execute-command", { command: "agent_cycle" }],
+    ["/tui/show-toast", { message: "hello", variant: "info" }],
+    ["/tui/show-toast", { message: "hello", variant: "loud" }],
+    ["/tui/publish", { type: "tui.prompt.append", properties: { text: "x" } }],
+    ["/tui/select-session", { sessionID: "ses_doesnotexist000000000000" }],
+  ];
+  assert.equal(session.status, 200);
+  for (const [route, body] of posts) {
+    const [theirs, ours] = await Promise.all([call(reference.url, "POST", route, body), call(wasmgate.url, "POST", route, body)]);
+    assertSameShape(`POST ${route} ${JSON.stringify(body ?? {})}`, ours, theirs);
+  }
 });

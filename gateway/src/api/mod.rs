@@ -22,6 +22,7 @@ mod global;
 mod instance;
 mod provider_auth;
 mod session;
+mod tui;
 
 use crate::app::App;
 use axum::Router;
@@ -56,6 +57,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(session::permission_routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(file::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(provider_auth::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .merge(tui::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(admin::usage_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -117,6 +117,17 @@ pub enum Event<'a> {
         title: Option<&'a str>,
         message: &'a str,
         variant: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duration: Option<u64>,
+    },
+    /// `tui.prompt.append`: text an attached TUI adds to its prompt.
+    TuiPromptAppend { text: &'a str },
+    /// `tui.command.execute`: a command an attached TUI runs.
+    TuiCommandExecute { command: &'a str },
+    /// `tui.session.select`: a session an attached TUI opens.
+    TuiSessionSelect {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
     },
     /// `command.executed`
     CommandExecuted {
@@ -150,6 +161,9 @@ impl Event<'_> {
             Event::TodoUpdated { .. } => "todo.updated",
             Event::FileEdited { .. } => "file.edited",
             Event::TuiToastShow { .. } => "tui.toast.show",
+            Event::TuiPromptAppend { .. } => "tui.prompt.append",
+            Event::TuiCommandExecute { .. } => "tui.command.execute",
+            Event::TuiSessionSelect { .. } => "tui.session.select",
             Event::CommandExecuted { .. } => "command.executed",
         }
     }

@@ -12,7 +12,7 @@ use crate::agent::agents::Agent;
 use crate::conversation::{self, Waiter};
 use crate::events::Event;
 use crate::ids::Prefix;
-use crate::model::{Message, MessageWithParts, ModelRef, Part, Session, UserMessage};
+use crate::model::{Message, MessageWithParts, ModelRef, Part, Session, SessionModel, UserMessage};
 use crate::store::{SessionChange, SessionKey};
 use crate::workspace::Workspace;
 use serde::Deserialize;
@@ -214,6 +214,10 @@ impl Sessions {
                 message,
             });
         }
+        // The session remembers what it was last prompted with.
+        let variant = Some(request.variant.clone().unwrap_or_else(|| "default".into()));
+        let used = SessionModel { id: model.model_id.clone(), provider_id: model.provider_id.clone(), variant };
+        let prompted = SessionChange::Prompted { agent: agent.clone(), model: used };
         // A prompt after a revert makes it final.
         self.drop_reverted(workspace, session).await?;
         let message = Message::User(UserMessage {
@@ -247,7 +251,7 @@ impl Sessions {
                 parts.push(part);
             }
         }
-        if let Some(touched) = self.journal.change_session(workspace, &session.id, SessionChange::Touch).await? {
+        if let Some(touched) = self.journal.change_session(workspace, &session.id, prompted).await? {
             *session = touched;
         }
         Ok(MessageWithParts { info: message, parts })

@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 
 impl Sessions {
     /// Reverts the session to before `message_id` (or its part `part_id`):
-    /// files first, then `session.revert`. Refused while the session runs.
+    /// files first, then `session.revert`. Refused while the session runs;
+    /// a message or part the session does not have changes nothing.
     pub async fn revert(
         &self,
         workspace: &Workspace,
@@ -32,7 +33,8 @@ impl Sessions {
         let key = SessionKey::of(session);
         let messages = self.store().messages(key, None, None).await?;
         let Some(boundary) = boundary_of(&messages, message_id, part_id) else {
-            return Err(SessionError::NotFound(format!("Message not found: {message_id}")));
+            // Nothing to revert to: the session as it is, as the reference answers.
+            return Ok(session.clone());
         };
         let mut records = self.store().file_changes(key).await?;
         if session.revert.is_some() {
@@ -72,7 +74,10 @@ impl Sessions {
         self.warn_not_restored(workspace, &failed);
 
         self.journal.publish(workspace, Event::SessionDiff { session_id: &session.id, diff: &diffs });
-        let mut revert = json!({ "messageID": boundary.message_id, "diff": undoing });
+        let mut revert = json!({ "messageID": boundary.message_id });
+        if !undoing.is_empty() {
+            revert["diff"] = json!(undoing);
+        }
         if let Some(part) = &boundary.part_id {
             revert["partID"] = json!(part);
         }
@@ -193,8 +198,8 @@ impl Sessions {
             message.push_str(&format!("\n... and {more} more"));
         }
         tracing::warn!("a revert left {} path(s) as they were:\n{message}", failed.len());
-        let event =
-            Event::TuiToastShow { title: Some("Some files were not restored"), message: &message, variant: "warning" };
+        let title = Some("Not everything was put back");
+        let event = Event::TuiToastShow { title, message: &message, variant: "warning", duration: None };
         self.journal.publish(workspace, event);
     }
 

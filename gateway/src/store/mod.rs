@@ -19,7 +19,7 @@ mod sqlite;
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
 use crate::ids;
-use crate::model::{Message, MessageWithParts, Part, Session, SessionSummary, Todo, Tokens};
+use crate::model::{Message, MessageWithParts, Part, Session, SessionModel, SessionSummary, Todo, Tokens};
 use serde_json::Value;
 
 /// A store operation that failed.
@@ -109,8 +109,11 @@ pub enum SessionChange {
     Retitle { title: String, if_prefix: String },
     /// Something happened in the session: `time.updated` moves on.
     Touch,
-    /// Sets (or clears) `revert`, and with it the `summary` of what the
-    /// revert undid.
+    /// A prompt was sent with this agent and model: the session remembers
+    /// them (the next prompt that names none uses them), as the reference's do.
+    Prompted { agent: String, model: SessionModel },
+    /// Sets (or clears) `revert`; a revert also sets the `summary` of what
+    /// it undid (`None` leaves the summary as it is).
     Revert { revert: Option<Value>, summary: Option<SessionSummary> },
 }
 
@@ -135,7 +138,9 @@ impl SessionChange {
             }
             SessionChange::Revert { revert, summary } => {
                 session.revert = revert.clone();
-                session.summary = summary.clone();
+                if let Some(summary) = summary {
+                    session.summary = Some(summary.clone());
+                }
             }
             SessionChange::AddUsage { tokens, cost } => {
                 let total = &mut session.tokens;
@@ -153,6 +158,10 @@ impl SessionChange {
                 session.title = title.clone();
             }
             SessionChange::Touch => {}
+            SessionChange::Prompted { agent, model } => {
+                session.agent = Some(agent.clone());
+                session.model = Some(model.clone());
+            }
         }
         session.time.updated = ids::now_millis().max(session.time.updated);
         true

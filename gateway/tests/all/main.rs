@@ -29,5 +29,6 @@ mod starvation;
 mod store;
 mod swaps;
 mod tenants;
+mod tui_routes;
 mod undo;
 mod util;
