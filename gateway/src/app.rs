@@ -186,6 +186,7 @@ impl AppBuilder {
             providers: providers.clone(),
             profiles: Profiles::new(self.config.clone(), self.tenants.clone().map(|t| t as Arc<dyn TenantSettings>)),
             permissions: Arc::new(Permissions::default()),
+            questions: Arc::default(),
             settings: self.config.wasmgate.agent.clone(),
             allowance: self.tenants.clone().map(|t| t as Arc<dyn ModelAllowance>),
             keys: self.tenants.as_ref().map(|t| t.keyring().clone() as Arc<dyn ProviderKeys>),

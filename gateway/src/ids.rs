@@ -24,6 +24,8 @@ pub enum Prefix {
     Event,
     /// `per`: oldest first.
     Permission,
+    /// `que`: oldest first.
+    Question,
 }
 
 impl Prefix {
@@ -35,6 +37,7 @@ impl Prefix {
             Prefix::Part => "prt",
             Prefix::Event => "evt",
             Prefix::Permission => "per",
+            Prefix::Question => "que",
         }
     }
 

@@ -423,6 +423,37 @@ pub struct PermissionRequest {
     pub tool: PermissionTool,
 }
 
+/// One question the model asks, with the answers it offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionInfo {
+    pub question: String,
+    /// A short label for it (at most 30 characters in the reference's schema).
+    pub header: String,
+    pub options: Vec<QuestionOption>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiple: Option<bool>,
+    /// Whether the person may type an answer of their own (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<bool>,
+}
+
+/// One answer a question offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionOption {
+    pub label: String,
+    pub description: String,
+}
+
+/// Questions waiting for a person (`question.asked`, `GET /question`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuestionRequest {
+    pub id: String,
+    #[serde(rename = "sessionID")]
+    pub session_id: String,
+    pub questions: Vec<QuestionInfo>,
+    pub tool: PermissionTool,
+}
+
 /// The call a permission request is for.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PermissionTool {

@@ -22,6 +22,7 @@ pub mod permission;
 pub mod profile;
 pub mod provider;
 pub mod providers;
+pub mod question;
 pub mod script;
 pub mod system;
 pub mod title;
@@ -56,6 +57,8 @@ pub struct Assistant {
     pub profiles: Profiles,
     /// Tool calls waiting for a person's permission.
     pub permissions: Arc<Permissions>,
+    /// The questions the model asked that wait for a person.
+    pub questions: Arc<question::Questions>,
     /// Retries and their delays.
     pub settings: AgentConfig,
     /// The models tenants may call and the tokens they may still spend

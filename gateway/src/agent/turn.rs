@@ -282,7 +282,7 @@ impl<'a> Step<'a> {
         for call in &calls {
             match self.call_tool(call, &offered).await? {
                 Some(Outcome::Aborted) => return self.abort().await,
-                Some(Outcome::Rejected { feedback: None }) => blocked = true,
+                Some(Outcome::Rejected { feedback: None } | Outcome::Dismissed) => blocked = true,
                 _ => {}
             }
         }
@@ -449,6 +449,7 @@ impl<'a> Step<'a> {
             Outcome::Rejected { feedback: None } => {
                 error("The user rejected permission to use this specific tool call.".to_string())
             }
+            Outcome::Dismissed => error("The user dismissed this question".to_string()),
             Outcome::Aborted => error("Tool execution aborted".to_string()),
         };
         self.parts[index].set_tool_state(&state);

@@ -21,6 +21,7 @@ mod file;
 mod global;
 mod instance;
 mod provider_auth;
+mod question;
 mod session;
 mod tui;
 
@@ -58,6 +59,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(file::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(provider_auth::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(tui::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .merge(question::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(admin::usage_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -5,7 +5,9 @@
 //! Payloads borrow what they carry: publishing renders them once (see
 //! [`super::Bus::publish`]) and keeps nothing.
 
-use crate::model::{FileDiff, Message, MessageError, Part, PermissionRequest, Session, SessionStatus, Todo};
+use crate::model::{
+    FileDiff, Message, MessageError, Part, PermissionRequest, QuestionRequest, Session, SessionStatus, Todo,
+};
 use serde::Serialize;
 
 /// One event's `type` and `properties`.
@@ -103,6 +105,23 @@ pub enum Event<'a> {
         request_id: &'a str,
         reply: &'a str,
     },
+    /// `question.asked`
+    QuestionAsked(&'a QuestionRequest),
+    /// `question.replied`: one list of chosen labels per question.
+    QuestionReplied {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        #[serde(rename = "requestID")]
+        request_id: &'a str,
+        answers: &'a [Vec<String>],
+    },
+    /// `question.rejected`: dismissed, or withdrawn by an abort.
+    QuestionRejected {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+        #[serde(rename = "requestID")]
+        request_id: &'a str,
+    },
     /// `todo.updated`
     TodoUpdated {
         #[serde(rename = "sessionID")]
@@ -158,6 +177,9 @@ impl Event<'_> {
             Event::PartDelta { .. } => "message.part.delta",
             Event::PermissionAsked(_) => "permission.asked",
             Event::PermissionReplied { .. } => "permission.replied",
+            Event::QuestionAsked(_) => "question.asked",
+            Event::QuestionReplied { .. } => "question.replied",
+            Event::QuestionRejected { .. } => "question.rejected",
             Event::TodoUpdated { .. } => "todo.updated",
             Event::FileEdited { .. } => "file.edited",
             Event::TuiToastShow { .. } => "tui.toast.show",

@@ -17,6 +17,7 @@ mod layers;
 mod limits;
 mod permissions;
 mod project;
+mod questions;
 mod registry;
 mod router;
 mod scripted_model;

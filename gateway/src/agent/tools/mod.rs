@@ -7,7 +7,7 @@
 //! its workspace, read-write, or read-only for an agent that may not edit,
 //! so a plan-mode shell command that writes fails in the sandbox itself.
 //! `todowrite` and `todoread` are the host's own: they only touch the
-//! session's stored list.
+//! session's stored list; so is `question`, which waits for a person.
 //!
 //! Before a call runs, the agent's permission rules are consulted: `deny`
 //! fails it, `ask` waits for a person (see [`super::permission`]).
@@ -18,9 +18,11 @@
 
 mod ask;
 mod host;
+mod question;
 mod sandboxed;
 
 pub use host::HostTools;
+pub use question::QuestionTool;
 pub use sandboxed::SandboxTools;
 
 use super::Assistant;
@@ -48,9 +50,9 @@ pub trait ToolSource: Send + Sync {
 pub struct Toolbox(Vec<Box<dyn ToolSource>>);
 
 impl Toolbox {
-    /// The sandbox's tools, then the host's.
+    /// The sandbox's tools, then the host's, then `question`.
     pub fn new(sandbox: crate::sandbox::Sandbox) -> Self {
-        Toolbox(vec![Box::new(SandboxTools(sandbox)), Box::new(HostTools)])
+        Toolbox(vec![Box::new(SandboxTools(sandbox)), Box::new(HostTools), Box::new(QuestionTool)])
     }
 
     fn owner(&self, name: &str) -> Option<&dyn ToolSource> {
@@ -94,6 +96,8 @@ pub enum Outcome {
     Rejected {
         feedback: Option<String>,
     },
+    /// The person dismissed the question the call asked.
+    Dismissed,
     /// The run was aborted while the call ran or waited.
     Aborted,
 }
