@@ -259,6 +259,28 @@ test("undo and redo: revert, unrevert and the session diff through both exports"
   assert.equal(readFileSync(join(dir, "src/main.rs"), "utf8"), main);
 });
 
+test("questions: listed, answered and dismissed through the SDK", async () => {
+  const session = (await client.session.create({}, { throwOnError: true })).data;
+  for (const [answer, expected] of [["reply", "completed"], ["reject", "error"]]) {
+    const { seen, finished } = await listen(idleOf(session.id));
+    await client.session.promptAsync({ sessionID: session.id, parts: [{ type: "text", text: "ASK Red or blue?" }] }, { throwOnError: true });
+    const asked = await eventually(() => seen.find((e) => e.type === "question.asked"), 20_000, "question.asked");
+    const listed = (await client.question.list({}, { throwOnError: true })).data;
+    assert.deepEqual(listed.map((q) => q.id), [asked.properties.id]);
+    assert.equal(listed[0].questions[0].question, "Red or blue?");
+    if (answer === "reply") {
+      await client.question.reply({ requestID: asked.properties.id, answers: [["Blue"]] }, { throwOnError: true });
+    } else {
+      await client.question.reject({ requestID: asked.properties.id }, { throwOnError: true });
+    }
+    await finished;
+    const messages = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+    const part = messages.flatMap((m) => m.parts).filter((p) => p.tool === "question").at(-1);
+    assert.equal(part.state.status, expected);
+    if (answer === "reply") assert.deepEqual(part.state.metadata.answers, [["Blue"]]);
+  }
+});
+
 test("abort stops a streaming answer and the session stays usable", async () => {
   const session = (await client.session.create({}, { throwOnError: true })).data;
   const { seen, finished } = await listen(idleOf(session.id));

@@ -139,3 +139,17 @@ test("/undo puts back what the turn wrote and /redo brings it back", async () =>
   assert.equal(readFileSync(join(dir, "undo-me.txt"), "utf8"), "written-by-the-agent\n");
   assert.doesNotMatch(screen(), /TUI EXITED/);
 });
+
+test("the question dialog answers the model's question", async () => {
+  await attach();
+  await type("ASK Which colour should the button be?");
+  await eventually(() => /Which colour should the button be\?/.test(screen()) && /Blue/.test(screen()), 30_000, "the question dialog");
+  tmux("send-keys", "-t", "tui", "Enter"); // the first answer, Red
+  await eventually(() => /The tool said: User has answered/.test(screen()), 30_000, "the answer reaching the model");
+  const pending = (await client.question.list({}, { throwOnError: true })).data;
+  assert.deepEqual(pending, [], "nothing is left waiting");
+  const sessions = (await client.session.list({}, { throwOnError: true })).data;
+  const messages = (await client.session.messages({ sessionID: sessions[0].id }, { throwOnError: true })).data;
+  const asked = messages.flatMap((m) => m.parts).find((p) => p.tool === "question");
+  assert.deepEqual(asked.state.metadata.answers, [["Red"]]);
+});

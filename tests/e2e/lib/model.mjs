@@ -5,6 +5,7 @@
 // and the reference server can all talk to it in any order:
 //
 //   USE_TOOL <command>  a `bash` tool call running <command>
+//   ASK <question>      a `question` tool call asking <question>, answers Red or Blue
 //   THINK ...           reasoning, then "Answer."
 //   SLOW ...            "tick0 ", "tick1 ", ... every 400 ms for a minute
 //   FAIL_AUTH ...       401 with OpenAI's error body
@@ -73,6 +74,14 @@ async function answer(request, response) {
       { content: "Let me run a command." },
       { tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "bash", arguments: args.slice(0, half) } }] },
       { tool_calls: [{ index: 0, function: { arguments: args.slice(half) } }] },
+    ], "tool_calls");
+  }
+  const ask = said.match(/^ASK (.+)/);
+  if (ask) {
+    const options = [{ label: "Red", description: "the warm one" }, { label: "Blue", description: "the cool one" }];
+    const args = JSON.stringify({ questions: [{ question: ask[1], header: "Colour", options }] });
+    return stream(response, [
+      { tool_calls: [{ index: 0, id: "call_ask", type: "function", function: { name: "question", arguments: args } }] },
     ], "tool_calls");
   }
   if (/^THINK/.test(said)) {
