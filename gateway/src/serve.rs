@@ -112,6 +112,13 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeE
     let discovering = app.clone();
     tokio::spawn(async move { discovering.providers.discover().await });
     println!("wasmgate listening on http://{address}");
+    let keyed = app.keyring().is_some_and(|keyring| !keyring.providers(None).is_empty());
+    if app.providers.all().is_empty() && !keyed {
+        println!(
+            "no model provider yet: set OPENAI_API_KEY (or ANTHROPIC_API_KEY, OPENROUTER_API_KEY, ...), add one under \
+             \"provider\" in --config, or connect one with /connect in the TUI"
+        );
+    }
     let auditor = app.auditor.clone();
     let router = crate::api::router(app);
     let server = crate::listen::serve(listener, router, options.header_timeout, shutdown_signal());

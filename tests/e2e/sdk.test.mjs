@@ -426,7 +426,13 @@ test("auth: with a password set, requests need it", async () => {
 
 test("auth.set connects a provider with a key (the TUI's /connect); auth.remove disconnects it", async () => {
   const ids = async () => (await client.provider.list({}, { throwOnError: true })).data;
-  assert.ok(!(await ids()).all.some((p) => p.id === "anthropic"));
+  // Listed for /connect, with its models, but not connected.
+  const before = await ids();
+  assert.ok(!before.connected.includes("anthropic"));
+  for (const id of ["anthropic", "openai", "openrouter", "groq", "deepseek", "mistral", "xai", "togetherai", "fireworks-ai"]) {
+    const listed = before.all.find((p) => p.id === id);
+    assert.ok(listed && Object.keys(listed.models).length > 0, `${id} is in the /connect catalogue`);
+  }
   const set = await client.auth.set({ providerID: "anthropic", auth: { type: "api", key: "sk-ant-e2e" } }, { throwOnError: true });
   assert.equal(set.data, true);
   const connected = await ids();
@@ -436,7 +442,7 @@ test("auth.set connects a provider with a key (the TUI's /connect); auth.remove 
   const oauth = await client.auth.set({ providerID: "anthropic", auth: { type: "oauth", refresh: "r", access: "a", expires: 0 } });
   assert.equal(oauth.response.status, 400);
   await client.auth.remove({ providerID: "anthropic" }, { throwOnError: true });
-  assert.ok(!(await ids()).all.some((p) => p.id === "anthropic"));
+  assert.ok(!(await ids()).connected.includes("anthropic"));
 });
 
 test("bad input gets OpenCode's error shapes and the server keeps serving", async () => {

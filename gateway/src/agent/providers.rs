@@ -361,6 +361,12 @@ impl Providers {
         all
     }
 
+    /// The catalogue's providers none of `seen` is (what the TUI's
+    /// `/connect` offers to connect with a key).
+    pub fn connectable_besides(seen: &[Provider]) -> Vec<Provider> {
+        OFFICIAL.iter().filter(|o| !seen.iter().any(|p| p.id == o.id)).map(|o| o.provider(None, None)).collect()
+    }
+
     /// The HTTP client providers share.
     pub fn http(&self) -> &reqwest::Client {
         &self.http
@@ -511,19 +517,106 @@ pub fn redact(options: &mut Map<String, Value>) {
     }
 }
 
-/// A provider the environment can name.
+/// A provider the environment can name, or someone can connect with a key
+/// alone (the TUI's `/connect`), in models.dev's ids and names.
 struct Official {
     id: &'static str,
     name: &'static str,
     protocol: Protocol,
     npm: &'static str,
     base_url: &'static str,
+    /// The environment variable that holds its key.
+    env: &'static str,
     /// The models offered with the official base URL: `(id, name, context)`.
     models: &'static [(&'static str, &'static str, u64)],
 }
 
-/// The providers someone can connect with a key alone.
-const OFFICIAL: [Official; 2] = [OPENAI, ANTHROPIC];
+/// The providers someone can connect with a key alone: the catalogue the
+/// TUI's `/connect` lists (`GET /provider`'s `all`).
+const OFFICIAL: [Official; 9] = [OPENAI, ANTHROPIC, OPENROUTER, GROQ, DEEPSEEK, MISTRAL, XAI, TOGETHER, FIREWORKS];
+
+/// An OpenAI-compatible service of the catalogue.
+const fn compatible(
+    id: &'static str,
+    name: &'static str,
+    base_url: &'static str,
+    env: &'static str,
+    models: &'static [(&'static str, &'static str, u64)],
+) -> Official {
+    Official { id, name, protocol: Protocol::OpenAi, npm: "@ai-sdk/openai-compatible", base_url, env, models }
+}
+
+const OPENROUTER: Official = compatible(
+    "openrouter",
+    "OpenRouter",
+    "https://openrouter.ai/api/v1",
+    "OPENROUTER_API_KEY",
+    &[
+        ("anthropic/claude-sonnet-4.5", "Claude Sonnet 4.5", 1_000_000),
+        ("openai/gpt-5", "GPT-5", 400_000),
+        ("google/gemini-2.5-pro", "Gemini 2.5 Pro", 1_048_576),
+        ("qwen/qwen3-coder", "Qwen3 Coder", 262_144),
+        ("moonshotai/kimi-k2", "Kimi K2", 131_072),
+    ],
+);
+const GROQ: Official = compatible(
+    "groq",
+    "Groq",
+    "https://api.groq.com/openai/v1",
+    "GROQ_API_KEY",
+    &[
+        ("openai/gpt-oss-120b", "GPT OSS 120B", 131_072),
+        ("moonshotai/kimi-k2-instruct-0905", "Kimi K2 0905", 262_144),
+        ("llama-3.3-70b-versatile", "Llama 3.3 70B Versatile", 131_072),
+    ],
+);
+const DEEPSEEK: Official = compatible(
+    "deepseek",
+    "DeepSeek",
+    "https://api.deepseek.com/v1",
+    "DEEPSEEK_API_KEY",
+    &[("deepseek-chat", "DeepSeek Chat", 128_000), ("deepseek-reasoner", "DeepSeek Reasoner", 128_000)],
+);
+const MISTRAL: Official = compatible(
+    "mistral",
+    "Mistral",
+    "https://api.mistral.ai/v1",
+    "MISTRAL_API_KEY",
+    &[
+        ("devstral-medium-latest", "Devstral Medium", 128_000),
+        ("codestral-latest", "Codestral", 256_000),
+        ("mistral-large-latest", "Mistral Large", 131_072),
+    ],
+);
+const XAI: Official = compatible(
+    "xai",
+    "xAI",
+    "https://api.x.ai/v1",
+    "XAI_API_KEY",
+    &[("grok-code-fast-1", "Grok Code Fast 1", 256_000), ("grok-4", "Grok 4", 256_000)],
+);
+const TOGETHER: Official = compatible(
+    "togetherai",
+    "Together AI",
+    "https://api.together.xyz/v1",
+    "TOGETHER_AI_API_KEY",
+    &[
+        ("Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8", "Qwen3 Coder 480B", 262_144),
+        ("moonshotai/Kimi-K2-Instruct", "Kimi K2 Instruct", 131_072),
+        ("deepseek-ai/DeepSeek-V3", "DeepSeek V3", 131_072),
+    ],
+);
+const FIREWORKS: Official = compatible(
+    "fireworks-ai",
+    "Fireworks AI",
+    "https://api.fireworks.ai/inference/v1",
+    "FIREWORKS_API_KEY",
+    &[
+        ("accounts/fireworks/models/qwen3-coder-480b-a35b-instruct", "Qwen3 Coder 480B", 262_144),
+        ("accounts/fireworks/models/kimi-k2-instruct", "Kimi K2 Instruct", 128_000),
+        ("accounts/fireworks/models/deepseek-v3p1", "DeepSeek V3.1", 163_840),
+    ],
+);
 
 /// The official provider `id`, at its official address, as connected
 /// through `PUT /auth/{id}` (its key still to be given).
@@ -539,6 +632,7 @@ const OPENAI: Official = Official {
     protocol: Protocol::OpenAi,
     npm: "@ai-sdk/openai",
     base_url: "https://api.openai.com/v1",
+    env: "OPENAI_API_KEY",
     models: &[
         ("gpt-4.1", "GPT-4.1", 1_047_576),
         ("gpt-4.1-mini", "GPT-4.1 mini", 1_047_576),
@@ -554,6 +648,7 @@ const ANTHROPIC: Official = Official {
     protocol: Protocol::Anthropic,
     npm: "@ai-sdk/anthropic",
     base_url: "https://api.anthropic.com/v1",
+    env: "ANTHROPIC_API_KEY",
     models: &[
         ("claude-sonnet-4-5", "Claude Sonnet 4.5", 200_000),
         ("claude-opus-4-1", "Claude Opus 4.1", 200_000),
@@ -580,7 +675,7 @@ impl Official {
             id: self.id.into(),
             name: self.name.into(),
             source: "env",
-            env: vec![format!("{}_API_KEY", self.id.to_uppercase())],
+            env: vec![self.env.into()],
             protocol: self.protocol,
             npm: self.npm.into(),
             base_url: url.unwrap_or_else(|| self.base_url.into()),
@@ -606,6 +701,12 @@ fn from_environment(env: &impl Fn(&str) -> Option<String>) -> Vec<Provider> {
     }
     if let Some(key) = env("ANTHROPIC_API_KEY") {
         found.push(ANTHROPIC.provider(Some(key), env("ANTHROPIC_BASE_URL").map(|u| anthropic_base(&u))));
+    }
+    // The rest of the catalogue, by its key alone.
+    for official in OFFICIAL.iter().filter(|o| !matches!(o.id, "openai" | "anthropic")) {
+        if let Some(key) = env(official.env) {
+            found.push(official.provider(Some(key), None));
+        }
     }
     found
 }
@@ -660,6 +761,23 @@ mod tests {
         let anthropic = providers.get("anthropic").unwrap();
         assert_eq!(anthropic.protocol, Protocol::Anthropic);
         assert_eq!(providers.default_model(), Some(("anthropic".into(), "claude-sonnet-4-5".into())));
+    }
+
+    #[test]
+    fn the_catalogue_offers_what_is_not_connected_and_a_key_connects_it() {
+        let providers = Providers::new(&Config::default(), env(&[("GROQ_API_KEY", "gsk")]));
+        let groq = providers.get("groq").expect("a catalogue provider's key in the environment connects it");
+        assert_eq!((groq.base_url.as_str(), groq.protocol), ("https://api.groq.com/openai/v1", Protocol::OpenAi));
+        assert!(!groq.models.is_empty());
+        let offered = Providers::connectable_besides(&providers.all());
+        let ids: Vec<&str> = offered.iter().map(|p| p.id.as_str()).collect();
+        assert!(!ids.contains(&"groq"), "a connected provider is not offered again");
+        for id in ["openai", "anthropic", "openrouter", "deepseek", "mistral", "xai", "togetherai", "fireworks-ai"] {
+            assert!(ids.contains(&id), "{id} is offered");
+        }
+        assert!(offered.iter().all(|p| p.api_key.is_none() && !p.models.is_empty()));
+        let connected = providers.with_key("deepseek", Some("k".into())).unwrap();
+        assert_eq!((connected.source, connected.base_url.as_str()), ("api", "https://api.deepseek.com/v1"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::auth::Caller;
 use super::extract::Instance;
-use crate::agent::providers::Provider;
+use crate::agent::providers::{Provider, Providers};
 use crate::app::App;
 use crate::catalog;
 use crate::tenant::Tenant;
@@ -72,11 +72,15 @@ async fn config_providers(State(app): State<Arc<App>>, Caller(tenant): Caller) -
     Json(json!({ "providers": providers, "default": app.providers.defaults() }))
 }
 
+/// `GET /provider`: the providers the caller reaches (`connected`), then the
+/// rest of the catalogue it may connect with a key (the TUI's `/connect`).
 async fn providers(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Json<Value> {
-    let all = seen_by(&app, &tenant);
-    let providers: Vec<Value> = all.iter().map(|p| p.to_json()).collect();
-    let connected: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
-    Json(json!({ "all": providers, "default": app.providers.defaults(), "connected": connected }))
+    let seen = seen_by(&app, &tenant);
+    let connected: Vec<&str> = seen.iter().map(|p| p.id.as_str()).collect();
+    let mut catalogue = Providers::connectable_besides(&seen);
+    catalogue.retain(|p| tenant.allows_provider(&p.id));
+    let all: Vec<Value> = seen.iter().chain(&catalogue).map(|p| p.to_json()).collect();
+    Json(json!({ "all": all, "default": app.providers.defaults(), "connected": connected }))
 }
 
 /// The providers `tenant` reaches: the server's, and those it connected

@@ -818,14 +818,16 @@ async fn each_tenant_calls_the_model_with_its_own_key_and_no_key_is_served_back(
     // A provider the server does not configure, connected by alice alone.
     let anthropic = json!({ "type": "api", "key": "sk-ant-alice" });
     assert_eq!(send_as(&server, &alice, "PUT", "/auth/anthropic", Some(anthropic)).await.0, 200);
-    let listed = |body: &Value| -> Vec<String> {
-        body["all"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect()
+    let connected = |body: &Value| -> Vec<String> {
+        body["connected"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect()
     };
     let (_, mine) = send_as(&server, &alice, "GET", "/provider", None).await;
     let (_, theirs) = send_as(&server, &bob, "GET", "/provider", None).await;
-    assert!(listed(&mine).contains(&"anthropic".to_string()), "{mine}");
-    assert!(!listed(&theirs).contains(&"anthropic".to_string()), "{theirs}");
-    assert!(mine["connected"].as_array().unwrap().contains(&json!("anthropic")), "{mine}");
+    assert!(connected(&mine).contains(&"anthropic".to_string()), "{mine}");
+    assert!(!connected(&theirs).contains(&"anthropic".to_string()), "{theirs}");
+    // Bob still sees it in the catalogue he may connect, with no key.
+    let offered = theirs["all"].as_array().unwrap().iter().find(|p| p["id"] == "anthropic").unwrap();
+    assert_eq!(offered["source"], "env", "{offered}");
 
     // What cannot be kept is refused clearly; nothing changes.
     let oauth = json!({ "type": "oauth", "refresh": "r", "access": "a", "expires": 0 });
