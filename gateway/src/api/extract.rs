@@ -125,6 +125,15 @@ pub fn checked(prefix: Prefix, id: &str) -> Result<&str, ApiError> {
     }
 }
 
+/// [`checked`] for an id a body carries in `field`.
+pub fn checked_field<'a>(prefix: Prefix, id: &'a str, field: &str) -> Result<&'a str, ApiError> {
+    if prefix.matches(id) {
+        Ok(id)
+    } else {
+        Err(ApiError::bad(Field::Payload, format!("{field} must start with \"{}_\", got {id:?}", prefix.as_str())))
+    }
+}
+
 fn requested_directory(parts: &Parts) -> Option<String> {
     let from_query = parts.uri.query().and_then(|query| {
         form_urlencoded::parse(query.as_bytes())

@@ -3,7 +3,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Field};
-use super::extract::{Found, Instance, JsonBody, Params, checked};
+use super::extract::{Found, Instance, JsonBody, Params, checked, checked_field};
 use crate::agent::permission::Reply;
 use crate::app::App;
 use crate::ids::Prefix;
@@ -260,15 +260,9 @@ async fn revert(
     found: Found,
     JsonBody(request): JsonBody<RevertRequest>,
 ) -> ApiResult<Json<Session>> {
-    let named = |prefix: Prefix, id: &str, field: &str| match prefix.matches(id) {
-        true => Ok(()),
-        false => {
-            Err(ApiError::bad(Field::Payload, format!("{field} must start with \"{}_\", got {id:?}", prefix.as_str())))
-        }
-    };
-    named(Prefix::Message, &request.message_id, "messageID")?;
+    checked_field(Prefix::Message, &request.message_id, "messageID")?;
     if let Some(part) = &request.part_id {
-        named(Prefix::Part, part, "partID")?;
+        checked_field(Prefix::Part, part, "partID")?;
     }
     let workspace = found.workspace()?;
     let session = app.sessions.revert(&workspace, &found.0, &request.message_id, request.part_id.as_deref()).await?;

@@ -6,7 +6,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Field};
-use super::extract::{Instance, JsonBody};
+use super::extract::{Instance, JsonBody, checked_field};
 use crate::app::App;
 use crate::events::Event;
 use crate::ids::Prefix;
@@ -184,9 +184,7 @@ async fn select_session(
 /// Opens a session of the caller's in its TUIs; one it cannot see is not
 /// found, whoever else's it is.
 async fn selected(app: &App, caller: &Caller, workspace: &Workspace, session_id: &str) -> ApiResult<Json<bool>> {
-    if !Prefix::Session.matches(session_id) {
-        return Err(ApiError::bad(Field::Payload, format!("sessionID must start with \"ses_\", got {session_id:?}")));
-    }
+    checked_field(Prefix::Session, session_id, "sessionID")?;
     let found = app.store.session(session_id).await?;
     let owner = caller.0.name();
     if found.is_none_or(|s| SessionKey::of(&s).owner != owner) {

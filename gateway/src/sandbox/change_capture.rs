@@ -218,6 +218,11 @@ pub(super) fn read_prior(dir: &Dir, path: &Path, sink: &dyn ChangeSink) -> Prior
     options.read(true);
     cap_std::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
     let read = dir.open_with(path, &options).and_then(|mut file| {
+        // What was opened, not what was looked at: a FIFO or device swapped
+        // in between is never read.
+        if !file.metadata()?.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         std::io::Read::read_to_end(&mut file, &mut bytes)?;
         Ok(bytes)
