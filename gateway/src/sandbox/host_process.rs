@@ -112,8 +112,10 @@ pub(crate) struct ProcessGrant {
     pub(crate) file_size: u64,
 }
 
-/// How long the outputs may take to close once the process group is gone.
-const DRAIN_GRACE: Duration = Duration::from_millis(200);
+/// How long the outputs may take to close once the process group is gone
+/// (spent only when something that left the group holds them open; a busy
+/// machine may take a while to read what the process wrote before ending).
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 impl Host for CallState {
     async fn run(
@@ -201,11 +203,12 @@ async fn run(
         use std::os::unix::process::ExitStatusExt;
         128 + status.signal().unwrap_or(9)
     });
-    let stderr = finish(stderr).await;
+    let grace = tokio::time::Instant::now() + DRAIN_GRACE;
+    let stderr = finish(stderr, grace).await;
     if matches!(grant.runner, Runner::Jailed { .. }) && code == JAIL_FAILED && stderr.starts_with(b"wasmgate jail:") {
         return Err(ProcessError::Failed(String::from_utf8_lossy(&stderr).trim().to_string()));
     }
-    Ok(ProcessOutput { status: code, stdout: finish(stdout).await, stderr })
+    Ok(ProcessOutput { status: code, stdout: finish(stdout, grace).await, stderr })
 }
 
 /// A plain host process: only where the grant allows writes, since
@@ -277,31 +280,34 @@ fn kill_group(group: Option<libc::pid_t>) {
 }
 
 /// One output pipe read on a task of its own, up to one byte past the cap
-/// (which tells the caller the cap was passed).
-fn drain(pipe: Option<impl AsyncRead + Unpin + Send + 'static>, cap: usize) -> JoinHandle<Vec<u8>> {
-    tokio::spawn(async move {
-        let mut kept = Vec::new();
-        if let Some(pipe) = pipe {
-            let mut pipe = pipe.take(cap as u64 + 1);
-            let mut chunk = [0u8; 8192];
-            while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
-                kept.extend_from_slice(&chunk[..n]);
-            }
-        }
-        kept
-    })
+/// (which tells the caller the cap was passed), into a buffer the caller
+/// keeps, so what was read is never lost with the task.
+struct Drained {
+    task: JoinHandle<()>,
+    kept: Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
-/// What a pipe gave, once it closed or the grace period passed (a process
-/// that left the group may hold it open; it is not waited for).
-async fn finish(mut drained: JoinHandle<Vec<u8>>) -> Vec<u8> {
-    match tokio::time::timeout(DRAIN_GRACE, &mut drained).await {
-        Ok(Ok(kept)) => kept,
-        _ => {
-            drained.abort();
-            Vec::new()
+fn drain(pipe: Option<impl AsyncRead + Unpin + Send + 'static>, cap: usize) -> Drained {
+    let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let filling = kept.clone();
+    let task = tokio::spawn(async move {
+        let Some(pipe) = pipe else { return };
+        let mut pipe = pipe.take(cap as u64 + 1);
+        let mut chunk = [0u8; 8192];
+        while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
+            filling.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(&chunk[..n]);
         }
+    });
+    Drained { task, kept }
+}
+
+/// What a pipe gave, once it closed or at `grace` (a process that left the
+/// group may hold it open; it is not waited for, but what it read is kept).
+async fn finish(mut drained: Drained, grace: tokio::time::Instant) -> Vec<u8> {
+    if tokio::time::timeout_at(grace, &mut drained.task).await.is_err() {
+        drained.task.abort();
     }
+    std::mem::take(&mut *drained.kept.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
 #[cfg(test)]
