@@ -74,18 +74,7 @@ impl ChangeSink for StepRecorder {
 
     fn before_change(&self, path: &str, prior: Prior) {
         let mut recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
-        let kept = match prior {
-            Prior::Absent => Kept::Absent,
-            Prior::Directory => Kept::Directory,
-            Prior::Symlink(target) => Kept::Symlink { target },
-            Prior::Unkept(reason) => Kept::Unkept { reason },
-            Prior::File { bytes, mode } => {
-                let hash = hash(&bytes);
-                let size = bytes.len() as u64;
-                recorded.blobs.entry(hash.clone()).or_insert(bytes);
-                Kept::File { blob: hash, size, mode }
-            }
-        };
+        let kept = keep(prior, &mut recorded.blobs);
         let change = FileChange {
             message_id: self.message_id.clone(),
             part_id: self.part_id.clone(),
@@ -109,8 +98,25 @@ impl ChangeSink for StepRecorder {
     }
 }
 
+/// `prior` as it is stored: a file's bytes go into `blobs` (once per
+/// content, by SHA-256) and the record names them.
+pub fn keep(prior: Prior, blobs: &mut BTreeMap<String, Vec<u8>>) -> Kept {
+    match prior {
+        Prior::Absent => Kept::Absent,
+        Prior::Directory => Kept::Directory,
+        Prior::Symlink(target) => Kept::Symlink { target },
+        Prior::Unkept(reason) => Kept::Unkept { reason },
+        Prior::File { bytes, mode } => {
+            let hash = hash(&bytes);
+            let size = bytes.len() as u64;
+            blobs.entry(hash.clone()).or_insert(bytes);
+            Kept::File { blob: hash, size, mode }
+        }
+    }
+}
+
 /// The SHA-256 of `bytes`, in hex.
-pub fn hash(bytes: &[u8]) -> String {
+fn hash(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -257,17 +257,8 @@ fn redo_records(boundary: &Boundary, now: &[Restore]) -> (Vec<FileChange>, Vec<B
     let records = now
         .iter()
         .map(|current| {
-            let kept = match &current.state {
-                Prior::Absent => Kept::Absent,
-                Prior::Directory => Kept::Directory,
-                Prior::Symlink(target) => Kept::Symlink { target: target.clone() },
-                Prior::Unkept(reason) => Kept::Unkept { reason: reason.clone() },
-                Prior::File { bytes, mode } => {
-                    let hash = changes::hash(bytes);
-                    blobs.entry(hash.clone()).or_insert_with(|| bytes.clone());
-                    Kept::File { blob: hash, size: bytes.len() as u64, mode: *mode }
-                }
-            };
+            // `now` still serves the revert's diffs, so its bytes are copied.
+            let kept = changes::keep(current.state.clone(), &mut blobs);
             FileChange {
                 message_id: boundary.message_id.clone(),
                 part_id: boundary.part_id.clone().unwrap_or_default(),
