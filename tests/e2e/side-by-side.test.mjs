@@ -4,6 +4,9 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fixture, startWasmgate, startReference, config } from "./lib/harness.mjs";
 import { startModel } from "./lib/model.mjs";
 import { shape, differences } from "./lib/shape.mjs";
@@ -12,6 +15,14 @@ let dir, model, reference, wasmgate;
 
 before(async () => {
   dir = fixture();
+  // A git project with uncommitted work, for the /vcs routes.
+  const git = (...args) =>
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main", ...args], { cwd: dir });
+  git("init", "-q");
+  git("add", "-A");
+  git("commit", "-q", "-m", "fixture");
+  writeFileSync(join(dir, "README.md"), "hello world\nan uncommitted line\nsecond line\n");
+  writeFileSync(join(dir, "untracked.txt"), "one\ntwo\n");
   model = await startModel();
   const settings = config(model.url);
   [reference, wasmgate] = await Promise.all([startReference(dir, settings), startWasmgate(dir, { settings })]);
@@ -69,6 +80,11 @@ const reads = [
   "/project",
   "/project/current",
   "/vcs",
+  "/vcs/diff?mode=git",
+  "/vcs/diff?mode=git&context=1",
+  "/vcs/diff?mode=branch",
+  "/vcs/diff?mode=sideways",
+  "/vcs/status",
   "/config",
   "/config/providers",
   "/provider",
@@ -101,6 +117,15 @@ for (const route of reads) {
     assertSameShape(route, ours, theirs);
   });
 }
+
+test("/vcs/diff and /vcs/status name the same changes as the reference", async () => {
+  for (const route of ["/vcs/diff?mode=git", "/vcs/status"]) {
+    const [theirs, ours] = await Promise.all([call(reference.url, "GET", route), call(wasmgate.url, "GET", route)]);
+    const summary = (list) => list.map(({ file, status, additions, deletions }) => ({ file, status, additions, deletions }));
+    assert.deepEqual(summary(ours.body), summary(theirs.body), route);
+    assert.ok(ours.body.length === 2, `${route}: ${JSON.stringify(ours.body)}`);
+  }
+});
 
 test("a session's life: create, shell, messages, update, fork, abort, delete", async () => {
   const [theirs, ours] = await Promise.all([call(reference.url, "POST", "/session", {}), call(wasmgate.url, "POST", "/session", {})]);

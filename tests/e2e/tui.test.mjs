@@ -1,12 +1,12 @@
 // The real OpenCode TUI (`opencode attach`) against the real wasmgate binary,
 // driven under tmux: it must start, list sessions, run a `!` command, and
 // talk to a (scripted) model: a streamed reply, a tool call behind a
-// permission dialog, an abort.
+// permission dialog, an abort; /undo and /redo, the question dialog and /diff.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import { fixture, startWasmgate, opencodeBin, opencodeEnv, scratch, eventually, sleep, config } from "./lib/harness.mjs";
@@ -152,4 +152,24 @@ test("the question dialog answers the model's question", async () => {
   const messages = (await client.session.messages({ sessionID: sessions[0].id }, { throwOnError: true })).data;
   const asked = messages.flatMap((m) => m.parts).find((p) => p.tool === "question");
   assert.deepEqual(asked.state.metadata.answers, [["Red"]]);
+});
+
+test("/diff shows the working tree against git HEAD", async () => {
+  const git = (...args) =>
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: dir, encoding: "utf8" });
+  git("init", "-q");
+  git("add", "-A");
+  git("commit", "-q", "-m", "fixture");
+  writeFileSync(join(dir, "README.md"), "hello world\na line the diff shows\nsecond line\n");
+  writeFileSync(join(dir, "added-file.txt"), "brand new\n");
+  await attach();
+  tmux("send-keys", "-t", "tui", "-l", "/diff");
+  await sleep(500);
+  tmux("send-keys", "-t", "tui", "Enter");
+  await eventually(() => /Diff working tree/.test(screen()), 20_000, "the diff viewer");
+  await eventually(() => /a line the diff shows/.test(screen()), 20_000, "the changed line");
+  assert.match(screen(), /README\.md/);
+  assert.match(screen(), /added-file\.txt/);
+  assert.match(screen(), /2 files/);
+  assert.doesNotMatch(screen(), /TUI EXITED/);
 });

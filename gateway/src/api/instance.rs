@@ -19,7 +19,6 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/project", get(projects))
         .route("/project/current", get(current_project))
         .route("/path", get(path))
-        .route("/vcs", get(vcs))
         .route("/config", get(config))
         .route("/config/providers", get(config_providers))
         .route("/provider", get(providers))
@@ -54,13 +53,6 @@ async fn path(State(app): State<Arc<App>>, Caller(tenant): Caller, Instance(work
         "worktree": workspace.project.worktree,
         "directory": workspace.directory,
     }))
-}
-
-async fn vcs(Instance(workspace): Instance) -> Json<Value> {
-    match &workspace.project.branch {
-        Some(branch) => Json(json!({ "branch": branch, "default_branch": branch })),
-        None => Json(json!({ "branch": null, "default_branch": null })),
-    }
 }
 
 async fn config(State(app): State<Arc<App>>) -> Json<Value> {

@@ -24,6 +24,7 @@ mod provider_auth;
 mod question;
 mod session;
 mod tui;
+mod vcs;
 
 use crate::app::App;
 use axum::Router;
@@ -57,6 +58,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(session::routes().layer(DefaultBodyLimit::max(PROMPT_BODY_LIMIT)))
         .merge(session::permission_routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(file::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .merge(vcs::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(provider_auth::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(tui::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(question::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))

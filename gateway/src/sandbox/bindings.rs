@@ -1,8 +1,8 @@
 //! Typed bindings for the `wasmgate:tools` WIT package, and nothing else.
 //!
 //! `tool_provider` is the generic world every tool component implements.
-//! `file_tools` and `search_tools` add the typed interfaces of the built-in
-//! file and search tools and reuse the first module's `types`, `host`,
+//! `file_tools`, `search_tools` and `vcs_tools` add the typed interfaces of
+//! the built-in file, search and version-control components and reuse the first module's `types`, `host`,
 //! `bulk-fs` and `host-process` bindings, so a `CallContext` is one Rust type
 //! whichever world a call goes through. Exports are async (calls run on
 //! tokio, WASI file access inline); `host-process.run` is async (it waits on
@@ -46,9 +46,11 @@ macro_rules! builtin_world {
 
 builtin_world!(file_tools, "file-tools");
 builtin_world!(search_tools, "search-tools");
+builtin_world!(vcs_tools, "vcs-tools");
 
 pub use file_tools::exports::wasmgate::tools::files::{Content, DirEntry, EntryKind, FileContent};
 pub use search_tools::exports::wasmgate::tools::search::{PathKind, PathQuery, Submatch, TextMatch, TextQuery};
 pub use tool_provider::wasmgate::tools::host::{Host, LogLevel};
 pub use tool_provider::wasmgate::tools::types::Host as TypesHost;
 pub use tool_provider::wasmgate::tools::types::{CallContext, ToolError as GuestError, ToolSpec};
+pub use vcs_tools::exports::wasmgate::tools::vcs::{ChangeKind, DiffBase, DiffQuery, FileChange};

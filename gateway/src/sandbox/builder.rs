@@ -7,6 +7,7 @@ use super::bindings::ToolSpec;
 use super::bindings::file_tools::FileToolsPre;
 use super::bindings::search_tools::SearchToolsPre;
 use super::bindings::tool_provider::{ToolProvider, ToolProviderPre};
+use super::bindings::vcs_tools::VcsToolsPre;
 use super::call::Call;
 use super::registry::{Capabilities, LoadFailure, Loaded, Origin, Registry};
 use super::state::CallState;
@@ -176,9 +177,10 @@ impl Sandbox {
         let pre = self.inner.linker.instantiate_pre(&component).map_err(context)?;
         let tools = ToolProviderPre::new(pre.clone()).map_err(context)?;
         let files = FileToolsPre::new(pre.clone()).ok();
-        let search = SearchToolsPre::new(pre).ok();
+        let search = SearchToolsPre::new(pre.clone()).ok();
+        let vcs = VcsToolsPre::new(pre).ok();
         let capabilities = Capabilities::of(name, origin);
-        let loaded = Arc::new(Loaded { name: name.to_string(), origin, capabilities, tools, files, search });
+        let loaded = Arc::new(Loaded { name: name.to_string(), origin, capabilities, tools, files, search, vcs });
         let mut described = Vec::new();
         for spec in self.describe(&loaded).await.map_err(|e| e.to_string())? {
             let parameters = serde_json::from_str(&spec.parameters)
@@ -220,6 +222,9 @@ fn register(registry: &mut Registry, loaded: Arc<Loaded>, described: Vec<ToolInf
     }
     if loaded.search.is_some() && registry.search.is_none() {
         registry.search = Some(index);
+    }
+    if loaded.vcs.is_some() && registry.vcs.is_none() {
+        registry.vcs = Some(index);
     }
     for tool in described {
         registry.by_name.insert(tool.name.clone(), index);

@@ -44,7 +44,10 @@ mod restore;
 mod special_files;
 mod state;
 
-pub use bindings::{Content, DirEntry, EntryKind, FileContent, PathKind, PathQuery, Submatch, TextMatch, TextQuery};
+pub use bindings::{
+    ChangeKind, Content, DiffBase, DiffQuery, DirEntry, EntryKind, FileChange, FileContent, PathKind, PathQuery,
+    Submatch, TextMatch, TextQuery,
+};
 pub use builder::SandboxBuilder;
 pub(crate) use bulk_fs::{Follow, read_regular};
 pub use cache::CompileCache;
@@ -221,7 +224,12 @@ impl Inner {
 /// `grant`, then `interface().function(store, argument, context)`. (A macro,
 /// because an async closure cannot borrow the call's store across awaits.)
 macro_rules! typed_call {
-    ($sandbox:expr, $grant:expr, $name:literal, $pre:expr, $interface:ident, $function:ident, $argument:expr) => {{
+    ($sandbox:expr, $grant:expr, $name:literal, $pre:expr, $interface:ident, $function:ident, $argument:expr) => {
+        typed_call!($sandbox, $grant, $name, $pre, $interface, $function, $argument, |a| &a)
+    };
+    // `pass` says how the owned argument is handed to the export: by
+    // reference, or by value for a record bindgen makes `Copy`.
+    ($sandbox:expr, $grant:expr, $name:literal, $pre:expr, $interface:ident, $function:ident, $argument:expr, |$a:ident| $pass:expr) => {{
         let context = call_context($grant, &CallOptions::default());
         let mut call = Call::start(&$sandbox.inner, $name, Some($grant), CallOptions::default(), false).await?;
         let (pre, argument, shared) = ($pre.clone(), $argument.to_owned(), call.shared());
@@ -230,7 +238,8 @@ macro_rules! typed_call {
             let outcome = watchdog
                 .bound(async {
                     let instance = pre.instantiate_async(&mut call.store).await?;
-                    instance.$interface().$function(&mut call.store, &argument, &context).await
+                    let $a = argument;
+                    instance.$interface().$function(&mut call.store, $pass, &context).await
                 })
                 .await;
             call.finish(outcome)
@@ -387,6 +396,14 @@ impl Sandbox {
         let component = self.typed(|r| r.search, "search")?;
         let search = component.search.as_ref().expect("the registry says it has them");
         typed_call!(self, grant, "find-paths", search, wasmgate_tools_search, call_find_paths, query)
+    }
+
+    /// How the workspace's working tree differs from git's history, through
+    /// the version-control view (reading `.git` beneath the grant).
+    pub async fn vcs_diff(&self, grant: &Grant, query: &DiffQuery) -> Result<Vec<FileChange>, CallError> {
+        let component = self.typed(|r| r.vcs, "vcs")?;
+        let vcs = component.vcs.as_ref().expect("the registry says it has them");
+        typed_call!(self, grant, "vcs-diff", vcs, wasmgate_tools_vcs, call_diff, query, |a| a)
     }
 
     /// The component that implements a typed interface.

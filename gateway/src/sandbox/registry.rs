@@ -17,6 +17,7 @@ use super::ToolInfo;
 use super::bindings::file_tools::FileToolsPre;
 use super::bindings::search_tools::SearchToolsPre;
 use super::bindings::tool_provider::ToolProviderPre;
+use super::bindings::vcs_tools::VcsToolsPre;
 use super::state::CallState;
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -55,6 +56,8 @@ pub(super) struct Loaded {
     pub(super) files: Option<FileToolsPre<CallState>>,
     /// Set when the component also implements the typed `search` interface.
     pub(super) search: Option<SearchToolsPre<CallState>>,
+    /// Set when the component also implements the typed `vcs` interface.
+    pub(super) vcs: Option<VcsToolsPre<CallState>>,
 }
 
 /// A component that could not be loaded, and why.
@@ -72,6 +75,7 @@ pub(super) struct Registry {
     pub(super) by_name: HashMap<String, usize>,
     pub(super) files: Option<usize>,
     pub(super) search: Option<usize>,
+    pub(super) vcs: Option<usize>,
     pub(super) failures: Vec<LoadFailure>,
 }
 

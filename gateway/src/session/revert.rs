@@ -74,10 +74,8 @@ impl Sessions {
         self.warn_not_restored(workspace, &failed);
 
         self.journal.publish(workspace, Event::SessionDiff { session_id: &session.id, diff: &diffs });
-        let mut revert = json!({ "messageID": boundary.message_id });
-        if !undoing.is_empty() {
-            revert["diff"] = json!(undoing);
-        }
+        // Always there, empty when nothing changed, as the reference's is.
+        let mut revert = json!({ "messageID": boundary.message_id, "diff": undoing });
         if let Some(part) = &boundary.part_id {
             revert["partID"] = json!(part);
         }

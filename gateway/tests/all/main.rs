@@ -33,3 +33,4 @@ mod tenants;
 mod tui_routes;
 mod undo;
 mod util;
+mod vcs;
