@@ -1,7 +1,8 @@
 // The real OpenCode TUI (`opencode attach`) against the real wasmgate binary,
 // driven under tmux: it must start, list sessions, run a `!` command, and
 // talk to a (scripted) model: a streamed reply, a tool call behind a
-// permission dialog, an abort; /undo and /redo, the question dialog and /diff.
+// permission dialog, an abort; /undo and /redo, the question dialog, /init
+// and /diff.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -152,6 +153,19 @@ test("the question dialog answers the model's question", async () => {
   const messages = (await client.session.messages({ sessionID: sessions[0].id }, { throwOnError: true })).data;
   const asked = messages.flatMap((m) => m.parts).find((p) => p.tool === "question");
   assert.deepEqual(asked.state.metadata.answers, [["Red"]]);
+});
+
+test("/init writes AGENTS.md through the model", async () => {
+  await attach();
+  tmux("send-keys", "-t", "tui", "-l", "/init");
+  await sleep(500);
+  tmux("send-keys", "-t", "tui", "Enter"); // picks /init from the list
+  await sleep(500);
+  tmux("send-keys", "-t", "tui", "Enter"); // runs it
+  await eventually(() => existsSync(join(dir, "AGENTS.md")), 30_000, "AGENTS.md written");
+  assert.equal(readFileSync(join(dir, "AGENTS.md"), "utf8"), "# AGENTS.md\n\nWritten by /init.\n");
+  await eventually(() => /The tool said/.test(screen()), 30_000, "the turn's end");
+  assert.doesNotMatch(screen(), /TUI EXITED/);
 });
 
 test("/diff shows the working tree against git HEAD", async () => {

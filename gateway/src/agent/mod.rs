@@ -6,7 +6,8 @@
 //! - [`providers`] is the catalogue of configured and detected providers;
 //! - [`agents`] defines `build`, `plan` and configured agents, with their
 //!   permission rules; [`profile`] gives each owner its agents and commands
-//!   (a tenant's own layered over the host's);
+//!   (a tenant's own layered over the host's), [`commands`] the built-in
+//!   slash commands;
 //! - [`turn`] is the loop that runs one session's turn step by step;
 //! - [`tools`] offers the sandboxed tools to the model and runs its calls;
 //! - [`permission`] parks calls that need a person's answer;
@@ -17,6 +18,7 @@
 //! it, the sandbox, the providers), never the HTTP layer above.
 
 pub mod agents;
+pub mod commands;
 pub mod history;
 pub mod permission;
 pub mod profile;

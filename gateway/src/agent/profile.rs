@@ -30,7 +30,7 @@ impl Profile {
         Profile {
             agents: agents(config),
             default_agent: config.default_agent().to_string(),
-            commands: config.commands.clone(),
+            commands: super::commands::with_builtin(&config.commands),
         }
     }
 

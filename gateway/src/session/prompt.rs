@@ -9,10 +9,12 @@
 use super::{SessionError, SessionResult, Sessions, client_chosen, user_message};
 use crate::agent::Assistant;
 use crate::agent::agents::Agent;
+use crate::agent::commands::{self, ReviewScope};
 use crate::conversation::{self, Waiter};
 use crate::events::Event;
 use crate::ids::Prefix;
 use crate::model::{Message, MessageWithParts, ModelRef, Part, Session, SessionModel, UserMessage};
+use crate::sandbox::{DiffBase, DiffQuery};
 use crate::store::{SessionChange, SessionKey};
 use crate::workspace::Workspace;
 use serde::Deserialize;
@@ -102,7 +104,10 @@ impl Sessions {
         let configured = profile.command(&request.command);
         let configured =
             configured.ok_or_else(|| SessionError::NotFound(format!("Command not found: {}", request.command)))?;
-        let text = expand(&configured.template, &request.arguments);
+        let mut text = expand(&configured.template, &request.arguments);
+        if let Some(scope) = commands::review_scope(configured, &request.arguments) {
+            text.push_str(&self.changes_to_review(&workspace, scope).await);
+        }
         let model = match request.model.as_deref().or(configured.model.as_deref()) {
             Some(model) => Some(parse_model(model)?),
             None => None,
@@ -129,6 +134,21 @@ impl Sessions {
         };
         self.journal.publish(&workspace, event);
         Ok(reply)
+    }
+}
+
+impl Sessions {
+    /// What a built-in `/review` reviews, read through the sandbox.
+    async fn changes_to_review(&self, workspace: &Workspace, scope: ReviewScope) -> String {
+        let base = match scope {
+            ReviewScope::Uncommitted => DiffBase::Head,
+            ReviewScope::Branch => DiffBase::BranchPoint,
+        };
+        let query = DiffQuery { base, context: Some(3), patches: true };
+        match self.sandbox.vcs_diff(&workspace.read_only, &query).await {
+            Ok(changes) => commands::attachment(scope, &changes),
+            Err(error) => format!("\n\nThe changes could not be read ({error}); find them yourself.\n"),
+        }
     }
 }
 

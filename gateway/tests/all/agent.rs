@@ -806,6 +806,59 @@ async fn a_slash_command_expands_its_template_and_says_it_ran() {
 }
 
 #[tokio::test]
+async fn init_and_review_are_built_in_and_review_sees_the_uncommitted_changes() {
+    let fixture = Fixture::new();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&fixture.ws)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    fixture.file("src/lib.rs", "pub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n");
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "one"]);
+    fixture.file("src/lib.rs", "pub fn add(a: u32, b: u32) -> u32 {\n    a - b\n}\n");
+    let model = ScriptedModel::start(vec![says("Written."), says("Reviewed."), says("Mine.")]).await;
+    let mine = json!({ "command": { "init": { "template": "My own init: $ARGUMENTS" } } });
+    let server = TestServer::configured(&fixture.ws, &config(&model, json!({})));
+
+    let (_, listed) = server.get("/command").await;
+    let listed: Vec<&Value> = listed.as_array().unwrap().iter().collect();
+    let init = listed.iter().find(|c| c["name"] == "init").expect("init is listed");
+    let review = listed.iter().find(|c| c["name"] == "review").expect("review is listed");
+    assert_eq!(init["hints"], json!(["$ARGUMENTS"]));
+    assert!(review["description"].as_str().unwrap().contains("uncommitted"));
+
+    let id = server.session().await;
+    let run = |command: &str, arguments: &str| {
+        json!({ "command": command, "arguments": arguments, "model": "mock/m1", "parts": [] }).to_string()
+    };
+    let (status, reply) = server.post(&format!("/session/{id}/command"), &run("init", "mention the CI")).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let asked = |n: usize| model.requests()[n]["messages"].as_array().unwrap().last().unwrap()["content"].clone();
+    let init_text = asked(0).as_str().unwrap().to_string();
+    assert!(init_text.contains("AGENTS.md") && init_text.ends_with("mention the CI\n"), "{init_text}");
+
+    let (status, _) = server.post(&format!("/session/{id}/command"), &run("review", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    let review_text = asked(1).as_str().unwrap().to_string();
+    assert!(review_text.contains("diff --git a/src/lib.rs b/src/lib.rs"), "{review_text}");
+    assert!(review_text.contains("-    a + b\n+    a - b\n"), "{review_text}");
+
+    // A configured command of the same name replaces the built-in one.
+    let server = TestServer::configured(&fixture.ws, &config(&model, mine));
+    let (_, listed) = server.get("/command").await;
+    assert_eq!(listed.as_array().unwrap().iter().filter(|c| c["name"] == "init").count(), 1);
+    let id = server.session().await;
+    server.post(&format!("/session/{id}/command"), &run("init", "x")).await;
+    assert_eq!(asked(2), "My own init: x");
+}
+
+#[tokio::test]
 async fn the_step_limit_ends_a_turn_that_keeps_calling_tools() {
     let fixture = Fixture::new();
     let model = ScriptedModel::start(vec![

@@ -6,6 +6,7 @@
 //
 //   USE_TOOL <command>  a `bash` tool call running <command>
 //   ASK <question>      a `question` tool call asking <question>, answers Red or Blue
+//   /init's prompt      a `write` tool call writing AGENTS.md
 //   THINK ...           reasoning, then "Answer."
 //   SLOW ...            "tick0 ", "tick1 ", ... every 400 ms for a minute
 //   FAIL_AUTH ...       401 with OpenAI's error body
@@ -82,6 +83,12 @@ async function answer(request, response) {
     const args = JSON.stringify({ questions: [{ question: ask[1], header: "Colour", options }] });
     return stream(response, [
       { tool_calls: [{ index: 0, id: "call_ask", type: "function", function: { name: "question", arguments: args } }] },
+    ], "tool_calls");
+  }
+  if (/^Write `AGENTS\.md`/.test(said)) {
+    const args = JSON.stringify({ filePath: "AGENTS.md", content: "# AGENTS.md\n\nWritten by /init.\n" });
+    return stream(response, [
+      { tool_calls: [{ index: 0, id: "call_init", type: "function", function: { name: "write", arguments: args } }] },
     ], "tool_calls");
   }
   if (/^THINK/.test(said)) {
