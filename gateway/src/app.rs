@@ -188,6 +188,7 @@ impl AppBuilder {
             permissions: Arc::new(Permissions::default()),
             questions: Arc::default(),
             settings: self.config.wasmgate.agent.clone(),
+            compaction: crate::agent::compaction::Settings::of(&self.config, &*self.environment),
             allowance: self.tenants.clone().map(|t| t as Arc<dyn ModelAllowance>),
             keys: self.tenants.as_ref().map(|t| t.keyring().clone() as Arc<dyn ProviderKeys>),
         });

@@ -259,6 +259,30 @@ test("undo and redo: revert, unrevert and the session diff through both exports"
   assert.equal(readFileSync(join(dir, "src/main.rs"), "utf8"), main);
 });
 
+test("summarize compacts a session through both exports", async () => {
+  const session = (await client.session.create({}, { throwOnError: true })).data;
+  await client.session.prompt({ sessionID: session.id, parts: [{ type: "text", text: "hello" }] }, { throwOnError: true });
+  const done = (
+    await client.session.summarize({ sessionID: session.id, providerID: "mock", modelID: "m1" }, { throwOnError: true })
+  ).data;
+  assert.equal(done, true);
+  let messages = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+  const summary = messages.find((m) => m.info.summary === true);
+  assert.equal(summary.info.agent, "compaction");
+  assert.equal(summary.parts.find((p) => p.type === "text").text, "Summary: we said hello.");
+  assert.equal(messages.find((m) => m.parts.some((p) => p.type === "compaction")).parts[0].auto, false);
+
+  const v1 = createV1Client({ baseUrl: server.url, directory: dir });
+  const again = await v1.session.summarize({
+    path: { id: session.id },
+    body: { providerID: "mock", modelID: "m1" },
+    throwOnError: true,
+  });
+  assert.equal(again.data, true);
+  messages = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+  assert.equal(messages.filter((m) => m.info.summary === true).length, 2);
+});
+
 test("questions: listed, answered and dismissed through the SDK", async () => {
   const session = (await client.session.create({}, { throwOnError: true })).data;
   for (const [answer, expected] of [["reply", "completed"], ["reject", "error"]]) {

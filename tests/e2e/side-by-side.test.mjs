@@ -191,6 +191,8 @@ test("a prompt answered by the same model: the reply, the messages and a tool ca
     ["POST", () => "/revert", (messages) => ({ messageID: lastUser(messages) })],
     ["POST", () => "/unrevert"],
     ["POST", () => "/revert", () => ({ messageID: "msg_doesnotexist000000000000" })],
+    ["POST", () => "/summarize", () => ({ providerID: "mock", modelID: "m1" })],
+    ["POST", () => "/summarize", () => ({ modelID: "m1" })],
   ];
   for (const [method, suffix, body] of steps) {
     const [x, y] = await Promise.all([
@@ -199,6 +201,15 @@ test("a prompt answered by the same model: the reply, the messages and a tool ca
     ]);
     assertSameShape(`${method} /session/{id}${suffix([{ info: { role: "user", id: "{msg}" } }])}`, y, x);
   }
+  // The compaction as each stores it: a request, then a summary.
+  const [after, ours2] = await Promise.all([
+    call(reference.url, "GET", `/session/${theirs.body.id}/message`),
+    call(wasmgate.url, "GET", `/session/${ours.body.id}/message`),
+  ]);
+  const compaction = (messages) => messages.filter((m) => m.parts.some((p) => p.type === "compaction") || m.info.summary === true);
+  const [theirCompaction, ourCompaction] = [compaction(after.body), compaction(ours2.body)];
+  assert.equal(ourCompaction.length, 2, JSON.stringify(ours2.body.slice(-3)));
+  assertSameShape("the compaction's messages", { status: 200, body: ourCompaction }, { status: 200, body: theirCompaction });
 });
 
 test("the TUI control routes answer as the reference's do", async () => {

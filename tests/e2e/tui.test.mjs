@@ -1,8 +1,8 @@
 // The real OpenCode TUI (`opencode attach`) against the real wasmgate binary,
 // driven under tmux: it must start, list sessions, run a `!` command, and
 // talk to a (scripted) model: a streamed reply, a tool call behind a
-// permission dialog, an abort; /undo and /redo, the question dialog, /init
-// and /diff.
+// permission dialog, an abort; /undo and /redo, the question dialog, /init,
+// /compact and /diff.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -165,6 +165,24 @@ test("/init writes AGENTS.md through the model", async () => {
   await eventually(() => existsSync(join(dir, "AGENTS.md")), 30_000, "AGENTS.md written");
   assert.equal(readFileSync(join(dir, "AGENTS.md"), "utf8"), "# AGENTS.md\n\nWritten by /init.\n");
   await eventually(() => /The tool said/.test(screen()), 30_000, "the turn's end");
+  assert.doesNotMatch(screen(), /TUI EXITED/);
+});
+
+test("/compact writes a summary the TUI shows", async () => {
+  await attach();
+  await type("hello before compacting");
+  await eventually(() => /Hello from the scripted model/.test(screen()), 30_000, "the first answer");
+  tmux("send-keys", "-t", "tui", "-l", "/compact");
+  await sleep(500);
+  tmux("send-keys", "-t", "tui", "Enter"); // picks /compact from the list
+  await sleep(500);
+  if (/\/compact/.test(screen())) tmux("send-keys", "-t", "tui", "Enter");
+  await eventually(() => /Summary: we said hello/.test(screen()), 30_000, "the summary");
+  const sessions = (await client.session.list({}, { throwOnError: true })).data;
+  const latest = sessions.sort((a, b) => b.time.updated - a.time.updated)[0];
+  const messages = (await client.session.messages({ sessionID: latest.id }, { throwOnError: true })).data;
+  assert.ok(messages.some((m) => m.parts.some((p) => p.type === "compaction")), "a compaction request was stored");
+  assert.ok(messages.some((m) => m.info.summary === true), "a summary message was stored");
   assert.doesNotMatch(screen(), /TUI EXITED/);
 });
 

@@ -5,8 +5,10 @@
 //! reasoning where the protocol wants it back, its tool calls) followed by
 //! one tool-result turn per call. A call that never finished (aborted,
 //! interrupted by a restart) is answered with that fact, since providers
-//! reject a tool call without a result.
+//! reject a tool call without a result. A compaction's request reads as a
+//! question its summary answers, and a pruned tool output as cleared.
 
+use super::compaction;
 use super::provider::{ChatMessage, Reasoning, ToolCall, UserContent};
 use crate::model::{Message, MessageWithParts, Part, ToolState};
 use serde_json::Value;
@@ -47,6 +49,7 @@ fn user_content(part: &Part) -> Option<UserContent> {
                 .then(|| UserContent::Image { mime: mime.to_string(), data_url: url.to_string() })
         }
         "agent" => text("name").map(|name| UserContent::Text(format!("Use the {name} agent for this."))),
+        "compaction" => Some(UserContent::Text(compaction::ASKED.to_string())),
         _ => None,
     }
 }
@@ -78,6 +81,9 @@ fn assistant_turn(parts: &[Part], conversation: &mut Vec<ChatMessage>) {
                 let state = part.tool_state();
                 let input = state.as_ref().map_or_else(|| Value::Object(Default::default()), |s| s.input().clone());
                 let (output, is_error) = match &state {
+                    Some(ToolState::Completed { .. }) if compaction::is_cleared(part) => {
+                        (compaction::CLEARED.to_string(), false)
+                    }
                     Some(ToolState::Completed { output, .. }) => {
                         (if output.is_empty() { NO_OUTPUT } else { output.as_str() }.to_string(), false)
                     }

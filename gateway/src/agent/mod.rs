@@ -8,7 +8,9 @@
 //!   permission rules; [`profile`] gives each owner its agents and commands
 //!   (a tenant's own layered over the host's), [`commands`] the built-in
 //!   slash commands;
-//! - [`turn`] is the loop that runs one session's turn step by step;
+//! - [`turn`] is the loop that runs one session's turn step by step, and
+//!   [`compaction`] the rules for summarizing a conversation that outgrows
+//!   the model's window;
 //! - [`tools`] offers the sandboxed tools to the model and runs its calls;
 //! - [`permission`] parks calls that need a person's answer;
 //! - [`history`], [`system`] and [`title`] build what the model reads.
@@ -19,6 +21,7 @@
 
 pub mod agents;
 pub mod commands;
+pub mod compaction;
 pub mod history;
 pub mod permission;
 pub mod profile;
@@ -63,6 +66,8 @@ pub struct Assistant {
     pub questions: Arc<question::Questions>,
     /// Retries and their delays.
     pub settings: AgentConfig,
+    /// When conversations are compacted and pruned.
+    pub compaction: compaction::Settings,
     /// The models tenants may call and the tokens they may still spend
     /// (none: no tenants).
     pub allowance: Option<Arc<dyn ModelAllowance>>,

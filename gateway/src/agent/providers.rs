@@ -125,7 +125,7 @@ impl Cost {
 impl Model {
     /// A model known only by its id: a provider's model the catalogue does
     /// not list is still used as asked.
-    fn named(id: &str) -> Self {
+    pub(crate) fn named(id: &str) -> Self {
         Model {
             id: id.to_string(),
             api_id: id.to_string(),

@@ -15,10 +15,12 @@
 //! outcome instead (see [`crate::conversation::Runs`]).
 
 use super::agents::{Agent, Rule};
-use super::provider::{ChatRequest, EventStream, FinishReason, ProviderError, StreamEvent, ToolCall, Usage};
+use super::provider::{
+    ChatMessage, ChatRequest, EventStream, FinishReason, ProviderError, StreamEvent, ToolCall, Usage, UserContent,
+};
 use super::providers::{Model, Provider};
 use super::tools::{self, Outcome};
-use super::{Assistant, TurnError, TurnResult, history, system, title};
+use super::{Assistant, TurnError, TurnResult, compaction, history, system, title};
 use crate::conversation::changes;
 use crate::conversation::{Busy, Entry, Run, Waiter};
 use crate::events::Event;
@@ -53,6 +55,16 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 /// The longest wait a provider's `retry-after` gets; a provider asking for
 /// more is waited on this long and tried again.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// How many compactions one run may start by itself (before steps that
+/// would overflow, after a provider refused a request as too long), so a
+/// conversation that cannot be made to fit ends instead of compacting again
+/// and again.
+const MAX_AUTO_COMPACTIONS: u32 = 3;
+
+/// What the model writing a summary is told it is.
+const SUMMARIZER: &str = "You summarize a conversation between a person and a coding agent, so that another agent \
+can continue the work from the summary alone. You do not call tools.";
 
 /// What the model is told when its step budget is spent.
 const LAST_STEP: &str = "This is the last step of this turn: the step limit is reached. Do not call tools; \
@@ -96,6 +108,7 @@ async fn run_turn(
     // Set when a person rejected a call without saying what to do instead:
     // the turn stops there, as the reference's does, and they speak next.
     let mut blocked = false;
+    let mut compactions = 0;
     let result = loop {
         let history = assistant.journal.store().messages(key, None, None).await?;
         let Some(user_at) = history.iter().rposition(|m| matches!(m.info, Message::User(_))) else {
@@ -112,7 +125,14 @@ async fn run_turn(
             Message::User(_) => None,
         });
         if done == Some(true) || blocked || run.aborted() {
-            summarize(assistant, workspace, user).await?;
+            // A compaction's request is no turn of the person's: it gets no
+            // `summary`, as the reference's gets none.
+            if compaction::requested(&history[user_at]).is_none() {
+                summarize(assistant, workspace, user).await?;
+            }
+            if assistant.compaction.prune {
+                prune(assistant, workspace, &history).await?;
+            }
             if run.try_end() {
                 break Ok(());
             }
@@ -123,11 +143,40 @@ async fn run_turn(
         }
         steps += 1;
         let session = assistant.session(session_id).await?;
+        if let Some(auto) = compaction::requested(&history[user_at]) {
+            let step = Step::new(assistant, workspace, session.clone(), user.clone(), run, Purpose::Summary).await?;
+            let ended = step.summarize(&history[..user_at]).await?;
+            if compaction::is_summary(&ended.message) {
+                assistant.journal.publish(workspace, Event::SessionCompacted { session_id });
+                if auto {
+                    ask(
+                        assistant,
+                        workspace,
+                        user,
+                        json!({ "type": "text", "text": compaction::CONTINUE, "synthetic": true }),
+                    )
+                    .await?;
+                }
+            }
+            last = Some(ended.message);
+            continue;
+        }
+        let visible = compaction::since_last_summary(&history);
+        if compactions < MAX_AUTO_COMPACTIONS && outgrown(assistant, &session, user, visible) {
+            compactions += 1;
+            ask(assistant, workspace, user, json!({ "type": "compaction", "auto": true })).await?;
+            continue;
+        }
         if steps == 1 && history.iter().filter(|m| matches!(m.info, Message::User(_))).count() == 1 {
             title::generate(assistant, workspace, &session, user, &history[user_at]);
         }
-        let step = Step::new(assistant, workspace, session, user.clone(), run).await?;
-        let ended = step.run(&history, steps).await?;
+        let step = Step::new(assistant, workspace, session, user.clone(), run, Purpose::Answer).await?;
+        let ended = step.run(visible, steps).await?;
+        if ended.overflowed && compactions < MAX_AUTO_COMPACTIONS {
+            compactions += 1;
+            ask(assistant, workspace, user, json!({ "type": "compaction", "auto": true, "overflow": true })).await?;
+            continue;
+        }
         blocked = ended.blocked;
         last = Some(ended.message);
     };
@@ -165,11 +214,58 @@ async fn summarize(assistant: &Assistant, workspace: &Workspace, user: &UserMess
     Ok(())
 }
 
+/// Whether the last finished step (not a summary) of `visible` used so
+/// much of the window of the model `user` asks for that the next must
+/// follow a compaction.
+fn outgrown(assistant: &Assistant, session: &Session, user: &UserMessage, visible: &[MessageWithParts]) -> bool {
+    let last = visible.iter().rev().find_map(|m| match &m.info {
+        Message::Assistant(a) if a.finish.is_some() && a.error.is_none() => Some(a),
+        _ => None,
+    });
+    let Some(last) = last.filter(|a| a.summary != Some(true)) else { return false };
+    let Some(provider) = assistant.provider(session.tenant.as_deref(), &user.model.provider_id) else { return false };
+    compaction::overflowing(&assistant.compaction, &last.tokens, &provider.model(&user.model.model_id))
+}
+
+/// Adds a user message in `user`'s name (its agent and model) holding one
+/// part: a compaction request, or the synthetic nudge that follows one.
+async fn ask(assistant: &Assistant, workspace: &Workspace, user: &UserMessage, part: Value) -> TurnResult<()> {
+    let mut message = user.clone();
+    message.id = ids::new(ids::Prefix::Message);
+    message.time = crate::model::MessageTime { created: ids::now_millis(), completed: None };
+    (message.summary, message.system, message.tools, message.format) = (None, None, None, None);
+    assistant.journal.put_message(workspace, &Message::User(message.clone())).await?;
+    assistant.journal.put_part(workspace, &Part::new(&message.session_id, &message.id, part)).await?;
+    Ok(())
+}
+
+/// Clears old tool outputs the model no longer needs (see
+/// [`compaction::prunable`]).
+async fn prune(assistant: &Assistant, workspace: &Workspace, history: &[MessageWithParts]) -> TurnResult<()> {
+    let now = ids::now_millis();
+    for mut part in compaction::prunable(history) {
+        compaction::clear(&mut part, now);
+        assistant.journal.put_part(workspace, &part).await?;
+    }
+    Ok(())
+}
+
+/// What a step is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Answering the user: the agent's tools, system prompt and history.
+    Answer,
+    /// Writing the summary a compaction asked for: no tools.
+    Summary,
+}
+
 /// How a step ended.
 struct Ended {
     message: MessageWithParts,
     /// A call was rejected without feedback: the turn stops.
     blocked: bool,
+    /// The provider refused the request as longer than the model's window.
+    overflowed: bool,
 }
 
 /// One model call and the tool calls it makes.
@@ -199,6 +295,7 @@ impl<'a> Step<'a> {
         session: Session,
         user: UserMessage,
         run: &'a Run,
+        purpose: Purpose,
     ) -> TurnResult<Self> {
         let agent = assistant_of
             .profile(session.tenant.as_deref())
@@ -210,6 +307,9 @@ impl<'a> Step<'a> {
         let path = MessagePath { cwd: workspace.directory.clone(), root: workspace.project.worktree.clone() };
         let mut message = AssistantMessage::answering(&session.id, &user.id, &user.model, &agent.name, path);
         message.variant = user.variant.clone();
+        if purpose == Purpose::Summary {
+            (message.mode, message.agent, message.summary) = ("compaction".into(), "compaction".into(), Some(true));
+        }
         assistant_of.journal.put_assistant(workspace, &message).await?;
         Ok(Step {
             assistant: assistant_of,
@@ -227,7 +327,7 @@ impl<'a> Step<'a> {
         })
     }
 
-    async fn run(mut self, history: &[MessageWithParts], step: u32) -> TurnResult<Ended> {
+    async fn run(self, history: &[MessageWithParts], step: u32) -> TurnResult<Ended> {
         let owner = self.session.tenant.as_deref();
         let Some(provider) = self.assistant.provider(owner, &self.user.model.provider_id) else {
             let error = self.missing_provider();
@@ -260,36 +360,78 @@ impl<'a> Step<'a> {
             temperature: if model.temperature { self.agent.temperature } else { None },
             options: model.options.clone(),
         };
+        self.call(&provider, &model, &request, &offered).await
+    }
+
+    /// Writes the summary of `history` (everything before the compaction's
+    /// request) a compaction asked for. Old tool outputs are cleared for it
+    /// as pruning would, and when the conversation is still larger than the
+    /// model's window, its oldest turns are left out.
+    async fn summarize(self, history: &[MessageWithParts]) -> TurnResult<Ended> {
+        let owner = self.session.tenant.as_deref();
+        let Some(provider) = self.assistant.provider(owner, &self.user.model.provider_id) else {
+            let error = self.missing_provider();
+            return self.fail(error).await;
+        };
+        let model = provider.model(&self.user.model.model_id);
+        let mut visible = compaction::since_last_summary(history).to_vec();
+        let cleared: Vec<String> = compaction::prunable(&visible).into_iter().map(|p| p.id).collect();
+        for part in visible.iter_mut().flat_map(|m| m.parts.iter_mut()).filter(|p| cleared.contains(&p.id)) {
+            compaction::clear(part, ids::now_millis());
+        }
+        let budget = compaction::summary_budget(&self.assistant.compaction, &model);
+        let mut messages = history::conversation(compaction::fitting(&visible, budget));
+        messages.push(ChatMessage::User(vec![UserContent::Text(compaction::PROMPT.into())]));
+        let request = ChatRequest {
+            model: model.api_id.clone(),
+            system: vec![SUMMARIZER.into()],
+            messages,
+            tools: Vec::new(),
+            max_tokens: model.output,
+            temperature: None,
+            options: model.options.clone(),
+        };
+        self.call(&provider, &model, &request, &[]).await
+    }
+
+    /// Calls the model with `request` and runs the tool calls it makes.
+    async fn call(
+        mut self,
+        provider: &Provider,
+        model: &Model,
+        request: &ChatRequest,
+        offered: &[super::provider::ToolDefinition],
+    ) -> TurnResult<Ended> {
         if let Some(refusal) = self.model_refused(&provider.id, &model.id) {
             return self.fail(MessageError::new("ModelNotAllowedError", refusal)).await;
         }
         if let Some(refusal) = self.over_allowance().await {
             return self.fail(MessageError::new("QuotaExceededError", refusal)).await;
         }
-        let stream = match self.connect(&provider, &request).await {
+        let stream = match self.connect(provider, request).await {
             Ok(Some(stream)) => stream,
             Ok(None) => return self.abort().await,
-            Err(error) => return self.fail(error.to_message_error(&provider.id)).await,
+            Err(error) => return self.fail_call(&error, &provider.id).await,
         };
         self.put(Part::new(&self.session.id, &self.reply.id, json!({ "type": "step-start" }))).await?;
         let (calls, reason, usage) = match self.consume(stream).await? {
             Consumed::Finished { calls, reason, usage } => (calls, reason, usage),
             Consumed::Aborted => return self.abort().await,
-            Consumed::Failed(error) => return self.fail(error.to_message_error(&provider.id)).await,
+            Consumed::Failed(error) => return self.fail_call(&error, &provider.id).await,
         };
         self.close_open_parts().await?;
         let mut blocked = false;
         for call in &calls {
-            match self.call_tool(call, &offered).await? {
+            match self.call_tool(call, offered).await? {
                 Some(Outcome::Aborted) => return self.abort().await,
                 Some(Outcome::Rejected { feedback: None } | Outcome::Dismissed) => blocked = true,
                 _ => {}
             }
         }
-        self.finish_step(reason, usage, &model).await?;
+        self.finish_step(reason, usage, model).await?;
         self.reply.time.completed = Some(ids::now_millis());
         self.assistant.journal.put_assistant(self.workspace, &self.reply).await?;
-        Ok(Ended { message: self.message(), blocked })
+        Ok(Ended { message: self.message(), blocked, overflowed: false })
     }
 
     /// Starts the model call, retrying what is worth retrying with backoff
@@ -498,6 +640,20 @@ impl<'a> Step<'a> {
         tokio::task::spawn_blocking(move || allowance.refuse(&tenant)).await.ok().flatten()
     }
 
+    /// Ends the step with the provider's `error`; one that says the request
+    /// was too long is a `ContextOverflowError`, which the loop answers with
+    /// a compaction.
+    async fn fail_call(self, error: &ProviderError, provider: &str) -> TurnResult<Ended> {
+        if !compaction::is_context_overflow(error) {
+            return self.fail(error.to_message_error(provider)).await;
+        }
+        let mut message = error.to_message_error(provider);
+        message.name = "ContextOverflowError".into();
+        let mut ended = self.fail(message).await?;
+        ended.overflowed = true;
+        Ok(ended)
+    }
+
     /// Ends the step with `error`: on the message, and as `session.error`.
     async fn fail(mut self, error: MessageError) -> TurnResult<Ended> {
         self.close_open_parts().await?;
@@ -508,7 +664,7 @@ impl<'a> Step<'a> {
         self.assistant
             .journal
             .publish(self.workspace, Event::SessionError { session_id: &self.session.id, error: &error });
-        Ok(Ended { message: self.message(), blocked: false })
+        Ok(Ended { message: self.message(), blocked: false, overflowed: false })
     }
 
     /// Ends the step as aborted, keeping what was streamed.
@@ -522,7 +678,7 @@ impl<'a> Step<'a> {
         self.reply.error = Some(error);
         self.reply.time.completed = Some(ids::now_millis());
         self.assistant.journal.put_assistant(self.workspace, &self.reply).await?;
-        Ok(Ended { message: self.message(), blocked: false })
+        Ok(Ended { message: self.message(), blocked: false, overflowed: false })
     }
 
     fn missing_provider(&self) -> MessageError {

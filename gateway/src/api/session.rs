@@ -8,7 +8,7 @@ use crate::agent::permission::Reply;
 use crate::app::App;
 use crate::ids::Prefix;
 use crate::model::{FileDiff, MessageWithParts, PermissionRequest, Session, SessionStatus};
-use crate::session::{CommandRequest, CreateSession, PromptRequest, ShellRequest, UpdateSession};
+use crate::session::{CommandRequest, CreateSession, PromptRequest, ShellRequest, SummarizeRequest, UpdateSession};
 use crate::store::{SessionKey, SessionQuery};
 use crate::tenant::Tenant;
 use axum::extract::{Path, State};
@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/session/{sessionID}/diff", get(diff))
         .route("/session/{sessionID}/revert", post(revert))
         .route("/session/{sessionID}/unrevert", post(unrevert))
+        .route("/session/{sessionID}/summarize", post(summarize))
         .route("/session/{sessionID}/fork", post(fork))
         .route("/session/{sessionID}/share", post(share).delete(unshare))
 }
@@ -272,6 +273,16 @@ async fn revert(
 async fn unrevert(State(app): State<Arc<App>>, found: Found) -> ApiResult<Json<Session>> {
     let workspace = found.workspace()?;
     Ok(Json(app.sessions.unrevert(&workspace, &found.0).await?))
+}
+
+/// `POST /session/{id}/summarize`: answers `true` once the summary is written.
+async fn summarize(
+    State(app): State<Arc<App>>,
+    found: Found,
+    JsonBody(request): JsonBody<SummarizeRequest>,
+) -> ApiResult<Json<bool>> {
+    let workspace = found.workspace()?;
+    Ok(Json(app.sessions.compact(workspace, found.0, request).await?))
 }
 
 #[derive(Deserialize, Default)]

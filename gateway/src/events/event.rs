@@ -49,6 +49,11 @@ pub enum Event<'a> {
         session_id: &'a str,
         diff: &'a [FileDiff],
     },
+    /// `session.compacted`: a summary now stands for the conversation before it.
+    SessionCompacted {
+        #[serde(rename = "sessionID")]
+        session_id: &'a str,
+    },
     /// `session.error`
     SessionError {
         #[serde(rename = "sessionID")]
@@ -169,6 +174,7 @@ impl Event<'_> {
             Event::SessionStatus { .. } => "session.status",
             Event::SessionIdle { .. } => "session.idle",
             Event::SessionDiff { .. } => "session.diff",
+            Event::SessionCompacted { .. } => "session.compacted",
             Event::SessionError { .. } => "session.error",
             Event::MessageUpdated { .. } => "message.updated",
             Event::MessageRemoved { .. } => "message.removed",

@@ -7,10 +7,12 @@
 //! matches what it reads back. Failures are [`SessionError`]s; the HTTP
 //! layer above decides what status each one is.
 
+mod compact;
 mod prompt;
 mod revert;
 mod shell;
 
+pub use compact::SummarizeRequest;
 pub use prompt::{CommandRequest, PromptRequest, Submitted};
 pub use shell::ShellRequest;
 

@@ -8,6 +8,7 @@
 mod agent;
 mod cache;
 mod cli;
+mod compaction;
 mod concurrency;
 mod edge;
 mod escapes;

@@ -35,6 +35,13 @@ pub enum Chunk {
     Pause(Duration),
     /// A raw SSE data line, sent as it is.
     Raw(&'static str),
+    /// The prompt tokens the finish reports (10 unless said).
+    Usage(u64),
+}
+
+/// The prompt tokens a reply of `chunks` reports.
+fn prompt_tokens(chunks: &[Chunk]) -> u64 {
+    chunks.iter().find_map(|c| if let Chunk::Usage(n) = c { Some(*n) } else { None }).unwrap_or(10)
 }
 
 /// One scripted reply.
@@ -232,12 +239,14 @@ fn openai_frames(chunks: &[Chunk], finish: bool) -> Vec<Frame> {
             }
             Chunk::Pause(pause) => frames.push(Frame::Pause(*pause)),
             Chunk::Raw(raw) => frames.push(Frame::Data(format!("data: {raw}\n\n"))),
+            Chunk::Usage(_) => {}
         }
     }
     if finish {
         let reason = if calls > 0 { "tool_calls" } else { "stop" };
         frames.push(data(json!({ "id": "c", "choices": [{ "index": 0, "delta": {}, "finish_reason": reason }] })));
-        frames.push(data(json!({ "id": "c", "choices": [], "usage": { "prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13 } })));
+        let prompt = prompt_tokens(chunks);
+        frames.push(data(json!({ "id": "c", "choices": [], "usage": { "prompt_tokens": prompt, "completion_tokens": 3, "total_tokens": prompt + 3 } })));
         frames.push(Frame::Data("data: [DONE]\n\n".into()));
     }
     frames
@@ -247,7 +256,7 @@ fn anthropic_frames(chunks: &[Chunk], finish: bool) -> Vec<Frame> {
     let event = |kind: &str, value: Value| Frame::Data(format!("event: {kind}\ndata: {value}\n\n"));
     let mut frames = vec![event(
         "message_start",
-        json!({ "type": "message_start", "message": { "id": "msg_1", "type": "message", "role": "assistant", "content": [], "usage": { "input_tokens": 10, "output_tokens": 1 } } }),
+        json!({ "type": "message_start", "message": { "id": "msg_1", "type": "message", "role": "assistant", "content": [], "usage": { "input_tokens": prompt_tokens(chunks), "output_tokens": 1 } } }),
     )];
     let mut index = 0;
     let mut open: Option<&str> = None;
@@ -300,6 +309,7 @@ fn anthropic_frames(chunks: &[Chunk], finish: bool) -> Vec<Frame> {
             }
             Chunk::Pause(pause) => frames.push(Frame::Pause(*pause)),
             Chunk::Raw(raw) => frames.push(Frame::Data(format!("data: {raw}\n\n"))),
+            Chunk::Usage(_) => {}
         }
     }
     if finish {

@@ -7,6 +7,7 @@
 //   USE_TOOL <command>  a `bash` tool call running <command>
 //   ASK <question>      a `question` tool call asking <question>, answers Red or Blue
 //   /init's prompt      a `write` tool call writing AGENTS.md
+//   a summary request   "Summary: we said hello." (compaction)
 //   THINK ...           reasoning, then "Answer."
 //   SLOW ...            "tick0 ", "tick1 ", ... every 400 ms for a minute
 //   FAIL_AUTH ...       401 with OpenAI's error body
@@ -85,6 +86,7 @@ async function answer(request, response) {
       { tool_calls: [{ index: 0, id: "call_ask", type: "function", function: { name: "question", arguments: args } }] },
     ], "tool_calls");
   }
+  if (/^Write a summary of the conversation/.test(said)) return stream(response, [{ content: "Summary: we said hello." }]);
   if (/^Write `AGENTS\.md`/.test(said)) {
     const args = JSON.stringify({ filePath: "AGENTS.md", content: "# AGENTS.md\n\nWritten by /init.\n" });
     return stream(response, [
