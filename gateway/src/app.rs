@@ -191,6 +191,7 @@ impl AppBuilder {
             compaction: crate::agent::compaction::Settings::of(&self.config, &*self.environment),
             allowance: self.tenants.clone().map(|t| t as Arc<dyn ModelAllowance>),
             keys: self.tenants.as_ref().map(|t| t.keyring().clone() as Arc<dyn ProviderKeys>),
+            config_dir: opencode_config_dir(&*self.environment),
         });
         let sessions = Sessions::new(journal, runs, self.sandbox.clone(), assistant.clone());
         Arc::new(App {
@@ -211,4 +212,14 @@ impl AppBuilder {
             host_names: self.host_names,
         })
     }
+}
+
+/// The user's OpenCode config folder (`$XDG_CONFIG_HOME/opencode`, else
+/// `~/.config/opencode`), if there is one.
+fn opencode_config_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<std::path::PathBuf> {
+    let base = env("XDG_CONFIG_HOME")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| env("HOME").map(|home| std::path::Path::new(&home).join(".config")))?;
+    Some(base.join("opencode")).filter(|dir| dir.is_dir())
 }

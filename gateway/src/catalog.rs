@@ -1,8 +1,10 @@
-//! What the configuration offers a client: the config itself and the slash
-//! commands, in the shapes `GET /config` and `/command` return. (Providers
+//! What the configuration offers a client: the config itself, the slash
+//! commands and skills, in the shapes `GET /config`, `/command` and
+//! `/skill` return. (Providers
 //! and agents are the agent's: [`crate::agent::providers`],
 //! [`crate::agent::agents`].)
 
+use crate::agent::skills::Skill;
 use crate::config::{Command, Config};
 use serde_json::{Value, json};
 
@@ -47,6 +49,31 @@ pub fn commands(commands: &[Command]) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// Skills as `GET /command` lists them (`source: "skill"`).
+pub fn skill_commands<'a>(skills: impl Iterator<Item = &'a Skill>) -> Vec<Value> {
+    skills
+        .map(|skill| {
+            json!({
+                "name": skill.name,
+                "description": skill.description,
+                "source": "skill",
+                "template": skill.content,
+                "hints": [],
+            })
+        })
+        .collect()
+}
+
+/// A skill in `GET /skill`'s shape.
+pub fn skill(skill: &Skill) -> Value {
+    json!({
+        "name": skill.name,
+        "description": skill.description,
+        "location": skill.location,
+        "content": skill.content,
+    })
 }
 
 /// The placeholders a template uses: `$1`, `$2`, ... then `$ARGUMENTS`.

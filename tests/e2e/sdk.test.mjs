@@ -2,7 +2,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, symlinkSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import { createOpencodeClient as createV1Client } from "@opencode-ai/sdk";
@@ -281,6 +281,20 @@ test("summarize compacts a session through both exports", async () => {
   assert.equal(again.data, true);
   messages = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
   assert.equal(messages.filter((m) => m.info.summary === true).length, 2);
+});
+
+test("skills: listed through the SDK and run as a command", async () => {
+  // Not in `.opencode/`, where the `opencode` CLI a later test runs would install packages.
+  mkdirSync(join(dir, ".agents/skills/greet"), { recursive: true });
+  writeFileSync(join(dir, ".agents/skills/greet/SKILL.md"), "---\nname: greet\ndescription: Greets people.\n---\nSay hello.\n");
+  const skills = (await client.app.skills({}, { throwOnError: true })).data;
+  const greet = skills.find((s) => s.name === "greet");
+  assert.equal(greet.description, "Greets people.");
+  assert.equal(greet.content, "Say hello.");
+  assert.equal(greet.location, join(dir, ".agents/skills/greet/SKILL.md"));
+  const commands = (await client.command.list({}, { throwOnError: true })).data;
+  assert.equal(commands.find((c) => c.name === "greet").source, "skill");
+  rmSync(join(dir, ".agents"), { recursive: true }); // later tests list the fixture as it was
 });
 
 test("questions: listed, answered and dismissed through the SDK", async () => {

@@ -29,6 +29,7 @@ pub mod provider;
 pub mod providers;
 pub mod question;
 pub mod script;
+pub mod skills;
 pub mod system;
 pub mod title;
 pub mod tools;
@@ -74,6 +75,9 @@ pub struct Assistant {
     /// Provider keys owners set for themselves (none: only the config's
     /// and the environment's).
     pub keys: Option<Arc<dyn ProviderKeys>>,
+    /// The user's OpenCode config folder, whose skills the server's own
+    /// user has (none: not found).
+    pub config_dir: Option<std::path::PathBuf>,
 }
 
 /// Provider keys their owners set (`PUT /auth/{providerID}`): a tenant's
@@ -140,6 +144,22 @@ impl Assistant {
     /// server's own user).
     pub fn profile(&self, owner: Option<&str>) -> Arc<Profile> {
         self.profiles.of(owner)
+    }
+
+    /// The skills prompts in `workspace` have: the workspace's, and for the
+    /// server's own user those of its config folder.
+    pub async fn skills(
+        &self,
+        workspace: &crate::workspace::Workspace,
+    ) -> std::collections::BTreeMap<String, skills::Skill> {
+        let mut places = Vec::new();
+        if workspace.tenant.is_none()
+            && let Some(place) = self.config_dir.as_deref().and_then(skills::Place::config)
+        {
+            places.push(place);
+        }
+        places.push(skills::Place::workspace(workspace.read_only.clone(), std::path::Path::new(&workspace.directory)));
+        skills::discover(&self.sandbox, &places).await
     }
 
     /// A session the turn works on.

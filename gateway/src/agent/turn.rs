@@ -342,11 +342,20 @@ impl<'a> Step<'a> {
             .map(|tools| tools.iter().filter(|(_, on)| on.as_bool() == Some(false)).map(|(n, _)| n.clone()).collect())
             .unwrap_or_default();
         let last_step = step >= self.agent.steps.unwrap_or(DEFAULT_MAX_STEPS);
-        let offered = if last_step || !model.tool_call {
+        let mut offered = if last_step || !model.tool_call {
             Vec::new()
         } else {
             tools::definitions(self.assistant, &self.agent, &switched_off)
         };
+        let skills_wanted =
+            self.agent.offers(tools::skill::NAME) && !switched_off.iter().any(|t| t == tools::skill::NAME);
+        if !last_step && model.tool_call && skills_wanted {
+            let mut skills = self.assistant.skills(self.workspace).await;
+            skills.retain(|name, _| super::agents::evaluate(&self.rules, "skill", name) != super::agents::Action::Deny);
+            if !skills.is_empty() {
+                offered.push(tools::skill::definition(&skills));
+            }
+        }
         let mut system = system::prompt(self.assistant, self.workspace, &self.agent, self.user.system.as_deref()).await;
         if last_step {
             system.push(LAST_STEP.into());

@@ -25,6 +25,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/provider/auth", get(empty_object))
         .route("/agent", get(agents))
         .route("/command", get(commands))
+        .route("/skill", get(skills))
         .route("/mcp", get(empty_object))
         .route("/experimental/resource", get(empty_object))
         .route("/lsp", get(empty_list))
@@ -93,8 +94,20 @@ async fn agents(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Json<Val
     Json(Value::Array(profile.agents.iter().map(|a| a.to_json()).collect()))
 }
 
-async fn commands(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Json<Value> {
-    Json(Value::Array(catalog::commands(&app.assistant.profile(tenant.name()).commands)))
+/// `GET /command`: the owner's commands, then the workspace's skills (a
+/// command of the same name wins).
+async fn commands(State(app): State<Arc<App>>, Caller(tenant): Caller, Instance(workspace): Instance) -> Json<Value> {
+    let profile = app.assistant.profile(tenant.name());
+    let mut listed = catalog::commands(&profile.commands);
+    let skills = app.assistant.skills(&workspace).await;
+    listed.extend(catalog::skill_commands(skills.values().filter(|s| profile.command(&s.name).is_none())));
+    Json(Value::Array(listed))
+}
+
+/// `GET /skill`: the skills prompts in this directory have.
+async fn skills(State(app): State<Arc<App>>, Instance(workspace): Instance) -> Json<Value> {
+    let skills = app.assistant.skills(&workspace).await;
+    Json(Value::Array(skills.values().map(catalog::skill).collect()))
 }
 
 async fn empty_object() -> Json<Value> {

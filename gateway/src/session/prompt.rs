@@ -10,6 +10,7 @@ use super::{SessionError, SessionResult, Sessions, client_chosen, user_message};
 use crate::agent::Assistant;
 use crate::agent::agents::Agent;
 use crate::agent::commands::{self, ReviewScope};
+use crate::config::Command;
 use crate::conversation::{self, Waiter};
 use crate::events::Event;
 use crate::ids::Prefix;
@@ -101,10 +102,27 @@ impl Sessions {
     ) -> SessionResult<MessageWithParts> {
         let session_id = session.id.clone();
         let profile = self.assistant.profile(session.tenant.as_deref());
-        let configured = profile.command(&request.command);
+        let skill = match profile.command(&request.command) {
+            Some(_) => None,
+            None => self.assistant.skills(&workspace).await.remove(&request.command),
+        };
+        let from_skill = skill.map(|skill| Command {
+            name: skill.name,
+            template: skill.content,
+            description: Some(skill.description),
+            agent: None,
+            model: None,
+            subtask: None,
+        });
+        let configured = profile.command(&request.command).or(from_skill.as_ref());
         let configured =
             configured.ok_or_else(|| SessionError::NotFound(format!("Command not found: {}", request.command)))?;
         let mut text = expand(&configured.template, &request.arguments);
+        if from_skill.is_some() && !request.arguments.trim().is_empty() {
+            // A skill's instructions have no placeholders: what was typed after
+            // its name follows them.
+            text = format!("{text}\n\n{}", request.arguments.trim());
+        }
         if let Some(scope) = commands::review_scope(configured, &request.arguments) {
             text.push_str(&self.changes_to_review(&workspace, scope).await);
         }

@@ -26,6 +26,7 @@ mod search;
 mod served;
 mod server;
 mod shell;
+mod skills;
 mod special_files;
 mod starvation;
 mod store;

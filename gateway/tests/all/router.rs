@@ -44,11 +44,31 @@ impl TestServer {
         Self::assemble(workspace, config, credentials, None)
     }
 
+    /// A server whose environment holds `variables` (and nothing else).
+    pub fn with_environment(workspace: &Path, config: &str, variables: &[(&str, &str)]) -> Self {
+        let config = Config::parse(config, Path::new("/")).expect("the test config parses");
+        let variables: Vec<(String, String)> = variables.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Self::assemble_in(workspace, config, None, None, move |name| {
+            variables.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
     fn assemble(
         workspace: &Path,
         config: Config,
         credentials: Option<Credentials>,
         tenants: Option<Arc<Tenants>>,
+    ) -> Self {
+        // The environment is not read: tests name their providers.
+        Self::assemble_in(workspace, config, credentials, tenants, |_| None)
+    }
+
+    fn assemble_in(
+        workspace: &Path,
+        config: Config,
+        credentials: Option<Credentials>,
+        tenants: Option<Arc<Tenants>>,
+        environment: impl Fn(&str) -> Option<String> + 'static,
     ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&data.path().join("wasmgate.db")).unwrap();
@@ -56,8 +76,7 @@ impl TestServer {
             .paths(Paths { home: "/home".into(), data: data.path().into(), config: "/config".into() })
             .credentials(credentials)
             .tenants(tenants)
-            // The environment is not read: tests name their providers.
-            .environment(|_| None)
+            .environment(environment)
             .build();
         TestServer { app, _data: data }
     }

@@ -42,6 +42,7 @@ pub(super) fn ask_for(context: &Context<'_>, call: &ToolCall, arguments: &serde_
             let path = relative(&context.workspace.directory, &text("path"));
             (path_patterns(context.workspace, &path), vec!["*".into()], json!({}))
         }
+        "skill" => (vec![text("name")], vec![text("name")], json!({})),
         _ => (vec!["*".into()], vec!["*".into()], json!({})),
     };
     Ask {

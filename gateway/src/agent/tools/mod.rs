@@ -7,7 +7,8 @@
 //! its workspace, read-write, or read-only for an agent that may not edit,
 //! so a plan-mode shell command that writes fails in the sandbox itself.
 //! `todowrite` and `todoread` are the host's own: they only touch the
-//! session's stored list; so is `question`, which waits for a person.
+//! session's stored list; so is `question`, which waits for a person, and
+//! `skill`, which reads the workspace's skills through the sandbox.
 //!
 //! Before a call runs, the agent's permission rules are consulted: `deny`
 //! fails it, `ask` waits for a person (see [`super::permission`]).
@@ -20,10 +21,12 @@ mod ask;
 mod host;
 mod question;
 mod sandboxed;
+pub mod skill;
 
 pub use host::HostTools;
 pub use question::QuestionTool;
 pub use sandboxed::SandboxTools;
+pub use skill::SkillTool;
 
 use super::Assistant;
 use super::agents::{Action, Agent, Rule};
@@ -50,9 +53,9 @@ pub trait ToolSource: Send + Sync {
 pub struct Toolbox(Vec<Box<dyn ToolSource>>);
 
 impl Toolbox {
-    /// The sandbox's tools, then the host's, then `question`.
+    /// The sandbox's tools, then the host's, then `question` and `skill`.
     pub fn new(sandbox: crate::sandbox::Sandbox) -> Self {
-        Toolbox(vec![Box::new(SandboxTools(sandbox)), Box::new(HostTools), Box::new(QuestionTool)])
+        Toolbox(vec![Box::new(SandboxTools(sandbox)), Box::new(HostTools), Box::new(QuestionTool), Box::new(SkillTool)])
     }
 
     fn owner(&self, name: &str) -> Option<&dyn ToolSource> {
