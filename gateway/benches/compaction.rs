@@ -5,7 +5,8 @@
 //! messages (`history::conversation`); compaction adds finding where the
 //! last summary starts (`since_last_summary`), and at the end of each turn
 //! choosing the tool outputs to prune (`prunable`). A step also looks for
-//! skills through the sandbox (a handful of `list-dir` calls). Figures, on
+//! skills through the sandbox (a handful of `list-dir` calls), once a run.
+//! Figures, on
 //! sessions of 50 and 500 turns (each turn a prompt and an answer with a
 //! 4 KiB tool output), p50:
 //!
@@ -161,7 +162,7 @@ async fn run() {
         samples.push(start.elapsed());
     }
     let call = p50(samples);
-    println!("\n{:<44} {:>12}", "finding skills, per step, p50", "");
+    println!("\n{:<44} {:>12}", "finding skills, once a run, p50", "");
     println!(
         "{:<44} {:>10.1}us {:>10.1}x",
         "no skills",

@@ -109,6 +109,7 @@ async fn run_turn(
     // the turn stops there, as the reference's does, and they speak next.
     let mut blocked = false;
     let mut compactions = 0;
+    let skills = tokio::sync::OnceCell::new();
     let result = loop {
         let history = assistant.journal.store().messages(key, None, None).await?;
         let Some(user_at) = history.iter().rposition(|m| matches!(m.info, Message::User(_))) else {
@@ -144,7 +145,8 @@ async fn run_turn(
         steps += 1;
         let session = assistant.session(session_id).await?;
         if let Some(auto) = compaction::requested(&history[user_at]) {
-            let step = Step::new(assistant, workspace, session.clone(), user.clone(), run, Purpose::Summary).await?;
+            let step =
+                Step::new(assistant, workspace, session.clone(), user.clone(), run, Purpose::Summary, &skills).await?;
             let ended = step.summarize(&history[..user_at]).await?;
             if compaction::is_summary(&ended.message) {
                 assistant.journal.publish(workspace, Event::SessionCompacted { session_id });
@@ -170,7 +172,7 @@ async fn run_turn(
         if steps == 1 && history.iter().filter(|m| matches!(m.info, Message::User(_))).count() == 1 {
             title::generate(assistant, workspace, &session, user, &history[user_at]);
         }
-        let step = Step::new(assistant, workspace, session, user.clone(), run, Purpose::Answer).await?;
+        let step = Step::new(assistant, workspace, session, user.clone(), run, Purpose::Answer, &skills).await?;
         let ended = step.run(visible, steps).await?;
         if ended.overflowed && compactions < MAX_AUTO_COMPACTIONS {
             compactions += 1;
@@ -250,6 +252,9 @@ async fn prune(assistant: &Assistant, workspace: &Workspace, history: &[MessageW
     Ok(())
 }
 
+/// The skills a run's steps offer, found once.
+type Skills = tokio::sync::OnceCell<std::collections::BTreeMap<String, super::skills::Skill>>;
+
 /// What a step is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Purpose {
@@ -278,6 +283,8 @@ struct Step<'a> {
     agent: Agent,
     /// The agent's permission rules, then the session's own.
     rules: Vec<Rule>,
+    /// The workspace's skills, found by the run's first step that offers them.
+    skills: &'a Skills,
     /// The assistant message this step writes.
     reply: AssistantMessage,
     parts: Vec<Part>,
@@ -296,6 +303,7 @@ impl<'a> Step<'a> {
         user: UserMessage,
         run: &'a Run,
         purpose: Purpose,
+        skills: &'a Skills,
     ) -> TurnResult<Self> {
         let agent = assistant_of
             .profile(session.tenant.as_deref())
@@ -319,6 +327,7 @@ impl<'a> Step<'a> {
             run,
             agent,
             rules,
+            skills,
             reply: message,
             parts: Vec::new(),
             text: None,
@@ -350,7 +359,9 @@ impl<'a> Step<'a> {
         let skills_wanted =
             self.agent.offers(tools::skill::NAME) && !switched_off.iter().any(|t| t == tools::skill::NAME);
         if !last_step && model.tool_call && skills_wanted {
-            let mut skills = self.assistant.skills(self.workspace).await;
+            // Found once a run: a step should not pay for the folder walk.
+            let found = self.skills.get_or_init(|| self.assistant.skills(self.workspace)).await;
+            let mut skills = found.clone();
             skills.retain(|name, _| super::agents::evaluate(&self.rules, "skill", name) != super::agents::Action::Deny);
             if !skills.is_empty() {
                 offered.push(tools::skill::definition(&skills));
