@@ -192,8 +192,10 @@ impl AppBuilder {
             allowance: self.tenants.clone().map(|t| t as Arc<dyn ModelAllowance>),
             keys: self.tenants.as_ref().map(|t| t.keyring().clone() as Arc<dyn ProviderKeys>),
             config_dir: opencode_config_dir(&*self.environment),
+            subagents: std::sync::OnceLock::new(),
         });
         let sessions = Sessions::new(journal, runs, self.sandbox.clone(), assistant.clone());
+        let _ = assistant.subagents.set(Arc::new(sessions.child_sessions()));
         Arc::new(App {
             sandbox: self.sandbox,
             store: self.store,

@@ -2,7 +2,7 @@
 // driven under tmux: it must start, list sessions, run a `!` command, and
 // talk to a (scripted) model: a streamed reply, a tool call behind a
 // permission dialog, an abort; /undo and /redo, the question dialog, /init,
-// /compact and /diff.
+// a subagent's task, /compact and /diff.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -165,6 +165,19 @@ test("/init writes AGENTS.md through the model", async () => {
   await eventually(() => existsSync(join(dir, "AGENTS.md")), 30_000, "AGENTS.md written");
   assert.equal(readFileSync(join(dir, "AGENTS.md"), "utf8"), "# AGENTS.md\n\nWritten by /init.\n");
   await eventually(() => /The tool said/.test(screen()), 30_000, "the turn's end");
+  assert.doesNotMatch(screen(), /TUI EXITED/);
+});
+
+test("a task runs in a subagent's child session and its answer comes back", async () => {
+  await attach();
+  await type("TASK say hello from the subagent");
+  await eventually(() => /The tool said: task_id: ses_/.test(screen()), 30_000, "the parent's answer after the task");
+  const sessions = (await client.session.list({}, { throwOnError: true })).data;
+  const child = sessions.find((s) => s.title === "Scripted task (@general subagent)");
+  assert.ok(child?.parentID, JSON.stringify(sessions.map((s) => s.title)));
+  const messages = (await client.session.messages({ sessionID: child.id }, { throwOnError: true })).data;
+  assert.equal(messages[0].info.agent, "general");
+  assert.match(messages.at(-1).parts.find((p) => p.type === "text").text, /Hello from the scripted model/);
   assert.doesNotMatch(screen(), /TUI EXITED/);
 });
 

@@ -178,8 +178,8 @@ pub fn permission_of(tool: &str) -> &str {
     }
 }
 
-/// The agents of `config`: `build`, `plan`, the hidden `title`, and the
-/// config's own.
+/// The agents of `config`: `build` and `plan`, the subagents `general` and
+/// `explore`, the hidden `title`, and the config's own.
 pub fn agents(config: &Config) -> Vec<Agent> {
     let global = rules_of(config.get("permission"));
     let with_global = |mut rules: Vec<Rule>| {
@@ -197,6 +197,25 @@ pub fn agents(config: &Config) -> Vec<Agent> {
             "Plan mode. Read-only: tools get a read-only view of the workspace and edits are denied.",
             with_global(vec![Rule::new("*", "*", Action::Allow), Rule::new("edit", "*", Action::Deny)]),
         ),
+        Agent {
+            mode: "subagent".into(),
+            ..Agent::native(
+                "general",
+                "General-purpose agent for researching complex questions and executing multi-step tasks. Use it \
+                 to run several units of work in parallel.",
+                subagent(with_global(subagent_rules()), false),
+            )
+        },
+        Agent {
+            mode: "subagent".into(),
+            ..Agent::native(
+                "explore",
+                "Fast agent for exploring codebases: finding files by pattern, searching code for keywords, and \
+                 answering questions about how the code works. Read-only. Say how thorough to be: quick, medium \
+                 or very thorough.",
+                subagent(with_global(subagent_rules()), true),
+            )
+        },
         Agent {
             hidden: true,
             temperature: Some(0.5),
@@ -247,6 +266,24 @@ pub fn agents(config: &Config) -> Vec<Agent> {
         agent.rules.extend(rules_of(entry.get("permission")));
     }
     agents
+}
+
+/// What a native subagent may do before the config's rules: everything.
+fn subagent_rules() -> Vec<Rule> {
+    vec![Rule::new("*", "*", Action::Allow)]
+}
+
+/// `rules` closed, whatever the config allows, to starting subagents (a
+/// subagent's work ends with its own task), to a todo list (the parent
+/// keeps the plan) and, when `read_only`, to edits.
+fn subagent(mut rules: Vec<Rule>, read_only: bool) -> Vec<Rule> {
+    for tool in ["task", "todowrite", "todoread"] {
+        rules.push(Rule::new(tool, "*", Action::Deny));
+    }
+    if read_only {
+        rules.push(Rule::new("edit", "*", Action::Deny));
+    }
+    rules
 }
 
 /// What the `title` agent is told.

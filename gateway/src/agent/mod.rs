@@ -78,6 +78,47 @@ pub struct Assistant {
     /// The user's OpenCode config folder, whose skills the server's own
     /// user has (none: not found).
     pub config_dir: Option<std::path::PathBuf>,
+    /// Runs subagents' tasks in child sessions: the session layer's, set
+    /// once the app is built (unset: the `task` tool is not offered).
+    pub subagents: std::sync::OnceLock<Arc<dyn Subagents>>,
+}
+
+/// A task for a subagent (the `task` tool's call).
+pub struct SubagentTask<'a> {
+    /// The session whose model asked for it.
+    pub parent: &'a Session,
+    /// A few words on the task: the child session's title.
+    pub description: &'a str,
+    /// What the subagent is told.
+    pub prompt: &'a str,
+    /// The subagent.
+    pub agent: &'a str,
+    /// The model it runs on (the parent's, unless the agent names one).
+    pub model: crate::model::ModelRef,
+    /// A child session of the parent's to carry on in, instead of a new one.
+    pub resume: Option<&'a str>,
+}
+
+/// How a subagent's task ended.
+pub enum SubagentOutcome {
+    /// Its last answer, in child session `session_id`.
+    Answered { session_id: String, text: String },
+    /// The parent's run was aborted, and the child's with it.
+    Aborted { session_id: String },
+}
+
+/// Starts subagents: a child session (`parentID`) prompted as the agent.
+#[async_trait::async_trait]
+pub trait Subagents: Send + Sync {
+    /// Runs `task` to its end (or until `cancel` fires, which aborts the
+    /// child); `started` learns the child session's id as soon as it exists.
+    async fn run(
+        &self,
+        workspace: Arc<crate::workspace::Workspace>,
+        task: SubagentTask<'_>,
+        cancel: &crate::sandbox::CancelToken,
+        started: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> Result<SubagentOutcome, String>;
 }
 
 /// Provider keys their owners set (`PUT /auth/{providerID}`): a tenant's

@@ -276,7 +276,7 @@ struct Ended {
 /// One model call and the tool calls it makes.
 struct Step<'a> {
     assistant: &'a Arc<Assistant>,
-    workspace: &'a Workspace,
+    workspace: &'a Arc<Workspace>,
     session: Session,
     user: UserMessage,
     run: &'a Run,
@@ -298,7 +298,7 @@ struct Step<'a> {
 impl<'a> Step<'a> {
     async fn new(
         assistant_of: &'a Arc<Assistant>,
-        workspace: &'a Workspace,
+        workspace: &'a Arc<Workspace>,
         session: Session,
         user: UserMessage,
         run: &'a Run,
@@ -356,6 +356,11 @@ impl<'a> Step<'a> {
         } else {
             tools::definitions(self.assistant, &self.agent, &switched_off)
         };
+        let tasks_wanted = self.agent.offers(tools::task::NAME) && !switched_off.iter().any(|t| t == tools::task::NAME);
+        if !last_step && model.tool_call && tasks_wanted && self.assistant.subagents.get().is_some() {
+            let profile = self.assistant.profile(self.session.tenant.as_deref());
+            offered.extend(tools::task::definition(&profile));
+        }
         let skills_wanted =
             self.agent.offers(tools::skill::NAME) && !switched_off.iter().any(|t| t == tools::skill::NAME);
         if !last_step && model.tool_call && skills_wanted {

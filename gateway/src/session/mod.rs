@@ -11,6 +11,7 @@ mod compact;
 mod prompt;
 mod revert;
 mod shell;
+mod subagent;
 
 pub use compact::SummarizeRequest;
 pub use prompt::{CommandRequest, PromptRequest, Submitted};

@@ -30,6 +30,7 @@ mod skills;
 mod special_files;
 mod starvation;
 mod store;
+mod subagents;
 mod swaps;
 mod tenants;
 mod tui_routes;

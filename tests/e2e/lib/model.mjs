@@ -7,6 +7,7 @@
 //   USE_TOOL <command>  a `bash` tool call running <command>
 //   ASK <question>      a `question` tool call asking <question>, answers Red or Blue
 //   /init's prompt      a `write` tool call writing AGENTS.md
+//   TASK <prompt>       a `task` tool call giving <prompt> to the general subagent
 //   a summary request   "Summary: we said hello." (compaction)
 //   THINK ...           reasoning, then "Answer."
 //   SLOW ...            "tick0 ", "tick1 ", ... every 400 ms for a minute
@@ -84,6 +85,13 @@ async function answer(request, response) {
     const args = JSON.stringify({ questions: [{ question: ask[1], header: "Colour", options }] });
     return stream(response, [
       { tool_calls: [{ index: 0, id: "call_ask", type: "function", function: { name: "question", arguments: args } }] },
+    ], "tool_calls");
+  }
+  const task = said.match(/^TASK (.+)/);
+  if (task) {
+    const args = JSON.stringify({ description: "Scripted task", prompt: task[1], subagent_type: "general" });
+    return stream(response, [
+      { tool_calls: [{ index: 0, id: "call_task", type: "function", function: { name: "task", arguments: args } }] },
     ], "tool_calls");
   }
   if (/^Write a summary of the conversation/.test(said)) return stream(response, [{ content: "Summary: we said hello." }]);

@@ -43,6 +43,11 @@ pub(super) fn ask_for(context: &Context<'_>, call: &ToolCall, arguments: &serde_
             (path_patterns(context.workspace, &path), vec!["*".into()], json!({}))
         }
         "skill" => (vec![text("name")], vec![text("name")], json!({})),
+        "task" => (
+            vec![text("subagent_type")],
+            vec![text("subagent_type")],
+            json!({ "description": text("description"), "subagent_type": text("subagent_type") }),
+        ),
         _ => (vec!["*".into()], vec!["*".into()], json!({})),
     };
     Ask {

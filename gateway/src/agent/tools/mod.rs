@@ -8,7 +8,8 @@
 //! so a plan-mode shell command that writes fails in the sandbox itself.
 //! `todowrite` and `todoread` are the host's own: they only touch the
 //! session's stored list; so is `question`, which waits for a person, and
-//! `skill`, which reads the workspace's skills through the sandbox.
+//! `skill`, which reads the workspace's skills through the sandbox, and
+//! `task`, which hands work to a subagent in a child session.
 //!
 //! Before a call runs, the agent's permission rules are consulted: `deny`
 //! fails it, `ask` waits for a person (see [`super::permission`]).
@@ -22,11 +23,13 @@ mod host;
 mod question;
 mod sandboxed;
 pub mod skill;
+pub mod task;
 
 pub use host::HostTools;
 pub use question::QuestionTool;
 pub use sandboxed::SandboxTools;
 pub use skill::SkillTool;
+pub use task::TaskTool;
 
 use super::Assistant;
 use super::agents::{Action, Agent, Rule};
@@ -53,9 +56,16 @@ pub trait ToolSource: Send + Sync {
 pub struct Toolbox(Vec<Box<dyn ToolSource>>);
 
 impl Toolbox {
-    /// The sandbox's tools, then the host's, then `question` and `skill`.
+    /// The sandbox's tools, then the host's: the todo list, `question`,
+    /// `skill` and `task`.
     pub fn new(sandbox: crate::sandbox::Sandbox) -> Self {
-        Toolbox(vec![Box::new(SandboxTools(sandbox)), Box::new(HostTools), Box::new(QuestionTool), Box::new(SkillTool)])
+        Toolbox(vec![
+            Box::new(SandboxTools(sandbox)),
+            Box::new(HostTools),
+            Box::new(QuestionTool),
+            Box::new(SkillTool),
+            Box::new(TaskTool),
+        ])
     }
 
     fn owner(&self, name: &str) -> Option<&dyn ToolSource> {
@@ -108,7 +118,7 @@ pub enum Outcome {
 /// Everything a call needs beyond its arguments.
 pub struct Context<'a> {
     pub assistant: &'a Assistant,
-    pub workspace: &'a Workspace,
+    pub workspace: &'a std::sync::Arc<Workspace>,
     pub agent: &'a Agent,
     /// The agent's rules, then the session's own.
     pub rules: &'a [Rule],
