@@ -61,7 +61,7 @@ const mockOnly = {
   "/config/providers": (b) => ({ ...b, providers: b.providers.filter((p) => p.id === "mock"), default: { mock: b.default.mock } }),
   "/provider": (b) => ({ ...b, all: b.all.filter((p) => p.id === "mock"), default: { mock: b.default.mock }, connected: ["mock"] }),
   // Built-in agents and commands differ by design; compare the ones both have.
-  "/agent": (b) => b.filter((a) => ["build", "plan", "title"].includes(a.name)),
+  "/agent": (b) => b.filter((a) => ["build", "plan", "title", "general", "explore"].includes(a.name)),
   "/command": (b) => b.filter((c) => c.name === "hello"),
 };
 
