@@ -102,13 +102,24 @@ fn base_commit(repo: &Repository, base: DiffBase) -> git_read::Result<Option<Opt
 enum Worktree {
     /// Unchanged since it was staged, by its size and time.
     AsStaged(Oid, u32),
-    Content { bytes: Vec<u8>, mode: u32 },
+    Content {
+        bytes: Vec<u8>,
+        mode: u32,
+    },
     /// Too large to diff by line: only its name.
-    Large { oid: Oid, mode: u32 },
+    Large {
+        oid: Oid,
+        mode: u32,
+    },
 }
 
 impl Worktree {
-    fn read(root: &Path, path: &str, staged: Option<&IndexEntry>, index_time: Option<std::time::SystemTime>) -> Option<Worktree> {
+    fn read(
+        root: &Path,
+        path: &str,
+        staged: Option<&IndexEntry>,
+        index_time: Option<std::time::SystemTime>,
+    ) -> Option<Worktree> {
         let full = root.join(path);
         let meta = std::fs::symlink_metadata(&full).ok()?;
         if meta.file_type().is_symlink() {
@@ -157,7 +168,12 @@ struct PatchWriter<'a> {
 }
 
 impl PatchWriter<'_> {
-    fn change(&mut self, path: &str, before: Option<(Oid, u32)>, now: Option<Worktree>) -> git_read::Result<FileChange> {
+    fn change(
+        &mut self,
+        path: &str,
+        before: Option<(Oid, u32)>,
+        now: Option<Worktree>,
+    ) -> git_read::Result<FileChange> {
         let status = match (&before, &now) {
             (None, _) => ChangeKind::Added,
             (_, None) => ChangeKind::Deleted,
@@ -200,7 +216,11 @@ impl PatchWriter<'_> {
         if self.query.patches && (additions > 0 || deletions > 0) {
             let whole = old_text.lines().count().max(new_text.lines().count());
             let radius = self.query.context.map_or(whole, |c| c as usize);
-            body.push_str(&format!("--- {}\n+++ {}\n", side("a", path, before.is_some()), side("b", path, now.is_some())));
+            body.push_str(&format!(
+                "--- {}\n+++ {}\n",
+                side("a", path, before.is_some()),
+                side("b", path, now.is_some())
+            ));
             for hunk in lines.unified_diff().context_radius(radius).iter_hunks() {
                 body.push_str(&hunk.to_string());
             }
@@ -209,7 +229,15 @@ impl PatchWriter<'_> {
     }
 
     /// The change, its patch kept while the budget lasts (the header alone after).
-    fn finish(&mut self, path: &str, status: ChangeKind, additions: u32, deletions: u32, header: String, body: String) -> FileChange {
+    fn finish(
+        &mut self,
+        path: &str,
+        status: ChangeKind,
+        additions: u32,
+        deletions: u32,
+        header: String,
+        body: String,
+    ) -> FileChange {
         let patch = if !self.query.patches {
             String::new()
         } else if self.spent + header.len() + body.len() <= MAX_TOTAL_PATCH {
@@ -228,13 +256,17 @@ fn header(path: &str, before: Option<(Oid, u32)>, after: Option<(Oid, u32)>) -> 
     let mut out = format!("diff --git a/{path} b/{path}\n");
     match (before, after) {
         (None, Some((oid, mode))) => out.push_str(&format!("new file mode {mode:o}\nindex {zero}..{}\n", oid.short(7))),
-        (Some((oid, mode)), None) => out.push_str(&format!("deleted file mode {mode:o}\nindex {}..{zero}\n", oid.short(7))),
+        (Some((oid, mode)), None) => {
+            out.push_str(&format!("deleted file mode {mode:o}\nindex {}..{zero}\n", oid.short(7)))
+        }
         (Some((old, old_mode)), Some((new, new_mode))) if old_mode != new_mode => out.push_str(&format!(
             "old mode {old_mode:o}\nnew mode {new_mode:o}\nindex {}..{}\n",
             old.short(7),
             new.short(7)
         )),
-        (Some((old, mode)), Some((new, _))) => out.push_str(&format!("index {}..{} {mode:o}\n", old.short(7), new.short(7))),
+        (Some((old, mode)), Some((new, _))) => {
+            out.push_str(&format!("index {}..{} {mode:o}\n", old.short(7), new.short(7)))
+        }
         (None, None) => {}
     }
     out
