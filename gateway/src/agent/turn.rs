@@ -359,7 +359,9 @@ impl<'a> Step<'a> {
         let tasks_wanted = self.agent.offers(tools::task::NAME) && !switched_off.iter().any(|t| t == tools::task::NAME);
         if !last_step && model.tool_call && tasks_wanted && self.assistant.subagents.get().is_some() {
             let profile = self.assistant.profile(self.session.tenant.as_deref());
-            offered.extend(tools::task::definition(&profile));
+            let allowed =
+                |name: &str| super::agents::evaluate(&self.rules, "task", name) != super::agents::Action::Deny;
+            offered.extend(tools::task::definition(&profile, allowed));
         }
         let skills_wanted =
             self.agent.offers(tools::skill::NAME) && !switched_off.iter().any(|t| t == tools::skill::NAME);

@@ -115,6 +115,10 @@ async fn an_unknown_or_primary_subagent_and_a_denied_task_are_refused() {
     assert!(errors[2].contains("permission rule forbids"), "{}", errors[2]);
     let (_, children) = server.get(&format!("/session/{id}/children")).await;
     assert_eq!(children, json!([]), "no child session was made");
+    let task =
+        model.requests()[0]["tools"].as_array().unwrap().iter().find(|t| t["function"]["name"] == "task").cloned();
+    let described = task.unwrap()["function"]["description"].as_str().unwrap().to_string();
+    assert!(described.contains("- explore:") && !described.contains("- general:"), "a denied subagent is not offered");
 }
 
 #[tokio::test]

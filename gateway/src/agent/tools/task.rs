@@ -24,9 +24,11 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(300);
 /// The `task` tool.
 pub struct TaskTool;
 
-/// The tool as offered to an owner with `profile`'s subagents, if it has any.
-pub fn definition(profile: &Profile) -> Option<ToolDefinition> {
-    let subagents: Vec<_> = profile.agents.iter().filter(|a| a.mode != "primary" && !a.hidden).collect();
+/// The tool as offered to an owner with `profile`'s subagents, those
+/// `allowed` says the caller may start, if there are any.
+pub fn definition(profile: &Profile, allowed: impl Fn(&str) -> bool) -> Option<ToolDefinition> {
+    let subagents: Vec<_> =
+        profile.agents.iter().filter(|a| a.mode != "primary" && !a.hidden && allowed(&a.name)).collect();
     if subagents.is_empty() {
         return None;
     }
