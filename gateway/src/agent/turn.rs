@@ -351,29 +351,12 @@ impl<'a> Step<'a> {
             .map(|tools| tools.iter().filter(|(_, on)| on.as_bool() == Some(false)).map(|(n, _)| n.clone()).collect())
             .unwrap_or_default();
         let last_step = step >= self.agent.steps.unwrap_or(DEFAULT_MAX_STEPS);
-        let mut offered = if last_step || !model.tool_call {
+        let offered = if last_step || !model.tool_call {
             Vec::new()
         } else {
-            tools::definitions(self.assistant, &self.agent, &switched_off)
+            let per_step = self.per_step_tools(&switched_off).await;
+            tools::definitions(self.assistant, &self.agent, &switched_off, per_step)
         };
-        let tasks_wanted = self.agent.offers(tools::task::NAME) && !switched_off.iter().any(|t| t == tools::task::NAME);
-        if !last_step && model.tool_call && tasks_wanted && self.assistant.subagents.get().is_some() {
-            let profile = self.assistant.profile(self.session.tenant.as_deref());
-            let allowed =
-                |name: &str| super::agents::evaluate(&self.rules, "task", name) != super::agents::Action::Deny;
-            offered.extend(tools::task::definition(&profile, allowed));
-        }
-        let skills_wanted =
-            self.agent.offers(tools::skill::NAME) && !switched_off.iter().any(|t| t == tools::skill::NAME);
-        if !last_step && model.tool_call && skills_wanted {
-            // Found once a run: a step should not pay for the folder walk.
-            let found = self.skills.get_or_init(|| self.assistant.skills(self.workspace)).await;
-            let mut skills = found.clone();
-            skills.retain(|name, _| super::agents::evaluate(&self.rules, "skill", name) != super::agents::Action::Deny);
-            if !skills.is_empty() {
-                offered.push(tools::skill::definition(&skills));
-            }
-        }
         let mut system = system::prompt(self.assistant, self.workspace, &self.agent, self.user.system.as_deref()).await;
         if last_step {
             system.push(LAST_STEP.into());
@@ -388,6 +371,30 @@ impl<'a> Step<'a> {
             options: model.options.clone(),
         };
         self.call(&provider, &model, &request, &offered).await
+    }
+
+    /// The tools whose descriptions name what this owner and workspace
+    /// have: `task` with the subagents the rules let it start, `skill` with
+    /// the skills they let it load.
+    async fn per_step_tools(&self, switched_off: &[String]) -> Vec<super::provider::ToolDefinition> {
+        let allowed = |permission: &str, name: &str| {
+            super::agents::evaluate(&self.rules, permission, name) != super::agents::Action::Deny
+        };
+        let mut tools = Vec::new();
+        if self.assistant.subagents.get().is_some() {
+            let profile = self.assistant.profile(self.session.tenant.as_deref());
+            tools.extend(tools::task::definition(&profile, |name| allowed("task", name)));
+        }
+        if tools::wanted(&self.agent, switched_off, tools::skill::NAME) {
+            // Found once a run: a step should not pay for the folder walk.
+            let found = self.skills.get_or_init(|| self.assistant.skills(self.workspace)).await;
+            let mut skills = found.clone();
+            skills.retain(|name, _| allowed("skill", name));
+            if !skills.is_empty() {
+                tools.push(tools::skill::definition(&skills));
+            }
+        }
+        tools
     }
 
     /// Writes the summary of `history` (everything before the compaction's

@@ -73,19 +73,31 @@ impl Toolbox {
     }
 }
 
-/// The tools `agent` offers the model, minus those a prompt switched off.
-pub fn definitions(assistant: &Assistant, agent: &Agent, switched_off: &[String]) -> Vec<ToolDefinition> {
+/// The tools `agent` offers the model, minus those a prompt switched off:
+/// the sources' own, then `per_step` (those whose description depends on
+/// the workspace or the owner, such as `skill` and `task`).
+pub fn definitions(
+    assistant: &Assistant,
+    agent: &Agent,
+    switched_off: &[String],
+    per_step: Vec<ToolDefinition>,
+) -> Vec<ToolDefinition> {
     let mut tools: Vec<ToolDefinition> = Vec::new();
-    for source in &assistant.tools.0 {
-        for tool in source.definitions() {
-            // The first source to offer a name owns it.
-            if !tools.iter().any(|t| t.name == tool.name) {
-                tools.push(tool);
-            }
+    let all = assistant.tools.0.iter().flat_map(|source| source.definitions()).chain(per_step);
+    for tool in all {
+        // The first source to offer a name owns it.
+        if !tools.iter().any(|t| t.name == tool.name) {
+            tools.push(tool);
         }
     }
-    tools.retain(|tool| valid_name(&tool.name) && agent.offers(&tool.name) && !switched_off.contains(&tool.name));
+    tools.retain(|tool| wanted(agent, switched_off, &tool.name));
     tools
+}
+
+/// Whether `name` may be offered: a name providers accept, that `agent`
+/// offers and the prompt did not switch off.
+pub fn wanted(agent: &Agent, switched_off: &[String], name: &str) -> bool {
+    valid_name(name) && agent.offers(name) && !switched_off.iter().any(|t| t == name)
 }
 
 /// Whether providers accept `name` for a function (`^[a-zA-Z0-9_-]{1,64}$`):
