@@ -69,18 +69,19 @@ pub async fn discover(sandbox: &Sandbox, places: &[Place]) -> BTreeMap<String, S
             let mut pending = vec![(folder.to_string(), 0)];
             while let Some((dir, depth)) = pending.pop() {
                 let Ok(entries) = sandbox.list_dir(&place.grant, &dir).await else { continue };
+                let files = entries.iter().filter(|e| e.kind == EntryKind::File);
+                if let Some(skill_md) = files.clone().find(|e| e.name == "SKILL.md")
+                    && found < MAX_SKILLS
+                {
+                    let beside = files.filter(|e| e.name != "SKILL.md").take(10).map(|e| place.root.join(&e.path));
+                    if let Some(skill) = read(sandbox, place, &skill_md.path, beside.collect()).await {
+                        found += 1;
+                        skills.insert(skill.name.clone(), skill);
+                    }
+                }
                 for entry in entries {
-                    match entry.kind {
-                        EntryKind::File if entry.name == "SKILL.md" => {
-                            if let Some(skill) = read(sandbox, place, &dir, &entry.path).await
-                                && found < MAX_SKILLS
-                            {
-                                found += 1;
-                                skills.insert(skill.name.clone(), skill);
-                            }
-                        }
-                        EntryKind::Directory if depth < MAX_DEPTH => pending.push((entry.path, depth + 1)),
-                        _ => {}
+                    if entry.kind == EntryKind::Directory && depth < MAX_DEPTH {
+                        pending.push((entry.path, depth + 1));
                     }
                 }
             }
@@ -89,19 +90,11 @@ pub async fn discover(sandbox: &Sandbox, places: &[Place]) -> BTreeMap<String, S
     skills
 }
 
-async fn read(sandbox: &Sandbox, place: &Place, dir: &str, path: &str) -> Option<Skill> {
+/// The skill whose `SKILL.md` is at `path`, with `files` beside it.
+async fn read(sandbox: &Sandbox, place: &Place, path: &str, files: Vec<PathBuf>) -> Option<Skill> {
     let file = sandbox.read_file(&place.grant, path).await.ok()?;
     let Content::Text(text) = file.content else { return None };
     let (name, description, content) = parse(&text)?;
-    let files = match sandbox.list_dir(&place.grant, dir).await {
-        Ok(entries) => entries
-            .into_iter()
-            .filter(|e| e.kind == EntryKind::File && e.name != "SKILL.md")
-            .take(10)
-            .map(|e| place.root.join(e.path))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
     Some(Skill { name, description, location: place.root.join(path), content, files })
 }
 
