@@ -69,7 +69,7 @@ pub fn run(ws: &Workspace, query: DiffQuery) -> Result<Vec<FileChange>, ToolErro
         }
         let before = base.get(path).map(|e| (e.oid, e.mode));
         let now = Worktree::read(root, path, entry, index_time);
-        let after_oid = now.as_ref().map(Worktree::oid);
+        let after_oid = now.as_ref().map(|n| n.oid);
         if before.map(|b| b.0) == after_oid {
             continue;
         }
@@ -98,19 +98,20 @@ fn base_commit(repo: &Repository, base: DiffBase) -> git_read::Result<Option<Opt
     }
 }
 
-/// What a tracked or untracked path holds in the working tree.
-enum Worktree {
-    /// Unchanged since it was staged, by its size and time.
-    AsStaged(Oid, u32),
-    Content {
-        bytes: Vec<u8>,
-        mode: u32,
-    },
+/// What a tracked or untracked path holds in the working tree: its blob
+/// name (hashed once) and mode, and its bytes when they were read.
+struct Worktree {
+    oid: Oid,
+    mode: u32,
+    held: Held,
+}
+
+enum Held {
+    /// Unchanged since it was staged, by its size and time: not read.
+    AsStaged,
+    Bytes(Vec<u8>),
     /// Too large to diff by line: only its name.
-    Large {
-        oid: Oid,
-        mode: u32,
-    },
+    Large,
 }
 
 impl Worktree {
@@ -123,8 +124,8 @@ impl Worktree {
         let full = root.join(path);
         let meta = std::fs::symlink_metadata(&full).ok()?;
         if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&full).ok()?;
-            return Some(Worktree::Content { bytes: target.to_string_lossy().into_owned().into_bytes(), mode: LINK });
+            let target = std::fs::read_link(&full).ok()?.to_string_lossy().into_owned().into_bytes();
+            return Some(Worktree { oid: Oid::of_blob(&target), mode: LINK, held: Held::Bytes(target) });
         }
         if !meta.is_file() {
             return None;
@@ -138,26 +139,12 @@ impl Worktree {
             && (since.as_secs() as u32, since.subsec_nanos()) == entry.mtime
             && index_time.is_some_and(|index| modified < index)
         {
-            return Some(Worktree::AsStaged(entry.oid, mode));
+            return Some(Worktree { oid: entry.oid, mode, held: Held::AsStaged });
         }
         let bytes = std::fs::read(&full).ok()?;
-        if meta.len() > MAX_DIFFED_FILE {
-            return Some(Worktree::Large { oid: Oid::of_blob(&bytes), mode });
-        }
-        Some(Worktree::Content { bytes, mode })
-    }
-
-    fn oid(&self) -> Oid {
-        match self {
-            Worktree::AsStaged(oid, _) | Worktree::Large { oid, .. } => *oid,
-            Worktree::Content { bytes, .. } => Oid::of_blob(bytes),
-        }
-    }
-
-    fn mode(&self) -> u32 {
-        match self {
-            Worktree::AsStaged(_, mode) | Worktree::Large { mode, .. } | Worktree::Content { mode, .. } => *mode,
-        }
+        let oid = Oid::of_blob(&bytes);
+        let held = if meta.len() > MAX_DIFFED_FILE { Held::Large } else { Held::Bytes(bytes) };
+        Some(Worktree { oid, mode, held })
     }
 }
 
@@ -184,12 +171,12 @@ impl PatchWriter<'_> {
             None => None,
         };
         let new = match &now {
-            Some(Worktree::AsStaged(oid, _)) => Some(self.repo.blob(*oid)?),
-            Some(Worktree::Content { bytes, .. }) => Some(bytes.clone()),
-            Some(Worktree::Large { .. }) | None => None,
+            Some(Worktree { oid, held: Held::AsStaged, .. }) => Some(self.repo.blob(*oid)?),
+            Some(Worktree { held: Held::Bytes(bytes), .. }) => Some(bytes.clone()),
+            Some(Worktree { held: Held::Large, .. }) | None => None,
         };
-        let large = matches!(now, Some(Worktree::Large { .. }));
-        let header = header(path, before, now.as_ref().map(|n| (n.oid(), n.mode())));
+        let large = matches!(now, Some(Worktree { held: Held::Large, .. }));
+        let header = header(path, before, now.as_ref().map(|n| (n.oid, n.mode)));
         let text = |bytes: &Option<Vec<u8>>| match bytes {
             None => Some(String::new()),
             Some(b) if b[..b.len().min(BINARY_SNIFF)].contains(&0) => None,
