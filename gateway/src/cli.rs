@@ -502,7 +502,7 @@ async fn load(args: &SandboxArgs, config: &SandboxConfig) -> Result<Sandbox, Cli
         ProcessMode::Trusted => Processes::Trusted,
         ProcessMode::Jailed => Processes::Jailed(Arc::new(jail(&config.jail)?)),
     };
-    let mut builder = Sandbox::builder().limits(limits).cache(cache).processes(processes);
+    let mut builder = Sandbox::builder().limits(limits).cache(cache).processes(processes).network(config.web_policy());
     if let Some(dir) = args.tools_dir.as_ref().or(config.tools_dir.as_ref()) {
         builder = builder
             .tools_dir(dir)

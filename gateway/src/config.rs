@@ -31,8 +31,14 @@
 //!         "open_files": 4096,            // per process
 //!         "network": {                   // HTTPS out, through a checking proxy
 //!           "allow": ["crates.io", "*.crates.io", "*.npmjs.org", "pypi.org"],
+//!           "deny": [],                  // refused even where allowed
 //!           "ports": [443]               // for entries without their own
 //!         }
+//!       },
+//!       "web": {                         // where the web fetch connects
+//!         "allow": ["*"],                // the default: any public host
+//!         "deny": ["*.internal.example"],
+//!         "ports": [80, 443]             // the default, for entries without their own
 //!       },
 //!       "tools_dir": "./tools"           // more tool components (*.wasm)
 //!     }
@@ -175,6 +181,25 @@ pub struct SandboxConfig {
     pub jail: JailConfig,
     /// A folder of more tool components.
     pub tools_dir: Option<PathBuf>,
+    /// Where the web fetch may connect (any public host over HTTP and
+    /// HTTPS when absent; `{"allow": []}` switches it off).
+    pub web: Option<crate::egress::EgressPolicy>,
+}
+
+impl SandboxConfig {
+    /// The web fetch's policy: `web` with HTTP's and HTTPS's ports for its
+    /// entries without one, or the public web.
+    pub fn web_policy(&self) -> crate::egress::EgressPolicy {
+        match self.web.clone() {
+            Some(mut policy) => {
+                if policy.ports.is_empty() {
+                    policy.ports = crate::egress::WEB_PORTS.to_vec();
+                }
+                policy
+            }
+            None => crate::egress::EgressPolicy::public_web(),
+        }
+    }
 }
 
 /// The `"wasmgate.sandbox.jail"` key.
@@ -196,7 +221,7 @@ pub struct JailConfig {
     pub open_files: Option<u64>,
     /// Where the host's own jailed programs may connect over HTTPS (no
     /// network when absent; tenants' programs never).
-    pub network: Option<crate::jail::egress::EgressPolicy>,
+    pub network: Option<crate::egress::EgressPolicy>,
 }
 
 /// Provider options carry keys: only the key names are shown.
@@ -404,6 +429,20 @@ mod tests {
         assert_eq!(config.wasmgate.data_dir.as_deref(), Some(Path::new("/etc/wg/state")));
         assert_eq!(config.wasmgate.sandbox.timeout, Some(5.0));
         assert!(config.wasmgate.sandbox.host_processes);
+    }
+
+    #[test]
+    fn the_web_fetch_reaches_the_public_web_unless_told_otherwise() {
+        let web = |text: &str| Config::parse(text, Path::new(".")).unwrap().wasmgate.sandbox.web_policy();
+        assert_eq!(web("{}"), crate::egress::EgressPolicy::public_web());
+        let listed = web(r#"{"wasmgate": {"sandbox": {"web": {"allow": ["docs.rs"], "deny": ["x.docs.rs"]}}}}"#);
+        assert_eq!(
+            (listed.allow, listed.deny, listed.ports),
+            (vec!["docs.rs".into()], vec!["x.docs.rs".into()], vec![80, 443])
+        );
+        assert!(web(r#"{"wasmgate": {"sandbox": {"web": {"allow": []}}}}"#).allow.is_empty());
+        let error = Config::parse(r#"{"wasmgate": {"sandbox": {"web": {"alow": []}}}}"#, Path::new(".")).unwrap_err();
+        assert!(error.to_string().contains("alow"), "{error}");
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod conversation;
+pub mod egress;
 pub mod events;
 pub mod ids;
 pub mod jail;

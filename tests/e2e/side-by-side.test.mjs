@@ -6,12 +6,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { fixture, startWasmgate, startReference, config } from "./lib/harness.mjs";
 import { startModel } from "./lib/model.mjs";
 import { shape, differences } from "./lib/shape.mjs";
 
-let dir, model, reference, wasmgate;
+let dir, model, reference, wasmgate, pages, pagesPort;
 
 before(async () => {
   dir = fixture();
@@ -29,13 +30,23 @@ before(async () => {
   mkdirSync(join(dir, ".agents/skills/greet"), { recursive: true });
   writeFileSync(join(dir, ".agents/skills/greet/SKILL.md"), "---\nname: greet\ndescription: Greets people.\n---\nSay hello.\n");
   model = await startModel();
+  // A page on loopback for the web fetch: wasmgate's policy names it (the
+  // reference has no policy and fetches anything).
+  pages = createServer((request, response) => {
+    response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    response.end("<html><body><h1>Fetched heading</h1><p>Some <b>bold</b> text.</p></body></html>");
+  });
+  await new Promise((resolve) => pages.listen(0, "127.0.0.1", resolve));
+  pagesPort = pages.address().port;
   const settings = config(model.url);
-  [reference, wasmgate] = await Promise.all([startReference(dir, settings), startWasmgate(dir, { settings })]);
+  const ours = { ...settings, wasmgate: { sandbox: { web: { allow: [`127.0.0.1:${pagesPort}`] } } } };
+  [reference, wasmgate] = await Promise.all([startReference(dir, settings), startWasmgate(dir, { settings: ours })]);
 });
 
 after(async () => {
   await Promise.all([reference?.stop(), wasmgate?.stop()]);
   await model?.stop();
+  pages?.close();
 });
 
 /** A request as the SDK sends it: the directory in the query and header. */
@@ -217,6 +228,26 @@ test("a prompt answered by the same model: the reply, the messages and a tool ca
   const [theirCompaction, ourCompaction] = [compaction(after.body), compaction(ours2.body)];
   assert.equal(ourCompaction.length, 2, JSON.stringify(ours2.body.slice(-3)));
   assertSameShape("the compaction's messages", { status: 200, body: ourCompaction }, { status: 200, body: theirCompaction });
+});
+
+test("a web fetch of the same page: the tool part and its output", async () => {
+  const [theirs, ours] = await Promise.all([call(reference.url, "POST", "/session", {}), call(wasmgate.url, "POST", "/session", {})]);
+  const prompt = { agent: "build", model: { providerID: "mock", modelID: "m1" }, parts: [{ type: "text", text: `FETCH http://127.0.0.1:${pagesPort}/page` }] };
+  await Promise.all([
+    call(reference.url, "POST", `/session/${theirs.body.id}/message`, prompt),
+    call(wasmgate.url, "POST", `/session/${ours.body.id}/message`, prompt),
+  ]);
+  const [a, b] = await Promise.all([
+    call(reference.url, "GET", `/session/${theirs.body.id}/message`),
+    call(wasmgate.url, "GET", `/session/${ours.body.id}/message`),
+  ]);
+  assertSameShape("GET /session/{id}/message after a web fetch", b, a);
+  const fetched = (messages) => messages.flatMap((m) => m.parts).find((p) => p.type === "tool" && p.tool === "webfetch");
+  const [their, our] = [fetched(a.body), fetched(b.body)];
+  assert.equal(their.state.status, "completed", JSON.stringify(their.state));
+  assert.equal(our.state.status, "completed", JSON.stringify(our.state));
+  assert.equal(our.state.title, their.state.title);
+  assert.equal(our.state.output, their.state.output, "the same Markdown");
 });
 
 test("the TUI control routes answer as the reference's do", async () => {

@@ -2,12 +2,14 @@
 // driven under tmux: it must start, list sessions, run a `!` command, and
 // talk to a (scripted) model: a streamed reply, a tool call behind a
 // permission dialog, an abort; /undo and /redo, the question dialog, /init,
-// a subagent's task, /compact and /diff.
+// a subagent's task, /compact and /diff, a web fetch the host's policy
+// allows and one it refuses.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import { fixture, startWasmgate, opencodeBin, opencodeEnv, scratch, eventually, sleep, config } from "./lib/harness.mjs";
@@ -22,12 +24,30 @@ const type = async (text) => {
   tmux("send-keys", "-t", "tui", "Enter");
 };
 
-let dir, model, server, client;
+let dir, model, server, client, pages, pagesPort, otherPages, otherPort;
+
+/** A loopback web server answering every path with `html`; counts its requests. */
+async function startPages(html) {
+  const served = { hits: 0 };
+  served.server = createServer((request, response) => {
+    served.hits += 1;
+    response.writeHead(200, { "content-type": "text/html" });
+    response.end(html);
+  });
+  await new Promise((resolve) => served.server.listen(0, "127.0.0.1", resolve));
+  return [served, served.server.address().port];
+}
 
 before(async () => {
   dir = fixture();
   model = await startModel();
-  server = await startWasmgate(dir, { settings: config(model.url, { permission: { bash: "ask" } }) });
+  [pages, pagesPort] = await startPages("<html><body><h1>Fetched heading</h1><p>Body text.</p></body></html>");
+  [otherPages, otherPort] = await startPages("<p>never to be read</p>");
+  // The host's policy names the first page server only.
+  const web = { allow: [`127.0.0.1:${pagesPort}`] };
+  server = await startWasmgate(dir, {
+    settings: config(model.url, { permission: { bash: "ask" }, wasmgate: { sandbox: { web } } }),
+  });
   client = createOpencodeClient({ baseUrl: server.url, directory: dir });
 });
 
@@ -37,6 +57,8 @@ after(async () => {
   } catch {}
   await server?.stop();
   await model?.stop();
+  pages?.server.close();
+  otherPages?.server.close();
 });
 
 /** Starts `opencode attach` in a fresh tmux session and waits for its home screen. */
@@ -216,5 +238,18 @@ test("/diff shows the working tree against git HEAD", async () => {
   assert.match(screen(), /README\.md/);
   assert.match(screen(), /added-file\.txt/);
   assert.match(screen(), /2 files/);
+  assert.doesNotMatch(screen(), /TUI EXITED/);
+});
+
+test("a web fetch reaches the page the host allows and is refused the one it does not", async () => {
+  await attach();
+  await type(`FETCH http://127.0.0.1:${pagesPort}/docs`);
+  await eventually(() => /The tool said: # Fetched heading/.test(screen()), 30_000, "the fetched page's first line");
+  assert.match(screen(), new RegExp(`127\\.0\\.0\\.1:${pagesPort}/docs`), "the TUI shows the fetch");
+  assert.equal(pages.hits, 1);
+
+  await type(`FETCH http://127.0.0.1:${otherPort}/secret`);
+  await eventually(() => /not in the host's allow list/.test(screen()), 30_000, "the refusal");
+  assert.equal(otherPages.hits, 0, "the page outside the policy was never asked for");
   assert.doesNotMatch(screen(), /TUI EXITED/);
 });

@@ -20,10 +20,10 @@
 //! Only `CONNECT` passes, so what leaves the jail is TLS the program itself
 //! checks; plain `http://` through the proxy answers `405`.
 
-use serde::{Deserialize, Serialize};
+use crate::egress::EgressPolicy;
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
@@ -59,101 +59,6 @@ impl Slots {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    }
-}
-
-/// Where jailed processes may connect: the `"jail.network"` config key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EgressPolicy {
-    /// `crates.io`, `*.npmjs.org` (any name under it), `host:port`, or `*`
-    /// for any host on the public internet.
-    pub allow: Vec<String>,
-    /// The ports an entry without one allows (443 when empty).
-    #[serde(default)]
-    pub ports: Vec<u16>,
-}
-
-impl EgressPolicy {
-    /// Whether an entry allows `host:port`: `Some(true)` where the entry
-    /// names the host itself (which may then be a private address).
-    fn entry_for(&self, host: &str, port: u16) -> Option<bool> {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        let default_ports = if self.ports.is_empty() { vec![443] } else { self.ports.clone() };
-        self.allow.iter().find_map(|entry| {
-            let entry = entry.to_ascii_lowercase();
-            let (pattern, entry_port) = split_port(&entry)?;
-            if !entry_port.map_or(default_ports.contains(&port), |p| p == port) {
-                return None;
-            }
-            match pattern.strip_prefix("*.") {
-                _ if pattern == "*" => Some(false),
-                Some(domain) => host.ends_with(&format!(".{domain}")).then_some(false),
-                None => (pattern.trim_matches(['[', ']']) == host).then_some(true),
-            }
-        })
-    }
-
-    /// The addresses `host:port` may be reached at, or why it may not.
-    pub fn check(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-        let named =
-            self.entry_for(host, port).ok_or_else(|| format!("{host}:{port} is not in the host's allow list"))?;
-        let addresses: Vec<SocketAddr> =
-            (host, port).to_socket_addrs().map_err(|e| format!("{host} does not resolve: {e}"))?.collect();
-        if let Some(special) = addresses.iter().find(|a| is_special(a.ip())).filter(|_| !named) {
-            return Err(format!(
-                "{host} resolves to {}, a loopback, private or reserved address: only an entry naming {host} itself allows that",
-                special.ip()
-            ));
-        }
-        if addresses.is_empty() {
-            return Err(format!("{host} has no address"));
-        }
-        Ok(addresses)
-    }
-}
-
-/// An allow-list entry's host pattern and port (`None`: the default ports).
-fn split_port(entry: &str) -> Option<(&str, Option<u16>)> {
-    match entry.rsplit_once(':') {
-        // `[::1]:8080`, `host:443`; a bare IPv6 address has colons but no port.
-        Some((host, port)) if !host.contains(':') || host.ends_with(']') => Some((host, Some(port.parse().ok()?))),
-        _ => Some((entry, None)),
-    }
-}
-
-/// Whether `ip` is anything but a public unicast address.
-fn is_special(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || a >= 240
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 198 && (b == 18 || b == 19))
-                || (a == 192 && b == 0 && v4.octets()[2] == 0)
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_special(IpAddr::V4(v4));
-            }
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || (first == 0x2001 && v6.segments()[1] == 0x0db8)
-                || (first == 0x0064 && v6.segments()[1] == 0xff9b)
-                || first == 0
-        }
     }
 }
 
@@ -342,45 +247,4 @@ fn send(gate: &OwnedFd, target: &str, client: &TcpStream) -> rustix::io::Result<
     let mut control = SendAncillaryBuffer::new(&mut space);
     control.push(SendAncillaryMessage::ScmRights(&fds));
     sendmsg(gate, &[IoSlice::new(target.as_bytes())], &mut control, SendFlags::empty())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy(allow: &[&str]) -> EgressPolicy {
-        EgressPolicy { allow: allow.iter().map(|s| s.to_string()).collect(), ports: Vec::new() }
-    }
-
-    #[test]
-    fn entries_match_names_wildcards_and_ports() {
-        let p = policy(&["crates.io", "*.npmjs.org", "127.0.0.1:8080", "[::1]:9000"]);
-        assert_eq!(p.entry_for("crates.io", 443), Some(true));
-        assert_eq!(p.entry_for("CRATES.IO.", 443), Some(true));
-        assert_eq!(p.entry_for("crates.io", 80), None, "only 443 by default");
-        assert_eq!(p.entry_for("registry.npmjs.org", 443), Some(false));
-        assert_eq!(p.entry_for("npmjs.org.evil.com", 443), None);
-        assert_eq!(p.entry_for("evilnpmjs.org", 443), None);
-        assert_eq!(p.entry_for("127.0.0.1", 8080), Some(true));
-        assert_eq!(p.entry_for("127.0.0.1", 443), None);
-        assert_eq!(p.entry_for("::1", 9000), Some(true));
-        assert_eq!(policy(&["*"]).entry_for("example.com", 443), Some(false));
-    }
-
-    #[test]
-    fn special_addresses_need_an_entry_naming_the_host() {
-        for address in
-            ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0"]
-        {
-            let error = policy(&["*"]).check(address, 443).unwrap_err();
-            assert!(error.contains("loopback, private or reserved"), "{address}: {error}");
-        }
-        for address in ["::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "64:ff9b::7f00:1"] {
-            assert!(policy(&["*"]).check(address, 443).is_err(), "{address}");
-        }
-        assert_eq!(policy(&["localhost"]).check("localhost", 443).map(|a| a.is_empty()), Ok(false));
-        assert!(policy(&["*"]).check("localhost", 443).is_err(), "a name resolving to loopback");
-        assert!(policy(&[]).check("1.1.1.1", 443).unwrap_err().contains("not in the host's allow list"));
-        assert!(!is_special("1.1.1.1".parse().unwrap()) && !is_special("2606:4700::1111".parse().unwrap()));
-    }
 }

@@ -88,7 +88,7 @@ pub struct JailSettings {
     /// Files open at once per process.
     pub open_files: Option<u64>,
     /// Where the host's own jailed calls may connect (none when `None`).
-    pub egress: Option<egress::EgressPolicy>,
+    pub egress: Option<crate::egress::EgressPolicy>,
 }
 
 /// Why a jail cannot be used.
@@ -133,7 +133,7 @@ pub struct Spec {
     pub toolchains: Vec<PathBuf>,
     pub limits: ProcessLimits,
     /// Egress through the proxy (see [`egress`]); none when `None`.
-    pub egress: Option<egress::EgressPolicy>,
+    pub egress: Option<crate::egress::EgressPolicy>,
 }
 
 /// One command to run in a jail.

@@ -28,6 +28,7 @@ pub struct SandboxBuilder {
     /// The folder `--tools-dir` named, read again on reload.
     tools_dir: Option<PathBuf>,
     processes: Processes,
+    network: crate::egress::EgressPolicy,
 }
 
 impl SandboxBuilder {
@@ -39,6 +40,7 @@ impl SandboxBuilder {
             components: crate::builtin::COMPONENTS.iter().map(|&(n, b)| (n.to_string(), Cow::Borrowed(b))).collect(),
             tools_dir: None,
             processes: Processes::Off,
+            network: crate::egress::EgressPolicy::public_web(),
         }
     }
 
@@ -59,6 +61,13 @@ impl SandboxBuilder {
     /// as plain host processes on a trusted single-user host.
     pub fn processes(mut self, processes: Processes) -> Self {
         self.processes = processes;
+        self
+    }
+
+    /// Where the components granted the network (the built-in web fetch)
+    /// may connect: by default any public host over HTTP and HTTPS.
+    pub fn network(mut self, policy: crate::egress::EgressPolicy) -> Self {
+        self.network = policy;
         self
     }
 
@@ -90,6 +99,7 @@ impl SandboxBuilder {
         disk_quota::add_to_linker(&mut linker).map_err(host)?;
         change_capture::add_to_linker(&mut linker).map_err(host)?;
         ToolProvider::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state).map_err(host)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(host)?;
 
         let sandbox = Sandbox {
             inner: Arc::new(Inner {
@@ -102,6 +112,7 @@ impl SandboxBuilder {
                 limits: self.limits,
                 permits: Arc::new(Semaphore::new(self.limits.concurrency.max(1))),
                 processes: self.processes,
+                network: (!self.network.allow.is_empty()).then(|| Arc::new(self.network)),
                 observer: std::sync::OnceLock::new(),
                 fair_share: super::fair_share::FairShare::of_this_machine(),
                 call_threads: Default::default(),
@@ -197,7 +208,7 @@ impl Sandbox {
 
     /// Asks a component for its tools, in a store with no workspace at all.
     async fn describe(&self, component: &Loaded) -> Result<Vec<ToolSpec>, CallError> {
-        let mut call = Call::start(&self.inner, "describe", None, CallOptions::default(), false).await?;
+        let mut call = Call::start(&self.inner, "describe", None, CallOptions::default(), Default::default()).await?;
         let outcome = call
             .watchdog()
             .bound(async {

@@ -8,7 +8,9 @@ use super::disk_quota::{DiskBudget, Refusal};
 use super::disk_usage::STALE_AFTER;
 use super::host_process::ProcessGrant;
 use super::limits::MemoryGuard;
+use super::outgoing_http::OutgoingHttp;
 use super::quota::Admitted;
+use super::registry::Capabilities;
 use super::state::{CallState, MAX_RESOURCES, OutputCapReached, OutputMeter};
 use super::{Access, CallError, CallOptions, CancelToken, Grant, Inner, QuotaExceeded};
 use std::time::{Duration, Instant};
@@ -79,14 +81,14 @@ pub(super) struct Call {
 
 impl Call {
     /// Sets up one call's store: permit, WASI context, limits, deadline.
-    /// `processes`: whether the calling component holds the host-process
-    /// capability (it still needs the sandbox to allow them).
+    /// `capabilities`: what the calling component holds beyond its grant
+    /// (host processes still need the sandbox to allow them).
     pub(super) async fn start(
         inner: &Inner,
         tool: &str,
         grant: Option<&Grant>,
         options: CallOptions,
-        processes: bool,
+        capabilities: Capabilities,
     ) -> Result<Call, CallError> {
         // The tenant's own permits and fair share first: a tenant's flood
         // waits in its own queue, never holding the sandbox's permits.
@@ -134,7 +136,7 @@ impl Call {
         let limit = limits.map_or(inner.limits.deadline, |l| l.deadline.min(inner.limits.deadline));
         let deadline = options.deadline.map_or(limit, |asked| asked.min(limit));
         let memory = limits.map_or(inner.limits.memory, |l| l.memory.min(inner.limits.memory));
-        let runner = grant.filter(|_| processes).and_then(|g| inner.processes.for_grant(g));
+        let runner = grant.filter(|_| capabilities.processes).and_then(|g| inner.processes.for_grant(g));
         let started = Instant::now();
         let state = CallState {
             wasi: wasi.build(),
@@ -156,6 +158,7 @@ impl Call {
                 output_cap: cap,
                 file_size: inner.limits.disk_write,
             }),
+            http: OutgoingHttp::new(tool, inner.network.clone().filter(|_| capabilities.network)),
         };
         let mut store = Store::new(&inner.engine, state);
         store.limiter(|state| &mut state.memory);

@@ -11,7 +11,9 @@
 //!   [`Grant`]'s workspace handle (never its path, see `preopen`), read-only
 //!   or read-write, and nothing else: no environment, no network, no other
 //!   files (`bulk-fs` reads through the same handle; `host-process` answers
-//!   `disabled` unless the host allows it); WASI's `open-at` refuses FIFOs,
+//!   `disabled` unless the host allows it; `wasi:http` refuses every request
+//!   but the web fetch's, which the host's network policy checks, see
+//!   `outgoing_http`); WASI's `open-at` refuses FIFOs,
 //!   sockets and devices (`special_files`) and file writes are metered
 //!   (`disk_quota`); a call given a [`ChangeSink`] tells it what each path
 //!   held before changing it (`change_capture`);
@@ -37,6 +39,7 @@ mod fair_share;
 mod grant;
 mod host_process;
 mod limits;
+mod outgoing_http;
 mod preopen;
 mod quota;
 mod registry;
@@ -197,6 +200,8 @@ struct Inner {
     permits: Arc<Semaphore>,
     /// How the built-in shell runs what it does not have built in.
     processes: Processes,
+    /// Where the components granted the network may connect.
+    network: Option<Arc<crate::egress::EgressPolicy>>,
     /// Told of every tool call, once set.
     observer: std::sync::OnceLock<Arc<dyn CallObserver>>,
     /// The threads tenants' calls share (see `fair_share`).
@@ -231,7 +236,8 @@ macro_rules! typed_call {
     // reference, or by value for a record bindgen makes `Copy`.
     ($sandbox:expr, $grant:expr, $name:literal, $pre:expr, $interface:ident, $function:ident, $argument:expr, |$a:ident| $pass:expr) => {{
         let context = call_context($grant, &CallOptions::default());
-        let mut call = Call::start(&$sandbox.inner, $name, Some($grant), CallOptions::default(), false).await?;
+        let mut call =
+            Call::start(&$sandbox.inner, $name, Some($grant), CallOptions::default(), Default::default()).await?;
         let (pre, argument, shared) = ($pre.clone(), $argument.to_owned(), call.shared());
         let watchdog = call.watchdog();
         let work = async move {
@@ -338,8 +344,7 @@ impl Sandbox {
         let component = self.registry().component_of(tool).cloned();
         let component = component.ok_or_else(|| CallError::UnknownTool(tool.to_string()))?;
         let context = call_context(grant, &options);
-        let processes = component.capabilities.processes;
-        let mut call = Call::start(&self.inner, tool, Some(grant), options, processes).await?;
+        let mut call = Call::start(&self.inner, tool, Some(grant), options, component.capabilities).await?;
         let (name, arguments, shared) = (tool.to_string(), arguments.to_string(), call.shared());
         let watchdog = call.watchdog();
         let work = async move {

@@ -8,7 +8,9 @@
 //!
 //! Capabilities are granted per component when it is loaded and checked at
 //! the call: only the built-in shell may ask for host processes (and only
-//! when the operator allows them); a third-party component never can. A
+//! when the operator allows them), only the built-in web fetch may make
+//! `wasi:http` requests (where the host's network policy allows); a
+//! third-party component can do neither. A
 //! third-party component that fails to load (it does not compile, link or
 //! describe itself, or names a tool already taken) is reported and left
 //! out; the others serve.
@@ -37,12 +39,16 @@ pub(super) enum Origin {
 pub(super) struct Capabilities {
     /// May run processes (when the sandbox allows them at all).
     pub(super) processes: bool,
+    /// May make `wasi:http` requests, where the host's network policy allows.
+    pub(super) network: bool,
 }
 
 impl Capabilities {
-    /// The built-in shell runs processes; nothing else does.
+    /// The built-in shell runs processes and the built-in web fetch reaches
+    /// the network; nothing else does either.
     pub(super) fn of(name: &str, origin: Origin) -> Self {
-        Capabilities { processes: origin == Origin::BuiltIn && name == "shell" }
+        let built_in = origin == Origin::BuiltIn;
+        Capabilities { processes: built_in && name == "shell", network: built_in && name == "web" }
     }
 }
 

@@ -62,6 +62,8 @@ pub(crate) struct CallState {
     pub(crate) changes: Option<super::change_capture::ChangeCapture>,
     /// Set only where host processes are allowed, for `host-process`.
     pub(crate) processes: Option<super::host_process::ProcessGrant>,
+    /// Where `wasi:http` requests may go (nowhere without the grant).
+    pub(crate) http: super::outgoing_http::OutgoingHttp,
 }
 
 impl WasiView for CallState {

@@ -54,7 +54,7 @@ fn tool_list_shows_every_built_in_tool_with_its_schema() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let tools: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<_> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["read", "write", "edit", "list", "glob", "grep", "bash"]);
+    assert_eq!(names, ["read", "write", "edit", "list", "glob", "grep", "bash", "webfetch"]);
     for tool in &tools {
         assert_eq!(tool["parameters"]["type"], "object", "{tool}");
         assert!(!tool["description"].as_str().unwrap().is_empty());

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmgate::jail::egress::EgressPolicy;
+use wasmgate::egress::EgressPolicy;
 use wasmgate::jail::{Jail, JailSettings};
 use wasmgate::sandbox::{CallError, CompileCache, Limits, Processes, Sandbox};
 
@@ -244,7 +244,11 @@ async fn egress_goes_only_where_the_host_allows_and_only_through_its_proxy() {
     });
     let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let other_port = other.local_addr().unwrap().port();
-    let policy = EgressPolicy { allow: vec![format!("127.0.0.1:{port}"), "*.example.invalid".into()], ports: vec![] };
+    let policy = EgressPolicy {
+        allow: vec![format!("127.0.0.1:{port}"), "*.example.invalid".into()],
+        ports: vec![],
+        deny: vec![],
+    };
     let sandbox = jailed_with(JailSettings { egress: Some(policy), ..settings() }, UNHURRIED).await;
     let fx = Fixture::new();
     // Asks the jail's proxy (as `HTTPS_PROXY` names it) for `argv[1]`, prints

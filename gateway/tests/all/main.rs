@@ -37,3 +37,4 @@ mod tui_routes;
 mod undo;
 mod util;
 mod vcs;
+mod webfetch;

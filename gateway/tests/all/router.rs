@@ -40,6 +40,13 @@ impl TestServer {
         Self::assemble(workspace, config, None, Some(tenants))
     }
 
+    /// A server whose tools run in `sandbox` (one built with other
+    /// settings than the shared test sandbox's).
+    pub fn with_sandbox(workspace: &Path, config: &str, sandbox: wasmgate::sandbox::Sandbox) -> Self {
+        let config = Config::parse(config, Path::new("/")).expect("the test config parses");
+        Self::assemble_with(sandbox, workspace, config, None, None, |_| None)
+    }
+
     fn build(workspace: &Path, config: Config, credentials: Option<Credentials>) -> Self {
         Self::assemble(workspace, config, credentials, None)
     }
@@ -70,9 +77,20 @@ impl TestServer {
         tenants: Option<Arc<Tenants>>,
         environment: impl Fn(&str) -> Option<String> + 'static,
     ) -> Self {
+        Self::assemble_with(sandbox(), workspace, config, credentials, tenants, environment)
+    }
+
+    fn assemble_with(
+        sandbox: wasmgate::sandbox::Sandbox,
+        workspace: &Path,
+        config: Config,
+        credentials: Option<Credentials>,
+        tenants: Option<Arc<Tenants>>,
+        environment: impl Fn(&str) -> Option<String> + 'static,
+    ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&data.path().join("wasmgate.db")).unwrap();
-        let app = App::builder(sandbox(), Arc::new(store), Workspaces::new(workspace, &[]).unwrap(), config)
+        let app = App::builder(sandbox, Arc::new(store), Workspaces::new(workspace, &[]).unwrap(), config)
             .paths(Paths { home: "/home".into(), data: data.path().into(), config: "/config".into() })
             .credentials(credentials)
             .tenants(tenants)

@@ -46,6 +46,14 @@ impl Guest for Hostile {
                 }}),
             ),
             spec(
+                "http-get",
+                "Asks the host to send a GET through wasi:http; says what came back.",
+                json!({"type": "object", "required": ["authority"], "properties": {
+                    "authority": {"type": "string"},
+                    "path": {"type": "string"}
+                }}),
+            ),
+            spec(
                 "fs",
                 "Performs one raw filesystem operation and reports what happened.",
                 json!({"type": "object", "required": ["op", "path"], "properties": {
@@ -91,6 +99,9 @@ impl Guest for Hostile {
                 done("x".repeat(bytes))
             }
             "fs" => filesystem(&args, &context),
+            "http-get" => {
+                done(http_get(args["authority"].as_str().unwrap_or_default(), args["path"].as_str().unwrap_or("/")))
+            }
             "run" => {
                 let argv: Vec<String> = serde_json::from_value(args["argv"].clone())
                     .map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
@@ -103,6 +114,28 @@ impl Guest for Hostile {
             }
             other => Err(ToolError::UnknownTool(other.into())),
         }
+    }
+}
+
+/// Sends one plain `GET` through `wasi:http`, as any component could try.
+fn http_get(authority: &str, path: &str) -> String {
+    use wasip2::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+    let request = OutgoingRequest::new(Fields::new());
+    let _ = request.set_method(&Method::Get);
+    let _ = request.set_scheme(Some(&Scheme::Http));
+    let _ = request.set_authority(Some(authority));
+    let _ = request.set_path_with_query(Some(path));
+    let Ok(body) = request.body() else { return "no body".into() };
+    let future = match wasip2::http::outgoing_handler::handle(request, None) {
+        Ok(future) => future,
+        Err(error) => return format!("refused: {error:?}"),
+    };
+    let _ = OutgoingBody::finish(body, None);
+    future.subscribe().block();
+    match future.get() {
+        Some(Ok(Ok(response))) => format!("status {}", response.status()),
+        Some(Ok(Err(error))) => format!("refused: {error:?}"),
+        _ => "lost".into(),
     }
 }
 

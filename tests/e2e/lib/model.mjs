@@ -8,6 +8,7 @@
 //   ASK <question>      a `question` tool call asking <question>, answers Red or Blue
 //   /init's prompt      a `write` tool call writing AGENTS.md
 //   TASK <prompt>       a `task` tool call giving <prompt> to the general subagent
+//   FETCH <url>         a `webfetch` tool call fetching <url> as Markdown
 //   a summary request   "Summary: we said hello." (compaction)
 //   THINK ...           reasoning, then "Answer."
 //   SLOW ...            "tick0 ", "tick1 ", ... every 400 ms for a minute
@@ -92,6 +93,13 @@ async function answer(request, response) {
     const args = JSON.stringify({ description: "Scripted task", prompt: task[1], subagent_type: "general" });
     return stream(response, [
       { tool_calls: [{ index: 0, id: "call_task", type: "function", function: { name: "task", arguments: args } }] },
+    ], "tool_calls");
+  }
+  const fetch = said.match(/^FETCH (\S+)/);
+  if (fetch) {
+    const args = JSON.stringify({ url: fetch[1], format: "markdown" });
+    return stream(response, [
+      { tool_calls: [{ index: 0, id: "call_fetch", type: "function", function: { name: "webfetch", arguments: args } }] },
     ], "tool_calls");
   }
   if (/^Write a summary of the conversation/.test(said)) return stream(response, [{ content: "Summary: we said hello." }]);

@@ -43,6 +43,11 @@ pub(super) fn ask_for(context: &Context<'_>, call: &ToolCall, arguments: &serde_
             (path_patterns(context.workspace, &path), vec!["*".into()], json!({}))
         }
         "skill" => (vec![text("name")], vec![text("name")], json!({})),
+        "webfetch" => (
+            vec![text("url")],
+            vec!["*".into()],
+            json!({ "url": text("url"), "format": arguments.get("format"), "timeout": arguments.get("timeout") }),
+        ),
         "task" => (
             vec![text("subagent_type")],
             vec![text("subagent_type")],
