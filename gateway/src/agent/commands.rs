@@ -1,7 +1,7 @@
 //! The slash commands every owner has without configuring them: `/init`
 //! (write or improve `AGENTS.md`) and `/review` (review changes, with the
-//! uncommitted ones or the branch's attached when that is what it reviews),
-//! as the reference offers them. A configured command of the same name
+//! uncommitted ones or the branch's attached when that is what it reviews,
+//! run as a subtask in a child session), as the reference offers them. A configured command of the same name
 //! replaces the built-in one.
 
 use crate::config::Command;
@@ -27,7 +27,9 @@ pub fn builtin() -> Vec<Command> {
             description: Some("review changes [commit|branch|pr], defaults to uncommitted".into()),
             agent: None,
             model: None,
-            subtask: None,
+            // As the reference's: the review runs in a child session, and
+            // the conversation gets its findings, not every file it read.
+            subtask: Some(true),
         },
     ]
 }

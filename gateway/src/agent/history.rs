@@ -8,8 +8,8 @@
 //! reject a tool call without a result. A compaction's request reads as a
 //! question its summary answers, and a pruned tool output as cleared.
 
-use super::compaction;
 use super::provider::{ChatMessage, Reasoning, ToolCall, UserContent};
+use super::{compaction, subtask};
 use crate::model::{Message, MessageWithParts, Part, ToolState};
 use serde_json::Value;
 
@@ -50,6 +50,8 @@ fn user_content(part: &Part) -> Option<UserContent> {
         }
         "agent" => text("name").map(|name| UserContent::Text(format!("Use the {name} agent for this."))),
         "compaction" => Some(UserContent::Text(compaction::ASKED.to_string())),
+        // The subtask's work follows as the `task` call it became.
+        "subtask" => Some(UserContent::Text(subtask::RAN.to_string())),
         _ => None,
     }
 }

@@ -30,6 +30,7 @@ pub mod providers;
 pub mod question;
 pub mod script;
 pub mod skills;
+pub mod subtask;
 pub mod system;
 pub mod title;
 pub mod tools;

@@ -20,7 +20,7 @@ use super::provider::{
 };
 use super::providers::{Model, Provider};
 use super::tools::{self, Outcome};
-use super::{Assistant, TurnError, TurnResult, compaction, history, system, title};
+use super::{Assistant, TurnError, TurnResult, compaction, history, subtask, system, title};
 use crate::conversation::changes;
 use crate::conversation::{Busy, Entry, Run, Waiter};
 use crate::events::Event;
@@ -172,6 +172,14 @@ async fn run_turn(
         if steps == 1 && history.iter().filter(|m| matches!(m.info, Message::User(_))).count() == 1 {
             title::generate(assistant, workspace, &session, user, &history[user_at]);
         }
+        if let Some(pending) = subtask::pending(&history, user_at) {
+            last = Some(subtask::run(assistant, workspace, user, pending, &run.cancel).await?);
+            if !run.aborted() {
+                let nudge = json!({ "type": "text", "text": subtask::CONTINUE, "synthetic": true });
+                ask(assistant, workspace, user, nudge).await?;
+            }
+            continue;
+        }
         let step = Step::new(assistant, workspace, session, user.clone(), run, Purpose::Answer, &skills).await?;
         let ended = step.run(visible, steps).await?;
         if ended.overflowed && compactions < MAX_AUTO_COMPACTIONS {
@@ -230,7 +238,8 @@ fn outgrown(assistant: &Assistant, session: &Session, user: &UserMessage, visibl
 }
 
 /// Adds a user message in `user`'s name (its agent and model) holding one
-/// part: a compaction request, or the synthetic nudge that follows one.
+/// part: a compaction request, or the synthetic nudge that follows one or
+/// a subtask.
 async fn ask(assistant: &Assistant, workspace: &Workspace, user: &UserMessage, part: Value) -> TurnResult<()> {
     let mut message = user.clone();
     message.id = ids::new(ids::Prefix::Message);
@@ -609,26 +618,7 @@ impl<'a> Step<'a> {
         let input = open.as_ref().map_or_else(|| json!({}), |state| state.input().clone());
         let end = ids::now_millis();
         let time = Span { start: open.as_ref().and_then(ToolState::start).unwrap_or(end), end };
-        let error = |error: String| ToolState::Error { input: input.clone(), error, metadata: None, time };
-        let state = match &outcome {
-            Outcome::Completed { title, output, metadata } => ToolState::Completed {
-                input: input.clone(),
-                output: output.clone(),
-                title: title.clone(),
-                metadata: metadata.clone(),
-                time,
-            },
-            Outcome::Failed { error: why } => error(why.clone()),
-            Outcome::Rejected { feedback: Some(words) } => error(format!(
-                "The user rejected permission to use this specific tool call with the following feedback: {words}"
-            )),
-            Outcome::Rejected { feedback: None } => {
-                error("The user rejected permission to use this specific tool call.".to_string())
-            }
-            Outcome::Dismissed => error("The user dismissed this question".to_string()),
-            Outcome::Aborted => error("Tool execution aborted".to_string()),
-        };
-        self.parts[index].set_tool_state(&state);
+        self.parts[index].set_tool_state(&outcome.state(&input, time));
         self.store_part(index).await?;
         Ok(Some(outcome))
     }

@@ -130,12 +130,36 @@ impl Sessions {
             Some(model) => Some(parse_model(model)?),
             None => None,
         };
-        let mut parts = vec![Map::from_iter([("type".into(), json!("text")), ("text".into(), json!(text))])];
-        parts.extend(request.parts);
+        // As the reference: the command's agent first, and a command marked
+        // `subtask` (or whose agent is a subagent, unless it says
+        // `"subtask": false`) runs in a child session as a subtask.
+        let agent = configured.agent.clone().or(request.agent.clone());
+        let named = agent.clone().or_else(|| session.agent.clone()).unwrap_or_else(|| profile.default_agent.clone());
+        let by_subagent = profile.agent(&named).is_some_and(|a| a.mode == "subagent");
+        let subtask = configured.subtask.unwrap_or(by_subagent);
+        let (parts, agent) = if subtask {
+            let mut part = json!({
+                "type": "subtask",
+                "agent": named,
+                "description": configured.description.clone().unwrap_or_default(),
+                "command": request.command,
+                "prompt": text,
+            });
+            if let Some(model) = &model {
+                part["model"] = json!({ "providerID": model.provider_id, "modelID": model.model_id });
+            }
+            let Value::Object(part) = part else { unreachable!("built as an object") };
+            // The person's message stays the person's agent's.
+            (vec![part], request.agent.filter(|a| profile.agent(a).is_some_and(|a| a.mode != "subagent")))
+        } else {
+            let mut parts = vec![Map::from_iter([("type".into(), json!("text")), ("text".into(), json!(text))])];
+            parts.extend(request.parts);
+            (parts, agent)
+        };
         let prompt_request = PromptRequest {
             message_id: request.message_id,
             model,
-            agent: request.agent.or_else(|| configured.agent.clone()),
+            agent,
             no_reply: false,
             tools: None,
             format: None,

@@ -822,7 +822,13 @@ async fn init_and_review_are_built_in_and_review_sees_the_uncommitted_changes() 
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "one"]);
     fixture.file("src/lib.rs", "pub fn add(a: u32, b: u32) -> u32 {\n    a - b\n}\n");
-    let model = ScriptedModel::start(vec![says("Written."), says("Reviewed."), says("Mine.")]).await;
+    let model = ScriptedModel::start(vec![
+        says("Written."),
+        says("Found one bug: add subtracts."),
+        says("The review found one bug."),
+        says("Mine."),
+    ])
+    .await;
     let mine = json!({ "command": { "init": { "template": "My own init: $ARGUMENTS" } } });
     let server = TestServer::configured(&fixture.ws, &config(&model, json!({})));
 
@@ -843,11 +849,28 @@ async fn init_and_review_are_built_in_and_review_sees_the_uncommitted_changes() 
     let init_text = asked(0).as_str().unwrap().to_string();
     assert!(init_text.contains("AGENTS.md") && init_text.ends_with("mention the CI\n"), "{init_text}");
 
-    let (status, _) = server.post(&format!("/session/{id}/command"), &run("review", "")).await;
+    let (status, reply) = server.post(&format!("/session/{id}/command"), &run("review", "")).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(text_of(&reply), "The review found one bug.");
+    // The review runs as a subtask: a child session works on it, and the
+    // conversation gets the task call and its findings, then sums them up.
     let review_text = asked(1).as_str().unwrap().to_string();
     assert!(review_text.contains("diff --git a/src/lib.rs b/src/lib.rs"), "{review_text}");
     assert!(review_text.contains("-    a + b\n+    a - b\n"), "{review_text}");
+    let parent_request = model.requests()[2].to_string();
+    assert!(parent_request.contains("Found one bug: add subtracts."), "{parent_request}");
+    assert!(parent_request.contains("The following tool was executed by the user"), "{parent_request}");
+    assert_eq!(asked(2), "Summarize the task tool output above and continue with your task.");
+    let (_, messages) = server.get(&format!("/session/{id}/message")).await;
+    let messages = messages.as_array().unwrap();
+    let asked_for = messages.iter().find(|m| m["parts"][0]["type"] == "subtask").expect("a subtask part");
+    assert_eq!(asked_for["parts"][0]["command"], "review");
+    assert_eq!(asked_for["parts"][0]["agent"], "build");
+    let task = messages.iter().flat_map(|m| m["parts"].as_array().unwrap()).find(|p| p["tool"] == "task").unwrap();
+    assert_eq!(task["state"]["status"], "completed", "{task}");
+    let child = task["state"]["metadata"]["sessionId"].as_str().unwrap();
+    let (_, child) = server.get(&format!("/session/{child}")).await;
+    assert_eq!(child["parentID"], id.as_str());
 
     // A configured command of the same name replaces the built-in one.
     let server = TestServer::configured(&fixture.ws, &config(&model, mine));
@@ -855,7 +878,7 @@ async fn init_and_review_are_built_in_and_review_sees_the_uncommitted_changes() 
     assert_eq!(listed.as_array().unwrap().iter().filter(|c| c["name"] == "init").count(), 1);
     let id = server.session().await;
     server.post(&format!("/session/{id}/command"), &run("init", "x")).await;
-    assert_eq!(asked(2), "My own init: x");
+    assert_eq!(asked(3), "My own init: x");
 }
 
 #[tokio::test]

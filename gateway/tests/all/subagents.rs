@@ -151,3 +151,79 @@ async fn aborting_the_parent_aborts_the_subagent() {
     let (_, messages) = server.get(&format!("/session/{child}/message")).await;
     assert_eq!(messages.as_array().unwrap().last().unwrap()["info"]["error"]["name"], "MessageAbortedError");
 }
+
+#[tokio::test]
+async fn a_subagents_permission_request_is_its_child_sessions_and_its_answer_reaches_it() {
+    let fixture = Fixture::new();
+    let model = ScriptedModel::start(vec![
+        task("general", "Write the file."),
+        Reply::Stream(vec![Chunk::Call("call_sh", "bash", json!({ "command": "echo child > by-child.txt" }))]),
+        says("Written."),
+        says("The subagent wrote it."),
+    ])
+    .await;
+    let server = TestServer::configured(&fixture.ws, &config(&model, json!({ "permission": { "bash": "ask" } })));
+    let events = server.events().await;
+    let parent = server.session().await;
+    server.post(&format!("/session/{parent}/prompt_async"), &prompt_body("go")).await;
+    let asked = events.wait_for("the child's permission request", |e| e["type"] == "permission.asked").await;
+    let request = &asked["properties"];
+    let child = request["sessionID"].as_str().unwrap().to_string();
+    assert_ne!(child, parent, "the request names the child session, where the call runs");
+    let (_, session) = server.get(&format!("/session/{child}")).await;
+    assert_eq!(session["parentID"], parent.as_str());
+    assert_eq!(request["patterns"], json!(["echo child"]));
+    let (_, pending) = server.get("/permission").await;
+    assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
+    assert!(!fixture.ws.join("by-child.txt").exists(), "nothing runs before the answer");
+
+    let id = request["id"].as_str().unwrap();
+    let (status, _) = server.post(&format!("/permission/{id}/reply"), &json!({ "reply": "once" }).to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    for session in [&child, &parent] {
+        events.wait_for("idle", |e| e["type"] == "session.idle" && e["properties"]["sessionID"] == *session).await;
+    }
+    assert_eq!(std::fs::read_to_string(fixture.ws.join("by-child.txt")).unwrap(), "child\n");
+    let (_, messages) = server.get(&format!("/session/{parent}/message")).await;
+    let part = tool_part(&messages, "call_task");
+    assert_eq!(part["state"]["status"], "completed", "{part}");
+    assert!(part["state"]["output"].as_str().unwrap().contains("Written."), "{part}");
+}
+
+#[tokio::test]
+async fn a_command_whose_agent_is_a_subagent_runs_as_a_subtask_in_a_child_session() {
+    let fixture = Fixture::new();
+    let model = ScriptedModel::start(vec![
+        Reply::Stream(vec![Chunk::Call("call_w", "bash", json!({ "command": "echo x > by-explore.txt" }))]),
+        says("The config is in src."),
+        says("Explore says the config is in src."),
+    ])
+    .await;
+    let commands = json!({ "command": { "look": { "template": "Find $ARGUMENTS", "agent": "explore", "description": "look around" } } });
+    let server = TestServer::configured(&fixture.ws, &config(&model, commands));
+    let parent = server.session().await;
+    let body = json!({ "command": "look", "arguments": "the config", "agent": "build" }).to_string();
+    let (status, reply) = server.post(&format!("/session/{parent}/command"), &body).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+
+    let (_, messages) = server.get(&format!("/session/{parent}/message")).await;
+    let first = &messages[0];
+    assert_eq!(first["info"]["agent"], "build", "the person's message keeps the person's agent");
+    assert_eq!(first["parts"][0]["type"], "subtask");
+    assert_eq!(first["parts"][0]["prompt"], "Find the config");
+    assert_eq!(first["parts"][0]["description"], "look around");
+    assert_eq!(messages[1]["info"]["agent"], "explore");
+    let task = tool_part(&messages, messages[1]["parts"][0]["callID"].as_str().unwrap());
+    assert_eq!(task["tool"], "task");
+    assert_eq!(task["state"]["status"], "completed", "{task}");
+    let child = task["state"]["metadata"]["sessionId"].as_str().unwrap().to_string();
+    let (_, child_messages) = server.get(&format!("/session/{child}/message")).await;
+    let write = tool_part(&child_messages, "call_w");
+    assert_eq!(write["state"]["status"], "completed");
+    assert!(!fixture.ws.join("by-explore.txt").exists(), "explore's grant is read-only, as a subtask too");
+    assert_eq!(messages[2]["parts"][0]["synthetic"], true);
+    assert_eq!(
+        reply["parts"].as_array().unwrap().iter().find(|p| p["type"] == "text").unwrap()["text"],
+        "Explore says the config is in src."
+    );
+}

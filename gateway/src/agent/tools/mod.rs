@@ -35,7 +35,7 @@ use super::Assistant;
 use super::agents::{Action, Agent, Rule};
 use super::permission::Verdict;
 use super::provider::{ToolCall, ToolDefinition};
-use crate::model::Part;
+use crate::model::{Part, Span, ToolState};
 use crate::sandbox::CancelToken;
 use crate::store::SessionKey;
 use crate::workspace::Workspace;
@@ -127,6 +127,32 @@ pub enum Outcome {
     Aborted,
 }
 
+impl Outcome {
+    /// The tool part's final state for this outcome, with the call's input
+    /// and its start and end.
+    pub fn state(&self, input: &Value, time: Span) -> ToolState {
+        let error = |error: String| ToolState::Error { input: input.clone(), error, metadata: None, time };
+        match self {
+            Outcome::Completed { title, output, metadata } => ToolState::Completed {
+                input: input.clone(),
+                output: output.clone(),
+                title: title.clone(),
+                metadata: metadata.clone(),
+                time,
+            },
+            Outcome::Failed { error: why } => error(why.clone()),
+            Outcome::Rejected { feedback: Some(words) } => error(format!(
+                "The user rejected permission to use this specific tool call with the following feedback: {words}"
+            )),
+            Outcome::Rejected { feedback: None } => {
+                error("The user rejected permission to use this specific tool call.".to_string())
+            }
+            Outcome::Dismissed => error("The user dismissed this question".to_string()),
+            Outcome::Aborted => error("Tool execution aborted".to_string()),
+        }
+    }
+}
+
 /// Everything a call needs beyond its arguments.
 pub struct Context<'a> {
     pub assistant: &'a Assistant,
@@ -195,7 +221,7 @@ pub async fn run(context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome
     }
 }
 
-pub(super) fn failed(error: String) -> Outcome {
+pub(crate) fn failed(error: String) -> Outcome {
     Outcome::Failed { error }
 }
 

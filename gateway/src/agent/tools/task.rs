@@ -74,69 +74,98 @@ impl ToolSource for TaskTool {
 
     async fn run(&self, context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome {
         let text = |key: &str| call.input.get(key).and_then(Value::as_str).unwrap_or_default();
-        let (description, prompt, name) = (text("description"), text("prompt"), text("subagent_type"));
-        if prompt.trim().is_empty() {
-            return failed("The task needs a \"prompt\" saying what to do.".into());
+        let request = TaskRequest {
+            description: text("description"),
+            prompt: text("prompt"),
+            agent: text("subagent_type"),
+            model: None,
+            resume: call.input.get("task_id").and_then(Value::as_str).filter(|id| !id.is_empty()),
+            any_agent: false,
+        };
+        run(context, part, request).await
+    }
+}
+
+/// A task to run: the model's `task` call, or a command run as a subtask.
+pub struct TaskRequest<'a> {
+    pub description: &'a str,
+    pub prompt: &'a str,
+    /// The agent that does it.
+    pub agent: &'a str,
+    /// The model it runs on, before the agent's own and the parent's.
+    pub model: Option<ModelRef>,
+    /// An earlier task's child session to carry on in.
+    pub resume: Option<&'a str>,
+    /// Whether a primary agent may do it too: a command the person ran as a
+    /// subtask may name one; the model may start subagents only.
+    pub any_agent: bool,
+}
+
+/// Runs `request` in a child session, keeping `part` (the parent's running
+/// `task` part) up to date with the child's calls.
+pub async fn run(context: &Context<'_>, part: &Part, request: TaskRequest<'_>) -> Outcome {
+    let TaskRequest { description, prompt, agent: name, resume, any_agent, .. } = request;
+    if prompt.trim().is_empty() {
+        return failed("The task needs a \"prompt\" saying what to do.".into());
+    }
+    let assistant = context.assistant;
+    let parent = match assistant.session(context.session_id).await {
+        Ok(session) => session,
+        Err(error) => return failed(error.to_string()),
+    };
+    let profile = assistant.profile(parent.tenant.as_deref());
+    let may_run = |a: &&crate::agent::agents::Agent| (any_agent || a.mode != "primary") && !a.hidden;
+    let Some(agent) = profile.agent(name).filter(may_run) else {
+        let names: Vec<&str> = profile.agents.iter().filter(may_run).map(|a| a.name.as_str()).collect();
+        return failed(format!("There is no subagent named {name:?}. The subagents are: {}.", names.join(", ")));
+    };
+    let Some(subagents) = assistant.subagents.get() else {
+        return failed("Subagents are not available on this server.".into());
+    };
+    let model = match (request.model, &agent.model, &parent.model) {
+        (Some(model), _, _) => model,
+        (None, Some((provider, model)), _) => {
+            ModelRef { provider_id: provider.clone(), model_id: model.clone(), variant: None }
         }
-        let assistant = context.assistant;
-        let parent = match assistant.session(context.session_id).await {
-            Ok(session) => session,
-            Err(error) => return failed(error.to_string()),
-        };
-        let profile = assistant.profile(parent.tenant.as_deref());
-        let Some(agent) = profile.agent(name).filter(|a| a.mode != "primary" && !a.hidden) else {
-            let names: Vec<&str> =
-                profile.agents.iter().filter(|a| a.mode != "primary" && !a.hidden).map(|a| a.name.as_str()).collect();
-            return failed(format!("There is no subagent named {name:?}. The subagents are: {}.", names.join(", ")));
-        };
-        let Some(subagents) = assistant.subagents.get() else {
-            return failed("Subagents are not available on this server.".into());
-        };
-        let model = match (&agent.model, &parent.model) {
-            (Some((provider, model)), _) => {
-                ModelRef { provider_id: provider.clone(), model_id: model.clone(), variant: None }
-            }
-            (None, Some(model)) => {
-                ModelRef { provider_id: model.provider_id.clone(), model_id: model.id.clone(), variant: None }
-            }
-            (None, None) => match assistant.providers.default_model() {
-                Some((provider, model)) => ModelRef { provider_id: provider, model_id: model, variant: None },
-                None => return failed("No model to run the subagent on.".into()),
-            },
-        };
-        let resume = call.input.get("task_id").and_then(Value::as_str).filter(|id| !id.is_empty());
-        let task = SubagentTask { parent: &parent, description, prompt, agent: &agent.name, model, resume };
-        let child = Mutex::new(None::<String>);
-        let started = |id: &str| *child.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
-        let work = subagents.run(context.workspace.clone(), task, context.cancel, &started);
-        tokio::pin!(work);
-        let mut progress = Progress { part: part.clone(), shown: Value::Null };
-        let outcome = loop {
-            tokio::select! {
-                outcome = &mut work => break outcome,
-                () = tokio::time::sleep(PROGRESS_EVERY) => {
-                    let id = child.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                    if let Some(id) = id {
-                        progress.show(context, &id, description).await;
-                    }
+        (None, None, Some(model)) => {
+            ModelRef { provider_id: model.provider_id.clone(), model_id: model.id.clone(), variant: None }
+        }
+        (None, None, None) => match assistant.providers.default_model() {
+            Some((provider, model)) => ModelRef { provider_id: provider, model_id: model, variant: None },
+            None => return failed("No model to run the subagent on.".into()),
+        },
+    };
+    let task = SubagentTask { parent: &parent, description, prompt, agent: &agent.name, model, resume };
+    let child = Mutex::new(None::<String>);
+    let started = |id: &str| *child.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
+    let work = subagents.run(context.workspace.clone(), task, context.cancel, &started);
+    tokio::pin!(work);
+    let mut progress = Progress { part: part.clone(), shown: Value::Null };
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut work => break outcome,
+            () = tokio::time::sleep(PROGRESS_EVERY) => {
+                let id = child.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if let Some(id) = id {
+                    progress.show(context, &id, description).await;
                 }
             }
-        };
-        match outcome {
-            Ok(SubagentOutcome::Answered { session_id, text }) => {
-                let summary = summary(context, &session_id).await;
-                Outcome::Completed {
-                    title: description.to_string(),
-                    output: format!(
-                        "task_id: {session_id} (to carry on this task, call task again with this task_id)\n\n\
-                         <task_result>\n{text}\n</task_result>"
-                    ),
-                    metadata: json!({ "sessionId": session_id, "summary": summary }),
-                }
-            }
-            Ok(SubagentOutcome::Aborted { .. }) => Outcome::Aborted,
-            Err(error) => failed(error),
         }
+    };
+    match outcome {
+        Ok(SubagentOutcome::Answered { session_id, text }) => {
+            let summary = summary(context, &session_id).await;
+            Outcome::Completed {
+                title: description.to_string(),
+                output: format!(
+                    "task_id: {session_id} (to carry on this task, call task again with this task_id)\n\n\
+                     <task_result>\n{text}\n</task_result>"
+                ),
+                metadata: json!({ "sessionId": session_id, "summary": summary }),
+            }
+        }
+        Ok(SubagentOutcome::Aborted { .. }) => Outcome::Aborted,
+        Err(error) => failed(error),
     }
 }
 
