@@ -966,3 +966,60 @@ async fn a_tenants_own_agents_rules_and_commands_layer_over_the_hosts_for_it_alo
     let (status, _) = send_as(&server, &bob, "POST", &format!("/session/{id}/command"), Some(tidy)).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_tenant_cannot_see_answer_or_dismiss_another_tenants_question_nor_select_its_session() {
+    use crate::scripted_model::{Chunk, Reply, ScriptedModel, says};
+    let [host, alice_root, bob_root, data] = temp_dirs();
+    let question = json!({ "questions": [{ "question": "Which colour?", "header": "Colour", "options": [
+        { "label": "Red", "description": "warm" }, { "label": "Blue", "description": "cool" },
+    ] }] });
+    let model =
+        ScriptedModel::start(vec![Reply::Stream(vec![Chunk::Call("q1", "question", question)]), says("Red it is.")])
+            .await;
+    let tenants = Arc::new(Tenants::open(data.path(), Quotas::default()).unwrap());
+    let alice = tenants.add("alice", &[alice_root.path().to_path_buf()], QuotaSettings::default()).unwrap();
+    let bob = tenants.add("bob", &[bob_root.path().to_path_buf()], QuotaSettings::default()).unwrap();
+    let server = crate::router::TestServer::hosting(host.path(), &crate::agent::config(&model, json!({})), tenants);
+
+    let id = session_as(&server, &alice).await;
+    let body = serde_json::from_str(&crate::agent::prompt_body("pick a colour")).unwrap();
+    let (status, _) = send_as(&server, &alice, "POST", &format!("/session/{id}/prompt_async"), Some(body)).await;
+    assert!((200..300).contains(&status));
+    let mut pending = Value::Null;
+    for _ in 0..200 {
+        pending = send_as(&server, &alice, "GET", "/question", None).await.1;
+        if pending.as_array().is_some_and(|p| !p.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let qid = pending[0]["id"].as_str().expect("alice sees her question").to_string();
+
+    assert_eq!(send_as(&server, &bob, "GET", "/question", None).await, (200, json!([])), "bob sees none");
+    let answers = json!({ "answers": [["Blue"]] });
+    let (status, _) = send_as(&server, &bob, "POST", &format!("/question/{qid}/reply"), Some(answers)).await;
+    assert_eq!(status, 404, "bob cannot answer alice's question");
+    let (status, _) = send_as(&server, &bob, "POST", &format!("/question/{qid}/reject"), None).await;
+    assert_eq!(status, 404, "bob cannot dismiss it");
+    let (status, _) = send_as(&server, &bob, "POST", "/tui/select-session", Some(json!({ "sessionID": id }))).await;
+    assert_eq!(status, 404, "bob cannot point a TUI at alice's session");
+    let (status, _) = send_as(&server, &alice, "POST", "/tui/select-session", Some(json!({ "sessionID": id }))).await;
+    assert_eq!(status, 200);
+
+    let still = send_as(&server, &alice, "GET", "/question", None).await.1;
+    assert_eq!(still[0]["id"], qid.as_str(), "the question is still alice's to answer");
+    let (status, ok) =
+        send_as(&server, &alice, "POST", &format!("/question/{qid}/reply"), Some(json!({ "answers": [["Red"]] })))
+            .await;
+    assert_eq!((status, ok), (200, json!(true)));
+    for _ in 0..200 {
+        let parts = tool_parts(&server, &alice, &id).await;
+        if parts.iter().any(|(call, status, _)| call == "q1" && status == "completed") {
+            assert!(parts[0].2.contains("Red"), "{parts:?}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("alice's answer never reached the turn");
+}
