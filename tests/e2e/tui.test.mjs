@@ -241,6 +241,33 @@ test("/diff shows the working tree against git HEAD", async () => {
   assert.doesNotMatch(screen(), /TUI EXITED/);
 });
 
+test("/review runs as a subtask in a child session and the conversation carries on", async () => {
+  await attach();
+  const before = (await client.session.list({}, { throwOnError: true })).data.length;
+  tmux("send-keys", "-t", "tui", "-l", "/review");
+  await sleep(500);
+  tmux("send-keys", "-t", "tui", "Enter"); // picks /review from the list
+  await sleep(500);
+  if (/\/review/.test(screen())) tmux("send-keys", "-t", "tui", "Enter");
+  await eventually(async () => {
+    const sessions = (await client.session.list({}, { throwOnError: true })).data;
+    return sessions.length > before && sessions.some((s) => s.parentID);
+  }, 30_000, "the review's child session");
+  const sessions = (await client.session.list({}, { throwOnError: true })).data;
+  const child = sessions.find((s) => s.parentID && /review/i.test(s.title));
+  assert.ok(child, JSON.stringify(sessions.map((s) => s.title)));
+  const parent = sessions.find((s) => s.id === child.parentID);
+  await eventually(async () => {
+    const messages = (await client.session.messages({ sessionID: parent.id }, { throwOnError: true })).data;
+    return messages.at(-1)?.info.role === "assistant" && messages.at(-1).info.time.completed && messages.length >= 4;
+  }, 30_000, "the parent's answer after the subtask");
+  const messages = (await client.session.messages({ sessionID: parent.id }, { throwOnError: true })).data;
+  assert.equal(messages[0].parts[0].type, "subtask");
+  assert.equal(messages[1].parts[0].tool, "task");
+  assert.equal(messages[1].parts[0].state.status, "completed");
+  assert.doesNotMatch(screen(), /TUI EXITED/);
+});
+
 test("a web fetch reaches the page the host allows and is refused the one it does not", async () => {
   await attach();
   await type(`FETCH http://127.0.0.1:${pagesPort}/docs`);
