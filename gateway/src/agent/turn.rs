@@ -215,8 +215,8 @@ async fn summarize(assistant: &Assistant, workspace: &Workspace, user: &UserMess
     let key = SessionKey::new(workspace.tenant.as_deref(), &user.session_id);
     let records = store.file_changes(key).await?;
     let grant = &workspace.read_only;
-    let turn = changes::diff_since(store, grant, key, &records, |c| !c.redo && c.message_id > user.id).await?;
-    let session = changes::diff_since(store, grant, key, &records, |c| !c.redo).await?;
+    let this_turn = |c: &crate::store::FileChange| !c.redo && c.message_id > user.id;
+    let [turn, session] = changes::diffs_since(store, grant, key, &records, [&this_turn, &|c| !c.redo]).await?;
     let mut user = user.clone();
     user.summary = Some(json!({ "diffs": turn }));
     assistant.journal.put_message(workspace, &Message::User(user.clone())).await?;

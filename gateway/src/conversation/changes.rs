@@ -220,21 +220,39 @@ pub async fn diff_since(
     grant: &Grant,
     key: SessionKey<'_>,
     records: &[FileChange],
-    pick: impl Fn(&FileChange) -> bool,
+    pick: impl Fn(&FileChange) -> bool + Sync,
 ) -> StoreResult<Vec<FileDiff>> {
-    let first = earliest(records, pick);
-    if first.is_empty() {
-        return Ok(Vec::new());
+    let [diffs] = diffs_since(store, grant, key, records, [&pick]).await?;
+    Ok(diffs)
+}
+
+/// [`diff_since`] for several selections at once (a turn's and its
+/// session's), reading each path the workspace holds now only once.
+pub async fn diffs_since<const N: usize>(
+    store: &dyn Store,
+    grant: &Grant,
+    key: SessionKey<'_>,
+    records: &[FileChange],
+    picks: [&(dyn Fn(&FileChange) -> bool + Sync); N],
+) -> StoreResult<[Vec<FileDiff>; N]> {
+    let firsts = picks.map(|pick| earliest(records, pick));
+    let mut paths: Vec<String> = firsts.iter().flat_map(|first| first.keys().map(|p| p.to_string())).collect();
+    paths.sort();
+    paths.dedup();
+    let mut diffs = std::array::from_fn(|_| Vec::new());
+    if paths.is_empty() {
+        return Ok(diffs);
     }
-    let paths: Vec<String> = first.keys().map(|p| p.to_string()).collect();
     let grant = grant.clone();
     let now = tokio::task::spawn_blocking(move || sandbox::read_current(&grant, &paths))
         .await
         .map_err(|e| StoreError::Failed(format!("reading the workspace failed: {e}")))?;
-    let mut diffs = Vec::new();
-    for current in &now {
-        let before = prior_of(store, key, &first[current.path.as_str()].kept).await?;
-        diffs.extend(diff(&current.path, content(&before), content(&current.state)));
+    for (first, diffs) in firsts.iter().zip(diffs.iter_mut()) {
+        for current in &now {
+            let Some(change) = first.get(current.path.as_str()) else { continue };
+            let before = prior_of(store, key, &change.kept).await?;
+            diffs.extend(diff(&current.path, content(&before), content(&current.state)));
+        }
     }
     Ok(diffs)
 }
