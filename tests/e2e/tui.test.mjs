@@ -2,8 +2,8 @@
 // driven under tmux: it must start, list sessions, run a `!` command, and
 // talk to a (scripted) model: a streamed reply, a tool call behind a
 // permission dialog, an abort; /undo and /redo, the question dialog, /init,
-// a subagent's task, /compact and /diff, a web fetch the host's policy
-// allows and one it refuses.
+// a subagent's task, /compact, /diff and /review, /connect with a key, a
+// web fetch the host's policy allows and one it refuses.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -265,6 +265,32 @@ test("/review runs as a subtask in a child session and the conversation carries 
   assert.equal(messages[0].parts[0].type, "subtask");
   assert.equal(messages[1].parts[0].tool, "task");
   assert.equal(messages[1].parts[0].state.status, "completed");
+  assert.doesNotMatch(screen(), /TUI EXITED/);
+});
+
+test("/connect stores a key the next prompt streams with, and never shows it again", async () => {
+  await attach();
+  tmux("send-keys", "-t", "tui", "-l", "/connect");
+  await sleep(500);
+  tmux("send-keys", "-t", "tui", "Enter");
+  await eventually(() => /Connect a provider/.test(screen()), 20_000, "the /connect dialog");
+  assert.match(screen(), /Anthropic/);
+  assert.match(screen(), /OpenRouter/);
+  tmux("send-keys", "-t", "tui", "-l", "Mock");
+  await sleep(500);
+  tmux("send-keys", "-t", "tui", "Enter");
+  await eventually(() => /API key/.test(screen()), 20_000, "the key prompt");
+  tmux("send-keys", "-t", "tui", "-l", "sk-typed-in-connect");
+  await sleep(300);
+  tmux("send-keys", "-t", "tui", "Enter");
+  await eventually(() => /Mock 1/.test(screen()) && /Search/.test(screen()), 20_000, "the model picker");
+  tmux("send-keys", "-t", "tui", "Enter");
+  await sleep(500);
+  await type("hello with the new key");
+  await eventually(() => model.keys.at(-1) === "sk-typed-in-connect", 30_000, "a request with the key");
+  await eventually(() => /Hello from the scripted model/.test(screen()), 30_000, "the streamed answer");
+  const providers = await (await fetch(`${server.url}/provider`)).text();
+  assert.doesNotMatch(providers, /sk-typed-in-connect/);
   assert.doesNotMatch(screen(), /TUI EXITED/);
 });
 
