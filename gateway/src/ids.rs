@@ -73,6 +73,35 @@ pub fn new(prefix: Prefix) -> String {
     id
 }
 
+/// How far ahead of this server's clock a client's id may be.
+const MAX_AHEAD_MILLIS: u64 = 24 * 60 * 60 * 1000;
+
+/// Checks an ascending id a client chose (a message's or a part's) and
+/// makes every id made here later sort after it. The reference takes such
+/// ids as they come; here one from the future is refused, since everything
+/// made after it (the answer to a message) would sort before it: a turn
+/// would never see its own reply. A client's clock a little ahead of this
+/// server's is fine.
+pub fn accept(prefix: Prefix, id: &str) -> Result<(), String> {
+    let hex = id.strip_prefix(prefix.as_str()).and_then(|rest| rest.strip_prefix('_')).and_then(|rest| rest.get(..12));
+    let value = hex.and_then(|hex| u64::from_str_radix(hex, 16).ok());
+    let Some(value) = value.filter(|_| !prefix.descending()) else {
+        return Err(format!("{id:?} is not a {} id", prefix.as_str()));
+    };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let mut last = CLOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let current = (now.wrapping_mul(4096)).max(*last);
+    // The 48 bits wrap every two years or so: ahead means by less than half that.
+    let ahead = value.wrapping_sub(current) & 0xffff_ffff_ffff;
+    if ahead < 1 << 47 {
+        if ahead > MAX_AHEAD_MILLIS * 4096 {
+            return Err(format!("{id} was made by a clock more than a day ahead of this server's"));
+        }
+        *last = current + ahead;
+    }
+    Ok(())
+}
+
 /// A 26-character ULID-like id, what the reference gives shell-mode tool calls.
 pub fn call_id() -> String {
     const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -105,6 +134,21 @@ pub fn iso8601(millis: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_a_client_made_ahead_is_followed_by_ours_and_one_from_the_future_refused() {
+        let ours = new(Prefix::Message);
+        let value = u64::from_str_radix(&ours[4..16], 16).unwrap();
+        let ahead = format!("msg_{:012x}AAAAAAAAAAAAAA", (value + 60_000 * 4096) & 0xffff_ffff_ffff);
+        assert_eq!(accept(Prefix::Message, &ahead), Ok(()));
+        assert!(new(Prefix::Message) > ahead, "made after a client's id a minute ahead, ours sorts after it");
+        let behind = format!("msg_{:012x}AAAAAAAAAAAAAA", value - 4096);
+        assert_eq!(accept(Prefix::Message, &behind), Ok(()));
+        let future = format!("msg_{:012x}AAAAAAAAAAAAAA", (value + 10 * MAX_AHEAD_MILLIS * 4096) & 0xffff_ffff_ffff);
+        assert!(accept(Prefix::Message, &future).unwrap_err().contains("ahead"));
+        assert!(accept(Prefix::Message, "msg_nothex").is_err());
+        assert!(accept(Prefix::Session, &new(Prefix::Session)).is_err(), "only ascending ids");
+    }
 
     #[test]
     fn ascending_ids_sort_in_creation_order_and_sessions_newest_first() {

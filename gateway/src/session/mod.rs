@@ -8,6 +8,7 @@
 //! layer above decides what status each one is.
 
 mod compact;
+mod edit;
 mod prompt;
 mod revert;
 mod shell;
@@ -58,8 +59,19 @@ pub enum SessionError {
     ModelNotFound { provider_id: String, model_id: String, suggestions: Vec<String>, message: String },
 }
 
+/// The id a client chose for something it creates, when it chose one with
+/// `prefix`: accepted (later ids sort after it), or refused when its clock
+/// is far ahead (see [`ids::accept`]). `None` when it chose none of that kind.
+fn chosen_id(prefix: Prefix, id: Option<String>) -> SessionResult<Option<String>> {
+    match id.filter(|id| prefix.matches(id)) {
+        Some(id) => ids::accept(prefix, &id).map(|()| Some(id)).map_err(SessionError::Invalid),
+        None => Ok(None),
+    }
+}
+
 /// A new user message of `session`: with the id the client chose when it
-/// is a message id, else a new one. The caller fills in what else it has.
+/// is a message id (already through [`chosen_id`]), else a new one. The
+/// caller fills in what else it has.
 fn user_message(session: &Session, message_id: Option<String>, agent: String, model: ModelRef) -> UserMessage {
     UserMessage {
         id: message_id.filter(|id| Prefix::Message.matches(id)).unwrap_or_else(|| ids::new(Prefix::Message)),

@@ -253,9 +253,11 @@ impl Sessions {
                 }
                 None => return Err(SessionError::Invalid("every part needs a \"type\"".into())),
             }
+            // Checked before anything is stored.
+            super::chosen_id(Prefix::Part, part.get("id").and_then(Value::as_str).map(str::to_string))?;
         }
-        if let Some(id) = &request.message_id
-            && Prefix::Message.matches(id)
+        let message_id = super::chosen_id(Prefix::Message, request.message_id)?;
+        if let Some(id) = &message_id
             && self.store().message(SessionKey::of(session), id).await?.is_some()
         {
             return Err(SessionError::Invalid(format!("message id {id} is taken")));
@@ -287,7 +289,7 @@ impl Sessions {
             tools: request.tools,
             format: request.format,
             variant: request.variant,
-            ..user_message(session, request.message_id, agent, model)
+            ..user_message(session, message_id, agent, model)
         });
         self.journal.put_message(workspace, &message).await.map_err(client_chosen)?;
         let mut parts = Vec::with_capacity(request.parts.len());

@@ -79,7 +79,8 @@ impl Sessions {
         run: &Run,
     ) -> SessionResult<MessageWithParts> {
         let model = super::prompt::model_for(&self.assistant, session, agent, request.model);
-        let user = Message::User(user_message(session, request.message_id, agent.name.clone(), model.clone()));
+        let message_id = super::chosen_id(ids::Prefix::Message, request.message_id)?;
+        let user = Message::User(user_message(session, message_id, agent.name.clone(), model.clone()));
         let note = Part::new(
             &session.id,
             user.id(),
