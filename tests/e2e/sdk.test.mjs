@@ -531,3 +531,26 @@ test("sessions and messages survive a restart, and a kill -9 mid-command", async
     await second.stop();
   }
 });
+
+test("part.update, part.delete, session.deleteMessage, app.log, tool.ids, vcs.diff.raw and instance.dispose", async () => {
+  const session = (await client.session.create({}, { throwOnError: true })).data;
+  const prompt = { sessionID: session.id, model: { providerID: "mock", modelID: "m1" }, parts: [{ type: "text", text: "hello" }] };
+  const answer = (await client.session.prompt(prompt, { throwOnError: true })).data;
+  const [user] = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+  const part = { ...user.parts[0], text: "hello, edited" };
+  const ids = { sessionID: session.id, messageID: user.info.id, partID: part.id };
+  const updated = await client.part.update({ ...ids, part }, { throwOnError: true });
+  assert.equal(updated.data.text, "hello, edited");
+  assert.equal((await client.part.delete(ids, { throwOnError: true })).data, true);
+  const deleted = await client.session.deleteMessage({ sessionID: session.id, messageID: answer.info.id }, { throwOnError: true });
+  assert.equal(deleted.data, true);
+  const left = (await client.session.messages({ sessionID: session.id }, { throwOnError: true })).data;
+  assert.deepEqual(left.map((m) => [m.info.id, m.parts.length]), [[user.info.id, 0]]);
+
+  assert.equal((await client.app.log({ service: "e2e", level: "info", message: "from the SDK" }, { throwOnError: true })).data, true);
+  const tools = (await client.tool.ids({}, { throwOnError: true })).data;
+  assert.ok(["read", "bash", "webfetch", "task"].every((t) => tools.includes(t)), JSON.stringify(tools));
+  const raw = await client.vcs.diff2.raw({});
+  assert.equal(raw.response.status, 200);
+  assert.equal((await client.instance.dispose({}, { throwOnError: true })).data, true);
+});

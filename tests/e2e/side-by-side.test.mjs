@@ -101,6 +101,8 @@ const reads = [
   "/vcs/diff?mode=branch",
   "/vcs/diff?mode=sideways",
   "/vcs/status",
+  "/vcs/diff/raw",
+  "/experimental/tool/ids",
   "/config",
   "/config/providers",
   "/provider",
@@ -230,6 +232,35 @@ test("a prompt answered by the same model: the reply, the messages and a tool ca
   assertSameShape("the compaction's messages", { status: 200, body: ourCompaction }, { status: 200, body: theirCompaction });
 });
 
+test("a part replaced and deleted, a message deleted, as the reference does", async () => {
+  const prompt = { agent: "build", model: { providerID: "mock", modelID: "m1" }, parts: [{ type: "text", text: "hello" }] };
+  const edit = async (base) => {
+    const session = (await call(base, "POST", "/session", {})).body;
+    const answered = (await call(base, "POST", `/session/${session.id}/message`, prompt)).body;
+    const user = (await call(base, "GET", `/session/${session.id}/message`)).body[0];
+    const part = { ...user.parts[0], text: "hello again" };
+    const uri = `/session/${session.id}/message/${user.info.id}`;
+    return [
+      ["PATCH part", await call(base, "PATCH", `${uri}/part/${part.id}`, part)],
+      ["PATCH part of another message", await call(base, "PATCH", `${uri}/part/${part.id}`, { ...part, messageID: answered.info.id })],
+      ["DELETE part", await call(base, "DELETE", `${uri}/part/${part.id}`)],
+      ["DELETE message", await call(base, "DELETE", `/session/${session.id}/message/${answered.info.id}`)],
+      ["GET the deleted message", await call(base, "GET", `/session/${session.id}/message/${answered.info.id}`)],
+    ];
+  };
+  const [theirs, ours] = await Promise.all([edit(reference.url), edit(wasmgate.url)]);
+  for (const [i, [what, response]] of ours.entries()) {
+    if (what === "PATCH part of another message") {
+      // The reference answers with Effect's bare `{_tag: "BadRequest"}`;
+      // wasmgate with its usual BadRequest, which says what is wrong.
+      assert.equal(response.status, theirs[i][1].status, what);
+      assert.match(response.body.data.message, /Part mismatch/);
+      continue;
+    }
+    assertSameShape(what, response, theirs[i][1]);
+  }
+});
+
 test("a web fetch of the same page: the tool part and its output", async () => {
   const [theirs, ours] = await Promise.all([call(reference.url, "POST", "/session", {}), call(wasmgate.url, "POST", "/session", {})]);
   const prompt = { agent: "build", model: { providerID: "mock", modelID: "m1" }, parts: [{ type: "text", text: `FETCH http://127.0.0.1:${pagesPort}/page` }] };
@@ -262,6 +293,8 @@ test("the TUI control routes answer as the reference's do", async () => {
     ["/tui/show-toast", { message: "hello", variant: "loud" }],
     ["/tui/publish", { type: "tui.prompt.append", properties: { text: "x" } }],
     ["/tui/select-session", { sessionID: "ses_doesnotexist000000000000" }],
+    ["/log", { service: "e2e", level: "info", message: "side by side", extra: { n: 1 } }],
+    ["/log", { service: "e2e", level: "loud", message: "a level neither has" }],
   ];
   assert.equal(session.status, 200);
   for (const [route, body] of posts) {

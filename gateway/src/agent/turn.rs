@@ -19,7 +19,7 @@ use super::provider::{
     ChatMessage, ChatRequest, EventStream, FinishReason, ProviderError, StreamEvent, ToolCall, Usage, UserContent,
 };
 use super::providers::{Model, Provider};
-use super::tools::{self, Outcome};
+use super::tools::{self, Outcome, Skills};
 use super::{Assistant, TurnError, TurnResult, compaction, history, subtask, system, title};
 use crate::conversation::changes;
 use crate::conversation::{Busy, Entry, Run, Waiter};
@@ -261,9 +261,6 @@ async fn prune(assistant: &Assistant, workspace: &Workspace, history: &[MessageW
     Ok(())
 }
 
-/// The skills a run's steps offer, found once.
-type Skills = tokio::sync::OnceCell<std::collections::BTreeMap<String, super::skills::Skill>>;
-
 /// What a step is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Purpose {
@@ -363,8 +360,8 @@ impl<'a> Step<'a> {
         let offered = if last_step || !model.tool_call {
             Vec::new()
         } else {
-            let per_step = self.per_step_tools(&switched_off).await;
-            tools::definitions(self.assistant, &self.agent, &switched_off, per_step)
+            let (owner, agent) = (self.session.tenant.as_deref(), &self.agent);
+            tools::offered(self.assistant, self.workspace, owner, agent, &self.rules, &switched_off, self.skills).await
         };
         let mut system = system::prompt(self.assistant, self.workspace, &self.agent, self.user.system.as_deref()).await;
         if last_step {
@@ -385,27 +382,6 @@ impl<'a> Step<'a> {
     /// The tools whose descriptions name what this owner and workspace
     /// have: `task` with the subagents the rules let it start, `skill` with
     /// the skills they let it load.
-    async fn per_step_tools(&self, switched_off: &[String]) -> Vec<super::provider::ToolDefinition> {
-        let allowed = |permission: &str, name: &str| {
-            super::agents::evaluate(&self.rules, permission, name) != super::agents::Action::Deny
-        };
-        let mut tools = Vec::new();
-        if self.assistant.subagents.get().is_some() {
-            let profile = self.assistant.profile(self.session.tenant.as_deref());
-            tools.extend(tools::task::definition(&profile, |name| allowed("task", name)));
-        }
-        if tools::wanted(&self.agent, switched_off, tools::skill::NAME) {
-            // Found once a run: a step should not pay for the folder walk.
-            let found = self.skills.get_or_init(|| self.assistant.skills(self.workspace)).await;
-            let mut skills = found.clone();
-            skills.retain(|name, _| allowed("skill", name));
-            if !skills.is_empty() {
-                tools.push(tools::skill::definition(&skills));
-            }
-        }
-        tools
-    }
-
     /// Writes the summary of `history` (everything before the compaction's
     /// request) a compaction asked for. Old tool outputs are cleared for it
     /// as pruning would, and when the conversation is still larger than the

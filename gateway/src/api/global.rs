@@ -23,6 +23,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/global/config", get(config))
         .route("/event", get(instance_events))
         .route("/doc", get(doc))
+        .route("/global/dispose", axum::routing::post(dispose))
 }
 
 async fn health() -> Json<Value> {
@@ -71,4 +72,13 @@ where
 
 async fn doc() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// `POST /global/dispose`: tells the caller's clients to load everything
+/// anew (`global.disposed`), as the reference does; nothing is cached here
+/// that needs dropping.
+async fn dispose(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Json<bool> {
+    let scope = crate::events::Scope::Global { tenant: tenant.name().map(str::to_string) };
+    app.bus.publish(&scope, crate::events::Event::GlobalDisposed {});
+    Json(true)
 }

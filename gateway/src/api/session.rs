@@ -13,7 +13,7 @@ use crate::store::{SessionKey, SessionQuery};
 use crate::tenant::Tenant;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
@@ -28,7 +28,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/session/{sessionID}/children", get(children))
         .route("/session/{sessionID}/abort", post(abort))
         .route("/session/{sessionID}/message", get(messages).post(prompt))
-        .route("/session/{sessionID}/message/{messageID}", get(message))
+        .route("/session/{sessionID}/message/{messageID}", get(message).delete(delete_message))
+        .route("/session/{sessionID}/message/{messageID}/part/{partID}", patch(update_part).delete(delete_part))
+        .route("/session/{sessionID}/init", post(init))
         .route("/session/{sessionID}/prompt_async", post(prompt_async))
         .route("/session/{sessionID}/command", post(command))
         .route("/session/{sessionID}/shell", post(shell))
@@ -188,6 +190,79 @@ async fn message(
     let message_id = checked(Prefix::Message, &message_id)?;
     let message = app.store.message(SessionKey::of(&session), message_id).await?;
     Ok(Json(message.ok_or_else(|| ApiError::NotFound(format!("Message not found: {message_id}")))?))
+}
+
+async fn delete_message(
+    State(app): State<Arc<App>>,
+    found: Found,
+    Path(MessagePath { message_id }): Path<MessagePath>,
+) -> ApiResult<Json<bool>> {
+    let message_id = checked(Prefix::Message, &message_id)?;
+    let workspace = found.workspace()?;
+    app.sessions.delete_message(&workspace, &found.0, message_id).await?;
+    Ok(Json(true))
+}
+
+#[derive(Deserialize)]
+struct PartPath {
+    #[serde(rename = "messageID")]
+    message_id: String,
+    #[serde(rename = "partID")]
+    part_id: String,
+}
+
+async fn delete_part(
+    State(app): State<Arc<App>>,
+    found: Found,
+    Path(PartPath { message_id, part_id }): Path<PartPath>,
+) -> ApiResult<Json<bool>> {
+    let (message_id, part_id) = (checked(Prefix::Message, &message_id)?, checked(Prefix::Part, &part_id)?);
+    let workspace = found.workspace()?;
+    app.sessions.delete_part(&workspace, &found.0, message_id, part_id).await?;
+    Ok(Json(true))
+}
+
+async fn update_part(
+    State(app): State<Arc<App>>,
+    found: Found,
+    Path(PartPath { message_id, part_id }): Path<PartPath>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<crate::model::Part>> {
+    let (message_id, part_id) = (checked(Prefix::Message, &message_id)?, checked(Prefix::Part, &part_id)?);
+    let workspace = found.workspace()?;
+    Ok(Json(app.sessions.update_part(&workspace, &found.0, message_id, part_id, body).await?))
+}
+
+/// `POST /session/{id}/init`: the older way to run `/init`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InitRequest {
+    #[serde(rename = "providerID")]
+    provider_id: String,
+    #[serde(rename = "modelID")]
+    model_id: String,
+    #[serde(rename = "messageID")]
+    message_id: String,
+}
+
+async fn init(
+    State(app): State<Arc<App>>,
+    found: Found,
+    JsonBody(request): JsonBody<InitRequest>,
+) -> ApiResult<Json<bool>> {
+    let message_id = checked_field(Prefix::Message, &request.message_id, "messageID")?.to_string();
+    let workspace = found.workspace()?;
+    let command = CommandRequest {
+        message_id: Some(message_id),
+        agent: None,
+        model: Some(format!("{}/{}", request.provider_id, request.model_id)),
+        command: "init".into(),
+        arguments: String::new(),
+        variant: None,
+        parts: Vec::new(),
+    };
+    app.sessions.command(workspace, found.0, command).await?;
+    Ok(Json(true))
 }
 
 async fn prompt(

@@ -153,6 +153,10 @@ pub enum Event<'a> {
         #[serde(rename = "sessionID")]
         session_id: &'a str,
     },
+    /// `server.instance.disposed`: clients load the directory's state anew.
+    InstanceDisposed { directory: &'a str },
+    /// `global.disposed`: clients load everything anew.
+    GlobalDisposed {},
     /// `command.executed`
     CommandExecuted {
         name: &'a str,
@@ -192,6 +196,8 @@ impl Event<'_> {
             Event::TuiPromptAppend { .. } => "tui.prompt.append",
             Event::TuiCommandExecute { .. } => "tui.command.execute",
             Event::TuiSessionSelect { .. } => "tui.session.select",
+            Event::InstanceDisposed { .. } => "server.instance.disposed",
+            Event::GlobalDisposed {} => "global.disposed",
             Event::CommandExecuted { .. } => "command.executed",
         }
     }

@@ -11,6 +11,7 @@ mod cli;
 mod compaction;
 mod concurrency;
 mod edge;
+mod edits;
 mod escapes;
 mod file_tools;
 mod jail;

@@ -133,6 +133,23 @@ async fn the_working_tree_against_head_is_what_git_reports() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ours(&statuses), ours(&list));
     assert!(statuses[0].get("patch").is_none(), "{statuses}");
+
+    // The raw patch: every text change with git's context, in one piece
+    // `git apply` takes (the binary file's change is named, not carried).
+    let (status, raw) = server.get("/vcs/diff/raw").await;
+    assert_eq!(status, StatusCode::OK);
+    let raw = raw.as_str().expect("a text/x-diff body").to_string();
+    assert!(raw.contains("Binary files a/image.bin and b/image.bin differ"), "{raw}");
+    assert!(!raw.contains(" line 0\n"), "three lines of context, not the whole file");
+    let clone = tempfile::tempdir().unwrap();
+    git(clone.path(), &["clone", "-q", fixture.ws.to_str().unwrap(), "c"]);
+    let clone = clone.path().join("c");
+    std::fs::write(clone.join("../raw.diff"), &raw).unwrap();
+    git(&clone, &["apply", "--exclude=image.bin", "../raw.diff"]);
+    for file in ["src/long.txt", "new/untracked.txt", "staged.txt", "no-newline.txt"] {
+        assert_eq!(std::fs::read(clone.join(file)).ok(), std::fs::read(fixture.ws.join(file)).ok(), "{file}");
+    }
+    assert!(!clone.join("gone.txt").exists());
 }
 
 #[tokio::test]

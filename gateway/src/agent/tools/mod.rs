@@ -94,6 +94,37 @@ pub fn definitions(
     tools
 }
 
+/// The skills a run's steps offer, found once a run: a step should not pay
+/// for the folder walk.
+pub type Skills = tokio::sync::OnceCell<std::collections::BTreeMap<String, super::skills::Skill>>;
+
+/// Every tool `agent` is offered in `workspace` under `rules` (its own,
+/// then the session's): [`definitions`] with the ones made for the owner,
+/// `task` naming the subagents it may start and `skill` naming the skills.
+pub async fn offered(
+    assistant: &Assistant,
+    workspace: &Workspace,
+    owner: Option<&str>,
+    agent: &Agent,
+    rules: &[Rule],
+    switched_off: &[String],
+    skills: &Skills,
+) -> Vec<ToolDefinition> {
+    let allowed = |permission: &str, name: &str| super::agents::evaluate(rules, permission, name) != Action::Deny;
+    let mut per_step = Vec::new();
+    if assistant.subagents.get().is_some() {
+        per_step.extend(task::definition(&assistant.profile(owner), |name| allowed("task", name)));
+    }
+    if wanted(agent, switched_off, skill::NAME) {
+        let mut found = skills.get_or_init(|| assistant.skills(workspace)).await.clone();
+        found.retain(|name, _| allowed("skill", name));
+        if !found.is_empty() {
+            per_step.push(skill::definition(&found));
+        }
+    }
+    definitions(assistant, agent, switched_off, per_step)
+}
+
 /// Whether `name` may be offered: a name providers accept, that `agent`
 /// offers and the prompt did not switch off.
 pub fn wanted(agent: &Agent, switched_off: &[String], name: &str) -> bool {
