@@ -73,8 +73,11 @@ pub fn new(prefix: Prefix) -> String {
     id
 }
 
-/// How far ahead of this server's clock a client's id may be.
-const MAX_AHEAD_MILLIS: u64 = 24 * 60 * 60 * 1000;
+/// How far ahead of this server's clock a client's id may be: more than
+/// any honest clock skew, little enough that no client can push the ids
+/// this server makes far ahead of its own clock (they would sort after
+/// the ids it makes once restarted).
+const MAX_AHEAD_MILLIS: u64 = 5 * 60 * 1000;
 
 /// Checks an ascending id a client chose (a message's or a part's) and
 /// makes every id made here later sort after it. The reference takes such
@@ -95,7 +98,7 @@ pub fn accept(prefix: Prefix, id: &str) -> Result<(), String> {
     let ahead = value.wrapping_sub(current) & 0xffff_ffff_ffff;
     if ahead < 1 << 47 {
         if ahead > MAX_AHEAD_MILLIS * 4096 {
-            return Err(format!("{id} was made by a clock more than a day ahead of this server's"));
+            return Err(format!("{id} was made by a clock more than five minutes ahead of this server's"));
         }
         *last = current + ahead;
     }

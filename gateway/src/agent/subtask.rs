@@ -39,8 +39,8 @@ pub struct Subtask {
     pub model: Option<ModelRef>,
 }
 
-/// The subtask `message` (the latest user message) asks for, if it asks for
-/// one and nothing has answered it yet.
+/// The subtask the user message at `user_at` asks for, when it is the last
+/// message of `history` (nothing has answered it yet) and asks for one.
 pub fn pending(history: &[MessageWithParts], user_at: usize) -> Option<Subtask> {
     if user_at + 1 != history.len() {
         return None;
