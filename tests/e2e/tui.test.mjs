@@ -63,6 +63,13 @@ after(async () => {
 
 /** Starts `opencode attach` in a fresh tmux session and waits for its home screen. */
 async function attach() {
+  // A session that outlives the TUI's, so killing that one never ends the
+  // tmux server while the next `new-session` talks to it.
+  try {
+    tmux("has-session", "-t", "keeper");
+  } catch {
+    tmux("new-session", "-d", "-s", "keeper", "sleep", "86400");
+  }
   try {
     tmux("kill-session", "-t", "tui");
   } catch {}
