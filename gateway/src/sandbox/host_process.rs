@@ -142,6 +142,24 @@ impl Host for CallState {
     }
 }
 
+/// Starts `command`, trying again a few times when the system is briefly
+/// out of processes (`EAGAIN` from `fork`, seen on a busy machine), as a
+/// shell would not but a server should.
+async fn spawn(command: &mut Command) -> std::io::Result<tokio::process::Child> {
+    let mut pause = Duration::from_millis(20);
+    for _ in 0..5 {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                tracing::warn!("starting a process: {e}; trying again in {pause:?}");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+    command.spawn()
+}
+
 /// Runs one process to its end (or its deadline, or the call's abort) on
 /// the runtime: waiting is a future, never a blocked worker thread.
 async fn run(
@@ -174,7 +192,7 @@ async fn run(
         Runner::Trusted => (trusted(grant, program, &argv[1..], env, &folder)?, None),
     };
     command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(|e| match e.kind() {
+    let mut child = spawn(&mut command).await.map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ProcessError::NotFound,
         _ => ProcessError::Failed(format!("{program}: {e}")),
     })?;
