@@ -139,6 +139,9 @@ function stop(child) {
     if (child.exitCode !== null) return done();
     child.once("exit", done);
     child.kill("SIGTERM");
+    // A server still running 10 s after SIGTERM is killed, so a suite's
+    // `after` never waits on it for ever.
+    setTimeout(() => child.exitCode === null && child.kill("SIGKILL"), 10_000).unref();
   });
 }
 
