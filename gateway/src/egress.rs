@@ -70,9 +70,7 @@ impl EgressPolicy {
     fn screen(&self, host: &str, named: bool, addresses: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
         let host = normal_host(host);
         let denied = |ip: IpAddr| {
-            self.deny
-                .iter()
-                .any(|entry| split_port(entry).is_some_and(|(h, _)| h.trim_matches(['[', ']']).parse() == Ok(ip)))
+            self.deny.iter().any(|entry| split_port(entry).is_some_and(|(h, _)| unbracketed(h).parse() == Ok(ip)))
         };
         if let Some(address) = addresses.iter().find(|a| denied(a.ip())) {
             return Err(format!("{host} resolves to {}, which is in the host's deny list", address.ip()));

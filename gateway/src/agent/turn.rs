@@ -379,9 +379,6 @@ impl<'a> Step<'a> {
         self.call(&provider, &model, &request, &offered).await
     }
 
-    /// The tools whose descriptions name what this owner and workspace
-    /// have: `task` with the subagents the rules let it start, `skill` with
-    /// the skills they let it load.
     /// Writes the summary of `history` (everything before the compaction's
     /// request) a compaction asked for. Old tool outputs are cleared for it
     /// as pruning would, and when the conversation is still larger than the
