@@ -26,8 +26,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wasmgate::conversation::changes::StepRecorder;
 use wasmgate::jail::{Jail, JailSettings};
-use wasmgate::sandbox::{CompileCache, Grant, Processes, Sandbox};
+use wasmgate::sandbox::{CallOptions, ChangeSink, CompileCache, Grant, Processes, Sandbox};
 
 const HOSTILE: &str = env!("WASMGATE_COMPONENT_TEST_HOSTILE");
 const WASMGATE: &str = env!("CARGO_BIN_EXE_wasmgate");
@@ -204,7 +205,8 @@ async fn run() {
     // The same command as a real program (`/bin/echo`, not the built-in),
     // run by the shell in a jail and as a plain host process.
     let writable = Grant::read_write(&ws).unwrap();
-    let jail = Jail::new(JailSettings { helper: WASMGATE.into(), ..JailSettings::default() }).unwrap();
+    let mut jail = Jail::new(JailSettings { helper: WASMGATE.into(), ..JailSettings::default() }).unwrap();
+    jail.probe().unwrap();
     let jailed = sandbox_with(&cache, Processes::Jailed(Arc::new(jail))).await;
     let trusted = sandbox_with(&cache, Processes::Trusted).await;
     let program = r#"{"command":"/bin/echo hi"}"#;
@@ -213,6 +215,22 @@ async fn run() {
     })
     .await;
     row("`/bin/echo hi` jailed, through the shell", &in_jail);
+    // As a session's call runs it: changes recorded, so the program writes
+    // into a layer (an overlay mounted, then applied when it ends).
+    let writer = r#"{"command":"/bin/sh -c 'echo hi > layered.txt; cat layered.txt'"}"#;
+    let layered = time_async(10, 300, || async {
+        let recorder = Arc::new(StepRecorder::new("msg_1", "prt_1"));
+        let options = CallOptions { changes: Some(recorder.clone() as Arc<dyn ChangeSink>), ..Default::default() };
+        assert_eq!(jailed.call_with("bash", writer, &writable, options).await.unwrap().output, "hi\n");
+        assert_eq!(recorder.take().0.len(), 1, "the write is recorded");
+    })
+    .await;
+    row("a write jailed in a layer, recorded for undo", &layered);
+    let direct = time_async(10, 300, || async {
+        assert_eq!(jailed.call("bash", writer, &writable).await.unwrap().output, "hi\n");
+    })
+    .await;
+    row("the same write jailed, not recorded", &direct);
     let on_host = time_async(10, 300, || async {
         assert_eq!(trusted.call("bash", program, &writable).await.unwrap().output, "hi\n");
     })
@@ -222,6 +240,11 @@ async fn run() {
         assert_eq!(Command::new("/bin/echo").arg("hi").output().unwrap().stdout, b"hi\n");
     });
     row("`/bin/echo hi` spawned (baseline)", &plain);
+    println!(
+        "  {:<44} {:>9.2}x",
+        "write layer vs none, jailed, p50",
+        layered.p50.as_secs_f64() / direct.p50.as_secs_f64()
+    );
     println!(
         "  {:<44} {:>9.2}x / {:.2}x / {:.2}x",
         "built-in / trusted / jailed vs spawned, p50",

@@ -526,7 +526,7 @@ fn jail(config: &JailConfig) -> Result<Jail, CliError> {
         open_files: config.open_files,
         egress: config.network.clone(),
     };
-    let jail = Jail::new(settings).map_err(|e| setting(e.to_string()))?;
+    let mut jail = Jail::new(settings).map_err(|e| setting(e.to_string()))?;
     jail.probe().map_err(|e| setting(e.to_string()))?;
     Ok(jail)
 }

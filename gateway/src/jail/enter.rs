@@ -23,9 +23,9 @@
 use super::{CWD_FD, JAIL_FAILED, Spec, WORKSPACE_FD};
 use std::ffi::OsStr;
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Enters a jail if this process was started as the helper; `None` for
@@ -55,6 +55,17 @@ fn run(spec: &Spec) -> Result<u8, String> {
     // The working folder's name, read while its handle's mount is still
     // this namespace's (see `enter_working_folder`).
     let cwd = std::fs::read_link(format!("/proc/self/fd/{CWD_FD}")).map_err(|e| format!("the working folder: {e}"))?;
+    // With a write layer, the working folder is found again beneath the
+    // overlay by its place in the workspace.
+    let cwd = match spec.layer {
+        Some(_) => {
+            let workspace = std::fs::read_link(format!("/proc/self/fd/{WORKSPACE_FD}"))
+                .map_err(|e| format!("the workspace: {e}"))?;
+            let within = cwd.strip_prefix(&workspace).map_err(|_| "the working folder is outside the workspace")?;
+            WorkingFolder::Within { within: within.to_path_buf(), workspace }
+        }
+        None => WorkingFolder::Named(cwd),
+    };
     // The egress gate stays in the host's network (see `egress`).
     let gate = spec.egress.as_ref().map(super::egress::open_gate).transpose()?;
     let namespaces = libc::CLONE_NEWUSER
@@ -120,8 +131,17 @@ fn wait(child: libc::pid_t) -> Result<u8, String> {
     })
 }
 
+/// Where the command starts.
+enum WorkingFolder {
+    /// The folder of the inherited handle, by its name in the host.
+    Named(PathBuf),
+    /// The folder `within` the workspace (named `workspace` in the host),
+    /// under a write layer, whose overlay covers the workspace's folders.
+    Within { workspace: PathBuf, within: PathBuf },
+}
+
 /// Pid 1: finishes the jail and becomes the command. Returns only on failure.
-fn init(spec: &Spec, cwd: &Path, helper_alive: libc::c_int) -> String {
+fn init(spec: &Spec, cwd: &WorkingFolder, helper_alive: libc::c_int) -> String {
     match confine(spec, cwd, helper_alive) {
         Err(message) => message,
         Ok(()) if spec.argv.is_empty() => std::process::exit(0),
@@ -142,7 +162,7 @@ fn init(spec: &Spec, cwd: &Path, helper_alive: libc::c_int) -> String {
     }
 }
 
-fn confine(spec: &Spec, cwd: &Path, helper_alive: libc::c_int) -> Result<(), String> {
+fn confine(spec: &Spec, cwd: &WorkingFolder, helper_alive: libc::c_int) -> Result<(), String> {
     // SAFETY: plain syscalls with valid arguments.
     unsafe {
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL), "parent-death signal")?;
@@ -156,7 +176,14 @@ fn confine(spec: &Spec, cwd: &Path, helper_alive: libc::c_int) -> Result<(), Str
     }
     mount_proc()?;
     loopback_up()?;
-    enter_working_folder(cwd)?;
+    match (cwd, &spec.layer) {
+        (WorkingFolder::Within { workspace, within }, Some(layer)) => {
+            let folder = super::layer::mount(layer, WORKSPACE_FD, workspace, within)?;
+            enter(folder.as_raw_fd())?;
+        }
+        (WorkingFolder::Named(name), _) => enter(enter_working_folder(name)?.as_raw_fd())?,
+        (WorkingFolder::Within { .. }, None) => return Err("no write layer".into()),
+    }
     set_limits(spec)?;
     super::filesystem::restrict(spec, WORKSPACE_FD)?;
     // SAFETY: the workspace's rule is made; nothing needs the handle now.
@@ -165,12 +192,12 @@ fn confine(spec: &Spec, cwd: &Path, helper_alive: libc::c_int) -> Result<(), Str
     super::syscalls::restrict()
 }
 
-/// Enters the working folder. Its handle belongs to the server's mount
+/// The working folder, to enter. Its handle belongs to the server's mount
 /// namespace, where paths would read as unreachable from this one, so the
 /// folder is opened again by name here, and used only if it is the very
 /// folder of the handle (same device and inode): a folder renamed or
 /// replaced meanwhile is refused, never entered.
-fn enter_working_folder(path: &Path) -> Result<(), String> {
+fn enter_working_folder(path: &Path) -> Result<std::fs::File, String> {
     let refused = |e: std::io::Error| format!("entering the working folder: {e}");
     let reopened = std::fs::File::open(path).map_err(refused)?;
     let identity = |fd: libc::c_int| {
@@ -181,10 +208,16 @@ fn enter_working_folder(path: &Path) -> Result<(), String> {
     if identity(reopened.as_raw_fd())? != identity(CWD_FD)? {
         return Err("the working folder was moved or replaced while the jail was built".into());
     }
-    // SAFETY: fchdir to a directory this process holds; the inherited handle
-    // is closed, no longer needed.
+    Ok(reopened)
+}
+
+/// Makes `folder` the working folder; the inherited handle is closed, no
+/// longer needed.
+fn enter(folder: RawFd) -> Result<(), String> {
+    // SAFETY: fchdir to a directory this process holds, and a close of the
+    // inherited descriptor nothing else uses.
     unsafe {
-        check(libc::fchdir(reopened.as_raw_fd()), "entering the working folder")?;
+        check(libc::fchdir(folder), "entering the working folder")?;
         libc::close(CWD_FD);
     }
     Ok(())

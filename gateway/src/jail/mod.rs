@@ -20,6 +20,9 @@
 //! - **network**: the jail's own loopback only, unless the host allows
 //!   egress: then HTTPS to the hosts it lists, through a proxy that checks
 //!   each connection ([`egress`]);
+//! - **a write layer** ([`layer`]) where the call records its changes:
+//!   the program writes into an overlay, applied to the workspace when it
+//!   has ended, so undo knows what it replaced;
 //! - **rlimits**: CPU time, memory, file size, processes and open files;
 //! - no capabilities, no new privileges, and an environment made of what
 //!   the host and the script set explicitly, never the server's.
@@ -38,6 +41,7 @@
 pub mod egress;
 pub mod enter;
 mod filesystem;
+mod layer;
 mod syscalls;
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +61,9 @@ const WORKSPACE_FD: RawFd = 3;
 const CWD_FD: RawFd = 4;
 /// The status the helper exits with when the jail could not be built.
 pub const JAIL_FAILED: i32 = 125;
+/// How the helper's complaint starts when the write layer could not be
+/// made (the workspace's filesystem may not stack under overlayfs).
+pub const LAYER_FAILED: &str = "the write layer could not be made";
 
 /// How the shell may run commands it does not have built in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize, Serialize, clap::ValueEnum)]
@@ -107,6 +114,9 @@ pub enum JailError {
 pub struct Jail {
     settings: JailSettings,
     path: String,
+    /// Whether this machine can hold a program's writes in a layer (see
+    /// [`Jail::probe`]).
+    layers: bool,
 }
 
 /// The limits of one jailed process tree.
@@ -134,6 +144,9 @@ pub struct Spec {
     pub limits: ProcessLimits,
     /// Egress through the proxy (see [`egress`]); none when `None`.
     pub egress: Option<crate::egress::EgressPolicy>,
+    /// The layer the program's writes are held in (see [`layer`]); they go
+    /// to the workspace directly when `None`.
+    pub layer: Option<layer::LayerSpec>,
 }
 
 /// One command to run in a jail.
@@ -152,6 +165,31 @@ pub struct JailedCommand<'a> {
     pub file_size: u64,
     /// Whether the caller may use the host's egress policy, if it has one.
     pub network: bool,
+    /// Whether to hold the program's writes in a layer, where this machine
+    /// can (only under a writable grant).
+    pub layer: bool,
+}
+
+/// What a jailed command needs while it runs, and leaves behind.
+pub struct JailFolders {
+    /// The private temporary folder, removed when dropped.
+    pub temp: tempfile::TempDir,
+    /// The write layer, when the command has one: its writes, to apply.
+    pub layer: Option<WriteLayer>,
+}
+
+/// A jailed program's writes, held apart from the workspace (see [`layer`]);
+/// the folder is removed when dropped.
+pub struct WriteLayer {
+    folder: tempfile::TempDir,
+}
+
+impl WriteLayer {
+    /// The folder holding what the program wrote, whiteouts and opaque
+    /// folders included, as overlayfs leaves them (`user.overlay.*` marks).
+    pub fn upper(&self) -> PathBuf {
+        self.folder.path().join("upper")
+    }
 }
 
 /// Variables a script may not set for a jailed process: the jail's own.
@@ -171,35 +209,61 @@ impl Jail {
             .map(|bin| bin.display().to_string())
             .collect();
         path.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(String::from));
-        Ok(Jail { path: path.join(":"), settings })
+        Ok(Jail { path: path.join(":"), settings, layers: true })
     }
 
     /// Builds a jail and leaves it at once: fails where the kernel lacks
-    /// anything the jail needs, with the reason.
-    pub fn probe(&self) -> Result<(), JailError> {
-        let workspace = cap_std::fs::Dir::open_ambient_dir("/", cap_std::ambient_authority())?;
+    /// anything the jail needs, with the reason. A machine that cannot hold
+    /// a program's writes in a layer (no overlayfs in user namespaces) still
+    /// runs jailed programs, writing to the workspace directly, which undo
+    /// then cannot reach; the reason is logged.
+    pub fn probe(&mut self) -> Result<(), JailError> {
+        let root = cap_std::fs::Dir::open_ambient_dir("/", cap_std::ambient_authority())?;
+        self.try_empty(&root, false)?.map_err(JailError::Unavailable)?;
+        let scratch = tempfile::Builder::new().prefix("wasmgate-probe-").tempdir()?;
+        let scratch = cap_std::fs::Dir::open_ambient_dir(scratch.path(), cap_std::ambient_authority())?;
+        if let Err(why) = self.try_empty(&scratch, true)? {
+            tracing::warn!("jailed programs write to the workspace directly, out of undo's reach: {why}");
+            self.layers = false;
+        }
+        Ok(())
+    }
+
+    /// Builds a jail over `workspace` (with a write layer if `layer`) and
+    /// leaves it: the helper's complaint when that fails.
+    fn try_empty(&self, workspace: &cap_std::fs::Dir, layer: bool) -> Result<Result<(), String>, JailError> {
         let command = JailedCommand {
             argv: &[],
             env: &[],
-            workspace: &workspace,
-            cwd: &workspace,
-            writable: false,
+            workspace,
+            cwd: workspace,
+            writable: layer,
             time: Duration::from_secs(10),
             file_size: 0,
             network: true,
+            layer,
         };
-        let (command, _temp) = self.command(&command)?;
+        let (command, _folders) = self.command(&command)?;
         let output = command.into_std().stdin(Stdio::null()).output()?;
-        match output.status.success() {
+        Ok(match output.status.success() {
             true => Ok(()),
-            false => Err(JailError::Unavailable(String::from_utf8_lossy(&output.stderr).trim().to_string())),
-        }
+            false => Err(String::from_utf8_lossy(&output.stderr).trim().to_string()),
+        })
     }
 
-    /// The helper's command for `jailed`, and the private temporary folder
-    /// (removed when dropped, after the process ends).
-    pub fn command(&self, jailed: &JailedCommand) -> Result<(tokio::process::Command, tempfile::TempDir), JailError> {
+    /// The helper's command for `jailed`, and its folders (removed when
+    /// dropped, after the process ends).
+    pub fn command(&self, jailed: &JailedCommand) -> Result<(tokio::process::Command, JailFolders), JailError> {
         let temp = tempfile::Builder::new().prefix("wasmgate-jail-").tempdir()?;
+        let layer = match jailed.layer && jailed.writable && self.layers {
+            true => {
+                let folder = tempfile::Builder::new().prefix("wasmgate-layer-").tempdir()?;
+                std::fs::create_dir(folder.path().join("upper"))?;
+                std::fs::create_dir(folder.path().join("work"))?;
+                Some(WriteLayer { folder })
+            }
+            false => None,
+        };
         let mut env: Vec<(String, String)> = vec![
             ("PATH".into(), self.path.clone()),
             ("HOME".into(), temp.path().display().to_string()),
@@ -231,6 +295,9 @@ impl Jail {
                 open_files: self.settings.open_files.unwrap_or(4096),
             },
             egress,
+            layer: layer
+                .as_ref()
+                .map(|layer| layer::LayerSpec { upper: layer.upper(), work: layer.folder.path().join("work") }),
         };
         let spec = serde_json::to_string(&spec).map_err(std::io::Error::other)?;
         let mut command = tokio::process::Command::new(&self.settings.helper);
@@ -254,6 +321,6 @@ impl Jail {
                 Ok(())
             });
         }
-        Ok((command, temp))
+        Ok((command, JailFolders { temp, layer }))
     }
 }

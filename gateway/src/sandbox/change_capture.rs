@@ -71,10 +71,10 @@ pub trait ChangeSink: Send + Sync {
 /// A call's capture: its sink, the workspace root's current name and the
 /// paths already told.
 pub(crate) struct ChangeCapture {
-    sink: Arc<dyn ChangeSink>,
+    pub(super) sink: Arc<dyn ChangeSink>,
     /// The kernel's name of the workspace root, read once when first needed.
     root: Option<PathBuf>,
-    told: HashSet<String>,
+    pub(super) told: HashSet<String>,
 }
 
 impl ChangeCapture {

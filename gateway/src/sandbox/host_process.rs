@@ -15,13 +15,16 @@
 //! environment, the call's remaining deadline and the output cap. It leads a
 //! process group of its own, and the whole group is killed when the process
 //! ends, the deadline passes or the call is cancelled (or the call dropped);
-//! a jail also ends every process left in it. It is waited for on the
+//! a jail also ends every process left in it. Where the call records its
+//! changes (for undo), a jailed process writes into a layer applied to the
+//! workspace when it ends (see `process_changes`); a trusted one is told to
+//! the record as out of its view. It is waited for on the
 //! runtime (`tokio::process`), never by a blocked worker thread, so long
 //! commands cannot starve the HTTP server.
 
 use super::bindings::tool_provider::wasmgate::tools::host_process::{Host, ProcessError, ProcessOutput};
 use super::state::{CallState, OutputCapReached};
-use crate::jail::{JAIL_FAILED, Jail, JailedCommand, ProcessMode};
+use crate::jail::{JAIL_FAILED, Jail, JailedCommand, ProcessMode, WriteLayer};
 use cap_std::fs::Dir;
 use std::os::fd::AsRawFd;
 use std::process::Stdio;
@@ -126,19 +129,70 @@ impl Host for CallState {
         stdin: Vec<u8>,
     ) -> wasmtime::Result<Result<ProcessOutput, ProcessError>> {
         let Some(grant) = self.processes.clone() else { return Ok(Err(ProcessError::Disabled)) };
-        if grant.writable {
-            super::change_capture::outside_view(self, argv.first().map_or("", String::as_str));
-        }
-        let output = match run(&grant, &self.cancel, &argv, &env, &cwd, stdin).await {
-            Ok(output) => output,
+        let program = argv.first().map_or("", String::as_str);
+        let records = grant.writable && self.changes.is_some();
+        let ran = match run(&grant, &self.cancel, &argv, &env, &cwd, stdin.clone(), records).await {
+            // A workspace on a filesystem overlayfs cannot stack on: the
+            // program runs as it would where no change is recorded.
+            Err(ProcessError::Failed(why)) if records && why.contains(crate::jail::LAYER_FAILED) => {
+                tracing::warn!("{why}; the program writes to the workspace directly, out of undo's reach");
+                run(&grant, &self.cancel, &argv, &env, &cwd, stdin, false).await
+            }
+            ran => ran,
+        };
+        let (mut output, layer) = match ran {
+            Ok(ran) => ran,
             Err(error) => return Ok(Err(error)),
         };
+        match layer {
+            Some(layer) => {
+                for problem in apply(self, &grant, layer).await {
+                    output.stderr.extend_from_slice(format!("wasmgate: not applied: {problem}\n").as_bytes());
+                }
+            }
+            None if grant.writable => super::change_capture::outside_view(self, program),
+            None => {}
+        }
         // Output past the cap stops the call, as it does from inside the sandbox.
         if output.stdout.len() > grant.output_cap || output.stderr.len() > grant.output_cap {
             self.output.exceeded = true;
             return Err(wasmtime::Error::new(OutputCapReached));
         }
         Ok(Ok(output))
+    }
+}
+
+/// The most paths a call's output names as not applied.
+const MAX_PROBLEMS: usize = 20;
+
+/// Applies what a jailed program wrote in its layer to the workspace,
+/// telling the call's change sink first (see `process_changes`), off the
+/// runtime's threads: a build may have written thousands of files.
+async fn apply(state: &mut CallState, grant: &ProcessGrant, layer: WriteLayer) -> Vec<String> {
+    let (sink, told) = match state.changes.as_mut() {
+        Some(capture) => (Some(capture.sink.clone()), std::mem::take(&mut capture.told)),
+        None => (None, Default::default()),
+    };
+    let workspace = grant.workspace.clone();
+    let applied = tokio::task::spawn_blocking(move || {
+        let applied = super::process_changes::apply(&layer.upper(), &workspace, sink, told);
+        drop(layer);
+        applied
+    })
+    .await;
+    match applied {
+        Ok((told, mut problems)) => {
+            if let Some(capture) = state.changes.as_mut() {
+                capture.told = told;
+            }
+            if problems.len() > MAX_PROBLEMS {
+                let more = problems.len() - MAX_PROBLEMS;
+                problems.truncate(MAX_PROBLEMS);
+                problems.push(format!("and {more} more"));
+            }
+            problems
+        }
+        Err(e) => vec![format!("applying the program's writes failed: {e}")],
     }
 }
 
@@ -169,11 +223,13 @@ async fn run(
     env: &[(String, String)],
     cwd: &str,
     stdin: Vec<u8>,
-) -> Result<ProcessOutput, ProcessError> {
+    layer: bool,
+) -> Result<(ProcessOutput, Option<WriteLayer>), ProcessError> {
     let Some(program) = argv.first() else { return Err(ProcessError::Failed("empty command".into())) };
     let folder = working_folder(&grant.workspace, cwd)?;
-    // A jail's private temporary folder lives until the process has ended.
-    let (mut command, _temp) = match &grant.runner {
+    // A jail's folders live until the process has ended; its write layer
+    // goes back to the caller, to apply.
+    let (mut command, folders) = match &grant.runner {
         Runner::Jailed { jail, network } => {
             let time = grant.deadline.saturating_duration_since(Instant::now());
             let jailed = JailedCommand {
@@ -185,9 +241,10 @@ async fn run(
                 time,
                 file_size: grant.file_size,
                 network: *network,
+                layer,
             };
-            let (command, temp) = jail.command(&jailed).map_err(|e| ProcessError::Failed(e.to_string()))?;
-            (command, Some(temp))
+            let (command, folders) = jail.command(&jailed).map_err(|e| ProcessError::Failed(e.to_string()))?;
+            (command, Some(folders))
         }
         Runner::Trusted => (trusted(grant, program, &argv[1..], env, &folder)?, None),
     };
@@ -226,7 +283,8 @@ async fn run(
     if matches!(grant.runner, Runner::Jailed { .. }) && code == JAIL_FAILED && stderr.starts_with(b"wasmgate jail:") {
         return Err(ProcessError::Failed(String::from_utf8_lossy(&stderr).trim().to_string()));
     }
-    Ok(ProcessOutput { status: code, stdout: finish(stdout, grace).await, stderr })
+    let output = ProcessOutput { status: code, stdout: finish(stdout, grace).await, stderr };
+    Ok((output, folders.and_then(|folders| folders.layer)))
 }
 
 /// A plain host process: only where the grant allows writes, since

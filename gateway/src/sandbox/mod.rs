@@ -41,6 +41,7 @@ mod host_process;
 mod limits;
 mod outgoing_http;
 mod preopen;
+mod process_changes;
 mod quota;
 mod registry;
 mod restore;

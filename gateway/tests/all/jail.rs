@@ -47,7 +47,7 @@ async fn jailed(limits: Limits) -> Sandbox {
 }
 
 async fn jailed_with(settings: JailSettings, limits: Limits) -> Sandbox {
-    let jail = Jail::new(settings).unwrap();
+    let mut jail = Jail::new(settings).unwrap();
     jail.probe().expect("this machine can build the jail");
     Sandbox::builder()
         .limits(limits)
@@ -60,6 +60,17 @@ async fn jailed_with(settings: JailSettings, limits: Limits) -> Sandbox {
 
 async fn bash(sandbox: &Sandbox, script: &str, grant: &wasmgate::sandbox::Grant) -> Result<String, CallError> {
     sandbox.call("bash", &json!({ "command": script }).to_string(), grant).await.map(|o| o.output)
+}
+
+/// `bash` in a call that records its changes, as a session's calls do: a
+/// jailed program then writes into a layer applied when it ends.
+async fn bash_recorded(sandbox: &Sandbox, script: &str, grant: &wasmgate::sandbox::Grant) -> Result<String, CallError> {
+    use wasmgate::conversation::changes::StepRecorder;
+    use wasmgate::sandbox::{CallOptions, ChangeSink};
+    let recorder = Arc::new(StepRecorder::new("msg_1", "prt_1"));
+    let options = CallOptions { changes: Some(recorder as Arc<dyn ChangeSink>), ..Default::default() };
+    let arguments = json!({ "command": script }).to_string();
+    sandbox.call_with("bash", &arguments, grant, options).await.map(|o| o.output)
 }
 
 /// Whether a process whose command line holds `marker` is alive, waiting a
@@ -163,14 +174,33 @@ async fn nothing_inside_the_jail_reaches_outside() {
     let port = listener.local_addr().unwrap().port();
     let sandbox = jailed(UNHURRIED).await;
     let grant = fx.read_write();
-    let mut outputs = Vec::new();
-    for script in escapes(&fx, &home_secret, port) {
-        let output = bash(&sandbox, &script, &grant).await.unwrap();
-        assert_no_secret(&output);
-        outputs.push((script, output));
+    // Once writing to the workspace directly, once into a write layer.
+    for recorded in [false, true] {
+        let mut outputs = Vec::new();
+        for script in escapes(&fx, &home_secret, port) {
+            let output = match recorded {
+                false => bash(&sandbox, &script, &grant).await.unwrap(),
+                true => bash_recorded(&sandbox, &script, &grant).await.unwrap(),
+            };
+            assert_no_secret(&output);
+            outputs.push((script, output));
+        }
+        escapes_refused(&outputs, &listener);
+        for leftover in ["link", "hard", "d"] {
+            let _ =
+                std::fs::remove_dir_all(fx.ws.join(leftover)).or_else(|_| std::fs::remove_file(fx.ws.join(leftover)));
+        }
     }
+    fx.assert_outside_untouched();
+    assert_eq!(std::fs::read_to_string(&home_secret).unwrap(), SECRET);
+    assert!(!std::path::Path::new("/tmp/pwned-by-jail").exists());
+    assert_eq!(bash(&sandbox, "sh -c 'cat a.txt'", &grant).await.unwrap(), "alpha\n", "the next call works");
+}
+
+/// What each script of the escape table must have met.
+fn escapes_refused(outputs: &[(String, String)], listener: &std::net::TcpListener) {
     let said = |i: usize| &outputs[i].1;
-    for (script, output) in &outputs {
+    for (script, output) in outputs {
         eprintln!("$ {script}\n{output}");
     }
     assert!(said(0).contains("status=1\n") && said(0).contains("Permission denied"), "{}", said(0));
@@ -188,10 +218,6 @@ async fn nothing_inside_the_jail_reaches_outside() {
     assert!(counted < 10 && said(8).contains("No such file"), "{}", said(8));
     assert!(said(9).contains("No such process"), "nothing outside can be signalled: {}", said(9));
     assert_eq!(said(10).trim(), "-1", "unshare is refused");
-    fx.assert_outside_untouched();
-    assert_eq!(std::fs::read_to_string(&home_secret).unwrap(), SECRET);
-    assert!(!std::path::Path::new("/tmp/pwned-by-jail").exists());
-    assert_eq!(bash(&sandbox, "sh -c 'cat a.txt'", &grant).await.unwrap(), "alpha\n", "the next call works");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -387,6 +413,17 @@ fn config_file(dir: &std::path::Path, extra: Value) -> PathBuf {
     path
 }
 
+/// A jailed server in `fx`'s workspace whose model answers `replies` (and
+/// the folder of its configuration, kept while it serves).
+async fn jailed_server(fx: &Fixture, replies: Vec<Reply>) -> (ScriptedModel, Served, tempfile::TempDir) {
+    let model = ScriptedModel::start(replies).await;
+    let dir = tempfile::tempdir().unwrap();
+    let model_config: Value = serde_json::from_str(&crate::agent::config(&model, json!({}))).unwrap();
+    let config = config_file(dir.path(), model_config);
+    let served = Served::start_with(&fx.ws, &["--config", config.to_str().unwrap()]);
+    (model, served, dir)
+}
+
 #[test]
 fn tool_call_runs_jailed_processes_from_the_command_line() {
     let fx = Fixture::new();
@@ -415,19 +452,10 @@ fn tool_call_runs_jailed_processes_from_the_command_line() {
 async fn the_agent_checks_its_work_in_the_jail() {
     let fx = Fixture::new();
     project(&fx);
-    let model = ScriptedModel::start(vec![
-        Reply::Stream(vec![Chunk::Call(
-            "call_1",
-            "bash",
-            json!({ "command": "python3 check.py && git status --short && sh -c 'cat ../outside.txt'" }),
-        )]),
-        says("checked"),
-    ])
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let model_config: Value = serde_json::from_str(&crate::agent::config(&model, json!({}))).unwrap();
-    let config = config_file(dir.path(), model_config);
-    let served = Served::start_with(&fx.ws, &["--config", config.to_str().unwrap()]);
+    let command = "python3 check.py && git status --short && sh -c 'cat ../outside.txt'";
+    let replies =
+        vec![Reply::Stream(vec![Chunk::Call("call_1", "bash", json!({ "command": command }))]), says("checked")];
+    let (model, served, _config) = jailed_server(&fx, replies).await;
     let client = reqwest::Client::new();
     let session: Value =
         client.post(format!("{}/session", served.url)).json(&json!({})).send().await.unwrap().json().await.unwrap();
@@ -490,4 +518,132 @@ async fn the_host_decides_which_tenants_run_jailed_processes() {
     let system = |i: usize| model.requests()[i]["messages"][0]["content"].as_str().unwrap_or_default().to_string();
     assert!(system(0).contains("in a jail"), "alice is told: {}", system(0));
     assert!(system(1).contains("are not available"), "bob is told: {}", system(1));
+}
+
+/// The workspace as `undo::tree` shows it.
+fn worktree(fx: &Fixture) -> std::collections::BTreeMap<String, String> {
+    crate::undo::tree(&fx.ws)
+}
+
+#[tokio::test]
+async fn undo_puts_back_what_jailed_programs_changed() {
+    let fx = Fixture::new();
+    project(&fx);
+    fx.file("old/a.txt", "A\n");
+    fx.file("old/deeper/b.txt", "B\n");
+    fx.file("swap/o.txt", "O\n");
+    fx.file("run.sh", "echo run\n");
+    let before = worktree(&fx);
+    // One program changes, adds, removes and replaces files and folders,
+    // builds into an ignored folder, stages in git, and leaves a FIFO and a
+    // set-user-id file.
+    let script = "echo changed > src/lib.rs && echo new > new.txt && rm old/a.txt && rm -r old/deeper \
+        && rm -r swap && mkdir swap && echo fresh > swap/n.txt && chmod 6755 run.sh && ln -s new.txt link \
+        && mkdir -p target/debug && echo artifact > target/debug/out && git add new.txt && mkfifo pipe && echo ok";
+    let command = format!("sh -c '{script}'");
+    let replies =
+        vec![Reply::Stream(vec![Chunk::Call("call_1", "bash", json!({ "command": command }))]), says("changed")];
+    let (_model, served, _config) = jailed_server(&fx, replies).await;
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", served.url);
+    let session: Value = client.post(url("/session")).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let id = session["id"].as_str().unwrap();
+    let body = json!({ "parts": [{ "type": "text", "text": "change it" }] });
+    let reply = client.post(url(&format!("/session/{id}/message"))).json(&body).send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    let messages: Value =
+        client.get(url(&format!("/session/{id}/message"))).send().await.unwrap().json().await.unwrap();
+    let tool = messages[1]["parts"].as_array().unwrap().iter().find(|p| p["type"] == "tool").unwrap().clone();
+    let output = tool["state"]["output"].as_str().unwrap();
+    assert!(output.starts_with("ok\n"), "{output}");
+    assert!(output.contains("not applied: pipe"), "a FIFO stays in the jail: {output}");
+
+    // The program's writes reached the workspace when it ended.
+    let after = worktree(&fx);
+    let expected_after = {
+        let mut tree = before.clone();
+        tree.insert("src/lib.rs".into(), "changed\n".into());
+        tree.insert("new.txt".into(), "new\n".into());
+        tree.remove("old/a.txt");
+        tree.remove("old/deeper");
+        tree.remove("old/deeper/b.txt");
+        tree.remove("swap/o.txt");
+        tree.insert("swap/n.txt".into(), "fresh\n".into());
+        tree.insert("run.sh".into(), "echo run\n +x".into());
+        tree.insert("link".into(), "-> new.txt".into());
+        for (path, shown) in [("target", "/"), ("target/debug", "/"), ("target/debug/out", "artifact\n")] {
+            tree.insert(path.into(), shown.into());
+        }
+        tree
+    };
+    assert_eq!(after, expected_after);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(fx.ws.join("run.sh")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o755, "set-user-id and set-group-id stay in the jail");
+
+    // The session's diff names every file whose content changed, but not the
+    // ignored build or git's own (the link and the mode are undone below).
+    let diff: Value = client.get(url(&format!("/session/{id}/diff"))).send().await.unwrap().json().await.unwrap();
+    let mut files: Vec<&str> = diff.as_array().unwrap().iter().map(|d| d["file"].as_str().unwrap()).collect();
+    files.sort();
+    assert_eq!(files, ["new.txt", "old/a.txt", "old/deeper/b.txt", "src/lib.rs", "swap/n.txt", "swap/o.txt"]);
+
+    // Undo puts every path back; the ignored build output stays, as the
+    // reference's snapshots leave it.
+    let user = messages[0]["info"]["id"].as_str().unwrap();
+    let reverted = client.post(url(&format!("/session/{id}/revert"))).json(&json!({ "messageID": user })).send().await;
+    assert_eq!(reverted.unwrap().status(), 200);
+    let mut expected_before = before.clone();
+    for (path, shown) in [("target", "/"), ("target/debug", "/"), ("target/debug/out", "artifact\n")] {
+        expected_before.insert(path.into(), shown.into());
+    }
+    assert_eq!(worktree(&fx), expected_before);
+    // Redo brings the program's work back, exactly.
+    let redone = client.post(url(&format!("/session/{id}/unrevert"))).json(&json!({})).send().await.unwrap();
+    assert_eq!(redone.status(), 200);
+    assert_eq!(worktree(&fx), expected_after);
+    fx.assert_outside_untouched();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn links_planted_around_a_write_layer_carry_nothing_out() {
+    // The model as the attacker across two calls, with writes held in a
+    // layer: the first call plants links out; between the calls a folder is
+    // swapped for a link outside; while the second program runs, a folder it
+    // is making in its layer is planted in the workspace as a link outside
+    // too (as another process on the host might). Its writes land in the
+    // workspace, and nothing reaches what lies beside it.
+    let fx = Fixture::new();
+    let sandbox = jailed(UNHURRIED).await;
+    let grant = fx.read_write();
+    let plant = "sh -c 'ln -s ../outside.txt trap; ln -s / root; mkdir sub; echo planted'";
+    assert_eq!(bash_recorded(&sandbox, plant, &grant).await.unwrap(), "planted\n");
+    assert!(fx.ws.join("trap").is_symlink() && fx.ws.join("sub").is_dir(), "the first call's writes landed");
+    std::fs::remove_dir(fx.ws.join("sub")).unwrap();
+    let beside = fx.outside.parent().unwrap().to_path_buf();
+    std::os::unix::fs::symlink(&beside, fx.ws.join("sub")).unwrap();
+
+    let program = "sh -c 'echo y > trap; echo z > root/tmp/pwned-by-layer; echo x > sub/pwned; cat sub/outside.txt; \
+                   mkdir late && echo mine > late/outside.txt && sleep 2; rm sub && mkdir sub && echo new > sub/new; \
+                   echo status=$?'";
+    let running = {
+        let (sandbox, grant) = (sandbox.clone(), grant.clone());
+        tokio::spawn(async move { bash_recorded(&sandbox, program, &grant).await })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    std::os::unix::fs::symlink(&beside, fx.ws.join("late")).unwrap();
+    let output = running.await.unwrap().unwrap();
+    assert_no_secret(&output);
+    assert_eq!(output.matches("Permission denied").count(), 4, "{output}");
+    assert!(output.starts_with("status=0\n"), "{output}");
+    // The planted `late` link was replaced by the program's folder, never
+    // followed; `sub` is the program's new folder; the trap still leads out
+    // and was never written through.
+    assert!(fx.ws.join("late").is_dir() && !fx.ws.join("late").is_symlink());
+    assert_eq!(std::fs::read_to_string(fx.ws.join("late/outside.txt")).unwrap(), "mine\n");
+    assert!(fx.ws.join("sub").is_dir() && !fx.ws.join("sub").is_symlink());
+    assert_eq!(std::fs::read_to_string(fx.ws.join("sub/new")).unwrap(), "new\n");
+    assert!(fx.ws.join("trap").is_symlink());
+    assert!(!std::path::Path::new("/tmp/pwned-by-layer").exists());
+    fx.assert_outside_untouched();
 }

@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Every file, link and folder under `root`: path -> content, `-> target`
-/// or `/`, plus `+x` on executables.
-fn tree(root: &Path) -> BTreeMap<String, String> {
+/// Every file, link and folder under `root` but git's own: path -> content,
+/// `-> target` or `/`, plus `+x` on executables.
+pub(crate) fn tree(root: &Path) -> BTreeMap<String, String> {
     use std::os::unix::fs::PermissionsExt;
     let mut found = BTreeMap::new();
     let mut pending = vec![root.to_path_buf()];
@@ -25,6 +25,9 @@ fn tree(root: &Path) -> BTreeMap<String, String> {
             let entry = entry.unwrap();
             let path = entry.path();
             let name = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if name == ".git" {
+                continue;
+            }
             let meta = std::fs::symlink_metadata(&path).unwrap();
             let shown = if meta.file_type().is_symlink() {
                 format!("-> {}", std::fs::read_link(&path).unwrap().display())
