@@ -9,7 +9,10 @@
 //! `GET /global/health` latency while three tool calls keep it busy (two
 //! host processes waiting on `sleep`, a shell loop spinning in the sandbox),
 //! against the same latency idle, measured in the same run: busy tools must
-//! not starve the server. The reference binary comes from the e2e
+//! not starve the server. Last, one read of a file through MCP
+//! (`tools/call read` on `/wasmgate/mcp`) against the same read through the
+//! OpenCode route (`GET /file/content`), one request at a time on one
+//! connection, p50 and p99. The reference binary comes from the e2e
 //! tests' npm install (`just e2e`, or `npm ci` in tests/e2e); without it the
 //! reference column is skipped.
 //!
@@ -215,6 +218,53 @@ fn busy(project: &Path, data: &Path, config: &Path, runtime: &tokio::runtime::Ru
     })
 }
 
+/// Reads measured per side in [`mcp_against_route`].
+const READS: usize = 500;
+
+/// p50 and p99 of reading `src/lib.rs` through `GET /file/content`, then
+/// through MCP's `tools/call read` (a stateless JSON request), on one
+/// keep-alive connection each.
+fn mcp_against_route(
+    project: &Path,
+    data: &Path,
+    config: &Path,
+    runtime: &tokio::runtime::Runtime,
+) -> ((Duration, Duration), (Duration, Duration)) {
+    let (server, _) = start("wasmgate", wasmgate(project, data, config), "wasmgate listening");
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read","arguments":{"filePath":"src/lib.rs"}}}"#;
+    let headers = "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\n";
+    runtime.block_on(async {
+        let mut connection = Connection::open(&server.address).await;
+        let (mut route, mut mcp) = (Vec::with_capacity(READS), Vec::with_capacity(READS));
+        for i in 0..READS + 20 {
+            let began = Instant::now();
+            let (status, body) = connection.request("GET", "/file/content?path=src/lib.rs", "").await;
+            let between = began.elapsed();
+            assert!(status == 200 && find(&body, b"function_99").is_some(), "the route answered {status}");
+            let began = Instant::now();
+            let (status, body) = connection.request_with("POST", "/wasmgate/mcp", call, headers).await;
+            let through_mcp = began.elapsed();
+            assert!(
+                status == 200 && find(&body, b"function_99").is_some(),
+                "MCP answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            // The first reads warm the caches.
+            if i >= 20 {
+                route.push(between);
+                mcp.push(through_mcp);
+            }
+        }
+        (percentiles(route), percentiles(mcp))
+    })
+}
+
+/// The p50 and p99 of `times`.
+fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
+    times.sort();
+    (times[times.len() / 2], times[times.len() * 99 / 100])
+}
+
 fn project(dir: &Path) {
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::write(dir.join("README.md"), "# bench\n").unwrap();
@@ -282,6 +332,13 @@ fn main() {
     for (name, busy, idle) in [("median", loaded.0, idle.0), ("slowest", loaded.1, idle.1)] {
         let (busy, idle) = (busy.as_secs_f64() * 1000.0, idle.as_secs_f64() * 1000.0);
         println!("{:<42} {busy:>11.2} ms {idle:>11.2} ms {:>9.1}x", format!("health, {name}"), busy / idle);
+    }
+    let (route, mcp) = mcp_against_route(&project_dir, &root.join("mcp-data"), &config, &runtime);
+    println!("\nwasmgate, one file read x {READS} on one connection: MCP against the OpenCode route");
+    println!("{:<42} {:>14} {:>14} {:>10}", "figure", "MCP", "route", "MCP/route");
+    for (name, mcp, route) in [("p50", mcp.0, route.0), ("p99", mcp.1, route.1)] {
+        let (mcp, route) = (mcp.as_secs_f64() * 1e6, route.as_secs_f64() * 1e6);
+        println!("{:<42} {mcp:>11.1} us {route:>11.1} us {:>9.2}x", format!("read src/lib.rs, {name}"), mcp / route);
     }
     if theirs.is_none() {
         println!("the reference server is not installed: run `just e2e` (or `npm ci` in tests/e2e) to compare");

@@ -72,6 +72,9 @@ enum Command {
     Serve(ServeArgs),
     /// Inspect and run tools.
     Tool(ToolArgs),
+    /// Serve the sandboxed tools to an MCP client on stdin and stdout (as
+    /// `serve` does over HTTP at `/wasmgate/mcp`).
+    Mcp(McpArgs),
     /// Manage the tenants a server hosts (each with its own folders, token
     /// and quotas). Once one exists, every request needs a token.
     Tenant(Box<TenantArgs>),
@@ -190,6 +193,20 @@ struct ServeArgs {
     insecure_no_auth: bool,
 }
 
+/// `wasmgate mcp`.
+#[derive(Debug, Args)]
+struct McpArgs {
+    /// The workspace the tools may reach.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    root: PathBuf,
+    /// Grant the workspace read-only: writes, renames and deletes fail.
+    #[arg(long)]
+    read_only: bool,
+    /// A configuration file, for its `wasmgate.sandbox` settings.
+    #[arg(long, value_name = "FILE", env = "WASMGATE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
 /// `wasmgate tool ...`.
 #[derive(Debug, Args)]
 struct ToolArgs {
@@ -239,7 +256,7 @@ pub fn main() -> ExitCode {
         .init();
     // The server uses every core; a single tool call needs one thread.
     let runtime = match &cli.command {
-        Command::Serve(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        Command::Serve(_) | Command::Mcp(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
         Command::Tool(_) | Command::Tenant(_) | Command::Audit(_) => {
             tokio::runtime::Builder::new_current_thread().enable_all().build()
         }
@@ -259,6 +276,7 @@ async fn run(cli: Cli) -> ExitCode {
             };
         }
         Command::Tenant(args) => return tenant(*args).await,
+        Command::Mcp(args) => return mcp(args, &cli.sandbox).await,
         Command::Audit(args) => return audit(args).await,
         command => command,
     };
@@ -294,6 +312,27 @@ async fn run(cli: Cli) -> ExitCode {
             let result = sandbox.call_with(&tool, &arguments, &grant, options).await;
             report(&tool, result, json)
         }
+    }
+}
+
+/// `wasmgate mcp`: serves until the client closes stdin.
+async fn mcp(args: McpArgs, sandbox_args: &SandboxArgs) -> ExitCode {
+    let config = match args.config.as_deref().map(Config::load).transpose() {
+        Ok(config) => config.map(|c| c.wasmgate.sandbox).unwrap_or_default(),
+        Err(error) => return fail(error.to_string()),
+    };
+    let sandbox = match load(sandbox_args, &config).await {
+        Ok(sandbox) => sandbox,
+        Err(error) => return fail(error.to_string()),
+    };
+    let access = if args.read_only { Access::ReadOnly } else { Access::ReadWrite };
+    let grant = match Grant::new(&args.root, access) {
+        Ok(grant) => grant,
+        Err(error) => return usage(format!("--root: {error}")),
+    };
+    match crate::mcp::server::serve_stdio(crate::mcp::server::ToolServer::with_grant(sandbox, grant)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
     }
 }
 

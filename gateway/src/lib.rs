@@ -6,6 +6,8 @@
 //! - [`cli`], [`serve`], [`listen`]: the command line and the connections;
 //! - [`api`]: OpenCode's HTTP surface over the [`app`] the builder assembles;
 //!   it maps the domains' typed errors to responses at the edge;
+//! - [`mcp`]: the sandbox's tools to MCP clients (on stdio, and through
+//!   `api` over HTTP);
 //! - [`tenant`]: who a request is made as, with its folders, token and
 //!   quotas; [`keyring`]: the provider keys each owner set, sealed;
 //! - [`session`] and [`agent`]: the domain (session operations, `!` shell
@@ -37,6 +39,7 @@ pub mod ids;
 pub mod jail;
 pub mod keyring;
 pub mod listen;
+pub mod mcp;
 pub mod memory;
 pub mod model;
 pub mod sandbox;

@@ -134,7 +134,7 @@ pub fn checked_field<'a>(prefix: Prefix, id: &'a str, field: &str) -> Result<&'a
     }
 }
 
-fn requested_directory(parts: &Parts) -> Option<String> {
+pub(super) fn requested_directory(parts: &Parts) -> Option<String> {
     let from_query = parts.uri.query().and_then(|query| {
         form_urlencoded::parse(query.as_bytes())
             .find(|(key, _)| key == "directory")

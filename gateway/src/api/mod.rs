@@ -9,7 +9,9 @@
 //! token, the password, or, with neither configured, only host names that
 //! cannot be rebound to this machine by a web page); body limits; and JSON
 //! errors for every path no group claims and every wrong method. The admin
-//! API (`/wasmgate/admin/...`) sits beside the rest behind its own token.
+//! API (`/wasmgate/admin/...`) sits beside the rest behind its own token;
+//! the MCP endpoint (`/wasmgate/mcp`) sits among the rest, behind the same
+//! auth (`/mcp` is the reference's route for MCP clients' status).
 //! Handlers never touch the file system: they ask the sandbox, the store or
 //! the workspace map.
 
@@ -20,6 +22,7 @@ mod extract;
 mod file;
 mod global;
 mod instance;
+mod mcp;
 mod provider_auth;
 mod question;
 mod session;
@@ -63,6 +66,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(tui::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(question::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(admin::usage_routes())
+        .nest_service(mcp::PATH, mcp::service(&app))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate));

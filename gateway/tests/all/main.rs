@@ -17,6 +17,7 @@ mod file_tools;
 mod jail;
 mod layers;
 mod limits;
+mod mcp;
 mod permissions;
 mod project;
 mod questions;

@@ -15,7 +15,7 @@ use wasmgate::tenant::{QuotaSettings, Quotas, Tenants};
 /// A tenant's client: its token on every request.
 pub(crate) struct As {
     url: String,
-    token: String,
+    pub(crate) token: String,
     client: reqwest::Client,
 }
 
@@ -77,17 +77,17 @@ async fn frames_for(response: reqwest::Response, wait: Duration) -> String {
     seen
 }
 
-struct Two {
-    served: Served,
-    alice: As,
-    bob: As,
-    alice_root: tempfile::TempDir,
-    bob_root: tempfile::TempDir,
+pub(crate) struct Two {
+    pub(crate) served: Served,
+    pub(crate) alice: As,
+    pub(crate) bob: As,
+    pub(crate) alice_root: tempfile::TempDir,
+    pub(crate) bob_root: tempfile::TempDir,
     _host: tempfile::TempDir,
 }
 
 /// A server with two tenants added from the command line while it runs.
-async fn two_tenants(flags: &[&str]) -> Two {
+pub(crate) async fn two_tenants(flags: &[&str]) -> Two {
     let (host, alice_root, bob_root) =
         (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     std::fs::write(host.path().join("host-secret.txt"), "the host's").unwrap();
