@@ -19,6 +19,9 @@
 //! kernel's name of that handle (`/proc/self/fd`), so a folder renamed
 //! meanwhile is named where it is now.
 //!
+//! A removal also tells the call's disk budget that room was made (see
+//! `disk_usage`), whether or not changes are captured.
+//!
 //! Renaming a directory moves everything under it, so the whole subtree is
 //! told (as it was under the old name, and as absent under the new one), up
 //! to [`MAX_SUBTREE`] entries.
@@ -294,6 +297,10 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
             told_one(store.data_mut(), &fd, &path);
             let mut view = store.data_mut().filesystem();
             let done = HostDescriptor::unlink_file_at(&mut view, fd, path).await;
+            if done.is_ok() {
+                store.data().disk.made_room();
+            }
+            let mut view = store.data_mut().filesystem();
             finish(&mut view, done)
         })
     })?;
@@ -302,6 +309,10 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
             told_one(store.data_mut(), &fd, &path);
             let mut view = store.data_mut().filesystem();
             let done = HostDescriptor::remove_directory_at(&mut view, fd, path).await;
+            if done.is_ok() {
+                store.data().disk.made_room();
+            }
+            let mut view = store.data_mut().filesystem();
             finish(&mut view, done)
         })
     })?;

@@ -61,6 +61,14 @@ impl Refusal {
 }
 
 impl DiskBudget {
+    /// Tells the tenant's meter that the call removed something: the next
+    /// write the figure would refuse measures again first.
+    pub(crate) fn made_room(&self) {
+        if let Some((usage, _)) = &self.tenant {
+            usage.made_room();
+        }
+    }
+
     pub(crate) fn new(cap: u64, tenant: Option<(Arc<DiskUsage>, u64)>) -> Arc<Self> {
         Arc::new(DiskBudget { left: AtomicU64::new(cap), cap, tenant, refused: OnceLock::new() })
     }

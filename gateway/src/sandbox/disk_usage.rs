@@ -7,15 +7,15 @@
 //! walk, so between walks the figure only errs upward: a write the quota
 //! would refuse first walks again (unless walks would then take more than
 //! a tenth of the time: a few milliseconds apart for a small workspace,
-//! seconds apart for a huge one), and only a write that still does not fit
-//! is refused. A walk also happens
+//! seconds apart for a huge one; but always after a call removed
+//! something), and only a write that still does not fit is refused. A walk also happens
 //! before a tenant's first writing call, and again once the figure is older
 //! than [`STALE_AFTER`] (then in the background), to see changes made
 //! outside the sandbox.
 
 use cap_std::fs::{Dir, MetadataExt};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,8 @@ pub struct DiskUsage {
     /// When the folders were last walked and how long that took (`None`:
     /// never).
     measured: Mutex<Option<(Instant, Duration)>>,
+    /// Whether a call removed something since the last walk.
+    room_made: AtomicBool,
 }
 
 impl DiskUsage {
@@ -57,8 +59,18 @@ impl DiskUsage {
         self.measured.lock().unwrap_or_else(|p| p.into_inner()).map(|(at, _)| at.elapsed())
     }
 
-    /// Whether a walk now keeps walks within their share of the time.
+    /// Notes that a call removed a file or folder: the figure may be high
+    /// by what it held, so the next refused write walks whenever it comes.
+    pub(super) fn made_room(&self) {
+        self.room_made.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a walk now keeps walks within their share of the time (or
+    /// something was removed since the last).
     fn may_walk_again(&self) -> bool {
+        if self.room_made.swap(false, Ordering::Relaxed) {
+            return true;
+        }
         match *self.measured.lock().unwrap_or_else(|p| p.into_inner()) {
             None => true,
             Some((at, took)) => at.elapsed() >= took * WALK_SHARE,
@@ -181,5 +193,25 @@ mod tests {
         assert_eq!(usage.used(), 300);
         usage.shrink(1000);
         assert_eq!(usage.used(), 0);
+    }
+
+    #[test]
+    fn a_refused_growth_after_a_removal_walks_again_at_once() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("a"), vec![0u8; 600]).unwrap();
+        let usage = DiskUsage::default();
+        usage.watch(vec![open(root.path())]);
+        assert_eq!(usage.measure(), 600);
+        // A slow last walk would hold the next one back, but a call removed
+        // a file since: the refused growth walks, and fits.
+        std::fs::remove_file(root.path().join("a")).unwrap();
+        usage.made_room();
+        *usage.measured.lock().unwrap() = Some((Instant::now(), Duration::from_secs(60)));
+        assert_eq!(usage.grow(700, 1000), Ok(()));
+        assert_eq!(usage.used(), 700);
+        // Once: the next refusal is held back again.
+        std::fs::write(root.path().join("b"), vec![0u8; 10]).unwrap();
+        *usage.measured.lock().unwrap() = Some((Instant::now(), Duration::from_secs(60)));
+        assert_eq!(usage.grow(400, 1000), Err(700));
     }
 }
