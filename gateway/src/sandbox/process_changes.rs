@@ -265,13 +265,17 @@ impl Rules {
 
     /// The rules inside the folder `path`, itself `recorded` or not.
     fn below(&self, upper: &Dir, workspace: &Dir, path: &Path, recorded: bool) -> Rules {
+        // Nothing inside an ignored folder is recorded: no rules are read.
+        if !recorded {
+            return Rules { levels: Vec::new(), ignored: true };
+        }
         let mut levels = self.levels.clone();
         let mut builder = GitignoreBuilder::new(Path::new(ROOT).join(path));
         add_lines(&mut builder, read_rules(upper, workspace, &path.join(".gitignore")));
         if let Ok(rules) = builder.build() {
             levels.push(Arc::new(rules));
         }
-        Rules { levels, ignored: !recorded }
+        Rules { levels, ignored: false }
     }
 
     /// Whether a change to `path` is recorded: not inside `.git`, and not
