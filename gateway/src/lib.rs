@@ -47,4 +47,5 @@ pub mod serve;
 pub mod session;
 pub mod store;
 pub mod tenant;
+pub mod tool_folder;
 pub mod workspace;

@@ -73,6 +73,11 @@ pub fn data_folder(named: Option<PathBuf>, config: &Config) -> Result<PathBuf, S
 pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeError> {
     let data = data_folder(options.data_dir, &options.config)?;
     let tenants = Arc::new(Tenants::open(&data, Quotas::default())?);
+    // Folders a model can write to: the served ones and the tenants' roots.
+    let writable: Vec<PathBuf> = std::iter::once(options.directory.clone())
+        .chain(options.config.wasmgate.directories.iter().cloned())
+        .chain(tenants.list().iter().filter_map(|t| t.record()).flat_map(|r| r.roots.clone()))
+        .collect();
     let admin_token = std::env::var("WASMGATE_ADMIN_TOKEN")
         .ok()
         .or_else(|| options.config.wasmgate.admin_token.as_ref().map(|s| s.0.clone()));
@@ -108,6 +113,15 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeE
     }
     tokio::spawn(crate::memory::trim_periodically());
     tokio::spawn(reload_tools_on_hangup(app.sandbox.clone()));
+    // A tools folder a model could write to is read at start and on SIGHUP
+    // only: followed, a model's write would install a tool.
+    match app.sandbox.tools_dir().and_then(|dir| crate::tool_folder::within(dir, &writable)) {
+        Some(root) => tracing::warn!(
+            root = %root.display(),
+            "the tools folder lies inside a served folder: it is not followed while serving (SIGHUP reloads it)"
+        ),
+        None => crate::tool_folder::watch(app.sandbox.clone()),
+    }
     // Models of providers that did not list theirs arrive in the background.
     let discovering = app.clone();
     tokio::spawn(async move { discovering.providers.discover().await });
@@ -135,21 +149,18 @@ pub async fn serve(sandbox: Sandbox, options: ServeOptions) -> Result<(), ServeE
     Ok(())
 }
 
-/// `SIGHUP` reads the `--tools-dir` folder again: added, changed and removed
-/// components take effect for the next calls; running calls finish on the
-/// old ones.
+/// `SIGHUP` reads the tools folder again at once (the folder is also
+/// followed as it changes, see `tool_folder::watch`): added, changed and
+/// removed components take effect for the next calls; running calls finish
+/// on the old ones.
 async fn reload_tools_on_hangup(sandbox: Sandbox) {
     #[cfg(unix)]
     {
         let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
         while hangup.recv().await.is_some() {
-            match sandbox.reload_tools_dir().await {
-                Ok(failures) => {
-                    for failure in failures {
-                        tracing::error!(component = failure.component, "not loaded: {}", failure.error);
-                    }
-                }
-                Err(error) => tracing::error!("cannot read the tools folder: {error}"),
+            // The reload logs what it changed and what failed to load.
+            if let Err(error) = sandbox.reload_tools_dir().await {
+                tracing::error!("cannot read the tools folder: {error}");
             }
         }
     }

@@ -11,7 +11,8 @@
 //! errors for every path no group claims and every wrong method. The admin
 //! API (`/wasmgate/admin/...`) sits beside the rest behind its own token;
 //! the MCP endpoint (`/wasmgate/mcp`) sits among the rest, behind the same
-//! auth (`/mcp` is the reference's route for MCP clients' status).
+//! auth (`/mcp` is the reference's route for MCP clients' status), and so
+//! does `/wasmgate/tools`, the tool components loaded now.
 //! Handlers never touch the file system: they ask the sandbox, the store or
 //! the workspace map.
 
@@ -26,6 +27,7 @@ mod mcp;
 mod provider_auth;
 mod question;
 mod session;
+mod tools;
 mod tui;
 mod vcs;
 
@@ -65,6 +67,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(provider_auth::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(tui::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(question::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .merge(tools::routes())
         .merge(admin::usage_routes())
         .nest_service(mcp::PATH, mcp::service(&app))
         .fallback(not_found)

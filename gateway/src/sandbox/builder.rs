@@ -9,10 +9,11 @@ use super::bindings::search_tools::SearchToolsPre;
 use super::bindings::tool_provider::{ToolProvider, ToolProviderPre};
 use super::bindings::vcs_tools::VcsToolsPre;
 use super::call::Call;
-use super::registry::{Capabilities, LoadFailure, Loaded, Origin, Registry};
+use super::registry::{Capabilities, LoadFailure, Loaded, Origin, Registry, Reload};
 use super::state::CallState;
 use super::{CallError, CallOptions, CompileCache, Inner, Limits, Processes, Sandbox, ToolInfo, engine};
 use super::{change_capture, disk_quota, preopen, special_files};
+use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -116,6 +117,7 @@ impl SandboxBuilder {
                 observer: std::sync::OnceLock::new(),
                 fair_share: super::fair_share::FairShare::of_this_machine(),
                 call_threads: Default::default(),
+                reloading: Default::default(),
             }),
         };
         let builtins = crate::builtin::COMPONENTS.len();
@@ -127,7 +129,7 @@ impl SandboxBuilder {
                     return Err(CallError::Host(error));
                 }
                 tracing::error!(component = name, "a tool component was not loaded: {error}");
-                registry.failures.push(LoadFailure { component: name.clone(), error });
+                registry.failures.push(LoadFailure { component: name.clone(), error, previous_serving: false });
             }
         }
         sandbox.install(registry);
@@ -135,11 +137,14 @@ impl SandboxBuilder {
     }
 }
 
-/// The `*.wasm` files of `dir`, by name, in name order.
+/// The `*.wasm` files of `dir`, by name, in name order. Hidden files are
+/// left out: `tool add` writes a component under a hidden name first and
+/// renames it into place whole.
 fn read_tools_dir(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let mut paths: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| !n.starts_with('.')))
         .collect();
     paths.sort();
     paths
@@ -151,29 +156,144 @@ fn read_tools_dir(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
         .collect()
 }
 
+/// Refuses what is not a component before a parser explains it in bytes.
+pub fn check_header(bytes: &[u8]) -> Result<(), String> {
+    match bytes.get(..8) {
+        Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => Ok(()),
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Err("a core WebAssembly module, not a component: build it for \
+             wasm32-wasip2 (or wrap it with `wasm-tools component new`)"
+            .into()),
+        _ => Err("not a WebAssembly component (it does not start with the \\0asm header)".into()),
+    }
+}
+
+/// What compiling a component costs (see [`Sandbox::compile_timing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileTiming {
+    /// Compiling it from its bytes.
+    pub compile: std::time::Duration,
+    /// Loading its compiled code back from the cache, as a restart does.
+    pub cached: Option<std::time::Duration>,
+}
+
+/// SHA-256 of a component's bytes, in hex, as [`ComponentInfo`] shows it.
+///
+/// [`ComponentInfo`]: super::ComponentInfo
+pub fn digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Sandbox {
-    /// Reads the `--tools-dir` folder again and swaps its components in:
-    /// calls already running finish on the old ones, the next ones see the
-    /// new set. The built-ins stay as they are. Returns what failed to load.
-    pub async fn reload_tools_dir(&self) -> std::io::Result<Vec<LoadFailure>> {
-        let Some(dir) = self.inner.tools_dir.clone() else { return Ok(Vec::new()) };
-        let added = read_tools_dir(&dir)?;
+    /// The operator's tools folder, when the sandbox has one.
+    pub fn tools_dir(&self) -> Option<&Path> {
+        self.inner.tools_dir.as_deref()
+    }
+
+    /// Reads the tools folder again and swaps its components in: calls
+    /// already running finish on the old ones, the next ones see the new
+    /// set. The built-ins stay as they are, and so does every component
+    /// whose file did not change. A changed component that no longer loads
+    /// (broken, or caught half-written) is reported and its previous version
+    /// goes on serving; a new one that does not load is reported and left out.
+    pub async fn reload_tools_dir(&self) -> std::io::Result<Reload> {
+        let Some(dir) = self.inner.tools_dir.clone() else { return Ok(Reload::default()) };
+        // One reload at a time (a hangup and the folder's watcher may meet).
+        let _one = self.inner.reloading.lock().await;
+        let found = read_tools_dir(&dir)?;
         let current = self.registry();
         let mut registry = Registry::default();
         for component in current.components.iter().filter(|c| c.origin == Origin::BuiltIn) {
-            let described = current.tools.iter().filter(|t| t.component == component.name).cloned().collect();
-            register(&mut registry, component.clone(), described).expect("built-ins never collide");
+            register(&mut registry, component.clone(), current.described(&component.name))
+                .expect("built-ins never collide");
         }
-        for (name, bytes) in &added {
-            if let Err(error) = self.add(&mut registry, name, bytes, Origin::Added).await {
-                tracing::error!(component = name, "a tool component was not loaded: {error}");
-                registry.failures.push(LoadFailure { component: name.clone(), error });
+        let mut reload = Reload::default();
+        for (name, bytes) in &found {
+            let previous = current.component(name).filter(|c| c.origin == Origin::Added);
+            if let Some(previous) = previous.filter(|p| p.digest == digest(bytes)) {
+                // Unchanged: kept as it is (unless a name it offers is taken now).
+                if let Err(error) = register(&mut registry, previous.clone(), current.described(name)) {
+                    registry.failures.push(LoadFailure { component: name.clone(), error, previous_serving: false });
+                }
+                continue;
+            }
+            match (self.add(&mut registry, name, bytes, Origin::Added).await, previous) {
+                (Ok(()), Some(_)) => reload.changed.push(name.clone()),
+                (Ok(()), None) => reload.added.push(name.clone()),
+                (Err(error), Some(previous)) => {
+                    let kept = register(&mut registry, previous.clone(), current.described(name)).is_ok();
+                    registry.failures.push(LoadFailure { component: name.clone(), error, previous_serving: kept });
+                }
+                (Err(error), None) => {
+                    registry.failures.push(LoadFailure { component: name.clone(), error, previous_serving: false })
+                }
             }
         }
-        let failures = registry.failures.clone();
+        reload.removed = current
+            .components
+            .iter()
+            .filter(|c| c.origin == Origin::Added && !found.iter().any(|(name, _)| *name == c.name))
+            .map(|c| c.name.clone())
+            .collect();
+        reload.failures = registry.failures.clone();
+        // Failures are said once, when they first appear.
+        if reload.failures != current.failures {
+            for failure in &reload.failures {
+                let kept = if failure.previous_serving { " (its previous version keeps serving)" } else { "" };
+                tracing::error!(
+                    component = failure.component,
+                    "a tool component was not loaded{kept}: {}",
+                    failure.error
+                );
+            }
+        }
         self.install(registry);
-        tracing::info!(dir = %dir.display(), components = added.len(), "reloaded the tools folder");
-        Ok(failures)
+        if !(reload.added.is_empty() && reload.changed.is_empty() && reload.removed.is_empty()) {
+            tracing::info!(
+                dir = %dir.display(),
+                added = ?reload.added,
+                changed = ?reload.changed,
+                removed = ?reload.removed,
+                "reloaded the tools folder"
+            );
+        }
+        Ok(reload)
+    }
+
+    /// Loads a component as `name` beside the current ones (replacing a
+    /// component of that name) without installing it, and returns the tools
+    /// it would offer, or why it cannot be loaded: compiling, linking,
+    /// describing itself, or a tool name another component holds.
+    pub async fn check_component(&self, name: &str, bytes: &[u8]) -> Result<Vec<ToolInfo>, String> {
+        let current = self.registry();
+        let mut registry = Registry::default();
+        for component in current.components.iter().filter(|c| c.name != name) {
+            register(&mut registry, component.clone(), current.described(&component.name))?;
+        }
+        self.add(&mut registry, name, bytes, Origin::Added).await?;
+        Ok(registry.described(name))
+    }
+
+    /// Loads a component on its own (no other component's tool names in
+    /// the way) without installing it, and returns the tools it describes.
+    pub async fn describe_component(&self, name: &str, bytes: &[u8]) -> Result<Vec<ToolInfo>, String> {
+        let mut registry = Registry::default();
+        self.add(&mut registry, name, bytes, Origin::Added).await?;
+        Ok(registry.described(name))
+    }
+
+    /// How long `bytes` takes to compile on this sandbox's engine, and to
+    /// load back from the compile cache (after storing it there), if the
+    /// sandbox has one.
+    pub fn compile_timing(&self, bytes: &[u8]) -> Result<CompileTiming, String> {
+        let started = std::time::Instant::now();
+        Component::new(&self.inner.engine, bytes).map_err(|e| format!("{e:#}"))?;
+        let compile = started.elapsed();
+        let cached = self.inner.cache.is_enabled().then(|| {
+            let _ = self.inner.cache.load(&self.inner.engine, bytes);
+            let started = std::time::Instant::now();
+            self.inner.cache.load(&self.inner.engine, bytes).ok().map(|_| started.elapsed())
+        });
+        Ok(CompileTiming { compile, cached: cached.flatten() })
     }
 
     /// Makes `registry` the one new calls use.
@@ -184,6 +304,7 @@ impl Sandbox {
     /// Compiles, links and describes one component into `registry`.
     async fn add(&self, registry: &mut Registry, name: &str, bytes: &[u8], origin: Origin) -> Result<(), String> {
         let context = |e: wasmtime::Error| format!("component {name}: {e:#}");
+        check_header(bytes).map_err(|e| format!("component {name}: {e}"))?;
         let component: Component = self.inner.cache.load(&self.inner.engine, bytes).map_err(context)?;
         let pre = self.inner.linker.instantiate_pre(&component).map_err(context)?;
         let tools = ToolProviderPre::new(pre.clone()).map_err(context)?;
@@ -191,7 +312,9 @@ impl Sandbox {
         let search = SearchToolsPre::new(pre.clone()).ok();
         let vcs = VcsToolsPre::new(pre).ok();
         let capabilities = Capabilities::of(name, origin);
-        let loaded = Arc::new(Loaded { name: name.to_string(), origin, capabilities, tools, files, search, vcs });
+        let digest = digest(bytes);
+        let loaded =
+            Arc::new(Loaded { name: name.to_string(), origin, digest, capabilities, tools, files, search, vcs });
         let mut described = Vec::new();
         for spec in self.describe(&loaded).await.map_err(|e| e.to_string())? {
             let parameters = serde_json::from_str(&spec.parameters)

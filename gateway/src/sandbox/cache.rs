@@ -32,6 +32,11 @@ impl CompileCache {
         CompileCache { dir: None }
     }
 
+    /// Whether compiled code is kept at all.
+    pub fn is_enabled(&self) -> bool {
+        self.dir.is_some()
+    }
+
     /// `$WASMGATE_CACHE_DIR`, else the user's cache folder.
     pub fn default_location() -> Self {
         match std::env::var_os("WASMGATE_CACHE_DIR") {

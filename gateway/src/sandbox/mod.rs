@@ -52,7 +52,7 @@ pub use bindings::{
     ChangeKind, Content, DiffBase, DiffQuery, DirEntry, EntryKind, FileChange, FileContent, PathKind, PathQuery,
     Submatch, TextMatch, TextQuery,
 };
-pub use builder::SandboxBuilder;
+pub use builder::{CompileTiming, SandboxBuilder, check_header as check_component_header, digest as component_digest};
 pub(crate) use bulk_fs::{Follow, read_regular};
 pub use cache::CompileCache;
 pub use change_capture::{ChangeSink, Prior};
@@ -62,7 +62,7 @@ pub use grant::{Access, Grant};
 pub use host_process::Processes;
 pub use limits::Limits;
 pub use quota::{CPU_WINDOW, Quota, QuotaExceeded, QuotaLimits};
-pub use registry::{LoadFailure, Tools};
+pub use registry::{ComponentInfo, LoadFailure, Reload, Tools};
 pub use restore::{NotRestored, Restore, read_current, restore};
 pub use state::OutputSink;
 
@@ -209,6 +209,8 @@ struct Inner {
     fair_share: fair_share::FairShare,
     /// Where calls run (see `call_threads`).
     call_threads: call_threads::CallThreads,
+    /// Held while the tools folder is read again.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl Inner {
@@ -269,6 +271,11 @@ impl Sandbox {
     /// The added components that could not be loaded, and why.
     pub fn load_failures(&self) -> Vec<LoadFailure> {
         self.registry().failures.clone()
+    }
+
+    /// Every loaded component, built-in first, with the tools it offers.
+    pub fn components(&self) -> Vec<ComponentInfo> {
+        self.registry().component_infos()
     }
 
     /// The registry new calls use now.

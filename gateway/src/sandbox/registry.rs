@@ -56,6 +56,9 @@ impl Capabilities {
 pub(super) struct Loaded {
     pub(super) name: String,
     pub(super) origin: Origin,
+    /// SHA-256 of the component's bytes, in hex: a reload keeps a component
+    /// whose file did not change as it is.
+    pub(super) digest: String,
     pub(super) capabilities: Capabilities,
     pub(super) tools: ToolProviderPre<CallState>,
     /// Set when the component also implements the typed `files` interface.
@@ -71,6 +74,35 @@ pub(super) struct Loaded {
 pub struct LoadFailure {
     pub component: String,
     pub error: String,
+    /// The version loaded before this one still serves (a reload met a
+    /// broken or half-written file where a working one was).
+    pub previous_serving: bool,
+}
+
+/// One loaded component, as `tool list` and the API show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ComponentInfo {
+    pub name: String,
+    /// `built-in` or `added`.
+    pub origin: &'static str,
+    /// SHA-256 of its bytes, in hex.
+    pub digest: String,
+    /// The tools it offers.
+    pub tools: Vec<String>,
+}
+
+/// What a reload of the tools folder changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Reload {
+    /// Components new to the folder, now serving.
+    pub added: Vec<String>,
+    /// Components whose file changed, now serving their new version.
+    pub changed: Vec<String>,
+    /// Components whose file is gone, no longer serving.
+    pub removed: Vec<String>,
+    /// Components in the folder that could not be loaded (see
+    /// [`LoadFailure::previous_serving`]).
+    pub failures: Vec<LoadFailure>,
 }
 
 /// The components and tools of one moment.
@@ -89,6 +121,32 @@ impl Registry {
     /// The component offering `tool`.
     pub(super) fn component_of(&self, tool: &str) -> Option<&Arc<Loaded>> {
         self.by_name.get(tool).map(|&index| &self.components[index])
+    }
+
+    /// The component called `name`.
+    pub(super) fn component(&self, name: &str) -> Option<&Arc<Loaded>> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    /// The tools `component` offers, as it described them.
+    pub(super) fn described(&self, component: &str) -> Vec<ToolInfo> {
+        self.tools.iter().filter(|t| t.component == component).cloned().collect()
+    }
+
+    /// Every component, with the tools it offers.
+    pub(super) fn component_infos(&self) -> Vec<ComponentInfo> {
+        self.components
+            .iter()
+            .map(|c| ComponentInfo {
+                name: c.name.clone(),
+                origin: match c.origin {
+                    Origin::BuiltIn => "built-in",
+                    Origin::Added => "added",
+                },
+                digest: c.digest.clone(),
+                tools: self.tools.iter().filter(|t| t.component == c.name).map(|t| t.name.clone()).collect(),
+            })
+            .collect()
     }
 }
 

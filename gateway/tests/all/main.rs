@@ -35,6 +35,7 @@ mod store;
 mod subagents;
 mod swaps;
 mod tenants;
+mod tool_folder;
 mod tui_routes;
 mod undo;
 mod util;

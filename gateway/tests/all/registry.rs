@@ -79,7 +79,8 @@ async fn the_tools_folder_is_swapped_while_calls_run_on_the_old_set() {
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     std::fs::remove_file(tools.path().join("hostile.wasm")).unwrap();
-    assert!(sandbox.reload_tools_dir().await.unwrap().is_empty());
+    let reload = sandbox.reload_tools_dir().await.unwrap();
+    assert_eq!((reload.removed, reload.failures), (vec!["hostile".to_string()], vec![]));
     let gone = sandbox.call("noop", "{}", &fx.read_write()).await;
     assert!(matches!(gone, Err(CallError::UnknownTool(_))), "new calls see the new set: {gone:?}");
     assert!(sandbox.call("read", &json!({ "filePath": "x" }).to_string(), &fx.read_write()).await.is_err());
@@ -88,7 +89,7 @@ async fn the_tools_folder_is_swapped_while_calls_run_on_the_old_set() {
     assert_eq!(running.await.unwrap(), Err(CallError::Timeout(TEST_LIMITS.deadline)));
 
     std::fs::copy(HOSTILE, tools.path().join("again.wasm")).unwrap();
-    sandbox.reload_tools_dir().await.unwrap();
+    assert_eq!(sandbox.reload_tools_dir().await.unwrap().added, ["again"]);
     assert_eq!(sandbox.call("noop", "{}", &fx.read_write()).await.unwrap().output, "");
     assert!(sandbox.tools().iter().any(|t| t.name == "noop" && t.component == "again"));
 }

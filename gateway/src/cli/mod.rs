@@ -1,20 +1,22 @@
-//! The command line: `wasmgate serve`, `wasmgate tool list`, `wasmgate tool
-//! call`, `wasmgate tenant ...` and `wasmgate audit`.
+//! The command line: `wasmgate serve`, `wasmgate mcp`, `wasmgate tool ...`
+//! (in `tool`), `wasmgate tenant ...` and `wasmgate audit`, and the
+//! sandbox every command that runs tools builds the same way.
 //!
-//! `tool call` runs a component exactly as the server will: the same sandbox,
-//! grant, limits and error kinds, so a tool can be tried and scripted without
-//! a server or a model. A tool error prints its message and exits 1; a usage
-//! error (bad flags, arguments that are not a JSON object) exits 2.
+//! A command that fails prints its reason and exits 1; a usage error (bad
+//! flags, arguments that are not a JSON object) exits 2.
 
 use crate::config::{Config, ConfigError, JailConfig, SandboxConfig};
 use crate::jail::{Jail, JailSettings, ProcessMode};
-use crate::sandbox::{Access, CallError, CallOptions, CompileCache, Grant, Limits, Processes, Sandbox, ToolOutput};
+use crate::sandbox::{Access, CallError, CompileCache, Grant, Limits, Processes, Sandbox};
 use crate::serve::{ServeError, ServeOptions};
 use crate::store::{AuditQuery, AuditRecord, SqliteStore, Store};
 use crate::tenant::{QuotaSettings, Quotas, TenantError, Tenants};
+use crate::tool_folder::ToolFolder;
 use clap::{Args, Parser, Subcommand};
-use std::io::{Read, Write};
-use std::path::PathBuf;
+
+mod tool;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,7 +73,7 @@ enum Command {
     /// Serve a folder over OpenCode's HTTP API (`opencode attach URL` works).
     Serve(ServeArgs),
     /// Inspect and run tools.
-    Tool(ToolArgs),
+    Tool(tool::ToolArgs),
     /// Serve the sandboxed tools to an MCP client on stdin and stdout (as
     /// `serve` does over HTTP at `/wasmgate/mcp`).
     Mcp(McpArgs),
@@ -205,46 +207,10 @@ struct McpArgs {
     /// A configuration file, for its `wasmgate.sandbox` settings.
     #[arg(long, value_name = "FILE", env = "WASMGATE_CONFIG")]
     config: Option<PathBuf>,
-}
-
-/// `wasmgate tool ...`.
-#[derive(Debug, Args)]
-struct ToolArgs {
-    #[command(subcommand)]
-    command: ToolCommand,
-    /// A configuration file, for its `wasmgate.sandbox` settings.
-    #[arg(long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-enum ToolCommand {
-    /// List every tool with its description and argument schema.
-    List {
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Run one tool in the sandbox and print its result.
-    Call {
-        /// The tool's name, as `tool list` shows it.
-        tool: String,
-        /// The arguments as a JSON object, or `-` to read them from stdin.
-        #[arg(default_value = "{}")]
-        arguments: String,
-        /// The workspace the tool may reach.
-        #[arg(long, default_value = ".", value_name = "DIR")]
-        root: PathBuf,
-        /// Grant the workspace read-only: writes, renames and deletes fail.
-        #[arg(long)]
-        read_only: bool,
-        /// Print the whole result (title, output, metadata) or error as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print output the tool streams while it runs, as it arrives.
-        #[arg(long)]
-        stream: bool,
-    },
+    /// The data folder, whose `tools` folder holds the installed tools
+    /// [default: the config's, else the user data folder].
+    #[arg(long, value_name = "DIR", env = "WASMGATE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 /// Parses the process's arguments and runs the command.
@@ -268,60 +234,26 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let command = match cli.command {
-        Command::Serve(args) => {
-            return match serve(args, &cli.sandbox).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => fail(error.to_string()),
-            };
-        }
-        Command::Tenant(args) => return tenant(*args).await,
-        Command::Mcp(args) => return mcp(args, &cli.sandbox).await,
-        Command::Audit(args) => return audit(args).await,
-        command => command,
-    };
-    let Command::Tool(ToolArgs { command, config }) = command else { unreachable!("run above") };
-    let config = match config.as_deref().map(Config::load).transpose() {
-        Ok(config) => config.map(|c| c.wasmgate.sandbox).unwrap_or_default(),
-        Err(error) => return fail(error.to_string()),
-    };
-    let sandbox = match load(&cli.sandbox, &config).await {
-        Ok(sandbox) => sandbox,
-        Err(error) => return fail(error.to_string()),
-    };
-    match command {
-        ToolCommand::List { json } => list(&sandbox, json),
-        ToolCommand::Call { tool, arguments, root, read_only, json, stream } => {
-            let arguments = match read_arguments(arguments) {
-                Ok(arguments) => arguments,
-                Err(message) => return usage(message),
-            };
-            let access = if read_only { Access::ReadOnly } else { Access::ReadWrite };
-            let grant = match Grant::new(&root, access) {
-                Ok(grant) => grant,
-                Err(error) => return usage(format!("--root: {error}")),
-            };
-            let mut options = CallOptions::default();
-            if stream {
-                options.on_output = Some(Box::new(|chunk: &str| {
-                    let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(chunk.as_bytes());
-                    let _ = out.flush();
-                }));
-            }
-            let result = sandbox.call_with(&tool, &arguments, &grant, options).await;
-            report(&tool, result, json)
-        }
+    match cli.command {
+        Command::Serve(args) => match serve(args, &cli.sandbox).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(error.to_string()),
+        },
+        Command::Tenant(args) => tenant(*args).await,
+        Command::Mcp(args) => mcp(args, &cli.sandbox).await,
+        Command::Audit(args) => audit(args).await,
+        Command::Tool(args) => tool::run(args, &cli.sandbox).await,
     }
 }
 
 /// `wasmgate mcp`: serves until the client closes stdin.
 async fn mcp(args: McpArgs, sandbox_args: &SandboxArgs) -> ExitCode {
-    let config = match args.config.as_deref().map(Config::load).transpose() {
-        Ok(config) => config.map(|c| c.wasmgate.sandbox).unwrap_or_default(),
-        Err(error) => return fail(error.to_string()),
+    let sandbox = async {
+        let config = args.config.as_deref().map(Config::load).transpose()?.unwrap_or_default();
+        let tools = tools_to_load(sandbox_args, &config, args.data_dir.clone())?;
+        load(sandbox_args, &config.wasmgate.sandbox, tools.as_deref()).await
     };
-    let sandbox = match load(sandbox_args, &config).await {
+    let sandbox = match sandbox.await {
         Ok(sandbox) => sandbox,
         Err(error) => return fail(error.to_string()),
     };
@@ -492,7 +424,11 @@ async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), CliErr
         Some(path) => (Config::load(path)?, path.parent().map(PathBuf::from).unwrap_or_default()),
         None => (Config::default(), std::env::current_dir().unwrap_or_default()),
     };
-    let sandbox = load(sandbox_args, &config.wasmgate.sandbox).await?;
+    // A server follows its tools folder, so the default one is made if missing.
+    let (tools, _) = tool_folder(sandbox_args, &config, args.data_dir.clone())?;
+    std::fs::create_dir_all(tools.path())
+        .map_err(|e| CliError::Setting { flag: "--tools-dir", message: format!("{}: {e}", tools.path().display()) })?;
+    let sandbox = load(sandbox_args, &config.wasmgate.sandbox, Some(tools.path())).await?;
     let directory = match args.directory {
         Some(directory) => directory,
         None => std::env::current_dir().map_err(CliError::CurrentFolder)?,
@@ -511,8 +447,26 @@ async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), CliErr
     Ok(crate::serve::serve(sandbox, options).await?)
 }
 
-/// Builds the sandbox; command-line flags win over the config file.
-async fn load(args: &SandboxArgs, config: &SandboxConfig) -> Result<Sandbox, CliError> {
+/// The tools folder: `--tools-dir`, else the config's `tools_dir`, else
+/// `tools` in the data folder (`data_dir`, else the config's, else the
+/// user's). Says whether it was named (and so must exist).
+fn tool_folder(args: &SandboxArgs, config: &Config, data_dir: Option<PathBuf>) -> Result<(ToolFolder, bool), CliError> {
+    if let Some(dir) = args.tools_dir.as_ref().or(config.wasmgate.sandbox.tools_dir.as_ref()) {
+        return Ok((ToolFolder::at(dir), true));
+    }
+    Ok((ToolFolder::of_data_folder(&crate::serve::data_folder(data_dir, config)?), false))
+}
+
+/// The tools folder a command that only uses tools loads: the one named, or
+/// the default where it exists.
+fn tools_to_load(args: &SandboxArgs, config: &Config, data_dir: Option<PathBuf>) -> Result<Option<PathBuf>, CliError> {
+    let (folder, named) = tool_folder(args, config, data_dir)?;
+    Ok((named || folder.path().is_dir()).then(|| folder.path().to_path_buf()))
+}
+
+/// Builds the sandbox, with the components of `tools` (a folder) beside the
+/// built-ins; command-line flags win over the config file.
+async fn load(args: &SandboxArgs, config: &SandboxConfig, tools: Option<&Path>) -> Result<Sandbox, CliError> {
     let mut limits = Limits::default();
     if let Some(seconds) = args.timeout.or(config.timeout) {
         limits.deadline = Duration::try_from_secs_f64(seconds)
@@ -542,7 +496,7 @@ async fn load(args: &SandboxArgs, config: &SandboxConfig) -> Result<Sandbox, Cli
         ProcessMode::Jailed => Processes::Jailed(Arc::new(jail(&config.jail)?)),
     };
     let mut builder = Sandbox::builder().limits(limits).cache(cache).processes(processes).network(config.web_policy());
-    if let Some(dir) = args.tools_dir.as_ref().or(config.tools_dir.as_ref()) {
+    if let Some(dir) = tools {
         builder = builder
             .tools_dir(dir)
             .map_err(|e| CliError::Setting { flag: "--tools-dir", message: format!("{}: {e}", dir.display()) })?;
@@ -568,64 +522,6 @@ fn jail(config: &JailConfig) -> Result<Jail, CliError> {
     let mut jail = Jail::new(settings).map_err(|e| setting(e.to_string()))?;
     jail.probe().map_err(|e| setting(e.to_string()))?;
     Ok(jail)
-}
-
-fn list(sandbox: &Sandbox, json: bool) -> ExitCode {
-    if json {
-        return print(serde_json::to_string_pretty(&sandbox.tools()).expect("tools serialize") + "\n");
-    }
-    let mut text = match sandbox.processes() {
-        ProcessMode::Off => "shell: built-in commands only (processes off)\n\n",
-        ProcessMode::Jailed => "shell: built-in commands, and jailed processes for the rest (--processes jailed)\n\n",
-        ProcessMode::Trusted => "shell: built-in commands, and host processes for the rest (--processes trusted)\n\n",
-    }
-    .to_string();
-    for failure in sandbox.load_failures() {
-        text += &format!("not loaded: {}\n  {}\n\n", failure.component, failure.error);
-    }
-    for tool in sandbox.tools().iter() {
-        text += &format!("{}  [{}]\n  {}\n", tool.name, tool.component, tool.description);
-        let schema = serde_json::to_string_pretty(&tool.parameters).expect("schema serializes");
-        for line in schema.lines() {
-            text += &format!("    {line}\n");
-        }
-        text.push('\n');
-    }
-    print(text)
-}
-
-fn read_arguments(arguments: String) -> Result<String, String> {
-    let text = if arguments == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("reading arguments from stdin: {e}"))?;
-        text
-    } else {
-        arguments
-    };
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(serde_json::Value::Object(_)) => Ok(text),
-        Ok(_) => Err("the arguments must be a JSON object, like '{\"filePath\":\"README.md\"}'".into()),
-        Err(error) => Err(format!("the arguments are not valid JSON: {error}")),
-    }
-}
-
-fn report(tool: &str, result: Result<ToolOutput, CallError>, json: bool) -> ExitCode {
-    match (result, json) {
-        (Ok(output), true) => print(serde_json::to_string_pretty(&output).expect("output serializes") + "\n"),
-        (Ok(output), false) => {
-            let mut text = output.output;
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
-            print(text)
-        }
-        (Err(error), true) => {
-            let body = serde_json::json!({"error": {"kind": error.kind(), "message": error.to_string()}});
-            print(serde_json::to_string_pretty(&body).expect("error serializes") + "\n");
-            ExitCode::FAILURE
-        }
-        (Err(error), false) => fail(format!("{tool}: {error}")),
-    }
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
