@@ -288,10 +288,11 @@ impl Sandbox {
         let started = std::time::Instant::now();
         Component::new(&self.inner.engine, bytes).map_err(|e| format!("{e:#}"))?;
         let compile = started.elapsed();
+        let digest = digest(bytes);
         let cached = self.inner.cache.is_enabled().then(|| {
-            let _ = self.inner.cache.load(&self.inner.engine, bytes);
+            let _ = self.inner.cache.load(&self.inner.engine, bytes, &digest);
             let started = std::time::Instant::now();
-            self.inner.cache.load(&self.inner.engine, bytes).ok().map(|_| started.elapsed())
+            self.inner.cache.load(&self.inner.engine, bytes, &digest).ok().map(|_| started.elapsed())
         });
         Ok(CompileTiming { compile, cached: cached.flatten() })
     }
@@ -305,14 +306,14 @@ impl Sandbox {
     async fn add(&self, registry: &mut Registry, name: &str, bytes: &[u8], origin: Origin) -> Result<(), String> {
         let context = |e: wasmtime::Error| format!("component {name}: {e:#}");
         check_header(bytes).map_err(|e| format!("component {name}: {e}"))?;
-        let component: Component = self.inner.cache.load(&self.inner.engine, bytes).map_err(context)?;
+        let digest = digest(bytes);
+        let component: Component = self.inner.cache.load(&self.inner.engine, bytes, &digest).map_err(context)?;
         let pre = self.inner.linker.instantiate_pre(&component).map_err(context)?;
         let tools = ToolProviderPre::new(pre.clone()).map_err(context)?;
         let files = FileToolsPre::new(pre.clone()).ok();
         let search = SearchToolsPre::new(pre.clone()).ok();
         let vcs = VcsToolsPre::new(pre).ok();
         let capabilities = Capabilities::of(name, origin);
-        let digest = digest(bytes);
         let loaded =
             Arc::new(Loaded { name: name.to_string(), origin, digest, capabilities, tools, files, search, vcs });
         let mut described = Vec::new();

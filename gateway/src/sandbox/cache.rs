@@ -47,12 +47,13 @@ impl CompileCache {
         }
     }
 
-    /// The component for `bytes`: loaded from the cache, or compiled and stored.
-    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    /// The component for `bytes`, whose SHA-256 is `digest` (in hex):
+    /// loaded from the cache, or compiled and stored.
+    pub fn load(&self, engine: &Engine, bytes: &[u8], digest: &str) -> wasmtime::Result<Component> {
         let Some(dir) = &self.dir else {
             return Component::new(engine, bytes);
         };
-        let path = dir.join(format!("{}.cwasm", key(engine, bytes)));
+        let path = dir.join(format!("{}.cwasm", key(engine, digest)));
         if path.exists() {
             // SAFETY: the file was written by `Component::serialize` for an
             // engine with this compatibility hash (it is in the name), and
@@ -70,13 +71,15 @@ impl CompileCache {
     }
 }
 
-fn key(engine: &Engine, bytes: &[u8]) -> String {
+/// The entry's name: the engine's compatibility hash and the component's
+/// own digest (computed once per load, and shown as its identity), hashed.
+fn key(engine: &Engine, digest: &str) -> String {
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut engine_hash);
-    let mut digest = Sha256::new();
-    digest.update(engine_hash.finish().to_le_bytes());
-    digest.update(bytes);
-    digest.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    let mut key = Sha256::new();
+    key.update(engine_hash.finish().to_le_bytes());
+    key.update(digest.as_bytes());
+    key.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn store(dir: &Path, path: &Path, component: &Component) -> std::io::Result<()> {

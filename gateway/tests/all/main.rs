@@ -13,6 +13,7 @@ mod concurrency;
 mod edge;
 mod edits;
 mod escapes;
+mod examples;
 mod file_tools;
 mod jail;
 mod layers;

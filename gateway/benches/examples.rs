@@ -1,0 +1,141 @@
+//! The example tools' benchmark: what a tool written in Python costs per
+//! call, against Rust tools and a Python process in the same run.
+//!
+//! Python components are large (the interpreter and the standard library
+//! are in them, ~18 MB) and start from a heap componentize-py initialised
+//! when it built them. It measures, for each example `examples/build` can
+//! build here (its toolchain installed by `examples/install-toolchains`):
+//!
+//! - compiling it, and loading its compiled code back from the cache, as a
+//!   restart does;
+//! - `wasmgate tool list` with it in the tools folder and a warm cache (a
+//!   process start to ready);
+//! - a call's p50 and p99, against the Rust test component's `noop` and the
+//!   built-in `read` (Rust) on the same file, and against `python3` spawned
+//!   to do the same query (what running the script as a process costs).
+//!
+//! Run with `cargo bench --bench examples`. Goal (issue 15): the Python
+//! tool's p50 at most 500 us on this machine.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use wasmgate::sandbox::{CompileCache, Grant, Sandbox};
+
+const HOSTILE: &str = env!("WASMGATE_COMPONENT_TEST_HOSTILE");
+const WASMGATE: &str = env!("CARGO_BIN_EXE_wasmgate");
+
+const CARGO_TOML: &str = "[package]\nname = \"demo\"\nversion = \"1.2.3\"\nedition = \"2024\"\n\n\
+[dependencies]\nserde = { version = \"1\", features = [\"derive\"] }\ntokio = \"1\"\n";
+
+fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    (at(0.50), at(0.99))
+}
+
+fn row(name: &str, (p50, p99): (f64, f64)) {
+    println!("  {name:<48} p50 {p50:>9.1} us   p99 {p99:>9.1} us");
+}
+
+async fn calls(sandbox: &Sandbox, grant: &Grant, tool: &str, arguments: &str, samples: usize) -> (f64, f64) {
+    for _ in 0..samples / 10 {
+        sandbox.call(tool, arguments, grant).await.unwrap();
+    }
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        std::hint::black_box(sandbox.call(tool, arguments, grant).await.unwrap());
+        times.push(started.elapsed());
+    }
+    percentiles(times)
+}
+
+/// Builds the examples whose toolchains are here into `out`.
+fn build_examples(out: &Path) -> Vec<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/build");
+    let built = Command::new(script).arg(out).output().expect("running examples/build");
+    assert!(built.status.success(), "examples/build: {}", String::from_utf8_lossy(&built.stderr));
+    eprint!("{}", String::from_utf8_lossy(&built.stderr));
+    String::from_utf8_lossy(&built.stdout).lines().map(PathBuf::from).collect()
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let work = tempfile::tempdir().unwrap();
+    let (out, cache, ws) = (work.path().join("tools"), work.path().join("cache"), work.path().join("ws"));
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("Cargo.toml"), CARGO_TOML).unwrap();
+    println!(
+        "wasmgate example tools benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let built = build_examples(&out);
+    let Some(python) = built.iter().find(|p| p.ends_with("data_query.wasm")) else {
+        println!("  no Python toolchain here: run examples/install-toolchains");
+        return;
+    };
+    let bytes = std::fs::read(python).unwrap();
+    let sandbox = Sandbox::builder()
+        .cache(CompileCache::at(&cache))
+        .component("test-hostile", std::fs::read(HOSTILE).unwrap())
+        .tools_dir(&out)
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    assert!(sandbox.load_failures().is_empty(), "{:?}", sandbox.load_failures());
+    let timing = sandbox.compile_timing(&bytes).unwrap();
+    println!("\nthe Python tool (data_query, {:.1} MB)", bytes.len() as f64 / 1e6);
+    println!("  {:<48} {:>9.0} ms", "compile", timing.compile.as_secs_f64() * 1e3);
+    println!("  {:<48} {:>9.1} ms", "load from the compile cache", timing.cached.unwrap().as_secs_f64() * 1e3);
+    let mut starts = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let listed = Command::new(WASMGATE)
+            .args(["tool", "list", "--tools-dir"])
+            .arg(&out)
+            .env("WASMGATE_CACHE_DIR", &cache)
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&listed.stdout).contains("data_query"));
+        starts.push(started.elapsed());
+    }
+    starts.sort();
+    println!("  {:<48} {:>9.1} ms", "`wasmgate tool list` with it, warm cache, p50", starts[5].as_secs_f64() * 1e3);
+
+    println!("\nper call");
+    let grant = Grant::read_only(&ws).unwrap();
+    let query = r#"{"path":"Cargo.toml","query":"dependencies.serde.features"}"#;
+    let out = sandbox.call("data_query", query, &grant).await.unwrap();
+    assert!(out.output.contains("derive"), "{}", out.output);
+    let py = calls(&sandbox, &grant, "data_query", query, 2000).await;
+    row("Python data_query: a TOML file, one key", py);
+    let text = calls(&sandbox, &grant, "data_query", r#"{"text":"{}"}"#, 2000).await;
+    row("Python data_query: inline {}", text);
+    let noop = calls(&sandbox, &grant, "noop", "{}", 5000).await;
+    row("Rust noop (the test component)", noop);
+    let read = calls(&sandbox, &grant, "read", r#"{"filePath":"Cargo.toml"}"#, 5000).await;
+    row("Rust read (the built-in file tools), same file", read);
+    let script = "import tomllib,json;print(json.dumps(tomllib.load(open('Cargo.toml','rb'))['dependencies']['serde']['features']))";
+    let mut spawned = Vec::new();
+    for _ in 0..100 {
+        let started = Instant::now();
+        let printed = Command::new("python3").args(["-c", script]).current_dir(&ws).output().unwrap();
+        assert!(printed.status.success());
+        spawned.push(started.elapsed());
+    }
+    let spawned = percentiles(spawned);
+    row("python3 spawned to do the same (baseline)", spawned);
+    println!(
+        "  {:<48} {:>9.2}x / {:.2}x / {:.3}x (goal: p50 <= 500 us)",
+        "Python tool vs Rust read / noop / python3, p50",
+        py.0 / read.0,
+        py.0 / noop.0,
+        py.0 / spawned.0
+    );
+}

@@ -1,0 +1,124 @@
+//! The example tools in `examples/`, built from source by `examples/build`
+//! with their real toolchains (installed from the registries by
+//! `examples/install-toolchains`), loaded from a tools folder and called by
+//! the agent through the scripted model, under the same grants and limits as
+//! the built-ins.
+//!
+//! Where a toolchain is not installed the test says so and passes, unless
+//! `WASMGATE_EXAMPLES=required` (CI sets it), where it fails.
+
+use crate::scripted_model::{Chunk, Reply, ScriptedModel, says};
+use crate::served::Served;
+use crate::util::{Fixture, SECRET, wasmgate};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The folder the examples were built into, once per test run; `None`
+/// where no example could be built here.
+fn built() -> Option<&'static Path> {
+    static BUILT: OnceLock<Option<(tempfile::TempDir, Vec<PathBuf>)>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let out = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/build");
+        let run = std::process::Command::new(script).arg(out.path()).output().expect("running examples/build");
+        let said = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "examples/build failed: {said}");
+        eprint!("{said}");
+        let components: Vec<PathBuf> = String::from_utf8_lossy(&run.stdout).lines().map(PathBuf::from).collect();
+        (!components.is_empty()).then_some((out, components))
+    });
+    built.as_ref().map(|(dir, _)| dir.path())
+}
+
+/// The tools folder holding the example `file`, or `None` (the test passes
+/// with a notice) where its toolchain is not installed.
+fn example(file: &str) -> Option<&'static Path> {
+    let dir = built().filter(|dir| dir.join(file).exists());
+    if dir.is_none() {
+        assert!(
+            std::env::var("WASMGATE_EXAMPLES").as_deref() != Ok("required"),
+            "{file} was not built, and WASMGATE_EXAMPLES=required"
+        );
+        eprintln!("skipped: {file} not built here (run examples/install-toolchains)");
+    }
+    dir
+}
+
+const CARGO_TOML: &str = "[package]\nname = \"demo\"\nversion = \"1.2.3\"\n\n[dependencies]\n\
+serde = { version = \"1\", features = [\"derive\"] }\n";
+
+#[test]
+fn the_python_example_runs_from_the_command_line() {
+    let Some(tools) = example("data_query.wasm") else { return };
+    let fx = Fixture::new();
+    fx.file("Cargo.toml", CARGO_TOML);
+    fx.file("data.json", r#"{"items":[{"name":"a","n":1},{"name":"b","n":2}]}"#);
+    let (ws, dir) = (fx.ws.to_str().unwrap(), tools.to_str().unwrap());
+    let call = |arguments: Value| {
+        let output =
+            wasmgate(&["tool", "call", "data_query", &arguments.to_string(), "--root", ws, "--tools-dir", dir]);
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!text.contains(SECRET), "{text}");
+        (output.status.success(), text)
+    };
+    assert_eq!(call(json!({ "path": "Cargo.toml", "query": "package.version" })), (true, "\"1.2.3\"\n".into()));
+    assert_eq!(call(json!({ "path": "data.json", "query": "items[*].name" })).1, "[\n  \"a\",\n  \"b\"\n]\n");
+    let toml = call(json!({ "path": "data.json", "to": "toml" })).1;
+    assert!(toml.starts_with("[[items]]\nname = \"a\"\nn = 1\n"), "{toml}");
+    let (ok, said) = call(json!({ "path": "Cargo.toml", "query": "package.nope" }));
+    assert!(!ok && said.contains("has no key 'nope' (it has: name, version)"), "{said}");
+    // Outside the workspace, by `..` and by absolute path: refused, the secret unread.
+    for path in ["../outside.txt", fx.outside.to_str().unwrap()] {
+        let (ok, said) = call(json!({ "path": path }));
+        assert!(!ok && said.contains("outside the workspace"), "{path}: {said}");
+    }
+    let (ok, said) = call(json!({ "text": "{not json" }));
+    assert!(!ok && said.contains("is not valid JSON"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_calls_the_python_example() {
+    let Some(tools) = example("data_query.wasm") else { return };
+    let fx = Fixture::new();
+    fx.file("Cargo.toml", CARGO_TOML);
+    let calls = |id, arguments: Value| Reply::Stream(vec![Chunk::Call(id, "data_query", arguments)]);
+    let model = ScriptedModel::start(vec![
+        calls("c1", json!({ "path": "Cargo.toml", "query": "dependencies.serde.features" })),
+        says("it derives"),
+        calls("c2", json!({ "path": "../outside.txt" })),
+        says("refused"),
+    ])
+    .await;
+    let config = tempfile::tempdir().unwrap();
+    let config_file = config.path().join("config.json");
+    std::fs::write(&config_file, crate::agent::config(&model, json!({}))).unwrap();
+    let served = Served::start_with(
+        &fx.ws,
+        &["--config", config_file.to_str().unwrap(), "--tools-dir", tools.to_str().unwrap()],
+    );
+    let client = reqwest::Client::new();
+    let session: Value =
+        client.post(format!("{}/session", served.url)).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let id = session["id"].as_str().unwrap();
+    let mut states = Vec::new();
+    for prompt in ["what does serde derive?", "read the file outside"] {
+        let body = json!({ "parts": [{ "type": "text", "text": prompt }] });
+        let reply = client.post(format!("{}/session/{id}/message", served.url)).json(&body).send().await.unwrap();
+        assert_eq!(reply.status(), 200);
+        let messages: Value =
+            client.get(format!("{}/session/{id}/message", served.url)).send().await.unwrap().json().await.unwrap();
+        let mut parts = messages.as_array().unwrap().iter().flat_map(|m| m["parts"].as_array().unwrap());
+        states.push(parts.rfind(|p| p["type"] == "tool").expect("a tool part")["state"].clone());
+    }
+    assert_eq!(states[0]["status"], "completed", "{}", states[0]);
+    assert_eq!(states[0]["output"], "[\n  \"derive\"\n]");
+    assert_eq!(states[0]["title"], "Cargo.toml dependencies.serde.features");
+    assert_eq!(states[1]["status"], "error", "{}", states[1]);
+    assert!(states[1]["error"].as_str().unwrap().contains("outside the workspace"), "{}", states[1]);
+    let offered = model.requests().iter().any(|r| {
+        r["tools"].as_array().is_some_and(|tools| tools.iter().any(|t| t["function"]["name"] == "data_query"))
+    });
+    assert!(offered, "the model is offered the Python tool with the built-ins");
+    assert!(!serde_json::to_string(&states).unwrap().contains(SECRET));
+}
