@@ -52,5 +52,5 @@ pub use file_tools::exports::wasmgate::tools::files::{Content, DirEntry, EntryKi
 pub use search_tools::exports::wasmgate::tools::search::{PathKind, PathQuery, Submatch, TextMatch, TextQuery};
 pub use tool_provider::wasmgate::tools::host::{Host, LogLevel};
 pub use tool_provider::wasmgate::tools::types::Host as TypesHost;
-pub use tool_provider::wasmgate::tools::types::{CallContext, ToolError as GuestError, ToolSpec};
+pub use tool_provider::wasmgate::tools::types::{CallContext, ToolError as GuestError, ToolResult, ToolSpec};
 pub use vcs_tools::exports::wasmgate::tools::vcs::{ChangeKind, DiffBase, DiffQuery, FileChange};

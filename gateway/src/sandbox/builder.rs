@@ -9,10 +9,10 @@ use super::bindings::search_tools::SearchToolsPre;
 use super::bindings::tool_provider::{ToolProvider, ToolProviderPre};
 use super::bindings::vcs_tools::VcsToolsPre;
 use super::call::Call;
-use super::registry::{Capabilities, LoadFailure, Loaded, Origin, Registry, Reload};
+use super::registry::{Capabilities, Exports, LoadFailure, Loaded, Origin, Registry, Reload};
 use super::state::CallState;
 use super::{CallError, CallOptions, CompileCache, Inner, Limits, Processes, Sandbox, ToolInfo, engine};
-use super::{change_capture, disk_quota, preopen, special_files};
+use super::{change_capture, disk_quota, plain_exports, preopen, special_files};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -309,34 +309,52 @@ impl Sandbox {
         let digest = digest(bytes);
         let component: Component = self.inner.cache.load(&self.inner.engine, bytes, &digest).map_err(context)?;
         let pre = self.inner.linker.instantiate_pre(&component).map_err(context)?;
-        let tools = ToolProviderPre::new(pre.clone()).map_err(context)?;
+        let (exports, plain_tools) = match ToolProviderPre::new(pre.clone()) {
+            Ok(tools) => (Exports::Tool(tools), None),
+            // Written for another host: its exported functions are the tools.
+            Err(_) if origin == Origin::Added => {
+                let (functions, tools) = plain_exports::describe(&self.inner.engine, &component, pre.clone(), name)?;
+                (Exports::Plain(functions), Some(tools))
+            }
+            Err(error) => return Err(context(error)),
+        };
         let files = FileToolsPre::new(pre.clone()).ok();
         let search = SearchToolsPre::new(pre.clone()).ok();
         let vcs = VcsToolsPre::new(pre).ok();
         let capabilities = Capabilities::of(name, origin);
         let loaded =
-            Arc::new(Loaded { name: name.to_string(), origin, digest, capabilities, tools, files, search, vcs });
+            Arc::new(Loaded { name: name.to_string(), origin, digest, capabilities, exports, files, search, vcs });
+        let described = match plain_tools {
+            Some(tools) => tools,
+            None => self.described_by(&loaded).await?,
+        };
+        register(registry, loaded, described)
+    }
+
+    /// The tools a `wasmgate:tools` component describes.
+    async fn described_by(&self, loaded: &Loaded) -> Result<Vec<ToolInfo>, String> {
         let mut described = Vec::new();
-        for spec in self.describe(&loaded).await.map_err(|e| e.to_string())? {
+        for spec in self.describe(loaded).await.map_err(|e| e.to_string())? {
             let parameters = serde_json::from_str(&spec.parameters)
-                .map_err(|e| format!("component {name}: tool {}: parameters are not JSON: {e}", spec.name))?;
+                .map_err(|e| format!("component {}: tool {}: parameters are not JSON: {e}", loaded.name, spec.name))?;
             described.push(ToolInfo {
                 name: spec.name,
                 description: spec.description,
                 parameters,
-                component: name.to_string(),
+                component: loaded.name.clone(),
             });
         }
-        register(registry, loaded, described)
+        Ok(described)
     }
 
     /// Asks a component for its tools, in a store with no workspace at all.
     async fn describe(&self, component: &Loaded) -> Result<Vec<ToolSpec>, CallError> {
+        let Exports::Tool(tools) = &component.exports else { return Ok(Vec::new()) };
         let mut call = Call::start(&self.inner, "describe", None, CallOptions::default(), Default::default()).await?;
         let outcome = call
             .watchdog()
             .bound(async {
-                let instance = component.tools.instantiate_async(&mut call.store).await?;
+                let instance = tools.instantiate_async(&mut call.store).await?;
                 instance.wasmgate_tools_tool().call_describe(&mut call.store).await.map(Ok)
             })
             .await;

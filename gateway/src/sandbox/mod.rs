@@ -3,7 +3,8 @@
 //! At start every component is compiled (or loaded from the on-disk cache),
 //! linked against WASI and wasmgate's own imports (`host`, `bulk-fs`,
 //! `host-process`), and pre-instantiated; its tools are read with one
-//! `describe` call. Each call then gets:
+//! `describe` call (or, for a component with plain WIT exports, from its
+//! exported functions' types: `plain_exports`). Each call then gets:
 //!
 //! - a concurrency permit (calls past [`Limits::concurrency`] wait their turn),
 //!   after one of its tenant's permits when the grant carries a [`Quota`];
@@ -40,6 +41,7 @@ mod grant;
 mod host_process;
 mod limits;
 mod outgoing_http;
+mod plain_exports;
 mod preopen;
 mod process_changes;
 mod quota;
@@ -68,7 +70,7 @@ pub use state::OutputSink;
 
 use bindings::CallContext;
 use call::Call;
-use registry::{Loaded, Registry};
+use registry::{Exports, Loaded, Registry};
 use state::CallState;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -358,8 +360,14 @@ impl Sandbox {
         let work = async move {
             let outcome = watchdog
                 .bound(async {
-                    let instance = component.tools.instantiate_async(&mut call.store).await?;
-                    instance.wasmgate_tools_tool().call_invoke(&mut call.store, &name, &arguments, &context).await
+                    match &component.exports {
+                        Exports::Tool(tools) => {
+                            let instance = tools.instantiate_async(&mut call.store).await?;
+                            let tool = instance.wasmgate_tools_tool();
+                            tool.call_invoke(&mut call.store, &name, &arguments, &context).await
+                        }
+                        Exports::Plain(functions) => functions.invoke(&mut call.store, &name, &arguments).await,
+                    }
                 })
                 .await;
             let refusal = call.disk_refusal();

@@ -13,13 +13,15 @@
 //! third-party component can do neither. A
 //! third-party component that fails to load (it does not compile, link or
 //! describe itself, or names a tool already taken) is reported and left
-//! out; the others serve.
+//! out; the others serve. A component with plain WIT exports instead of the
+//! `wasmgate:tools` world offers each exported function (`plain_exports`).
 
 use super::ToolInfo;
 use super::bindings::file_tools::FileToolsPre;
 use super::bindings::search_tools::SearchToolsPre;
 use super::bindings::tool_provider::ToolProviderPre;
 use super::bindings::vcs_tools::VcsToolsPre;
+use super::plain_exports::PlainExports;
 use super::state::CallState;
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -60,13 +62,22 @@ pub(super) struct Loaded {
     /// whose file did not change as it is.
     pub(super) digest: String,
     pub(super) capabilities: Capabilities,
-    pub(super) tools: ToolProviderPre<CallState>,
+    /// How its tools are called.
+    pub(super) exports: Exports,
     /// Set when the component also implements the typed `files` interface.
     pub(super) files: Option<FileToolsPre<CallState>>,
     /// Set when the component also implements the typed `search` interface.
     pub(super) search: Option<SearchToolsPre<CallState>>,
     /// Set when the component also implements the typed `vcs` interface.
     pub(super) vcs: Option<VcsToolsPre<CallState>>,
+}
+
+/// How a component's tools are called.
+pub(super) enum Exports {
+    /// Through `wasmgate:tools/tool` (`describe`, `invoke`).
+    Tool(ToolProviderPre<CallState>),
+    /// Each exported function as a tool (see `plain_exports`).
+    Plain(PlainExports),
 }
 
 /// A component that could not be loaded, and why.

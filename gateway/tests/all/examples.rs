@@ -97,19 +97,10 @@ async fn the_agent_calls_the_python_example() {
         &fx.ws,
         &["--config", config_file.to_str().unwrap(), "--tools-dir", tools.to_str().unwrap()],
     );
-    let client = reqwest::Client::new();
-    let session: Value =
-        client.post(format!("{}/session", served.url)).json(&json!({})).send().await.unwrap().json().await.unwrap();
-    let id = session["id"].as_str().unwrap();
+    let id = served.new_session().await;
     let mut states = Vec::new();
     for prompt in ["what does serde derive?", "read the file outside"] {
-        let body = json!({ "parts": [{ "type": "text", "text": prompt }] });
-        let reply = client.post(format!("{}/session/{id}/message", served.url)).json(&body).send().await.unwrap();
-        assert_eq!(reply.status(), 200);
-        let messages: Value =
-            client.get(format!("{}/session/{id}/message", served.url)).send().await.unwrap().json().await.unwrap();
-        let mut parts = messages.as_array().unwrap().iter().flat_map(|m| m["parts"].as_array().unwrap());
-        states.push(parts.rfind(|p| p["type"] == "tool").expect("a tool part")["state"].clone());
+        states.push(served.prompt_for_tool_state(&id, prompt).await);
     }
     assert_eq!(states[0]["status"], "completed", "{}", states[0]);
     assert_eq!(states[0]["output"], "[\n  \"derive\"\n]");

@@ -20,6 +20,7 @@ mod layers;
 mod limits;
 mod mcp;
 mod permissions;
+mod plain_components;
 mod project;
 mod questions;
 mod registry;

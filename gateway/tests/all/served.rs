@@ -57,6 +57,25 @@ impl Served {
         response.status().as_u16()
     }
 
+    /// Opens a session: its id.
+    pub async fn new_session(&self) -> String {
+        let response = self.client.post(format!("{}/session", self.url)).json(&serde_json::json!({})).send().await;
+        let session: Value = response.unwrap().json().await.unwrap();
+        session["id"].as_str().expect("a session id").to_string()
+    }
+
+    /// Prompts session `id` with `text` and waits for the turn to end: the
+    /// state of the session's last tool part.
+    pub async fn prompt_for_tool_state(&self, id: &str, text: &str) -> Value {
+        let body = serde_json::json!({ "parts": [{ "type": "text", "text": text }] });
+        let reply = self.client.post(format!("{}/session/{id}/message", self.url)).json(&body).send().await.unwrap();
+        assert_eq!(reply.status(), 200);
+        let messages: Value =
+            self.client.get(format!("{}/session/{id}/message", self.url)).send().await.unwrap().json().await.unwrap();
+        let mut parts = messages.as_array().unwrap().iter().flat_map(|m| m["parts"].as_array().unwrap());
+        parts.rfind(|p| p["type"] == "tool").expect("a tool part")["state"].clone()
+    }
+
     /// Sends the server process a signal.
     pub fn signal(&self, signal: libc::c_int) {
         // SAFETY: a plain syscall on our own child.

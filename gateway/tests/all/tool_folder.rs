@@ -178,18 +178,6 @@ async fn until(served: &Served, what: &str, done: impl Fn(&[(String, String)], &
     }
 }
 
-/// One turn in which the model calls `noop`: the tool part's state.
-async fn turn_calling_noop(served: &Served, session: &str) -> Value {
-    let client = reqwest::Client::new();
-    let body = json!({ "parts": [{ "type": "text", "text": "call it" }] });
-    let reply = client.post(format!("{}/session/{session}/message", served.url)).json(&body).send().await.unwrap();
-    assert_eq!(reply.status(), 200);
-    let messages: Value =
-        client.get(format!("{}/session/{session}/message", served.url)).send().await.unwrap().json().await.unwrap();
-    let mut parts = messages.as_array().unwrap().iter().flat_map(|m| m["parts"].as_array().unwrap());
-    parts.rfind(|p| p["type"] == "tool").expect("a tool part")["state"].clone()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_serving_server_follows_its_tools_folder() {
     let fx = Fixture::new();
@@ -203,17 +191,14 @@ async fn a_serving_server_follows_its_tools_folder() {
     let data = served.data_dir().to_path_buf();
     let tools = data.join("tools");
     assert!(tools.is_dir(), "a server makes its tools folder to follow it");
-    let client = reqwest::Client::new();
-    let session: Value =
-        client.post(format!("{}/session", served.url)).json(&json!({})).send().await.unwrap().json().await.unwrap();
-    let session = session["id"].as_str().unwrap();
+    let session = served.new_session().await;
     let has = |name: &'static str| move |c: &[(String, String)], _: &[Value]| c.iter().any(|(n, _)| n == name);
 
     // Added while serving: offered to the model and run.
     let added = with_data(&data, &["tool", "add", HOSTILE, "--name", "hostile"]);
     assert!(added.status.success(), "{}", text(&added));
     until(&served, "the added component serves", has("hostile")).await;
-    let state = turn_calling_noop(&served, session).await;
+    let state = served.prompt_for_tool_state(&session, "call it").await;
     assert_eq!(state["status"], "completed", "{state}");
     let offered =
         |request: &Value| request["tools"].as_array().unwrap().iter().any(|t| t["function"]["name"] == "noop");
@@ -228,7 +213,7 @@ async fn a_serving_server_follows_its_tools_folder() {
     })
     .await;
     assert!(loaded(&served).await.0.contains(&("hostile".into(), original.clone())));
-    let state = turn_calling_noop(&served, session).await;
+    let state = served.prompt_for_tool_state(&session, "call it").await;
     assert_eq!(state["status"], "completed", "the previous version serves: {state}");
 
     // Changed to a version that loads: it serves, and the failure is gone.
@@ -239,14 +224,14 @@ async fn a_serving_server_follows_its_tools_folder() {
         failures.is_empty() && components.contains(&("hostile".into(), new_digest.clone()))
     })
     .await;
-    let state = turn_calling_noop(&served, session).await;
+    let state = served.prompt_for_tool_state(&session, "call it").await;
     assert_eq!(state["status"], "completed", "{state}");
 
     // Removed: no longer offered, and a model that calls it anyway is told.
     let removed = with_data(&data, &["tool", "remove", "hostile"]);
     assert!(removed.status.success(), "{}", text(&removed));
     until(&served, "the removed component is gone", |c, _| !c.iter().any(|(n, _)| n == "hostile")).await;
-    let state = turn_calling_noop(&served, session).await;
+    let state = served.prompt_for_tool_state(&session, "call it").await;
     assert_eq!(state["status"], "error", "{state}");
     let requests = model.requests();
     assert!(!offered(requests.last().unwrap()), "no longer offered");
