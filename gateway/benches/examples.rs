@@ -1,9 +1,10 @@
-//! The example tools' benchmark: what a tool written in Python costs per
-//! call, against Rust tools and a Python process in the same run.
+//! The example tools' benchmark: what a tool written in Python or
+//! JavaScript costs per call, against Rust tools and a Python process in the
+//! same run.
 //!
-//! Python components are large (the interpreter and the standard library
-//! are in them, ~18 MB) and start from a heap componentize-py initialised
-//! when it built them. It measures, for each example `examples/build` can
+//! Python and JavaScript components are large (the interpreter or engine is
+//! in them: ~18 MB and ~12 MB) and start from a heap their toolchain
+//! initialised when it built them. It measures, for each example `examples/build` can
 //! build here (its toolchain installed by `examples/install-toolchains`):
 //!
 //! - compiling it, and loading its compiled code back from the cache, as a
@@ -16,6 +17,8 @@
 //!
 //! Run with `cargo bench --bench examples`. Goal (issue 15): the Python
 //! tool's p50 at most 500 us on this machine.
+
+const README: &str = "# Guide\n\nSee [setup](#setup) and [code](src/lib.rs).\n\n## Setup\n\n### Two words\n";
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -70,6 +73,7 @@ async fn run() {
     let (out, cache, ws) = (work.path().join("tools"), work.path().join("cache"), work.path().join("ws"));
     std::fs::create_dir_all(&ws).unwrap();
     std::fs::write(ws.join("Cargo.toml"), CARGO_TOML).unwrap();
+    std::fs::write(ws.join("README.md"), README).unwrap();
     println!(
         "wasmgate example tools benchmark ({} cores)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -79,7 +83,6 @@ async fn run() {
         println!("  no Python toolchain here: run examples/install-toolchains");
         return;
     };
-    let bytes = std::fs::read(python).unwrap();
     let sandbox = Sandbox::builder()
         .cache(CompileCache::at(&cache))
         .component("test-hostile", std::fs::read(HOSTILE).unwrap())
@@ -89,10 +92,16 @@ async fn run() {
         .await
         .unwrap();
     assert!(sandbox.load_failures().is_empty(), "{:?}", sandbox.load_failures());
-    let timing = sandbox.compile_timing(&bytes).unwrap();
-    println!("\nthe Python tool (data_query, {:.1} MB)", bytes.len() as f64 / 1e6);
-    println!("  {:<48} {:>9.0} ms", "compile", timing.compile.as_secs_f64() * 1e3);
-    println!("  {:<48} {:>9.1} ms", "load from the compile cache", timing.cached.unwrap().as_secs_f64() * 1e3);
+    let javascript = built.iter().find(|p| p.ends_with("md_outline.wasm"));
+    for (what, path) in [("the Python tool (data_query", Some(python)), ("the JavaScript tool (md_outline", javascript)]
+    {
+        let Some(path) = path else { continue };
+        let bytes = std::fs::read(path).unwrap();
+        let timing = sandbox.compile_timing(&bytes).unwrap();
+        println!("\n{what}, {:.1} MB)", bytes.len() as f64 / 1e6);
+        println!("  {:<48} {:>9.0} ms", "compile", timing.compile.as_secs_f64() * 1e3);
+        println!("  {:<48} {:>9.1} ms", "load from the compile cache", timing.cached.unwrap().as_secs_f64() * 1e3);
+    }
     let mut starts = Vec::new();
     for _ in 0..10 {
         let started = Instant::now();
@@ -106,7 +115,7 @@ async fn run() {
         starts.push(started.elapsed());
     }
     starts.sort();
-    println!("  {:<48} {:>9.1} ms", "`wasmgate tool list` with it, warm cache, p50", starts[5].as_secs_f64() * 1e3);
+    println!("\n  {:<48} {:>9.1} ms", "`wasmgate tool list` with them, warm cache, p50", starts[5].as_secs_f64() * 1e3);
 
     println!("\nper call");
     let grant = Grant::read_only(&ws).unwrap();
@@ -117,6 +126,14 @@ async fn run() {
     row("Python data_query: a TOML file, one key", py);
     let text = calls(&sandbox, &grant, "data_query", r#"{"text":"{}"}"#, 2000).await;
     row("Python data_query: inline {}", text);
+    let js = match javascript {
+        Some(_) => {
+            let js = calls(&sandbox, &grant, "md_outline", r#"{"path":"README.md"}"#, 2000).await;
+            row("JavaScript md_outline: a small README", js);
+            Some(js)
+        }
+        None => None,
+    };
     let noop = calls(&sandbox, &grant, "noop", "{}", 5000).await;
     row("Rust noop (the test component)", noop);
     let read = calls(&sandbox, &grant, "read", r#"{"filePath":"Cargo.toml"}"#, 5000).await;
@@ -138,4 +155,12 @@ async fn run() {
         py.0 / noop.0,
         py.0 / spawned.0
     );
+    if let Some(js) = js {
+        println!(
+            "  {:<48} {:>9.2}x / {:.2}x",
+            "JavaScript tool vs Rust read / noop, p50",
+            js.0 / read.0,
+            js.0 / noop.0
+        );
+    }
 }

@@ -113,3 +113,62 @@ async fn the_agent_calls_the_python_example() {
     assert!(offered, "the model is offered the Python tool with the built-ins");
     assert!(!serde_json::to_string(&states).unwrap().contains(SECRET));
 }
+
+const README: &str = "# Guide\n\nSee [setup](#setup), [missing](#nowhere), [code](src/lib.rs), [gone](docs/gone.md),\n\
+[up](../outside.txt) and [web](https://example.com).\n\n## Setup\n\n```sh\n# not a heading\n```\n\n### Two words\n";
+
+#[test]
+fn the_js_example_runs_from_the_command_line() {
+    let Some(tools) = example("md_outline.wasm") else { return };
+    let fx = Fixture::new();
+    fx.file("README.md", README);
+    fx.file("src/lib.rs", "");
+    let (ws, dir) = (fx.ws.to_str().unwrap(), tools.to_str().unwrap());
+    let call = |arguments: Value| {
+        let output =
+            wasmgate(&["tool", "call", "md_outline", &arguments.to_string(), "--root", ws, "--tools-dir", dir]);
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!text.contains(SECRET), "{text}");
+        (output.status.success(), text)
+    };
+    let (ok, outline) = call(json!({ "path": "README.md" }));
+    assert!(ok, "{outline}");
+    assert_eq!(outline, "README.md: 3 headings\n    1  # Guide\n    6  ## Setup\n   12  ### Two words\n");
+    let (ok, checked) = call(json!({ "path": "README.md", "check_links": true }));
+    assert!(ok, "{checked}");
+    assert!(checked.contains("\n\n3 broken links\n"), "{checked}");
+    assert!(checked.contains("#nowhere: no such heading"), "{checked}");
+    assert!(checked.contains("docs/gone.md: no such folder"), "{checked}");
+    assert!(checked.contains("../outside.txt: outside the workspace"), "{checked}");
+    assert!(!checked.contains("#setup:") && !checked.contains("src/lib.rs:"), "{checked}");
+    // Reading outside the workspace is the host's refusal, by `..` and by absolute path.
+    for path in ["../outside.txt", fx.outside.to_str().unwrap()] {
+        let (ok, said) = call(json!({ "path": path }));
+        assert!(!ok && said.contains("outside"), "{path}: {said}");
+    }
+    let (ok, said) = call(json!({ "path": "nope.md" }));
+    assert!(!ok && said.contains("nope.md"), "{said}");
+    let (ok, said) = call(json!({ "file": "README.md" }));
+    assert!(!ok && said.contains("unknown argument: file"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_calls_the_js_example() {
+    let Some(tools) = example("md_outline.wasm") else { return };
+    let fx = Fixture::new();
+    fx.file("README.md", README);
+    let calls = Reply::Stream(vec![Chunk::Call("c1", "md_outline", json!({ "path": "README.md" }))]);
+    let model = ScriptedModel::start(vec![calls, says("three headings")]).await;
+    let config = tempfile::tempdir().unwrap();
+    let config_file = config.path().join("config.json");
+    std::fs::write(&config_file, crate::agent::config(&model, json!({}))).unwrap();
+    let served = Served::start_with(
+        &fx.ws,
+        &["--config", config_file.to_str().unwrap(), "--tools-dir", tools.to_str().unwrap()],
+    );
+    let id = served.new_session().await;
+    let state = served.prompt_for_tool_state(&id, "outline the readme").await;
+    assert_eq!(state["status"], "completed", "{state}");
+    assert!(state["output"].as_str().unwrap().starts_with("README.md: 3 headings\n    1  # Guide"), "{state}");
+    assert_eq!(state["metadata"]["headings"], 3, "{state}");
+}
