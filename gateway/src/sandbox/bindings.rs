@@ -11,6 +11,10 @@
 //! output cap. The imports are implemented for the call state in `state`
 //! (`host`), `bulk_fs` and `host_process`.
 
+/// The version of the `wasmgate:tools` package these bindings speak
+/// (`wit/tools.wit`).
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
 pub mod tool_provider {
     wasmtime::component::bindgen!({
         world: "tool-provider",
@@ -54,3 +58,12 @@ pub use tool_provider::wasmgate::tools::host::{Host, LogLevel};
 pub use tool_provider::wasmgate::tools::types::Host as TypesHost;
 pub use tool_provider::wasmgate::tools::types::{CallContext, ToolError as GuestError, ToolResult, ToolSpec};
 pub use vcs_tools::exports::wasmgate::tools::vcs::{ChangeKind, DiffBase, DiffQuery, FileChange};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_contract_version_is_the_wit_package_s() {
+        let wit = include_str!("../../../wit/tools.wit");
+        assert!(wit.contains(&format!("package wasmgate:tools@{};", super::CONTRACT_VERSION)));
+    }
+}

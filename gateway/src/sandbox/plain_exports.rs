@@ -21,7 +21,7 @@
 //! function is refused.
 
 use super::ToolInfo;
-use super::bindings::{GuestError, ToolResult};
+use super::bindings::{CONTRACT_VERSION, GuestError, ToolResult};
 use super::state::CallState;
 use serde_json::{Map, Value, json};
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
@@ -48,6 +48,15 @@ pub(super) fn describe(
     pre: InstancePre<CallState>,
     owner: &str,
 ) -> Result<(PlainExports, Vec<ToolInfo>), String> {
+    // Written for wasmgate, but against another version of its contract:
+    // refused by name rather than offered as `tool_describe` and `tool_invoke`.
+    if let Some((name, _)) = component.component_type().exports(engine).find(|(n, _)| n.starts_with("wasmgate:tools/"))
+    {
+        return Err(format!(
+            "component {owner}: it exports {name}, but this server speaks wasmgate:tools@{CONTRACT_VERSION}: \
+             build it against this server's wit/tools.wit"
+        ));
+    }
     let mut functions = Vec::new();
     let mut tools = Vec::new();
     let mut skipped = Vec::new();

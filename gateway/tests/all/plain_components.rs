@@ -118,3 +118,28 @@ async fn the_agent_calls_a_plain_component_from_the_tools_folder() {
     let schema = schema.expect("the model is offered convert")["function"]["parameters"].clone();
     assert_eq!(schema["properties"]["quantity"]["type"], "object", "with the schema its WIT types give");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_built_against_another_contract_version_is_refused_by_name() {
+    // The test component with its `wasmgate:tools/tool` export renamed to another version.
+    let bytes = std::fs::read(crate::util::HOSTILE).unwrap();
+    let (old, new) = (b"wasmgate:tools/tool@0.1.0", b"wasmgate:tools/tool@0.9.0");
+    let mut renamed = Vec::with_capacity(bytes.len());
+    let mut rest = bytes.as_slice();
+    while let Some(at) = rest.windows(old.len()).position(|w| w == old) {
+        renamed.extend_from_slice(&rest[..at]);
+        renamed.extend_from_slice(new);
+        rest = &rest[at + old.len()..];
+    }
+    renamed.extend_from_slice(rest);
+    let sandbox =
+        Sandbox::builder().cache(CompileCache::at(cache_dir())).component("future", renamed).build().await.unwrap();
+    let failures = sandbox.load_failures();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].error.contains("exports wasmgate:tools/tool@0.9.0, but this server speaks wasmgate:tools@0.1.0"),
+        "{}",
+        failures[0].error
+    );
+    assert!(!sandbox.tools().iter().any(|t| t.component == "future"), "nothing of it is offered");
+}
