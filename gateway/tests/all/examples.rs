@@ -45,6 +45,17 @@ fn example(file: &str) -> Option<&'static Path> {
     dir
 }
 
+/// `wasmgate tool call TOOL ARGUMENTS` over the fixture's workspace with the
+/// examples' tools folder: whether it succeeded, and all it printed (which
+/// never holds the secret beside the workspace).
+fn tool_call(tool: &str, arguments: Value, fx: &Fixture, tools: &Path) -> (bool, String) {
+    let (ws, dir) = (fx.ws.to_str().unwrap(), tools.to_str().unwrap());
+    let output = wasmgate(&["tool", "call", tool, &arguments.to_string(), "--root", ws, "--tools-dir", dir]);
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(!text.contains(SECRET), "{text}");
+    (output.status.success(), text)
+}
+
 const CARGO_TOML: &str = "[package]\nname = \"demo\"\nversion = \"1.2.3\"\n\n[dependencies]\n\
 serde = { version = \"1\", features = [\"derive\"] }\n";
 
@@ -54,14 +65,7 @@ fn the_python_example_runs_from_the_command_line() {
     let fx = Fixture::new();
     fx.file("Cargo.toml", CARGO_TOML);
     fx.file("data.json", r#"{"items":[{"name":"a","n":1},{"name":"b","n":2}]}"#);
-    let (ws, dir) = (fx.ws.to_str().unwrap(), tools.to_str().unwrap());
-    let call = |arguments: Value| {
-        let output =
-            wasmgate(&["tool", "call", "data_query", &arguments.to_string(), "--root", ws, "--tools-dir", dir]);
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(!text.contains(SECRET), "{text}");
-        (output.status.success(), text)
-    };
+    let call = |arguments: Value| tool_call("data_query", arguments, &fx, tools);
     assert_eq!(call(json!({ "path": "Cargo.toml", "query": "package.version" })), (true, "\"1.2.3\"\n".into()));
     assert_eq!(call(json!({ "path": "data.json", "query": "items[*].name" })).1, "[\n  \"a\",\n  \"b\"\n]\n");
     let toml = call(json!({ "path": "data.json", "to": "toml" })).1;
@@ -90,13 +94,8 @@ async fn the_agent_calls_the_python_example() {
         says("refused"),
     ])
     .await;
-    let config = tempfile::tempdir().unwrap();
-    let config_file = config.path().join("config.json");
-    std::fs::write(&config_file, crate::agent::config(&model, json!({}))).unwrap();
-    let served = Served::start_with(
-        &fx.ws,
-        &["--config", config_file.to_str().unwrap(), "--tools-dir", tools.to_str().unwrap()],
-    );
+    let config = crate::agent::config(&model, json!({}));
+    let served = Served::start_with_config(&fx.ws, &config, &["--tools-dir", tools.to_str().unwrap()]);
     let id = served.new_session().await;
     let mut states = Vec::new();
     for prompt in ["what does serde derive?", "read the file outside"] {
@@ -123,14 +122,7 @@ fn the_js_example_runs_from_the_command_line() {
     let fx = Fixture::new();
     fx.file("README.md", README);
     fx.file("src/lib.rs", "");
-    let (ws, dir) = (fx.ws.to_str().unwrap(), tools.to_str().unwrap());
-    let call = |arguments: Value| {
-        let output =
-            wasmgate(&["tool", "call", "md_outline", &arguments.to_string(), "--root", ws, "--tools-dir", dir]);
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(!text.contains(SECRET), "{text}");
-        (output.status.success(), text)
-    };
+    let call = |arguments: Value| tool_call("md_outline", arguments, &fx, tools);
     let (ok, outline) = call(json!({ "path": "README.md" }));
     assert!(ok, "{outline}");
     assert_eq!(outline, "README.md: 3 headings\n    1  # Guide\n    6  ## Setup\n   12  ### Two words\n");
@@ -159,13 +151,8 @@ async fn the_agent_calls_the_js_example() {
     fx.file("README.md", README);
     let calls = Reply::Stream(vec![Chunk::Call("c1", "md_outline", json!({ "path": "README.md" }))]);
     let model = ScriptedModel::start(vec![calls, says("three headings")]).await;
-    let config = tempfile::tempdir().unwrap();
-    let config_file = config.path().join("config.json");
-    std::fs::write(&config_file, crate::agent::config(&model, json!({}))).unwrap();
-    let served = Served::start_with(
-        &fx.ws,
-        &["--config", config_file.to_str().unwrap(), "--tools-dir", tools.to_str().unwrap()],
-    );
+    let config = crate::agent::config(&model, json!({}));
+    let served = Served::start_with_config(&fx.ws, &config, &["--tools-dir", tools.to_str().unwrap()]);
     let id = served.new_session().await;
     let state = served.prompt_for_tool_state(&id, "outline the readme").await;
     assert_eq!(state["status"], "completed", "{state}");

@@ -101,13 +101,8 @@ async fn the_agent_calls_a_plain_component_from_the_tools_folder() {
     let arguments = json!({ "quantity": { "value": 100, "unit": "cm" }, "to": "m" });
     let model =
         ScriptedModel::start(vec![Reply::Stream(vec![Chunk::Call("c1", "convert", arguments)]), says("1 m")]).await;
-    let config = tempfile::tempdir().unwrap();
-    let config_file = config.path().join("config.json");
-    std::fs::write(&config_file, crate::agent::config(&model, json!({}))).unwrap();
-    let served = Served::start_with(
-        &fx.ws,
-        &["--config", config_file.to_str().unwrap(), "--tools-dir", tools.path().to_str().unwrap()],
-    );
+    let config = crate::agent::config(&model, json!({}));
+    let served = Served::start_with_config(&fx.ws, &config, &["--tools-dir", tools.path().to_str().unwrap()]);
     let id = served.new_session().await;
     let state = served.prompt_for_tool_state(&id, "100 cm in m?").await;
     assert_eq!(state["status"], "completed", "{state}");

@@ -37,6 +37,16 @@ impl Served {
         Self::try_start(folder, None, flags).unwrap_or_else(|why| panic!("{why}"))
     }
 
+    /// Serves `folder` with the configuration file `config` (its text, kept
+    /// in the server's data folder) and more flags.
+    pub fn start_with_config(folder: &Path, config: &str, flags: &[&str]) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let file = data.path().join("config.json");
+        std::fs::write(&file, config).unwrap();
+        let flags = [&["--config", file.to_str().unwrap()][..], flags].concat();
+        Self::launch(folder, data, None, &flags, &[]).unwrap_or_else(|why| panic!("{why}"))
+    }
+
     /// The server's resident memory now, in bytes.
     pub fn resident(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();

@@ -184,10 +184,7 @@ async fn a_serving_server_follows_its_tools_folder() {
     let calls_noop = |id| Reply::Stream(vec![Chunk::Call(id, "noop", json!({}))]);
     let script = vec![calls_noop("c1"), says("1"), calls_noop("c2"), says("2"), calls_noop("c3"), says("3")];
     let model = ScriptedModel::start([script.clone(), vec![calls_noop("c4"), says("4")]].concat()).await;
-    let config = tempfile::tempdir().unwrap();
-    let config_file = config.path().join("config.json");
-    std::fs::write(&config_file, crate::agent::config(&model, json!({}))).unwrap();
-    let served = Served::start_with(&fx.ws, &["--config", config_file.to_str().unwrap()]);
+    let served = Served::start_with_config(&fx.ws, &crate::agent::config(&model, json!({})), &[]);
     let data = served.data_dir().to_path_buf();
     let tools = data.join("tools");
     assert!(tools.is_dir(), "a server makes its tools folder to follow it");
