@@ -19,7 +19,10 @@
 //! - [`store`], [`events`], [`sandbox`], [`workspace`], [`model`],
 //!   [`config`], [`ids`]: persistence, the bus, the tool runtime, the
 //!   directories served, the wire types; [`jail`]: the jail real processes
-//!   run in, for the shell.
+//!   run in, for the shell;
+//! - [`tool_folder`]: the tool components an operator installs (added,
+//!   removed, followed while serving); [`scaffold`]: a new tool's source in
+//!   Rust, Python or JavaScript (`wasmgate tool new`).
 //!
 //! Nothing below `api` touches HTTP; nothing but the sandbox touches a
 //! workspace's files.
@@ -43,6 +46,7 @@ pub mod mcp;
 pub mod memory;
 pub mod model;
 pub mod sandbox;
+pub mod scaffold;
 pub mod serve;
 pub mod session;
 pub mod store;

@@ -10,6 +10,7 @@ use super::{SandboxArgs, fail, load, print, tool_folder, tools_to_load, usage};
 use crate::config::Config;
 use crate::jail::ProcessMode;
 use crate::sandbox::{Access, CallError, CallOptions, Grant, Sandbox, ToolOutput};
+use crate::scaffold::{self, Language};
 use crate::tool_folder::{self, ToolFolder};
 use clap::{Args, Subcommand};
 use std::io::{Read, Write};
@@ -88,6 +89,18 @@ enum ToolCommand {
         /// The component's name.
         name: String,
     },
+    /// Write a new tool's source: a working tool against `wit/tools.wit`
+    /// with a `test.sh` that builds it and calls it in the sandbox.
+    New {
+        /// The tool's name (lowercase letters, digits and '_').
+        name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: Language,
+        /// The folder to write it into [default: ./NAME].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Runs a `wasmgate tool` command.
@@ -126,7 +139,31 @@ pub(super) async fn run(args: ToolArgs, sandbox_args: &SandboxArgs) -> ExitCode 
         }
         ToolCommand::Inspect { file, json } => inspect(&sandbox, &file, json).await,
         ToolCommand::Add { paths, name } => add(&sandbox, &folder, &paths, name).await,
+        ToolCommand::New { name, lang, dir } => new(&sandbox, &name, lang, dir),
         ToolCommand::Remove { .. } => unreachable!("removed above"),
+    }
+}
+
+/// `tool new`: a scaffold, unless its name is already a tool here (`tool
+/// add` would refuse it later).
+fn new(sandbox: &Sandbox, name: &str, language: Language, dir: Option<PathBuf>) -> ExitCode {
+    if let Some(taken) = sandbox.tools().iter().find(|tool| tool.name == name) {
+        return fail(format!("{name} is already a tool here (of component {}): choose another name", taken.component));
+    }
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    match scaffold::create(name, language, &dir) {
+        Ok(written) => print(format!(
+            "wrote {name} ({language:?}) in {}: {}\nnext:\n{}",
+            dir.display(),
+            written
+                .iter()
+                .filter_map(|path| path.strip_prefix(&dir).ok())
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            scaffold::next_steps(language, &dir)
+        )),
+        Err(error) => fail(error.to_string()),
     }
 }
 

@@ -25,6 +25,7 @@ mod project;
 mod questions;
 mod registry;
 mod router;
+mod scaffold;
 mod scripted_model;
 mod search;
 mod served;
