@@ -133,6 +133,10 @@ pub struct WasmgateConfig {
     pub admin_token: Option<Secret>,
     /// Days the audit log keeps a record (default 90).
     pub audit_days: Option<u64>,
+    /// What each tool may reach beyond nothing (see `sandbox::ToolPolicy`),
+    /// by tool or component name.
+    #[serde(default)]
+    pub tools: std::collections::BTreeMap<String, crate::sandbox::ToolPolicy>,
 }
 
 /// A setting never printed (in logs, in `Debug`).
@@ -266,6 +270,13 @@ impl Config {
         wasmgate.data_dir.as_mut().map(absolute);
         wasmgate.directories.iter_mut().for_each(absolute);
         wasmgate.sandbox.tools_dir.as_mut().map(absolute);
+        // Secrets may name the server's variables rather than sit here.
+        let env = |name: &str| std::env::var(name).ok();
+        for policy in wasmgate.tools.values_mut() {
+            for secret in policy.network.iter_mut().flat_map(|network| &mut network.secrets) {
+                secret.value = substitute_env(&secret.value, &env);
+            }
+        }
         for toolchain in &mut wasmgate.sandbox.jail.toolchains {
             if let (Ok(rest), Some(home)) = (toolchain.strip_prefix("~"), dirs::home_dir()) {
                 *toolchain = home.join(rest);
@@ -290,6 +301,28 @@ impl Config {
     pub fn default_agent(&self) -> &str {
         self.get("default_agent").and_then(Value::as_str).unwrap_or("build")
     }
+}
+
+/// Replaces `{env:NAME}` with the variable's value, as opencode.json allows.
+pub fn substitute_env(text: &str, env: &impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{env:") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 5..];
+        match after.find('}') {
+            Some(end) => {
+                out.push_str(&env(&after[..end]).unwrap_or_default());
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The keys a tenant's own settings may set over the host's config.

@@ -17,7 +17,7 @@
 use super::provider::anthropic::Anthropic;
 use super::provider::openai::OpenAi;
 use super::provider::{ChatRequest, EventStream, ProviderError};
-use crate::config::Config;
+use crate::config::{Config, substitute_env};
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -435,31 +435,9 @@ impl Providers {
     }
 }
 
-/// Replaces `{env:NAME}` with the variable's value, as opencode.json allows.
-fn substitute(text: &str, env: &impl Fn(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{env:") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 5..];
-        match after.find('}') {
-            Some(end) => {
-                out.push_str(&env(&after[..end]).unwrap_or_default());
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 fn from_config(id: &str, entry: &Value, env: &impl Fn(&str) -> Option<String>) -> Provider {
     let options = entry.get("options").and_then(Value::as_object).cloned().unwrap_or_default();
-    let text = |key: &str| options.get(key).and_then(Value::as_str).map(|v| substitute(v, env));
+    let text = |key: &str| options.get(key).and_then(Value::as_str).map(|v| substitute_env(v, env));
     let npm = entry.get("npm").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| match id {
         "anthropic" => "@ai-sdk/anthropic".into(),
         "openai" => "@ai-sdk/openai".into(),
@@ -481,7 +459,7 @@ fn from_config(id: &str, entry: &Value, env: &impl Fn(&str) -> Option<String>) -
     let headers = options
         .get("headers")
         .and_then(Value::as_object)
-        .map(|h| h.iter().filter_map(|(k, v)| Some((k.clone(), substitute(v.as_str()?, env)))).collect())
+        .map(|h| h.iter().filter_map(|(k, v)| Some((k.clone(), substitute_env(v.as_str()?, env)))).collect())
         .unwrap_or_default();
     let models: Vec<Model> = entry
         .get("models")
@@ -798,6 +776,7 @@ mod tests {
 
     #[test]
     fn env_references_are_substituted() {
+        use crate::config::substitute_env as substitute;
         let vars = env(&[("A", "1")]);
         assert_eq!(substitute("x{env:A}y{env:B}z", &vars), "x1yz");
         assert_eq!(substitute("open {env:A", &vars), "open {env:A");

@@ -182,7 +182,7 @@ impl IntoResponse for ApiError {
                     CallError::NotFound(_) => StatusCode::NOT_FOUND,
                     CallError::InvalidArguments(_) | CallError::UnknownTool(_) => StatusCode::BAD_REQUEST,
                     CallError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-                    CallError::MemoryLimit(_) | CallError::OutputLimit(_) | CallError::Failed(_) => {
+                    CallError::CpuLimit(_) | CallError::MemoryLimit(_) | CallError::OutputLimit(_) | CallError::Failed(_) => {
                         StatusCode::UNPROCESSABLE_ENTITY
                     }
                     CallError::Cancelled => StatusCode::CONFLICT,

@@ -5,7 +5,7 @@
 //! A command that fails prints its reason and exits 1; a usage error (bad
 //! flags, arguments that are not a JSON object) exits 2.
 
-use crate::config::{Config, ConfigError, JailConfig, SandboxConfig};
+use crate::config::{Config, ConfigError, JailConfig, WasmgateConfig};
 use crate::jail::{Jail, JailSettings, ProcessMode};
 use crate::sandbox::{Access, CallError, CompileCache, Grant, Limits, Processes, Sandbox};
 use crate::serve::{ServeError, ServeOptions};
@@ -251,7 +251,7 @@ async fn mcp(args: McpArgs, sandbox_args: &SandboxArgs) -> ExitCode {
     let sandbox = async {
         let config = args.config.as_deref().map(Config::load).transpose()?.unwrap_or_default();
         let tools = tools_to_load(sandbox_args, &config, args.data_dir.clone())?;
-        load(sandbox_args, &config.wasmgate.sandbox, tools.as_deref()).await
+        load(sandbox_args, &config.wasmgate, tools.as_deref()).await
     };
     let sandbox = match sandbox.await {
         Ok(sandbox) => sandbox,
@@ -428,7 +428,7 @@ async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), CliErr
     let (tools, _) = tool_folder(sandbox_args, &config, args.data_dir.clone())?;
     std::fs::create_dir_all(tools.path())
         .map_err(|e| CliError::Setting { flag: "--tools-dir", message: format!("{}: {e}", tools.path().display()) })?;
-    let sandbox = load(sandbox_args, &config.wasmgate.sandbox, Some(tools.path())).await?;
+    let sandbox = load(sandbox_args, &config.wasmgate, Some(tools.path())).await?;
     let directory = match args.directory {
         Some(directory) => directory,
         None => std::env::current_dir().map_err(CliError::CurrentFolder)?,
@@ -466,7 +466,8 @@ fn tools_to_load(args: &SandboxArgs, config: &Config, data_dir: Option<PathBuf>)
 
 /// Builds the sandbox, with the components of `tools` (a folder) beside the
 /// built-ins; command-line flags win over the config file.
-async fn load(args: &SandboxArgs, config: &SandboxConfig, tools: Option<&Path>) -> Result<Sandbox, CliError> {
+async fn load(args: &SandboxArgs, settings: &WasmgateConfig, tools: Option<&Path>) -> Result<Sandbox, CliError> {
+    let config = &settings.sandbox;
     let mut limits = Limits::default();
     if let Some(seconds) = args.timeout.or(config.timeout) {
         limits.deadline = Duration::try_from_secs_f64(seconds)
@@ -495,7 +496,12 @@ async fn load(args: &SandboxArgs, config: &SandboxConfig, tools: Option<&Path>) 
         ProcessMode::Trusted => Processes::Trusted,
         ProcessMode::Jailed => Processes::Jailed(Arc::new(jail(&config.jail)?)),
     };
-    let mut builder = Sandbox::builder().limits(limits).cache(cache).processes(processes).network(config.web_policy());
+    let mut builder = Sandbox::builder()
+        .limits(limits)
+        .cache(cache)
+        .processes(processes)
+        .network(config.web_policy())
+        .policies(settings.tools.clone());
     if let Some(dir) = tools {
         builder = builder
             .tools_dir(dir)

@@ -126,7 +126,7 @@ pub(super) async fn run(args: ToolArgs, sandbox_args: &SandboxArgs) -> ExitCode 
     }
     let sandbox = async {
         let tools = tools_to_load(sandbox_args, &config, args.data_dir.clone())?;
-        load(sandbox_args, &config.wasmgate.sandbox, tools.as_deref()).await
+        load(sandbox_args, &config.wasmgate, tools.as_deref()).await
     };
     let sandbox = match sandbox.await {
         Ok(sandbox) => sandbox,
@@ -289,8 +289,17 @@ fn list(sandbox: &Sandbox, json: bool) -> ExitCode {
     for failure in sandbox.load_failures() {
         text += &format!("not loaded: {}\n  {}\n\n", failure.component, failure.error);
     }
+    let built_in: Vec<String> =
+        sandbox.components().into_iter().filter(|c| c.origin == "built-in").map(|c| c.name).collect();
     for tool in sandbox.tools().iter() {
         text += &format!("{}  [{}]\n  {}\n", tool.name, tool.component, tool.description);
+        match &tool.policy {
+            Some(policy) => text += &format!("  policy: {policy}\n"),
+            None if !built_in.contains(&tool.component) => {
+                text += "  policy: none (the caller's workspace only; no environment, network or processes)\n"
+            }
+            None => {}
+        }
         let schema = serde_json::to_string_pretty(&tool.parameters).expect("schema serializes");
         for line in schema.lines() {
             text += &format!("    {line}\n");

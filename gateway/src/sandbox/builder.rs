@@ -9,6 +9,7 @@ use super::bindings::search_tools::SearchToolsPre;
 use super::bindings::tool_provider::{ToolProvider, ToolProviderPre};
 use super::bindings::vcs_tools::VcsToolsPre;
 use super::call::Call;
+use super::policy::{NetworkGrant, Policies};
 use super::registry::{Capabilities, Exports, LoadFailure, Loaded, Origin, Registry, Reload};
 use super::state::CallState;
 use super::{CallError, CallOptions, CompileCache, Inner, Limits, Processes, Sandbox, ToolInfo, engine};
@@ -30,6 +31,7 @@ pub struct SandboxBuilder {
     tools_dir: Option<PathBuf>,
     processes: Processes,
     network: crate::egress::EgressPolicy,
+    policies: std::collections::BTreeMap<String, super::ToolPolicy>,
 }
 
 impl SandboxBuilder {
@@ -42,6 +44,7 @@ impl SandboxBuilder {
             tools_dir: None,
             processes: Processes::Off,
             network: crate::egress::EgressPolicy::public_web(),
+            policies: Default::default(),
         }
     }
 
@@ -72,6 +75,13 @@ impl SandboxBuilder {
         self
     }
 
+    /// The operator's per-tool policies (`wasmgate.tools`), by tool or
+    /// component name.
+    pub fn policies(mut self, policies: std::collections::BTreeMap<String, super::ToolPolicy>) -> Self {
+        self.policies = policies;
+        self
+    }
+
     /// Adds a component from its bytes.
     pub fn component(mut self, name: impl Into<String>, bytes: Vec<u8>) -> Self {
         self.components.push((name.into(), Cow::Owned(bytes)));
@@ -91,6 +101,7 @@ impl SandboxBuilder {
     /// ([`Sandbox::load_failures`]) and left out.
     pub async fn build(self) -> Result<Sandbox, CallError> {
         let host = |e: wasmtime::Error| CallError::Host(format!("{e:#}"));
+        let policies = Policies::resolve(&self.policies, self.limits.memory).map_err(CallError::Host)?;
         let (engine, allocation) = engine::build(&self.limits).map_err(host)?;
         engine::start_ticker(&engine);
         let mut linker = Linker::<CallState>::new(&engine);
@@ -113,7 +124,8 @@ impl SandboxBuilder {
                 limits: self.limits,
                 permits: Arc::new(Semaphore::new(self.limits.concurrency.max(1))),
                 processes: self.processes,
-                network: (!self.network.allow.is_empty()).then(|| Arc::new(self.network)),
+                network: (!self.network.allow.is_empty()).then(|| Arc::new(NetworkGrant::web(self.network))),
+                policies,
                 observer: std::sync::OnceLock::new(),
                 fair_share: super::fair_share::FairShare::of_this_machine(),
                 call_threads: Default::default(),
@@ -130,6 +142,11 @@ impl SandboxBuilder {
                 }
                 tracing::error!(component = name, "a tool component was not loaded: {error}");
                 registry.failures.push(LoadFailure { component: name.clone(), error, previous_serving: false });
+            }
+        }
+        for name in self.policies.keys() {
+            if !registry.tools.iter().any(|t| &t.name == name || &t.component == name) {
+                tracing::warn!(name, "wasmgate.tools.{name} names no tool or component loaded now");
             }
         }
         sandbox.install(registry);
@@ -324,10 +341,20 @@ impl Sandbox {
         let capabilities = Capabilities::of(name, origin);
         let loaded =
             Arc::new(Loaded { name: name.to_string(), origin, digest, capabilities, exports, files, search, vcs });
-        let described = match plain_tools {
+        let mut described = match plain_tools {
             Some(tools) => tools,
             None => self.described_by(&loaded).await?,
         };
+        for tool in &mut described {
+            let policy = self.inner.policies.of(&tool.name, name);
+            if origin == Origin::BuiltIn && policy.is_some_and(|p| p.grants_more_than_limits) {
+                return Err(format!(
+                    "wasmgate.tools: {} is built in: its capabilities are fixed, so its policy may set its limits only",
+                    tool.name
+                ));
+            }
+            tool.policy = policy.map(|p| p.view.clone());
+        }
         register(registry, loaded, described)
     }
 
@@ -342,6 +369,7 @@ impl Sandbox {
                 description: spec.description,
                 parameters,
                 component: loaded.name.clone(),
+                policy: None,
             });
         }
         Ok(described)
@@ -350,7 +378,8 @@ impl Sandbox {
     /// Asks a component for its tools, in a store with no workspace at all.
     async fn describe(&self, component: &Loaded) -> Result<Vec<ToolSpec>, CallError> {
         let Exports::Tool(tools) = &component.exports else { return Ok(Vec::new()) };
-        let mut call = Call::start(&self.inner, "describe", None, CallOptions::default(), Default::default()).await?;
+        let mut call =
+            Call::start(&self.inner, "describe", None, CallOptions::default(), Default::default(), None).await?;
         let outcome = call
             .watchdog()
             .bound(async {

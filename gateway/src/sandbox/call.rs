@@ -6,9 +6,11 @@ use super::bindings::GuestError;
 use super::change_capture::ChangeCapture;
 use super::disk_quota::{DiskBudget, Refusal};
 use super::disk_usage::STALE_AFTER;
+use super::engine::EPOCH_TICK;
 use super::host_process::ProcessGrant;
 use super::limits::MemoryGuard;
 use super::outgoing_http::OutgoingHttp;
+use super::policy::CallPolicy;
 use super::quota::Admitted;
 use super::registry::Capabilities;
 use super::state::{CallState, MAX_RESOURCES, OutputCapReached, OutputMeter};
@@ -24,6 +26,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 #[derive(Debug)]
 enum Interrupted {
     Deadline,
+    Cpu,
     Cancelled,
     Quota(QuotaExceeded),
 }
@@ -32,6 +35,7 @@ impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Interrupted::Deadline => "deadline passed",
+            Interrupted::Cpu => "CPU time used up",
             Interrupted::Cancelled => "call cancelled",
             Interrupted::Quota(_) => "quota used up",
         })
@@ -73,6 +77,8 @@ pub(super) struct Call {
     stderr: MemoryOutputPipe,
     cap: usize,
     deadline: Duration,
+    /// The CPU time its policy allows, if it sets one.
+    cpu: Option<Duration>,
     started: Instant,
     _permit: OwnedSemaphorePermit,
     /// The tenant's place, taken before the sandbox's permit.
@@ -82,13 +88,15 @@ pub(super) struct Call {
 impl Call {
     /// Sets up one call's store: permit, WASI context, limits, deadline.
     /// `capabilities`: what the calling component holds beyond its grant
-    /// (host processes still need the sandbox to allow them).
+    /// (host processes still need the sandbox to allow them); `policy`: the
+    /// operator's for the tool, if any.
     pub(super) async fn start(
         inner: &Inner,
         tool: &str,
         grant: Option<&Grant>,
         options: CallOptions,
         capabilities: Capabilities,
+        policy: Option<&CallPolicy>,
     ) -> Result<Call, CallError> {
         // The tenant's own permits and fair share first: a tenant's flood
         // waits in its own queue, never holding the sandbox's permits.
@@ -119,13 +127,16 @@ impl Call {
                 Some(_) => {}
             }
         }
-        let cap = inner.limits.output;
+        let cap = policy.and_then(|p| p.output).unwrap_or(inner.limits.output);
         let stdout = MemoryOutputPipe::new(cap);
         let stderr = MemoryOutputPipe::new(cap);
         let mut wasi = WasiCtxBuilder::new();
         // File calls run on the calling thread (bounded by the permits).
         wasi.allow_blocking_current_thread(true);
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
+        if let Some(policy) = policy {
+            wasi.envs(&policy.env);
+        }
         // No preopen here: `get-directories` hands the guest the grant's
         // handle itself (see `preopen`).
         let mut table = ResourceTable::new();
@@ -133,9 +144,17 @@ impl Call {
         let cancel = options.cancel.unwrap_or_default();
         // A caller (the model's `timeout`) may shorten the operator's limit,
         // never lengthen it.
-        let limit = limits.map_or(inner.limits.deadline, |l| l.deadline.min(inner.limits.deadline));
+        // The tool's policy sets its own (a tenant's quota still caps it).
+        let (operator_deadline, operator_memory) = (
+            policy.and_then(|p| p.deadline).unwrap_or(inner.limits.deadline),
+            policy.and_then(|p| p.memory).unwrap_or(inner.limits.memory),
+        );
+        let limit = limits.map_or(operator_deadline, |l| l.deadline.min(operator_deadline));
         let deadline = options.deadline.map_or(limit, |asked| asked.min(limit));
-        let memory = limits.map_or(inner.limits.memory, |l| l.memory.min(inner.limits.memory));
+        let memory = limits.map_or(operator_memory, |l| l.memory.min(operator_memory));
+        // CPU time in epoch ticks: the callback below runs once per tick
+        // in which the guest's own code was running.
+        let cpu_ticks = policy.and_then(|p| p.cpu).map(|cpu| cpu.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64);
         let runner = grant.filter(|_| capabilities.processes).and_then(|g| inner.processes.for_grant(g));
         let started = Instant::now();
         let state = CallState {
@@ -146,7 +165,7 @@ impl Call {
             cancel,
             tool: tool.to_string(),
             grant: grant.cloned(),
-            preopen: None,
+            preopens: None,
             disk: DiskBudget::new(inner.limits.disk_write, tenant_disk),
             changes: options.changes.map(ChangeCapture::new),
             processes: runner.zip(grant).map(|(runner, g)| ProcessGrant {
@@ -158,15 +177,26 @@ impl Call {
                 output_cap: cap,
                 file_size: inner.limits.disk_write,
             }),
-            http: OutgoingHttp::new(tool, inner.network.clone().filter(|_| capabilities.network)),
+            http: OutgoingHttp::new(
+                tool,
+                match capabilities.network {
+                    true => inner.network.clone(),
+                    false => policy.and_then(|p| p.network.clone()),
+                },
+            ),
+            folders: policy.and_then(|p| p.folders.clone()),
         };
         let mut store = Store::new(&inner.engine, state);
         store.limiter(|state| &mut state.memory);
 
         store.set_epoch_deadline(1);
+        let mut ticks_run = 0u64;
         store.epoch_deadline_callback(move |store| {
+            ticks_run += 1;
             if store.data().cancel.is_cancelled() {
                 Err(wasmtime::Error::new(Interrupted::Cancelled))
+            } else if cpu_ticks.is_some_and(|most| ticks_run > most) {
+                Err(wasmtime::Error::new(Interrupted::Cpu))
             } else if let Some(Err(exceeded)) = quota.as_ref().map(|q| q.tick()) {
                 Err(wasmtime::Error::new(Interrupted::Quota(exceeded)))
             } else if started.elapsed() >= deadline {
@@ -178,7 +208,13 @@ impl Call {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        Ok(Call { store, stdout, stderr, cap, deadline, started, _permit: permit, admitted })
+        let cpu = cpu_ticks.map(|ticks| EPOCH_TICK * ticks as u32);
+        Ok(Call { store, stdout, stderr, cap, deadline, cpu, started, _permit: permit, admitted })
+    }
+
+    /// The most output the call may produce.
+    pub(super) fn output_cap(&self) -> usize {
+        self.cap
     }
 
     /// What stops the call while its guest waits in the host, where the
@@ -219,6 +255,7 @@ impl Call {
         if let Some(interrupted) = error.downcast_ref::<Interrupted>() {
             return Err(match interrupted {
                 Interrupted::Deadline => CallError::Timeout(self.deadline),
+                Interrupted::Cpu => CallError::CpuLimit(self.cpu.unwrap_or_default()),
                 Interrupted::Cancelled => CallError::Cancelled,
                 Interrupted::Quota(QuotaExceeded(message)) => CallError::QuotaExceeded(message.clone()),
             });

@@ -32,6 +32,9 @@ pub enum CallError {
     /// The call ran past its deadline and was stopped.
     #[error("the tool ran longer than its {}s deadline and was stopped", .0.as_secs_f64())]
     Timeout(Duration),
+    /// The call's code used more CPU time than its policy allows.
+    #[error("the tool used more than {}s of CPU time and was stopped", .0.as_secs_f64())]
+    CpuLimit(Duration),
     /// The call tried to grow its memory past the cap and was stopped.
     #[error("the tool tried to use more than {} MiB of memory and was stopped", .0 >> 20)]
     MemoryLimit(usize),
@@ -64,6 +67,7 @@ impl CallError {
             CallError::QuotaExceeded(_) => "quota-exceeded",
             CallError::Failed(_) => "failed",
             CallError::Timeout(_) => "timeout",
+            CallError::CpuLimit(_) => "cpu-limit",
             CallError::MemoryLimit(_) => "memory-limit",
             CallError::OutputLimit(_) => "output-limit",
             CallError::Cancelled => "cancelled",
@@ -74,7 +78,10 @@ impl CallError {
 
     /// Whether the host stopped the call for crossing a limit.
     pub fn is_limit(&self) -> bool {
-        matches!(self, CallError::Timeout(_) | CallError::MemoryLimit(_) | CallError::OutputLimit(_))
+        matches!(
+            self,
+            CallError::Timeout(_) | CallError::CpuLimit(_) | CallError::MemoryLimit(_) | CallError::OutputLimit(_)
+        )
     }
 }
 

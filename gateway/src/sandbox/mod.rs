@@ -20,6 +20,10 @@
 //!   held before changing it (`change_capture`);
 //! - a deadline and a cancellation check driven by the engine's epoch, a
 //!   memory guard, capped output and a budget of bytes written to files;
+//! - what the operator's policy for the tool adds or narrows (`policy`:
+//!   some of the grant's folders only, environment variables, hosts it may
+//!   reach through `wasi:http` with headers the host adds, its own limits
+//!   including CPU time);
 //! - a fresh instance from the pre-instantiated component.
 //!
 //! Whatever the tool does, the call ends in a result or a [`CallError`] and
@@ -42,6 +46,7 @@ mod host_process;
 mod limits;
 mod outgoing_http;
 mod plain_exports;
+mod policy;
 mod preopen;
 mod process_changes;
 mod quota;
@@ -63,6 +68,7 @@ pub use error::CallError;
 pub use grant::{Access, Grant};
 pub use host_process::Processes;
 pub use limits::Limits;
+pub use policy::{EnvRule, FolderRule, NetworkRule, SecretHeader, ToolLimits, ToolPolicy};
 pub use quota::{CPU_WINDOW, Quota, QuotaExceeded, QuotaLimits};
 pub use registry::{ComponentInfo, LoadFailure, Reload, Tools};
 pub use restore::{NotRestored, Restore, read_current, restore};
@@ -91,6 +97,10 @@ pub struct ToolInfo {
     pub parameters: serde_json::Value,
     /// The component that provides it.
     pub component: String,
+    /// The operator's policy for it (`wasmgate.tools.<name>`), as shown:
+    /// no values of variables or secrets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<serde_json::Value>,
 }
 
 /// A successful call's result.
@@ -203,8 +213,10 @@ struct Inner {
     permits: Arc<Semaphore>,
     /// How the built-in shell runs what it does not have built in.
     processes: Processes,
-    /// Where the components granted the network may connect.
-    network: Option<Arc<crate::egress::EgressPolicy>>,
+    /// Where the built-in web fetch may connect.
+    network: Option<Arc<policy::NetworkGrant>>,
+    /// The operator's per-tool policies.
+    policies: policy::Policies,
     /// Told of every tool call, once set.
     observer: std::sync::OnceLock<Arc<dyn CallObserver>>,
     /// The threads tenants' calls share (see `fair_share`).
@@ -242,7 +254,7 @@ macro_rules! typed_call {
     ($sandbox:expr, $grant:expr, $name:literal, $pre:expr, $interface:ident, $function:ident, $argument:expr, |$a:ident| $pass:expr) => {{
         let context = call_context($grant, &CallOptions::default());
         let mut call =
-            Call::start(&$sandbox.inner, $name, Some($grant), CallOptions::default(), Default::default()).await?;
+            Call::start(&$sandbox.inner, $name, Some($grant), CallOptions::default(), Default::default(), None).await?;
         let (pre, argument, shared) = ($pre.clone(), $argument.to_owned(), call.shared());
         let watchdog = call.watchdog();
         let work = async move {
@@ -354,7 +366,10 @@ impl Sandbox {
         let component = self.registry().component_of(tool).cloned();
         let component = component.ok_or_else(|| CallError::UnknownTool(tool.to_string()))?;
         let context = call_context(grant, &options);
-        let mut call = Call::start(&self.inner, tool, Some(grant), options, component.capabilities).await?;
+        let policy = self.inner.policies.of(tool, &component.name).cloned();
+        let mut call =
+            Call::start(&self.inner, tool, Some(grant), options, component.capabilities, policy.as_deref()).await?;
+        let cap = call.output_cap();
         let (name, arguments, shared) = (tool.to_string(), arguments.to_string(), call.shared());
         let watchdog = call.watchdog();
         let work = async move {
@@ -380,7 +395,6 @@ impl Sandbox {
         if let Some(refusal) = refusal {
             result.output = format!("{}\n\n(wasmgate: {})", result.output.trim_end(), refusal.message());
         }
-        let cap = self.inner.limits.output;
         if result.output.len() > cap || result.metadata.len() > cap {
             return Err(CallError::OutputLimit(cap));
         }

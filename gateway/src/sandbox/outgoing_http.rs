@@ -1,10 +1,10 @@
 //! `wasi:http`'s outgoing handler, as a capability: linked for every
-//! component, granted per component when it is loaded, checked at each
-//! request.
+//! component, granted per component when it is loaded (the built-in web
+//! fetch) or per tool by the operator's policy, checked at each request.
 //!
-//! A component without the grant (every third-party one, for now) gets an
-//! error for every request it makes. A granted one (the built-in web fetch)
-//! reaches what the host's [`EgressPolicy`] allows: each request's host and
+//! A tool without the grant gets an error for every request it makes. A
+//! granted one reaches what its [`EgressPolicy`] allows, with the methods
+//! its policy allows (any for the web fetch): each request's host and
 //! port are checked by name, resolved once, every address screened
 //! (loopback, private and the other special ranges need an entry naming the
 //! host), and the connection goes to a checked address, never to the name
@@ -12,10 +12,16 @@
 //! as the first was. No proxy from the host's environment is used: it would
 //! see the name, not the address checked.
 //!
+//! The headers a policy names for a host (`secrets`) are set by the host on
+//! each request to that host, replacing any the guest set: the guest never
+//! holds their values, and a redirect elsewhere is a new request without
+//! them.
+//!
 //! The request itself is sent by `reqwest` (TLS with the web's roots, HTTP/1
 //! and HTTP/2) with the addresses pinned; its body, if any, is read whole
 //! first (bounded by the guest's own memory, which built it).
 
+use super::policy::NetworkGrant;
 use super::state::CallState;
 use crate::egress::EgressPolicy;
 use http_body_util::BodyExt;
@@ -33,9 +39,9 @@ pub(crate) struct OutgoingHttp {
 }
 
 impl OutgoingHttp {
-    /// A call's state: `policy` when its component holds the network grant.
-    pub(crate) fn new(tool: &str, policy: Option<Arc<EgressPolicy>>) -> Self {
-        OutgoingHttp { ctx: WasiHttpCtx::new(), hooks: EgressHooks { tool: tool.to_string(), policy } }
+    /// A call's state: `grant` when the tool holds the network.
+    pub(crate) fn new(tool: &str, grant: Option<Arc<NetworkGrant>>) -> Self {
+        OutgoingHttp { ctx: WasiHttpCtx::new(), hooks: EgressHooks { tool: tool.to_string(), grant } }
     }
 }
 
@@ -47,7 +53,7 @@ impl WasiHttpView for CallState {
 
 struct EgressHooks {
     tool: String,
-    policy: Option<Arc<EgressPolicy>>,
+    grant: Option<Arc<NetworkGrant>>,
 }
 
 type Sent = Box<
@@ -66,12 +72,13 @@ impl WasiHttpHooks for EgressHooks {
         options: Option<RequestOptions>,
         _response_errors: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Sent {
-        let (tool, policy) = (self.tool.clone(), self.policy.clone());
+        let (tool, grant) = (self.tool.clone(), self.grant.clone());
         Box::new(async move {
-            let Some(policy) = policy else {
+            let Some(grant) = grant else {
                 return Err(refused(format!("the tool {tool} is not granted the network")));
             };
-            let response = send(&policy, request, options).await?;
+            grant.check_method(request.method()).map_err(refused)?;
+            let response = send(&grant, request, options).await?;
             Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
         })
     }
@@ -82,17 +89,22 @@ fn refused(why: String) -> Error {
     Error::InternalError(Some(format!("refused by the host's network policy: {why}")))
 }
 
-/// Sends `request` to an address `policy` allows for its host.
+/// Sends `request` to an address `grant` allows for its host, with the
+/// grant's secret headers for that host.
 async fn send(
-    policy: &EgressPolicy,
-    request: http::Request<WasiBody>,
+    grant: &NetworkGrant,
+    mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> Result<http::Response<WasiBody>, Error> {
-    let uri = request.uri();
+    let policy: &EgressPolicy = &grant.egress;
+    let uri = request.uri().clone();
     let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_string();
     let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let addresses = policy.check_async(&host, port).await.map_err(refused)?;
+    for (name, value) in grant.secrets_for(&host) {
+        request.headers_mut().insert(name.clone(), value.clone());
+    }
     let connect = options.and_then(|o| o.connect_timeout).unwrap_or(CONNECT_TIMEOUT);
     let mut client =
         reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).connect_timeout(connect);

@@ -80,7 +80,13 @@ pub(super) fn describe(
         };
         let parameters =
             json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false });
-        tools.push(ToolInfo { name: tool.clone(), description, parameters, component: owner.to_string() });
+        tools.push(ToolInfo {
+            name: tool.clone(),
+            description,
+            parameters,
+            component: owner.to_string(),
+            policy: None,
+        });
         functions.push(Function { tool, export, params });
     };
     for (name, export) in component.component_type().exports(engine) {

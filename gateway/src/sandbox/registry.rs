@@ -100,6 +100,10 @@ pub struct ComponentInfo {
     pub digest: String,
     /// The tools it offers.
     pub tools: Vec<String>,
+    /// The operator's policy of each of its tools that has one
+    /// (`wasmgate.tools`), as shown: no values of variables or secrets.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub policies: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// What a reload of the tools folder changed.
@@ -156,6 +160,12 @@ impl Registry {
                 },
                 digest: c.digest.clone(),
                 tools: self.tools.iter().filter(|t| t.component == c.name).map(|t| t.name.clone()).collect(),
+                policies: self
+                    .tools
+                    .iter()
+                    .filter(|t| t.component == c.name)
+                    .filter_map(|t| Some((t.name.clone(), t.policy.clone()?)))
+                    .collect(),
             })
             .collect()
     }

@@ -54,8 +54,9 @@ pub(crate) struct CallState {
     pub(crate) tool: String,
     /// The granted workspace, for WASI's preopen and `bulk-fs`.
     pub(crate) grant: Option<super::Grant>,
-    /// The guest's root directory once it asked for it (see `preopen`).
-    pub(crate) preopen: Option<wasmtime_wasi::filesystem::Dir>,
+    /// The guest's directories once it asked for them, with their names
+    /// (see `preopen`).
+    pub(crate) preopens: Option<Vec<(wasmtime_wasi::filesystem::Dir, String)>>,
     /// What the call may still add to files (and its tenant's disk meter).
     pub(crate) disk: Arc<super::disk_quota::DiskBudget>,
     /// Where the paths the call changes are told first (see `change_capture`).
@@ -64,6 +65,9 @@ pub(crate) struct CallState {
     pub(crate) processes: Option<super::host_process::ProcessGrant>,
     /// Where `wasi:http` requests may go (nowhere without the grant).
     pub(crate) http: super::outgoing_http::OutgoingHttp,
+    /// The folders of the grant the tool's policy narrows it to (`None`:
+    /// the whole grant).
+    pub(crate) folders: Option<Vec<super::FolderRule>>,
 }
 
 impl WasiView for CallState {

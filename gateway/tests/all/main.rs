@@ -21,6 +21,7 @@ mod limits;
 mod mcp;
 mod permissions;
 mod plain_components;
+mod policies;
 mod project;
 mod questions;
 mod registry;

@@ -47,12 +47,16 @@ impl Guest for Hostile {
             ),
             spec(
                 "http-get",
-                "Asks the host to send a GET through wasi:http; says what came back.",
+                "Asks the host to send a request (a GET unless `method` says) through wasi:http; says what came back: \
+                 the status, the response's headers and its body.",
                 json!({"type": "object", "required": ["authority"], "properties": {
                     "authority": {"type": "string"},
-                    "path": {"type": "string"}
+                    "path": {"type": "string"},
+                    "method": {"type": "string"},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}}
                 }}),
             ),
+            spec("env", "Prints every environment variable the guest sees, one NAME=value a line.", none.clone()),
             spec(
                 "fs",
                 "Performs one raw filesystem operation and reports what happened.",
@@ -100,8 +104,18 @@ impl Guest for Hostile {
             }
             "fs" => filesystem(&args, &context),
             "http-get" => {
-                done(http_get(args["authority"].as_str().unwrap_or_default(), args["path"].as_str().unwrap_or("/")))
+                let headers: Vec<(String, String)> = args["headers"]
+                    .as_object()
+                    .map(|h| h.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+                    .unwrap_or_default();
+                done(http_request(
+                    args["method"].as_str().unwrap_or("GET"),
+                    args["authority"].as_str().unwrap_or_default(),
+                    args["path"].as_str().unwrap_or("/"),
+                    &headers,
+                ))
             }
+            "env" => done(std::env::vars().map(|(k, v)| format!("{k}={v}\n")).collect::<String>()),
             "run" => {
                 let argv: Vec<String> = serde_json::from_value(args["argv"].clone())
                     .map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
@@ -117,11 +131,21 @@ impl Guest for Hostile {
     }
 }
 
-/// Sends one plain `GET` through `wasi:http`, as any component could try.
-fn http_get(authority: &str, path: &str) -> String {
+/// Sends one plain request through `wasi:http`, as any component could try.
+fn http_request(method: &str, authority: &str, path: &str, headers: &[(String, String)]) -> String {
     use wasip2::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
-    let request = OutgoingRequest::new(Fields::new());
-    let _ = request.set_method(&Method::Get);
+    let method = match method {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "DELETE" => Method::Delete,
+        other => Method::Other(other.into()),
+    };
+    let entries: Vec<(String, Vec<u8>)> = headers.iter().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
+    let Ok(fields) = Fields::from_list(&entries) else { return "bad headers".into() };
+    let request = OutgoingRequest::new(fields);
+    let _ = request.set_method(&method);
     let _ = request.set_scheme(Some(&Scheme::Http));
     let _ = request.set_authority(Some(authority));
     let _ = request.set_path_with_query(Some(path));
@@ -133,7 +157,21 @@ fn http_get(authority: &str, path: &str) -> String {
     let _ = OutgoingBody::finish(body, None);
     future.subscribe().block();
     match future.get() {
-        Some(Ok(Ok(response))) => format!("status {}", response.status()),
+        Some(Ok(Ok(response))) => {
+            let mut said = format!("status {}\n", response.status());
+            for (name, value) in response.headers().entries() {
+                said += &format!("{name}: {}\n", String::from_utf8_lossy(&value));
+            }
+            said.push('\n');
+            if let Ok(body) = response.consume()
+                && let Ok(stream) = body.stream()
+            {
+                while let Ok(chunk) = stream.blocking_read(64 << 10) {
+                    said += &String::from_utf8_lossy(&chunk);
+                }
+            }
+            said
+        }
         Some(Ok(Err(error))) => format!("refused: {error:?}"),
         _ => "lost".into(),
     }
