@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::conversation::{Journal, Runs};
 use crate::events::Bus;
 use crate::keyring::Keyring;
+use crate::mcp::client::McpServers;
 use crate::sandbox::Sandbox;
 use crate::session::Sessions;
 use crate::store::Store;
@@ -178,11 +179,21 @@ impl AppBuilder {
         let journal = Journal::new(self.store.clone(), bus.clone());
         let runs = Arc::new(Runs::new(bus.clone()));
         let providers = Arc::new(Providers::new(&self.config, &*self.environment));
+        let mcp = Arc::new(McpServers::new(
+            self.config.get("mcp"),
+            self.sandbox.process_runner(),
+            Some(self.workspaces.default().grant.clone()),
+            self.sandbox.limits().deadline,
+        ));
+        if tokio::runtime::Handle::try_current().is_ok() {
+            mcp.connect_all();
+        }
         let assistant = Arc::new(Assistant {
             journal: journal.clone(),
             runs: runs.clone(),
             sandbox: self.sandbox.clone(),
-            tools: Toolbox::new(self.sandbox.clone()),
+            tools: Toolbox::new(self.sandbox.clone(), mcp.clone()),
+            mcp,
             providers: providers.clone(),
             profiles: Profiles::new(self.config.clone(), self.tenants.clone().map(|t| t as Arc<dyn TenantSettings>)),
             permissions: Arc::new(Permissions::default()),

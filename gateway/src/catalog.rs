@@ -20,6 +20,16 @@ pub fn opencode_config(config: &Config) -> Value {
             }
         }
     }
+    // So do MCP servers' credentials: their headers and variables.
+    if let Some(Value::Object(servers)) = merged.get_mut("mcp") {
+        for server in servers.values_mut() {
+            for key in ["headers", "environment"] {
+                if let Some(Value::Object(values)) = server.get_mut(key) {
+                    values.values_mut().for_each(|value| *value = json!(crate::agent::providers::REDACTED));
+                }
+            }
+        }
+    }
     // Nothing is published to opencode.ai from here (see `api::session::share`).
     merged.insert("share".into(), json!("disabled"));
     merged.remove("autoshare");
@@ -61,6 +71,25 @@ pub fn skill_commands<'a>(skills: impl Iterator<Item = &'a Skill>) -> Vec<Value>
                 "source": "skill",
                 "template": skill.content,
                 "hints": [],
+            })
+        })
+        .collect()
+}
+
+/// MCP servers' prompts as `GET /command` lists them (`source: "mcp"`,
+/// a hint per argument; their text is the server's, asked for when one
+/// runs).
+pub fn mcp_commands(prompts: &[crate::mcp::client::PromptCommand]) -> Vec<Value> {
+    prompts
+        .iter()
+        .map(|prompt| {
+            let hints: Vec<String> = (1..=prompt.arguments.len()).map(|i| format!("${i}")).collect();
+            json!({
+                "name": prompt.name,
+                "description": prompt.description,
+                "source": "mcp",
+                "template": "",
+                "hints": hints,
             })
         })
         .collect()

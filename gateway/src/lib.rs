@@ -6,8 +6,9 @@
 //! - [`cli`], [`serve`], [`listen`]: the command line and the connections;
 //! - [`api`]: OpenCode's HTTP surface over the [`app`] the builder assembles;
 //!   it maps the domains' typed errors to responses at the edge;
-//! - [`mcp`]: the sandbox's tools to MCP clients (on stdio, and through
-//!   `api` over HTTP);
+//! - [`mcp`]: the Model Context Protocol both ways: the sandbox's tools to
+//!   MCP clients (on stdio, and through `api` over HTTP), and the MCP
+//!   servers opencode.json names, for the agent;
 //! - [`tenant`]: who a request is made as, with its folders, token and
 //!   quotas; [`keyring`]: the provider keys each owner set, sealed;
 //! - [`session`] and [`agent`]: the domain (session operations, `!` shell

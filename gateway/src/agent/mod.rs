@@ -56,8 +56,11 @@ pub struct Assistant {
     pub runs: Arc<Runs>,
     /// Runs the model's tool calls.
     pub sandbox: Sandbox,
-    /// Where the model's tools come from (the sandbox's, the host's).
+    /// Where the model's tools come from (the sandbox's, the host's, the
+    /// MCP servers').
     pub tools: tools::Toolbox,
+    /// The MCP servers opencode.json names (their prompts are commands).
+    pub mcp: Arc<crate::mcp::client::McpServers>,
     /// The model providers and their models.
     pub providers: Arc<Providers>,
     /// The agents and commands each owner's prompts run with.

@@ -29,7 +29,7 @@ const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_DISCOVERED: usize = 200;
 
 /// What `options.apiKey` and friends are shown as.
-const REDACTED: &str = "[redacted]";
+pub const REDACTED: &str = "[redacted]";
 
 /// The wire protocol a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

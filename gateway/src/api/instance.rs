@@ -1,7 +1,7 @@
 //! Per-directory metadata: project, path, VCS, configuration, providers,
 //! agents, commands, the tools the default agent is offered, and the status
-//! panels (MCP, LSP, formatters) that wasmgate has nothing to report in
-//! yet; a client's log lines and `/instance/dispose`.
+//! panels (LSP, formatters) that wasmgate has nothing to report in yet; a
+//! client's log lines and `/instance/dispose`. (`/mcp` is `mcp_servers`.)
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Field};
@@ -33,7 +33,6 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/agent", get(agents))
         .route("/command", get(commands))
         .route("/skill", get(skills))
-        .route("/mcp", get(empty_object))
         .route("/experimental/resource", get(empty_object))
         .route("/lsp", get(empty_list))
         .route("/formatter", get(empty_list))
@@ -112,6 +111,9 @@ async fn commands(State(app): State<Arc<App>>, Caller(tenant): Caller, Instance(
     let mut listed = catalog::commands(&profile.commands);
     let skills = app.assistant.skills(&workspace).await;
     listed.extend(catalog::skill_commands(skills.values().filter(|s| profile.command(&s.name).is_none())));
+    if tenant.name().is_none() {
+        listed.extend(catalog::mcp_commands(&app.assistant.mcp.prompts()));
+    }
     Json(Value::Array(listed))
 }
 

@@ -24,6 +24,7 @@ mod file;
 mod global;
 mod instance;
 mod mcp;
+mod mcp_servers;
 mod provider_auth;
 mod question;
 mod session;
@@ -68,6 +69,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(tui::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(question::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(tools::routes())
+        .merge(mcp_servers::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(admin::usage_routes())
         .nest_service(mcp::PATH, mcp::service(&app))
         .fallback(not_found)

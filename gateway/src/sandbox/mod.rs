@@ -312,6 +312,12 @@ impl Sandbox {
         self.inner.processes.mode()
     }
 
+    /// How the shell runs commands it does not have built in, for others
+    /// that run programs under the same rules (local MCP servers).
+    pub fn process_runner(&self) -> Processes {
+        self.inner.processes.clone()
+    }
+
     /// How the shell runs them for calls under `grant`: a tenant's grant
     /// may allow less than the sandbox does.
     pub fn processes_for(&self, grant: &Grant) -> crate::jail::ProcessMode {

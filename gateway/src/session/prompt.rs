@@ -114,7 +114,23 @@ impl Sessions {
             model: None,
             subtask: None,
         });
-        let configured = profile.command(&request.command).or(from_skill.as_ref());
+        // An MCP server's prompt (`server:prompt`), for the server's own user.
+        let from_mcp = match (&from_skill, profile.command(&request.command), &session.tenant) {
+            (None, None, None) => match self.assistant.mcp.prompt_template(&request.command).await {
+                Some(Ok(template)) => Some(Command {
+                    name: request.command.clone(),
+                    template,
+                    description: None,
+                    agent: None,
+                    model: None,
+                    subtask: None,
+                }),
+                Some(Err(error)) => return Err(SessionError::Failed(error)),
+                None => None,
+            },
+            _ => None,
+        };
+        let configured = profile.command(&request.command).or(from_skill.as_ref()).or(from_mcp.as_ref());
         let configured =
             configured.ok_or_else(|| SessionError::NotFound(format!("Command not found: {}", request.command)))?;
         let mut text = expand(&configured.template, &request.arguments);

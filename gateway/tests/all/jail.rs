@@ -397,7 +397,7 @@ async fn with_processes_off_the_same_table_runs_nothing() {
 }
 
 /// The configuration a jailed server or `tool call` reads.
-fn config_file(dir: &std::path::Path, extra: Value) -> PathBuf {
+pub(crate) fn config_file(dir: &std::path::Path, extra: Value) -> PathBuf {
     let settings = settings();
     let mut config = json!({
         "wasmgate": { "sandbox": { "processes": "jailed", "jail": {

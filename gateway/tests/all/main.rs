@@ -19,6 +19,7 @@ mod jail;
 mod layers;
 mod limits;
 mod mcp;
+mod mcp_client;
 mod permissions;
 mod plain_components;
 mod policies;

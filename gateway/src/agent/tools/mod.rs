@@ -15,17 +15,20 @@
 //! fails it, `ask` waits for a person (see [`super::permission`]).
 //!
 //! The tools come from [`ToolSource`]s, in order: the sandbox's components
-//! ([`SandboxTools`]), then the host's own ([`HostTools`]); an MCP client
-//! will be one more. The first source to offer a name owns it.
+//! ([`SandboxTools`]), then the host's own ([`HostTools`] and the rest), then
+//! the MCP servers' ([`McpTools`]). The first source to offer a name owns
+//! it.
 
 mod ask;
 mod host;
+mod mcp;
 mod question;
 mod sandboxed;
 pub mod skill;
 pub mod task;
 
 pub use host::HostTools;
+pub use mcp::McpTools;
 pub use question::QuestionTool;
 pub use sandboxed::SandboxTools;
 pub use skill::SkillTool;
@@ -50,6 +53,10 @@ pub trait ToolSource: Send + Sync {
     fn offers(&self, name: &str) -> bool;
     /// Runs a call whose permission was granted.
     async fn run(&self, context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome;
+    /// Whether tenants' sessions are offered its tools.
+    fn for_tenants(&self) -> bool {
+        true
+    }
 }
 
 /// The sources of the model's tools, in order of precedence.
@@ -57,14 +64,15 @@ pub struct Toolbox(Vec<Box<dyn ToolSource>>);
 
 impl Toolbox {
     /// The sandbox's tools, then the host's: the todo list, `question`,
-    /// `skill` and `task`.
-    pub fn new(sandbox: crate::sandbox::Sandbox) -> Self {
+    /// `skill` and `task`, then the MCP servers'.
+    pub fn new(sandbox: crate::sandbox::Sandbox, mcp: std::sync::Arc<crate::mcp::client::McpServers>) -> Self {
         Toolbox(vec![
             Box::new(SandboxTools(sandbox)),
             Box::new(HostTools),
             Box::new(QuestionTool),
             Box::new(SkillTool),
             Box::new(TaskTool),
+            Box::new(McpTools(mcp)),
         ])
     }
 
@@ -74,16 +82,19 @@ impl Toolbox {
 }
 
 /// The tools `agent` offers the model, minus those a prompt switched off:
-/// the sources' own, then `per_step` (those whose description depends on
-/// the workspace or the owner, such as `skill` and `task`).
+/// the sources' own (those offered to tenants only, for a tenant's session),
+/// then `per_step` (those whose description depends on the workspace or the
+/// owner, such as `skill` and `task`).
 pub fn definitions(
     assistant: &Assistant,
     agent: &Agent,
     switched_off: &[String],
     per_step: Vec<ToolDefinition>,
+    tenant: bool,
 ) -> Vec<ToolDefinition> {
     let mut tools: Vec<ToolDefinition> = Vec::new();
-    let all = assistant.tools.0.iter().flat_map(|source| source.definitions()).chain(per_step);
+    let sources = assistant.tools.0.iter().filter(|source| !tenant || source.for_tenants());
+    let all = sources.flat_map(|source| source.definitions()).chain(per_step);
     for tool in all {
         // The first source to offer a name owns it.
         if !tools.iter().any(|t| t.name == tool.name) {
@@ -122,7 +133,7 @@ pub async fn offered(
             per_step.push(skill::definition(&found));
         }
     }
-    definitions(assistant, agent, switched_off, per_step)
+    definitions(assistant, agent, switched_off, per_step, workspace.tenant.is_some())
 }
 
 /// Whether `name` may be offered: a name providers accept, that `agent`
