@@ -1,4 +1,5 @@
-//! `wasmgate tool ...`: list, call, inspect, add and remove tools.
+//! `wasmgate tool ...`: list, call, inspect, add and remove tools, and write
+//! a new one (`tool new`, see `scaffold`).
 //!
 //! `tool call` runs a component exactly as the server will: the same
 //! sandbox, grant, limits and error kinds, so a tool can be tried and
