@@ -35,37 +35,97 @@ const fn file(path: &'static str, text: &'static str) -> Template {
     Template { path, text, executable: false }
 }
 
-const fn script(path: &'static str, text: &'static str) -> Template {
-    Template { path, text, executable: true }
+/// The files every scaffold has: the contract this binary was built
+/// against, and a README and a `test.sh` whose language-specific lines are
+/// filled from its [`Recipe`].
+const COMMON: &[Template] = &[
+    file("wit/tools.wit", include_str!("../../../wit/tools.wit")),
+    file("README.md", include_str!("templates/README.md")),
+    Template { path: "test.sh", text: include_str!("templates/test.sh"), executable: true },
+];
+
+/// What one language's scaffold is made of.
+struct Recipe {
+    /// Its own files.
+    files: &'static [Template],
+    /// The language, as the README names it.
+    language: &'static str,
+    /// The file to change to make the tool one's own.
+    source: &'static str,
+    /// The README's commands that build it.
+    build: &'static str,
+    /// Where the built component is, relative to the scaffold.
+    wasm: &'static str,
+    /// `test.sh`'s lines that build it and set `$wasm` to the component.
+    test_build: &'static str,
 }
 
-/// The contract every scaffold implements: the one this binary was built
-/// against.
-const CONTRACT: Template = file("wit/tools.wit", include_str!("../../../wit/tools.wit"));
+const RUST: Recipe = Recipe {
+    files: &[
+        file("Cargo.toml", include_str!("templates/rust/Cargo.toml")),
+        file("src/lib.rs", include_str!("templates/rust/src/lib.rs")),
+        file(".gitignore", include_str!("templates/rust/gitignore")),
+    ],
+    language: "Rust",
+    source: "src/lib.rs",
+    build: "rustup target add wasm32-wasip2\ncargo build --release --target wasm32-wasip2",
+    wasm: "target/wasm32-wasip2/release/{{name}}.wasm",
+    test_build: "cargo build --release --target wasm32-wasip2 --manifest-path \"$here/Cargo.toml\"\n\
+                 wasm=${CARGO_TARGET_DIR:-$here/target}/wasm32-wasip2/release/{{name}}.wasm",
+};
 
-const RUST: &[Template] = &[
-    file("Cargo.toml", include_str!("templates/rust/Cargo.toml")),
-    file("src/lib.rs", include_str!("templates/rust/src/lib.rs")),
-    file("README.md", include_str!("templates/rust/README.md")),
-    file(".gitignore", include_str!("templates/rust/gitignore")),
-    script("test.sh", include_str!("templates/rust/test.sh")),
-];
+const PYTHON: Recipe = Recipe {
+    files: &[
+        file("app.py", include_str!("templates/python/app.py")),
+        file(".gitignore", include_str!("templates/python/gitignore")),
+    ],
+    language: "Python",
+    source: "app.py",
+    build: "pip install componentize-py==0.25.1\n\
+            componentize-py -d wit -w tool-provider componentize app -o {{name}}.wasm",
+    wasm: "{{name}}.wasm",
+    test_build: "${COMPONENTIZE_PY:-componentize-py} -d \"$here/wit\" -w tool-provider componentize -p \"$here\" app \
+                 -o \"$here/{{name}}.wasm\"\nwasm=$here/{{name}}.wasm",
+};
 
-const PYTHON: &[Template] = &[
-    file("app.py", include_str!("templates/python/app.py")),
-    file("README.md", include_str!("templates/python/README.md")),
-    file(".gitignore", include_str!("templates/python/gitignore")),
-    script("test.sh", include_str!("templates/python/test.sh")),
-];
+const JS: Recipe = Recipe {
+    files: &[
+        file("tool.js", include_str!("templates/js/tool.js")),
+        file("build.mjs", include_str!("templates/js/build.mjs")),
+        file("package.json", include_str!("templates/js/package.json")),
+        file(".gitignore", include_str!("templates/js/gitignore")),
+    ],
+    language: "JavaScript",
+    source: "tool.js",
+    build: "npm install\nnode build.mjs",
+    wasm: "{{name}}.wasm",
+    test_build: "[ -d \"$here/node_modules/@bytecodealliance/componentize-js\" ] || \
+                 (cd \"$here\" && npm install --no-audit --no-fund)\nnode \"$here/build.mjs\"\nwasm=$here/{{name}}.wasm",
+};
 
-const JS: &[Template] = &[
-    file("tool.js", include_str!("templates/js/tool.js")),
-    file("build.mjs", include_str!("templates/js/build.mjs")),
-    file("package.json", include_str!("templates/js/package.json")),
-    file("README.md", include_str!("templates/js/README.md")),
-    file(".gitignore", include_str!("templates/js/gitignore")),
-    script("test.sh", include_str!("templates/js/test.sh")),
-];
+impl Recipe {
+    fn of(language: Language) -> &'static Recipe {
+        match language {
+            Language::Rust => &RUST,
+            Language::Python => &PYTHON,
+            Language::Js => &JS,
+        }
+    }
+
+    /// A template's text for the tool `name`.
+    fn fill(&self, template: &Template, name: &str) -> String {
+        let build = if template.path == "test.sh" { self.test_build } else { self.build };
+        let filled = [
+            ("{{build}}", build),
+            ("{{language}}", self.language),
+            ("{{source}}", self.source),
+            ("{{wasm}}", self.wasm),
+        ]
+        .iter()
+        .fold(template.text.to_string(), |text, (key, value)| text.replace(key, value));
+        filled.replace("{{name}}", name)
+    }
+}
 
 /// The longest tool name (providers take 64 characters).
 const MAX_NAME: usize = 64;
@@ -114,16 +174,12 @@ pub fn create(name: &str, language: Language, dir: &Path) -> Result<Vec<PathBuf>
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => return Err(io(dir)(error)),
     }
-    let templates = match language {
-        Language::Rust => RUST,
-        Language::Python => PYTHON,
-        Language::Js => JS,
-    };
+    let recipe = Recipe::of(language);
     let mut written = Vec::new();
-    for template in templates.iter().chain([&CONTRACT]) {
+    for template in recipe.files.iter().chain(COMMON) {
         let path = dir.join(template.path);
         std::fs::create_dir_all(path.parent().unwrap_or(dir)).map_err(io(&path))?;
-        std::fs::write(&path, template.text.replace("{{name}}", name)).map_err(io(&path))?;
+        std::fs::write(&path, recipe.fill(template, name)).map_err(io(&path))?;
         if template.executable {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(io(&path))?;

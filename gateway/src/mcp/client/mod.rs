@@ -151,8 +151,7 @@ impl McpServers {
     /// server the config does not name.
     pub async fn disconnect(&self, name: &str) -> bool {
         let Some(server) = self.server(name) else { return false };
-        let previous = std::mem::replace(&mut *server.lock(), State::Disabled);
-        if let State::Connected(connection) = previous {
+        if let Some(connection) = server.replace(State::Disabled) {
             close(connection).await;
         }
         true
@@ -165,11 +164,8 @@ impl McpServers {
             config::parse(Some(&json!({ name: config }))).remove(name).unwrap_or_else(|| Err("missing".into()));
         let server = Arc::new(Server::new(name.to_string(), parsed));
         let previous = self.servers.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), server.clone());
-        if let Some(previous) = previous {
-            let state = std::mem::replace(&mut *previous.lock(), State::Disabled);
-            if let State::Connected(connection) = state {
-                close(connection).await;
-            }
+        if let Some(connection) = previous.and_then(|previous| previous.replace(State::Disabled)) {
+            close(connection).await;
         }
         if matches!(&server.config, Ok(config) if config.enabled()) {
             self.connect_server(&server).await;
@@ -179,8 +175,7 @@ impl McpServers {
 
     async fn connect_server(&self, server: &Server) {
         let attempt = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let previous = std::mem::replace(&mut *server.lock(), State::Connecting(attempt));
-        if let State::Connected(connection) = previous {
+        if let Some(connection) = server.replace(State::Connecting(attempt)) {
             close(connection).await;
         }
         let outcome = match &server.config {
@@ -439,6 +434,14 @@ impl Server {
             State::Connecting(_) => Status::Failed { error: "connecting".into() },
             State::Connected(_) => Status::Connected,
             State::Failed(error) => Status::Failed { error: error.clone() },
+        }
+    }
+
+    /// Puts the server in `state`: the connection it had, to close.
+    fn replace(&self, state: State) -> Option<Arc<Connection>> {
+        match std::mem::replace(&mut *self.lock(), state) {
+            State::Connected(connection) => Some(connection),
+            _ => None,
         }
     }
 

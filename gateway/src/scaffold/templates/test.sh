@@ -6,8 +6,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 wasmgate=${WASMGATE:-wasmgate}
 
-cargo build --release --target wasm32-wasip2 --manifest-path "$here/Cargo.toml"
-wasm=${CARGO_TARGET_DIR:-$here/target}/wasm32-wasip2/release/{{name}}.wasm
+{{build}}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
