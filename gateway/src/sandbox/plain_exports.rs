@@ -5,8 +5,10 @@
 //!
 //! - its name is the function's (`word-count`), or the interface's short
 //!   name and the function's for an interface's (`text_upper`);
-//! - its description names the function and its component (a toolchain's
-//!   WIT doc comments are not read yet);
+//! - its description is the function's WIT doc comment, where the component
+//!   carries its package's docs (a `package-docs` custom section, as
+//!   wassette's build adds with `wit-docs-inject`), else a sentence naming
+//!   the function and its component;
 //! - its arguments are an object of the function's parameters, and their
 //!   JSON Schema is derived from the WIT types (records as objects, enums as
 //!   strings, options as nullable, variants as `"case"` or `{"case": value}`,
@@ -45,9 +47,11 @@ struct Function {
 pub(super) fn describe(
     engine: &Engine,
     component: &Component,
+    bytes: &[u8],
     pre: InstancePre<CallState>,
     owner: &str,
 ) -> Result<(PlainExports, Vec<ToolInfo>), String> {
+    let docs = WitDocs::read(bytes);
     // Written for wasmgate, but against another version of its contract:
     // refused by name rather than offered as `tool_describe` and `tool_invoke`.
     if let Some((name, _)) = component.component_type().exports(engine).find(|(n, _)| n.starts_with("wasmgate:tools/"))
@@ -74,9 +78,10 @@ pub(super) fn describe(
         let properties: Map<String, Value> = params.iter().map(|(n, t)| (n.clone(), schema(t))).collect();
         let required: Vec<&str> =
             params.iter().filter(|(_, t)| !matches!(t, Type::Option(_))).map(|(n, _)| n.as_str()).collect();
-        let description = match interface {
-            Some(interface) => format!("Calls the function {name} of {interface} in the component {owner}."),
-            None => format!("Calls the function {name} of the component {owner}."),
+        let description = match (docs.function(interface, name), interface) {
+            (Some(docs), _) => docs,
+            (None, Some(interface)) => format!("Calls the function {name} of {interface} in the component {owner}."),
+            (None, None) => format!("Calls the function {name} of the component {owner}."),
         };
         let parameters =
             json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false });
@@ -112,6 +117,60 @@ pub(super) fn describe(
         ));
     }
     Ok((PlainExports { pre, functions }, tools))
+}
+
+/// The doc comments of a component's WIT package, where a toolchain kept
+/// them: the JSON of its top-level `package-docs` custom section (after a
+/// version byte), as `wit-parser` writes it. Functions are found under the
+/// package's interfaces, or any of its worlds (a component's own world name
+/// is not what its source called it).
+struct WitDocs(Value);
+
+impl WitDocs {
+    const SECTION: &str = "package-docs";
+
+    /// The docs in `bytes`; none where there are none or they do not parse.
+    fn read(bytes: &[u8]) -> Self {
+        let mut depth = 0usize;
+        for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+            match payload {
+                Ok(wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. }) => {
+                    depth += 1
+                }
+                Ok(wasmparser::Payload::End(_)) => depth = depth.saturating_sub(1),
+                Ok(wasmparser::Payload::CustomSection(section)) if depth == 0 && section.name() == Self::SECTION => {
+                    let docs = section.data().get(1..).and_then(|json| serde_json::from_slice(json).ok());
+                    return WitDocs(docs.unwrap_or(Value::Null));
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        WitDocs(Value::Null)
+    }
+
+    /// The doc comment of function `name`, of the exported `interface` or
+    /// of the world itself.
+    fn function(&self, interface: Option<&str>, name: &str) -> Option<String> {
+        // A function's entry is its docs (the first format) or `{"docs": ...}`.
+        let docs_of = |funcs: &Value| {
+            let entry = &funcs[name];
+            entry.as_str().or(entry["docs"].as_str()).map(str::trim).filter(|d| !d.is_empty()).map(String::from)
+        };
+        let worlds = self.0["worlds"].as_object().into_iter().flat_map(|worlds| worlds.values());
+        match interface {
+            None => worlds.into_iter().find_map(|world| docs_of(&world["func_exports"]).or(docs_of(&world["funcs"]))),
+            Some(interface) => {
+                let short = short_name(interface);
+                docs_of(&self.0["interfaces"][short]["funcs"]).or_else(|| {
+                    worlds.into_iter().find_map(|world| {
+                        docs_of(&world["interface_exports"][interface]["funcs"])
+                            .or(docs_of(&world["interfaces"][interface]["funcs"]))
+                    })
+                })
+            }
+        }
+    }
 }
 
 /// `wasi:cli/run@0.2.0` as `run`.

@@ -138,3 +138,60 @@ async fn a_tool_built_against_another_contract_version_is_refused_by_name() {
     );
     assert!(!sandbox.tools().iter().any(|t| t.component == "future"), "nothing of it is offered");
 }
+
+/// The `package-docs` section `wit-parser` 0.254's `PackageMetadata::encode`
+/// writes for `guest-tools/test-plain/wit/units.wit` (what wassette's
+/// `wit-docs-inject` adds to a component): a version byte, then JSON.
+const UNITS_DOCS: &str = r#"{"docs":"A component as a host other than wasmgate would load it.","worlds":{"units":{"func_exports":{"convert":{"docs":"Converts a length between m, cm, ft and in."},"area":{"docs":"The area of a shape, in square units."},"units-of":{"docs":"The length units of a measuring system, optionally only the first few."},"spin":{"docs":"Loops forever (the sandbox's deadline stops it)."},"read-file":{"docs":"Reads a file through the preopened workspace (the grant applies)."}}}},"interfaces":{"text":{"funcs":{"upper":{"docs":"Upper-cases a text."},"line-words":{"docs":"Counts the words of each line."}}}}}"#;
+
+/// `component` with a custom section `name` holding `data` appended.
+fn with_custom_section(component: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                return;
+            }
+        }
+    }
+    let mut body = Vec::new();
+    leb(name.len(), &mut body);
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(data);
+    let mut out = component.to_vec();
+    out.push(0);
+    leb(body.len(), &mut out);
+    out.extend(body);
+    out
+}
+
+/// `component` installed alone in a tools folder, as `wasmgate tool list
+/// --json` describes its tools: each tool's description, by name.
+fn descriptions(name: &str, component: &[u8]) -> std::collections::BTreeMap<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(format!("{name}.wasm")), component).unwrap();
+    let listed = crate::util::wasmgate(&["tool", "list", "--json", "--tools-dir", dir.path().to_str().unwrap()]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let tools: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let ours = tools.as_array().unwrap().iter().filter(|t| t["component"] == name);
+    ours.map(|t| (t["name"].as_str().unwrap().to_string(), t["description"].as_str().unwrap().to_string())).collect()
+}
+
+#[test]
+fn wit_doc_comments_describe_the_tools() {
+    let plain = std::fs::read(PLAIN).unwrap();
+    let mut docs = vec![1u8];
+    docs.extend_from_slice(UNITS_DOCS.as_bytes());
+    let described = descriptions("units", &with_custom_section(&plain, "package-docs", &docs));
+    assert_eq!(described["convert"], "Converts a length between m, cm, ft and in.");
+    assert_eq!(described["text_upper"], "Upper-cases a text.");
+    assert_eq!(described["text_line-words"], "Counts the words of each line.");
+    // A function without a comment is named, as in a component without docs.
+    assert_eq!(described["styled"], "Calls the function styled of the component units.");
+    // Docs that do not parse leave the plain descriptions; the tools load.
+    let garbled = descriptions("garbled", &with_custom_section(&plain, "package-docs", b"\x01{not json"));
+    assert_eq!(garbled["convert"], "Calls the function convert of the component garbled.");
+    assert_eq!(garbled.len(), 8);
+}
