@@ -14,7 +14,10 @@
 //! - a call's p50 and p99 of each (the Rust example `date_calc` is always
 //!   built: cargo is here), against the Rust test component's `noop` and the
 //!   built-in `read` (Rust) on the same file, and against `python3` spawned
-//!   to do the same query (what running the script as a process costs).
+//!   to do the same query (what running the script as a process costs),
+//!   with the page faults a call takes (a fresh instance's memory is mapped
+//!   copy-on-write from the component's initial heap, so each page a call
+//!   touches there costs a fault: most of a Python call).
 //!
 //! Run with `cargo bench --bench examples`. Goal (issue 15): the Python
 //! tool's p50 at most 500 us on this machine.
@@ -38,21 +41,42 @@ fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     (at(0.50), at(0.99))
 }
 
+/// The page faults this process took so far.
+fn minor_faults() -> i64 {
+    // SAFETY: getrusage writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_minflt
+}
+
 fn row(name: &str, (p50, p99): (f64, f64)) {
     println!("  {name:<48} p50 {p50:>9.1} us   p99 {p99:>9.1} us");
 }
 
-async fn calls(sandbox: &Sandbox, grant: &Grant, tool: &str, arguments: &str, samples: usize) -> (f64, f64) {
+/// `samples` calls of `tool`, printed as `name` with the page faults they
+/// took: their p50 and p99.
+async fn calls(
+    name: &str,
+    sandbox: &Sandbox,
+    grant: &Grant,
+    tool: &str,
+    arguments: &str,
+    samples: usize,
+) -> (f64, f64) {
     for _ in 0..samples / 10 {
         sandbox.call(tool, arguments, grant).await.unwrap();
     }
     let mut times = Vec::with_capacity(samples);
+    let faults = minor_faults();
     for _ in 0..samples {
         let started = Instant::now();
         std::hint::black_box(sandbox.call(tool, arguments, grant).await.unwrap());
         times.push(started.elapsed());
     }
-    percentiles(times)
+    let faults = (minor_faults() - faults) as f64 / samples as f64;
+    let (p50, p99) = percentiles(times);
+    println!("  {name:<48} p50 {p50:>9.1} us   p99 {p99:>9.1} us   {faults:>5.0} page faults");
+    (p50, p99)
 }
 
 /// Builds the examples whose toolchains are here into `out`.
@@ -122,32 +146,28 @@ async fn run() {
     let grant = Grant::read_only(&ws).unwrap();
     let query = r#"{"path":"Cargo.toml","query":"dependencies.serde.features"}"#;
     let dates = r#"{"date":"2026-12-03","add":"3 weeks","until":"2027-01-01","in_time_zone":"Asia/Tokyo"}"#;
-    let rust = calls(&sandbox, &grant, "date_calc", dates, 5000).await;
-    row("Rust date_calc: add, until, another time zone", rust);
+    let measure = async |name: &str, tool: &str, arguments: &str, samples: usize| {
+        calls(name, &sandbox, &grant, tool, arguments, samples).await
+    };
+    let rust = measure("Rust date_calc: add, until, another time zone", "date_calc", dates, 5000).await;
     let py = match python {
         Some(_) => {
             let out = sandbox.call("data_query", query, &grant).await.unwrap();
             assert!(out.output.contains("derive"), "{}", out.output);
-            let py = calls(&sandbox, &grant, "data_query", query, 2000).await;
-            row("Python data_query: a TOML file, one key", py);
-            let text = calls(&sandbox, &grant, "data_query", r#"{"text":"{}"}"#, 2000).await;
-            row("Python data_query: inline {}", text);
+            let py = measure("Python data_query: a TOML file, one key", "data_query", query, 2000).await;
+            measure("Python data_query: inline {}", "data_query", r#"{"text":"{}"}"#, 2000).await;
             Some(py)
         }
         None => None,
     };
+    let outline = r#"{"path":"README.md"}"#;
     let js = match javascript {
-        Some(_) => {
-            let js = calls(&sandbox, &grant, "md_outline", r#"{"path":"README.md"}"#, 2000).await;
-            row("JavaScript md_outline: a small README", js);
-            Some(js)
-        }
+        Some(_) => Some(measure("JavaScript md_outline: a small README", "md_outline", outline, 2000).await),
         None => None,
     };
-    let noop = calls(&sandbox, &grant, "noop", "{}", 5000).await;
-    row("Rust noop (the test component)", noop);
-    let read = calls(&sandbox, &grant, "read", r#"{"filePath":"Cargo.toml"}"#, 5000).await;
-    row("Rust read (the built-in file tools), same file", read);
+    let noop = measure("Rust noop (the test component)", "noop", "{}", 5000).await;
+    let same_file = r#"{"filePath":"Cargo.toml"}"#;
+    let read = measure("Rust read (the built-in file tools), same file", "read", same_file, 5000).await;
     let script = "import tomllib,json;print(json.dumps(tomllib.load(open('Cargo.toml','rb'))['dependencies']['serde']['features']))";
     let mut spawned = Vec::new();
     for _ in 0..100 {
