@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::conversation::{Journal, Runs};
 use crate::events::Bus;
 use crate::keyring::Keyring;
-use crate::mcp::client::McpServers;
+use crate::mcp::client::{DEFAULT_TENANT_IDLE, McpServers};
 use crate::sandbox::Sandbox;
 use crate::session::Sessions;
 use crate::store::Store;
@@ -184,6 +184,7 @@ impl AppBuilder {
             self.sandbox.process_runner(),
             Some(self.workspaces.default().grant.clone()),
             self.sandbox.limits().deadline,
+            self.config.wasmgate.mcp.tenant_idle().ok().flatten().unwrap_or(DEFAULT_TENANT_IDLE),
         ));
         if tokio::runtime::Handle::try_current().is_ok() {
             mcp.connect_all();

@@ -110,6 +110,14 @@ pub struct Command {
     pub subtask: Option<bool>,
 }
 
+impl Command {
+    /// A command that only prompts with `template`: no agent, model or
+    /// subtask of its own (`/init`, a skill's, an MCP server's prompt).
+    pub fn prompt(name: String, template: String, description: Option<String>) -> Self {
+        Command { name, template, description, agent: None, model: None, subtask: None }
+    }
+}
+
 /// The `"wasmgate"` key.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +145,29 @@ pub struct WasmgateConfig {
     /// by tool or component name.
     #[serde(default)]
     pub tools: std::collections::BTreeMap<String, crate::sandbox::ToolPolicy>,
+    /// How MCP servers (opencode.json's `mcp` key) are run.
+    #[serde(default)]
+    pub mcp: McpConfig,
+}
+
+/// The `"wasmgate.mcp"` key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    /// Seconds a tenant's local MCP servers run unused before they stop
+    /// (600); they start again at the next use.
+    pub tenant_idle: Option<f64>,
+}
+
+impl McpConfig {
+    /// `tenant_idle` as a length of time, or why it is not one.
+    pub fn tenant_idle(&self) -> Result<Option<std::time::Duration>, String> {
+        let Some(seconds) = self.tenant_idle else { return Ok(None) };
+        match std::time::Duration::try_from_secs_f64(seconds) {
+            Ok(idle) if !idle.is_zero() => Ok(Some(idle)),
+            _ => Err(format!("{seconds} is not a positive number of seconds")),
+        }
+    }
 }
 
 /// A setting never printed (in logs, in `Debug`).

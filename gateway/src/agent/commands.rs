@@ -13,14 +13,7 @@ const REVIEW: &str = include_str!("commands/review.md");
 /// The built-in commands, in the order `GET /command` lists them.
 pub fn builtin() -> Vec<Command> {
     vec![
-        Command {
-            name: "init".into(),
-            template: INIT.into(),
-            description: Some("guided AGENTS.md setup".into()),
-            agent: None,
-            model: None,
-            subtask: None,
-        },
+        Command::prompt("init".into(), INIT.into(), Some("guided AGENTS.md setup".into())),
         Command {
             name: "review".into(),
             template: REVIEW.into(),

@@ -111,9 +111,7 @@ async fn commands(State(app): State<Arc<App>>, Caller(tenant): Caller, Instance(
     let mut listed = catalog::commands(&profile.commands);
     let skills = app.assistant.skills(&workspace).await;
     listed.extend(catalog::skill_commands(skills.values().filter(|s| profile.command(&s.name).is_none())));
-    if tenant.name().is_none() {
-        listed.extend(catalog::mcp_commands(&app.assistant.mcp.prompts()));
-    }
+    listed.extend(catalog::mcp_commands(&app.assistant.mcp.prompts(&workspace).await));
     Json(Value::Array(listed))
 }
 

@@ -1,13 +1,13 @@
 //! `/mcp`: the MCP servers the agent uses (opencode.json's `mcp` key), as
 //! the reference has the routes: their status, adding one while serving,
-//! connecting and disconnecting one. The server's own user manages them;
-//! a tenant sees none (its sessions are not offered them) and may change
-//! none. OAuth sign-in is not offered: a remote server's credentials go in
-//! its `headers`.
+//! connecting and disconnecting one, each in the request's folder. A
+//! tenant sees, connects and disconnects its own servers there (see
+//! `mcp::client`); only the server's own user adds one. OAuth sign-in is
+//! not offered: a remote server's credentials go in its `headers`.
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Field};
-use super::extract::JsonBody;
+use super::extract::{Instance, JsonBody};
 use crate::app::App;
 use crate::tenant::Tenant;
 use axum::extract::{Path, State};
@@ -27,20 +27,17 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/mcp/{name}/auth/authenticate", post(no_oauth))
 }
 
-/// Refuses a tenant: the servers are the host's.
+/// Refuses a tenant: the configuration is the host's.
 fn host_only(tenant: &Tenant) -> ApiResult<()> {
     match tenant.name() {
-        Some(_) => Err(ApiError::Forbidden("MCP servers are the server's own: a tenant cannot change them".into())),
+        Some(_) => Err(ApiError::Forbidden("MCP servers are configured by the server's own user, not a tenant".into())),
         None => Ok(()),
     }
 }
 
 /// `GET /mcp`: each server's `MCPStatus`, by name.
-async fn status(State(app): State<Arc<App>>, Caller(tenant): Caller) -> Json<Value> {
-    if tenant.name().is_some() {
-        return Json(json!({}));
-    }
-    Json(json!(app.assistant.mcp.status()))
+async fn status(State(app): State<Arc<App>>, Instance(workspace): Instance) -> Json<Value> {
+    Json(json!(app.assistant.mcp.status(&workspace).await))
 }
 
 #[derive(Deserialize)]
@@ -65,21 +62,19 @@ async fn add(
 /// `POST /mcp/{name}/connect`: connects it (again), waiting for the outcome.
 async fn connect(
     State(app): State<Arc<App>>,
-    Caller(tenant): Caller,
+    Instance(workspace): Instance,
     Path(name): Path<String>,
 ) -> ApiResult<Json<bool>> {
-    host_only(&tenant)?;
-    named(&name, app.assistant.mcp.connect(&name).await)
+    named(&name, app.assistant.mcp.connect(&workspace, &name).await)
 }
 
 /// `POST /mcp/{name}/disconnect`: closes it (a local server's program ends).
 async fn disconnect(
     State(app): State<Arc<App>>,
-    Caller(tenant): Caller,
+    Instance(workspace): Instance,
     Path(name): Path<String>,
 ) -> ApiResult<Json<bool>> {
-    host_only(&tenant)?;
-    named(&name, app.assistant.mcp.disconnect(&name).await)
+    named(&name, app.assistant.mcp.disconnect(&workspace, &name).await)
 }
 
 /// `true`, or a 404 where the configuration names no server `name`.

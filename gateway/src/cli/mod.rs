@@ -428,6 +428,7 @@ async fn serve(args: ServeArgs, sandbox_args: &SandboxArgs) -> Result<(), CliErr
     let (tools, _) = tool_folder(sandbox_args, &config, args.data_dir.clone())?;
     std::fs::create_dir_all(tools.path())
         .map_err(|e| CliError::Setting { flag: "--tools-dir", message: format!("{}: {e}", tools.path().display()) })?;
+    config.wasmgate.mcp.tenant_idle().map_err(|message| CliError::Setting { flag: "mcp.tenant_idle", message })?;
     let sandbox = load(sandbox_args, &config.wasmgate, Some(tools.path())).await?;
     let directory = match args.directory {
         Some(directory) => directory,

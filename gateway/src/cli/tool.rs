@@ -265,12 +265,8 @@ fn components_in(path: &std::path::Path) -> Result<Vec<PathBuf>, String> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let entries = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "wasm"))
-        .collect();
-    files.sort();
+    let files = crate::sandbox::component_files(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let files: Vec<PathBuf> = files.into_iter().map(|(_, file)| file).collect();
     if files.is_empty() {
         return Err(format!("{}: no *.wasm components in it (build the tool first)", path.display()));
     }

@@ -154,23 +154,26 @@ impl SandboxBuilder {
     }
 }
 
-/// The `*.wasm` files of `dir`, by name, in name order. Hidden files are
-/// left out: `tool add` writes a component under a hidden name first and
-/// renames it into place whole.
-fn read_tools_dir(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let mut paths: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| !n.starts_with('.')))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string();
-            Ok((name, std::fs::read(&path)?))
+/// The `*.wasm` files of `dir`, by name (the file's without `.wasm`), in
+/// name order: what a tools folder holds. Hidden files are left out (`tool
+/// add` writes a component under a hidden name first and renames it into
+/// place whole), and so are names that are not UTF-8 (a tool's name is
+/// text).
+pub fn component_files(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf)>> {
+    let mut files: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(dir)?
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let name = path.file_name()?.to_str()?.strip_suffix(".wasm")?.to_string();
+            (!name.starts_with('.') && path.is_file()).then_some((name, path))
         })
-        .collect()
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The components of a tools folder, read.
+fn read_tools_dir(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    component_files(dir)?.into_iter().map(|(name, path)| Ok((name, std::fs::read(&path)?))).collect()
 }
 
 /// Refuses what is not a component before a parser explains it in bytes.
@@ -330,7 +333,8 @@ impl Sandbox {
             Ok(tools) => (Exports::Tool(tools), None),
             // Written for another host: its exported functions are the tools.
             Err(_) if origin == Origin::Added => {
-                let (functions, tools) = plain_exports::describe(&self.inner.engine, &component, pre.clone(), name)?;
+                let (functions, tools) =
+                    plain_exports::describe(&self.inner.engine, &component, bytes, pre.clone(), name)?;
                 (Exports::Plain(functions), Some(tools))
             }
             Err(error) => return Err(context(error)),

@@ -217,15 +217,7 @@ pub(super) fn read_prior(dir: &Dir, path: &Path, sink: &dyn ChangeSink) -> Prior
     if let Err(why) = sink.reserve(meta.len()) {
         return Prior::Unkept(why);
     }
-    let mut options = cap_std::fs::OpenOptions::new();
-    options.read(true);
-    cap_std::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    let read = dir.open_with(path, &options).and_then(|mut file| {
-        // What was opened, not what was looked at: a FIFO or device swapped
-        // in between is never read.
-        if !file.metadata()?.is_file() {
-            return Err(std::io::Error::other("not a regular file"));
-        }
+    let read = super::special_files::open_regular(dir, path).and_then(|mut file| {
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         std::io::Read::read_to_end(&mut file, &mut bytes)?;
         Ok(bytes)

@@ -88,6 +88,11 @@ impl Grant {
         self.owner.as_ref()
     }
 
+    /// The quota of the tenant the grant was made for, if any.
+    pub fn quota(&self) -> Option<&Quota> {
+        self.owner.as_ref().map(|(_, quota)| &**quota)
+    }
+
     /// The tenant the grant was made for, if any.
     pub fn tenant(&self) -> Option<&str> {
         self.owner.as_ref().map(|(tenant, _)| &**tenant)

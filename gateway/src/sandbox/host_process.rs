@@ -58,7 +58,7 @@ impl Processes {
 
     /// How processes run for calls under `grant`: its tenant's quota may
     /// allow less than the sandbox does.
-    pub(super) fn for_grant(&self, grant: &super::Grant) -> Option<Runner> {
+    pub(crate) fn for_grant(&self, grant: &super::Grant) -> Option<Runner> {
         self.for_caller(grant.owner().map(|(_, quota)| quota.limits().processes))
     }
 

@@ -59,7 +59,9 @@ pub use bindings::{
     ChangeKind, Content, DiffBase, DiffQuery, DirEntry, EntryKind, FileChange, FileContent, PathKind, PathQuery,
     Submatch, TextMatch, TextQuery,
 };
-pub use builder::{CompileTiming, SandboxBuilder, check_header as check_component_header, digest as component_digest};
+pub use builder::{
+    CompileTiming, SandboxBuilder, check_header as check_component_header, component_files, digest as component_digest,
+};
 pub(crate) use bulk_fs::{Follow, read_regular};
 pub use cache::CompileCache;
 pub use change_capture::{ChangeSink, Prior};
@@ -67,6 +69,7 @@ pub use engine::Allocation;
 pub use error::CallError;
 pub use grant::{Access, Grant};
 pub use host_process::Processes;
+pub(crate) use host_process::Runner;
 pub use limits::Limits;
 pub use policy::{EnvRule, FolderRule, NetworkRule, SecretHeader, ToolLimits, ToolPolicy};
 pub use quota::{CPU_WINDOW, Quota, QuotaExceeded, QuotaLimits};

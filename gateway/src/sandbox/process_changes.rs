@@ -303,13 +303,7 @@ impl Rules {
 /// device), and at most [`MAX_RULES`] of it.
 fn read_rules(upper: &Dir, workspace: &Dir, path: &Path) -> Option<String> {
     let read = |dir: &Dir| {
-        if !dir.symlink_metadata(path).ok()?.is_file() {
-            return None;
-        }
-        let mut options = cap_std::fs::OpenOptions::new();
-        options.read(true);
-        cap_std::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
-        let file = dir.open_with(path, &options).ok()?;
+        let file = super::special_files::open_regular(dir, path).ok()?;
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_RULES), &mut text).ok()?;
         Some(text)

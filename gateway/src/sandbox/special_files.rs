@@ -24,6 +24,21 @@ use wasmtime_wasi::{FsPerms, OpenMode};
 /// version link to it).
 const INTERFACE: &str = "wasi:filesystem/types@0.2.12";
 
+/// Opens `path` beneath `dir` to read, only if it is a regular file: never
+/// through a last link, without blocking on a FIFO, and checked on what was
+/// opened (a FIFO or device swapped in after a look is never read). For the
+/// host's own reads of workspace files.
+pub(super) fn open_regular(dir: &cap_std::fs::Dir, path: &std::path::Path) -> std::io::Result<cap_std::fs::File> {
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.read(true);
+    cap_std::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    let file = dir.open_with(path, &options)?;
+    match file.metadata()?.is_file() {
+        true => Ok(file),
+        false => Err(std::io::Error::other("not a regular file")),
+    }
+}
+
 /// Replaces `open-at` in a linker that already has wasmtime-wasi's WASI.
 pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);

@@ -106,25 +106,11 @@ impl Sessions {
             Some(_) => None,
             None => self.assistant.skills(&workspace).await.remove(&request.command),
         };
-        let from_skill = skill.map(|skill| Command {
-            name: skill.name,
-            template: skill.content,
-            description: Some(skill.description),
-            agent: None,
-            model: None,
-            subtask: None,
-        });
-        // An MCP server's prompt (`server:prompt`), for the server's own user.
-        let from_mcp = match (&from_skill, profile.command(&request.command), &session.tenant) {
-            (None, None, None) => match self.assistant.mcp.prompt_template(&request.command).await {
-                Some(Ok(template)) => Some(Command {
-                    name: request.command.clone(),
-                    template,
-                    description: None,
-                    agent: None,
-                    model: None,
-                    subtask: None,
-                }),
+        let from_skill = skill.map(|skill| Command::prompt(skill.name, skill.content, Some(skill.description)));
+        // An MCP server's prompt (`server:prompt`), of the session's servers.
+        let from_mcp = match (&from_skill, profile.command(&request.command)) {
+            (None, None) => match self.assistant.mcp.prompt_template(&workspace, &request.command).await {
+                Some(Ok(template)) => Some(Command::prompt(request.command.clone(), template, None)),
                 Some(Err(error)) => return Err(SessionError::Failed(error)),
                 None => None,
             },

@@ -60,18 +60,11 @@ impl ToolFolder {
 
     /// The installed components' names, in name order.
     pub fn names(&self) -> Result<Vec<String>, FolderError> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => return Err(self.io(error)),
-        };
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".wasm").map(str::to_string))
-            .filter(|name| !name.starts_with('.'))
-            .collect();
-        names.sort();
-        Ok(names)
+        match crate::sandbox::component_files(&self.dir) {
+            Ok(files) => Ok(files.into_iter().map(|(name, _)| name).collect()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(error) => Err(self.io(error)),
+        }
     }
 
     /// Writes `bytes` as the component `name`, whole or not at all (replacing

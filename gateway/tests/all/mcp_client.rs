@@ -6,7 +6,9 @@
 //! and the turn goes on; `GET /mcp` reports each server, and connect and
 //! disconnect work; prompts are slash commands (`server:prompt`) listed with
 //! `source: "mcp"` and run through `/session/{id}/command`; a local server
-//! runs only where processes are allowed; a remote server gets its headers.
+//! runs only where processes are allowed; a remote server gets its headers;
+//! each tenant gets its own jailed copy of a local server in its folder,
+//! stopped when idle.
 
 use crate::scripted_model::{Chunk, Reply, ScriptedModel, says};
 use crate::served::Served;
@@ -213,6 +215,21 @@ async fn a_remote_server_gets_its_headers() {
     let _ = remote.wait();
 }
 
+/// A configuration with jailed processes (the test server's folder among
+/// the toolchains), `opencode` (the model's and the MCP servers') and
+/// `wasmgate` settings besides the jail's; its path.
+fn jailed_config(dir: &std::path::Path, opencode: Value, wasmgate: Value) -> PathBuf {
+    let file = crate::jail::config_file(dir, opencode);
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let examples = test_server().parent().unwrap().to_str().unwrap().to_string();
+    config["wasmgate"]["sandbox"]["jail"]["toolchains"].as_array_mut().unwrap().push(json!(examples));
+    for (key, value) in wasmgate.as_object().unwrap() {
+        config["wasmgate"][key] = value.clone();
+    }
+    std::fs::write(&file, config.to_string()).unwrap();
+    file
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_jailed_local_server_reaches_the_served_folder_only() {
     let fx = Fixture::new();
@@ -226,14 +243,9 @@ async fn a_jailed_local_server_reaches_the_served_folder_only() {
     ])
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config: Value =
+    let opencode: Value =
         serde_json::from_str(&crate::agent::config(&model, json!({ "mcp": local_server() }))).unwrap();
-    let file = crate::jail::config_file(dir.path(), config.take());
-    // The test server's own folder, as a toolchain the jail may run.
-    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    let examples = test_server().parent().unwrap().to_str().unwrap().to_string();
-    config["wasmgate"]["sandbox"]["jail"]["toolchains"].as_array_mut().unwrap().push(json!(examples));
-    std::fs::write(&file, config.to_string()).unwrap();
+    let file = jailed_config(dir.path(), opencode, json!({}));
     let served = Served::start_with(&fx.ws, &["--config", file.to_str().unwrap()]);
     wait_for(&served, "tester", "connected").await;
     let id = served.new_session().await;
@@ -242,4 +254,125 @@ async fn a_jailed_local_server_reaches_the_served_folder_only() {
     let refused = served.prompt_for_tool_state(&id, "read outside").await;
     let said = refused["output"].as_str().unwrap();
     assert!(said.starts_with("cannot read it:") && !said.contains(crate::util::SECRET), "{refused}");
+}
+
+/// The processes whose command line holds `marker`.
+fn running_with(marker: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).split('\0').any(|arg| arg == marker)
+        })
+        .count()
+}
+
+/// Waits until `count()` is `want`.
+async fn until_count(what: &str, want: usize, count: impl Fn() -> usize) {
+    let started = Instant::now();
+    while count() != want {
+        assert!(started.elapsed() < Duration::from_secs(20), "{what}: {} running, not {want}", count());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_tenant_gets_its_own_jailed_servers_which_stop_when_idle_or_revoked() {
+    use crate::tenants::{As, tenant, token_of};
+    let (host, alice_root, bob_root, dir) =
+        (Fixture::new(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    host.file("notes.txt", "the host's notes\n");
+    std::fs::write(alice_root.path().join("notes.txt"), "alice's notes\n").unwrap();
+    std::fs::write(bob_root.path().join("notes.txt"), "bob's notes\n").unwrap();
+    let (bob_notes, host_notes) = (bob_root.path().join("notes.txt"), host.ws.join("notes.txt"));
+    let model = ScriptedModel::start(vec![
+        says("bob has no MCP tools"),
+        call("c1", "tester_read", json!({ "path": "notes.txt" })),
+        says("read"),
+        call("c2", "tester_read", json!({ "path": bob_notes.to_str().unwrap() })),
+        says("refused"),
+        call("c3", "tester_read", json!({ "path": host_notes.to_str().unwrap() })),
+        says("refused"),
+        call("c4", "tester_echo", json!({ "text": "back again" })),
+        says("echoed"),
+    ])
+    .await;
+    let marker = format!("tenant-test-{}", std::process::id());
+    let mut servers = local_server();
+    servers["tester"]["command"].as_array_mut().unwrap().extend([json!("--marker"), json!(marker)]);
+    servers["docs"] = json!({ "type": "remote", "url": "http://127.0.0.1:9/mcp", "headers": { "x-key": "host's" } });
+    let opencode: Value = serde_json::from_str(&crate::agent::config(&model, json!({ "mcp": servers }))).unwrap();
+    let file = jailed_config(dir.path(), opencode, json!({ "mcp": { "tenant_idle": 3 } }));
+    let served = Served::start_with(&host.ws, &["--config", file.to_str().unwrap()]);
+    wait_for(&served, "tester", "connected").await;
+    let count = || running_with(&marker);
+    until_count("the host's server", 1, count).await;
+    let data = served.data_dir().to_path_buf();
+    let alice = ["add", "alice", "--root", alice_root.path().to_str().unwrap(), "--host-processes", "true"];
+    let alice = As::new(&served, &token_of(&tenant(&data, &alice)));
+    let bob = As::new(&served, &token_of(&tenant(&data, &["add", "bob", "--root", bob_root.path().to_str().unwrap()])));
+    let tool_output = async |user: &As, id: &str| {
+        let body = json!({ "parts": [{ "type": "text", "text": "go" }] });
+        let (code, reply) = user.post(&format!("/session/{id}/message"), body).await;
+        assert_eq!(code, 200, "{reply}");
+        let (_, messages) = user.get(&format!("/session/{id}/message")).await;
+        let mut parts = messages.as_array().unwrap().iter().flat_map(|m| m["parts"].as_array().unwrap());
+        parts.rfind(|p| p["type"] == "tool").map(|tool| tool["state"].clone())
+    };
+
+    // Bob may not run programs: his server is reported, nothing offered.
+    let (_, status) = bob.get("/mcp").await;
+    let error = status["tester"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("this tenant may not run programs"), "{status}");
+    let (_, session) = bob.post("/session", json!({})).await;
+    assert!(tool_output(&bob, session["id"].as_str().unwrap()).await.is_none());
+    assert!(!offered(&model, 0).iter().any(|t| t.starts_with("tester_")), "{:?}", offered(&model, 0));
+    assert_eq!(count(), 1);
+
+    // Alice's first use starts her own server, in her folder; remote
+    // servers (the operator's credentials) are not hers.
+    let (code, status) = alice.get("/mcp").await;
+    assert_eq!(code, 200);
+    assert_eq!(status, json!({ "tester": { "status": "connected" } }));
+    until_count("the host's and alice's", 2, count).await;
+    let (_, commands) = alice.get("/command").await;
+    assert!(commands.as_array().unwrap().iter().any(|c| c["name"] == "tester:review" && c["source"] == "mcp"));
+    let (_, session) = alice.post("/session", json!({})).await;
+    let id = session["id"].as_str().unwrap().to_string();
+    let read = tool_output(&alice, &id).await.unwrap();
+    assert_eq!(read["output"], "alice's notes\n", "her folder: {read}");
+    for other in ["bob's", "the host's"] {
+        let refused = tool_output(&alice, &id).await.unwrap();
+        let said = refused["output"].as_str().unwrap();
+        assert!(said.starts_with("cannot read it:") && !said.contains(other), "{other} notes: {refused}");
+    }
+    // Her server's tools are offered to her sessions.
+    assert!(offered(&model, 1).contains(&"tester_read".to_string()));
+
+    // A tenant changes its own servers only: the host's still runs.
+    let (code, _) =
+        alice.post("/mcp", json!({ "name": "mine", "config": { "type": "local", "command": ["sh"] } })).await;
+    assert_eq!(code, 403);
+    assert_eq!(alice.post("/mcp/tester/disconnect", json!({})).await.0, 200);
+    until_count("the host's only", 1, count).await;
+    let (_, status) = alice.get("/mcp").await;
+    assert_eq!(status["tester"]["status"], "disabled", "{status}");
+    assert_eq!(alice.post("/mcp/tester/connect", json!({})).await.0, 200);
+    until_count("alice's again", 2, count).await;
+    assert_eq!(alice.post("/mcp/nope/connect", json!({})).await.0, 404);
+
+    // Unused for the idle time, hers stops; her next use starts it again.
+    until_count("the host's, once alice's was idle", 1, count).await;
+    let echoed = tool_output(&alice, &id).await.unwrap();
+    assert_eq!(echoed["output"], "back again", "{echoed}");
+    assert_eq!(count(), 2);
+
+    // Her right to run programs taken away, her server stops at her next
+    // use, however busy she keeps it.
+    tenant(&data, &["set", "alice", "--host-processes", "false"]);
+    let (_, status) = alice.get("/mcp").await;
+    let error = status["tester"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("this tenant may not run programs"), "{status}");
+    until_count("the host's, once alice may not run programs", 1, count).await;
 }

@@ -20,7 +20,7 @@ pub struct HostTools;
 
 #[async_trait::async_trait]
 impl ToolSource for HostTools {
-    fn definitions(&self) -> Vec<ToolDefinition> {
+    async fn definitions(&self, _workspace: &crate::workspace::Workspace) -> Vec<ToolDefinition> {
         vec![
             ToolDefinition {
                 name: TODOWRITE.into(),

@@ -47,16 +47,13 @@ use serde_json::Value;
 /// Where the model's tools come from: each lists its tools and runs them.
 #[async_trait::async_trait]
 pub trait ToolSource: Send + Sync {
-    /// The tools it offers now.
-    fn definitions(&self) -> Vec<ToolDefinition>;
-    /// Whether it offers `name`.
+    /// The tools it offers now to a session in `workspace`.
+    async fn definitions(&self, workspace: &Workspace) -> Vec<ToolDefinition>;
+    /// Whether it owns `name` (whether it offers it may depend on the
+    /// session).
     fn offers(&self, name: &str) -> bool;
     /// Runs a call whose permission was granted.
     async fn run(&self, context: &Context<'_>, call: &ToolCall, part: &Part) -> Outcome;
-    /// Whether tenants' sessions are offered its tools.
-    fn for_tenants(&self) -> bool {
-        true
-    }
 }
 
 /// The sources of the model's tools, in order of precedence.
@@ -81,37 +78,14 @@ impl Toolbox {
     }
 }
 
-/// The tools `agent` offers the model, minus those a prompt switched off:
-/// the sources' own (those offered to tenants only, for a tenant's session),
-/// then `per_step` (those whose description depends on the workspace or the
-/// owner, such as `skill` and `task`).
-pub fn definitions(
-    assistant: &Assistant,
-    agent: &Agent,
-    switched_off: &[String],
-    per_step: Vec<ToolDefinition>,
-    tenant: bool,
-) -> Vec<ToolDefinition> {
-    let mut tools: Vec<ToolDefinition> = Vec::new();
-    let sources = assistant.tools.0.iter().filter(|source| !tenant || source.for_tenants());
-    let all = sources.flat_map(|source| source.definitions()).chain(per_step);
-    for tool in all {
-        // The first source to offer a name owns it.
-        if !tools.iter().any(|t| t.name == tool.name) {
-            tools.push(tool);
-        }
-    }
-    tools.retain(|tool| wanted(agent, switched_off, &tool.name));
-    tools
-}
-
 /// The skills a run's steps offer, found once a run: a step should not pay
 /// for the folder walk.
 pub type Skills = tokio::sync::OnceCell<std::collections::BTreeMap<String, super::skills::Skill>>;
 
 /// Every tool `agent` is offered in `workspace` under `rules` (its own,
-/// then the session's): [`definitions`] with the ones made for the owner,
-/// `task` naming the subagents it may start and `skill` naming the skills.
+/// then the session's), minus those a prompt switched off: the sources'
+/// own, then those made for the owner, `task` naming the subagents it may
+/// start and `skill` naming the skills.
 pub async fn offered(
     assistant: &Assistant,
     workspace: &Workspace,
@@ -133,7 +107,19 @@ pub async fn offered(
             per_step.push(skill::definition(&found));
         }
     }
-    definitions(assistant, agent, switched_off, per_step, workspace.tenant.is_some())
+    let mut tools: Vec<ToolDefinition> = Vec::new();
+    let mut all = Vec::new();
+    for source in &assistant.tools.0 {
+        all.extend(source.definitions(workspace).await);
+    }
+    for tool in all.into_iter().chain(per_step) {
+        // The first source to offer a name owns it.
+        if !tools.iter().any(|t| t.name == tool.name) {
+            tools.push(tool);
+        }
+    }
+    tools.retain(|tool| wanted(agent, switched_off, &tool.name));
+    tools
 }
 
 /// Whether `name` may be offered: a name providers accept, that `agent`

@@ -18,7 +18,7 @@ pub struct QuestionTool;
 
 #[async_trait::async_trait]
 impl ToolSource for QuestionTool {
-    fn definitions(&self) -> Vec<ToolDefinition> {
+    async fn definitions(&self, _workspace: &crate::workspace::Workspace) -> Vec<ToolDefinition> {
         vec![ToolDefinition {
             name: NAME.into(),
             description: "Asks the user one or more questions and waits for the answers. Use it when a choice is \

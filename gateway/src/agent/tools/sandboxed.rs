@@ -17,7 +17,7 @@ pub struct SandboxTools(pub Sandbox);
 
 #[async_trait::async_trait]
 impl ToolSource for SandboxTools {
-    fn definitions(&self) -> Vec<ToolDefinition> {
+    async fn definitions(&self, _workspace: &crate::workspace::Workspace) -> Vec<ToolDefinition> {
         let tools = self.0.tools();
         tools
             .iter()

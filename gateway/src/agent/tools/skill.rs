@@ -50,7 +50,7 @@ pub fn definition(skills: &BTreeMap<String, Skill>) -> ToolDefinition {
 #[async_trait::async_trait]
 impl ToolSource for SkillTool {
     /// None here: the step offers the tool with the workspace's skills.
-    fn definitions(&self) -> Vec<ToolDefinition> {
+    async fn definitions(&self, _workspace: &crate::workspace::Workspace) -> Vec<ToolDefinition> {
         Vec::new()
     }
 

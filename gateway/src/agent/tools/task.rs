@@ -64,7 +64,7 @@ pub fn definition(profile: &Profile, allowed: impl Fn(&str) -> bool) -> Option<T
 #[async_trait::async_trait]
 impl ToolSource for TaskTool {
     /// None here: the step offers the tool with the owner's subagents.
-    fn definitions(&self) -> Vec<ToolDefinition> {
+    async fn definitions(&self, _workspace: &crate::workspace::Workspace) -> Vec<ToolDefinition> {
         Vec::new()
     }
 

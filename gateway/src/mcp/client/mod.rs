@@ -4,33 +4,41 @@
 //! servers still use), their tools offered to the model as `server_tool`
 //! and their prompts as slash commands `server:prompt`, as OpenCode does.
 //!
-//! A server never holds anything up. Servers connect in the background when
-//! the server starts (each within its `timeout`, 5 s by default); one that
-//! fails, hangs or is still connecting is reported by [`McpServers::status`]
-//! (`GET /mcp`) and offers nothing meanwhile. A call is bounded by the
-//! sandbox's deadline and by the turn's abort; a server that exits is marked
-//! failed at the call that finds it gone, and its tools are withdrawn until
-//! it is connected again (`POST /mcp/{name}/connect`).
+//! A server never holds anything up: the server's own user's servers
+//! connect in the background when the server starts (each within its
+//! `timeout`, 5 s by default), and one that fails, hangs or is still
+//! connecting is reported by [`McpServers::status`] (`GET /mcp`) and offers
+//! nothing meanwhile.
 //!
 //! A local server is a program on this machine, so it runs only where the
-//! operator allows processes (`wasmgate.sandbox.processes`): in the jail
-//! (the served folder, the toolchains, its own temporary folder, the
-//! jail's network policy) or, on a trusted single-user host, as a plain
-//! process. Tenants' sessions are not offered MCP servers: a server holds
-//! one folder's state for everyone who calls it.
+//! operator allows processes (`wasmgate.sandbox.processes`), under the same
+//! decision as the shell's programs: in the jail (the folder, the
+//! toolchains, its own temporary folder) or, on a trusted single-user host,
+//! as a plain process.
+//!
+//! **Tenants** never share a server process: one holds one folder's state
+//! for whoever calls it. A tenant whose quota allows programs gets its own
+//! copy of each configured local server in each of its folders, jailed in
+//! that folder and offline (as its shell's programs are), started at its
+//! first use there (a turn, `GET /mcp`, `GET /command`: the first waits for
+//! them to connect, as OpenCode's first use of a folder does) and stopped
+//! once unused for `wasmgate.mcp.tenant_idle` seconds (600), when the
+//! tenant opens a fifth folder's, or at its next use once it may no longer
+//! run programs. Remote servers are the server's own user's
+//! alone: their headers are the operator's credentials.
 
 pub mod config;
+mod servers;
 
 pub use config::ServerConfig;
 
 use crate::sandbox::{CancelToken, Grant, Processes};
-use rmcp::model::{CallToolRequestParams, ContentBlock, GetPromptRequestParams, Prompt, Tool};
-use rmcp::service::RunningService;
-use rmcp::{RoleClient, ServiceExt};
-use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use crate::workspace::Workspace;
+use serde_json::Value;
+use servers::{Launch, ServerSet};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 /// A server's state, as `GET /mcp` reports it (OpenCode's `MCPStatus`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -39,39 +47,6 @@ pub enum Status {
     Connected,
     Disabled,
     Failed { error: String },
-}
-
-/// The configured servers and their connections.
-pub struct McpServers {
-    servers: Mutex<BTreeMap<String, Arc<Server>>>,
-    processes: Processes,
-    /// The served folder: local servers start in it (and, jailed, reach it).
-    folder: Option<Grant>,
-    /// The longest a tool call may take.
-    call_timeout: Duration,
-}
-
-struct Server {
-    name: String,
-    config: Result<ServerConfig, String>,
-    state: Mutex<State>,
-}
-
-enum State {
-    Disabled,
-    /// Connecting; the number tells this attempt from a later one.
-    Connecting(u64),
-    Connected(Arc<Connection>),
-    Failed(String),
-}
-
-/// A live connection and what the server offered when it connected.
-struct Connection {
-    service: RunningService<RoleClient, ()>,
-    tools: Vec<Tool>,
-    prompts: Vec<Prompt>,
-    /// A jailed process's private folders, kept while it runs.
-    _jail: Option<crate::jail::JailFolders>,
 }
 
 /// A tool of a connected server, as the model is offered it.
@@ -100,428 +75,256 @@ pub struct CallOutput {
     pub metadata: Value,
 }
 
-/// The most of a tool's answer the model is given (as OpenCode: 1 MiB).
-const MAX_OUTPUT: usize = 1 << 20;
+/// How long a tenant's servers run unused when the configuration does not
+/// say.
+pub const DEFAULT_TENANT_IDLE: Duration = Duration::from_secs(600);
 
-static ATTEMPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The folders of one tenant whose servers may run at once; opening
+/// another's stops the least recently used.
+const FOLDERS_PER_TENANT: usize = 4;
+
+/// Why a program may not run where processes are off.
+const PROCESSES_OFF: &str = "a local MCP server is a program on this machine: it runs only where processes are \
+     allowed (wasmgate.sandbox.processes \"jailed\", or \"trusted\" on a single-user host)";
+
+/// The configured servers: the server's own user's connections, and each
+/// tenant's own in the folders it uses.
+pub struct McpServers {
+    /// The server's own user's, over the folder it serves.
+    host: Arc<ServerSet>,
+    processes: Processes,
+    call_timeout: Duration,
+    /// How long a tenant's servers run unused.
+    tenant_idle: Duration,
+    /// Tenants' servers, by tenant and folder.
+    tenants: Mutex<HashMap<(String, String), Arc<TenantServers>>>,
+}
+
+/// One tenant's servers in one of its folders.
+struct TenantServers {
+    set: Arc<ServerSet>,
+    /// Whether the tenant could run programs when they were made.
+    programs: bool,
+    /// Set once they were first connected.
+    started: tokio::sync::OnceCell<()>,
+    used: Mutex<Instant>,
+}
+
+impl TenantServers {
+    fn touch(&self) {
+        *self.used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.used.lock().unwrap_or_else(|p| p.into_inner()).elapsed()
+    }
+}
 
 impl McpServers {
     /// The servers of `config` (opencode.json's `mcp` value), none connected
-    /// yet: see [`McpServers::connect_all`].
-    pub fn new(config: Option<&Value>, processes: Processes, folder: Option<Grant>, call_timeout: Duration) -> Self {
-        let servers = config::parse(config)
-            .into_iter()
-            .map(|(name, config)| (name.clone(), Arc::new(Server::new(name, config))))
-            .collect();
-        McpServers { servers: Mutex::new(servers), processes, folder, call_timeout }
+    /// yet: see [`McpServers::connect_all`]. `folder` is the one served to
+    /// the server's own user.
+    pub fn new(
+        config: Option<&Value>,
+        processes: Processes,
+        folder: Option<Grant>,
+        call_timeout: Duration,
+        tenant_idle: Duration,
+    ) -> Self {
+        let launch = launch(&processes, folder);
+        let host = Arc::new(ServerSet::new(config::parse(config), launch, call_timeout));
+        McpServers { host, processes, call_timeout, tenant_idle, tenants: Mutex::default() }
     }
 
-    fn all(&self) -> Vec<Arc<Server>> {
-        self.servers.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
-    }
-
-    fn server(&self, name: &str) -> Option<Arc<Server>> {
-        self.servers.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
-    }
-
-    /// Starts connecting every enabled server, in the background.
+    /// Starts connecting the server's own user's servers, in the
+    /// background, and watching tenants' for idleness.
     pub fn connect_all(self: &Arc<Self>) {
-        for server in self.all() {
-            if matches!(&server.config, Ok(config) if config.enabled()) {
-                let this = self.clone();
-                tokio::spawn(async move { this.connect_server(&server).await });
-            }
-        }
+        self.host.connect_all();
+        let this = Arc::downgrade(self);
+        let every = (self.tenant_idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+        tokio::spawn(stop_idle(this, every));
     }
 
-    /// Each server's state, by name.
-    pub fn status(&self) -> BTreeMap<String, Status> {
-        self.all().iter().map(|server| (server.name.clone(), server.status())).collect()
+    /// The servers `workspace`'s caller uses, started for a tenant at its
+    /// first use of them there (and waited for); `None` for a tenant where
+    /// no local server is configured.
+    async fn set_for(&self, workspace: &Workspace) -> Option<Arc<ServerSet>> {
+        let Some(tenant) = &workspace.tenant else { return Some(self.host.clone()) };
+        let servers = self.tenant_servers(tenant, workspace)?;
+        servers.started.get_or_init(|| servers.set.connect_all_waiting()).await;
+        servers.touch();
+        Some(servers.set.clone())
+    }
+
+    /// A tenant's servers in `workspace`, made (not started) if need be:
+    /// anew when the tenant's right to run programs changed since. `None`
+    /// where no local server is configured.
+    fn tenant_servers(&self, tenant: &str, workspace: &Workspace) -> Option<Arc<TenantServers>> {
+        let key = (tenant.to_string(), workspace.directory.clone());
+        let programs = self.processes.for_grant(&workspace.grant).is_some();
+        let mut stopped = Vec::new();
+        let servers = {
+            let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+            match tenants.get(&key) {
+                Some(servers) if servers.programs == programs => return Some(servers.clone()),
+                Some(_) => stopped.extend(tenants.remove(&key)),
+                None => {}
+            }
+            // The host's configurations are read under this lock; nothing
+            // takes the two the other way round.
+            let locals: BTreeMap<_, _> = self
+                .host
+                .configs()
+                .into_iter()
+                .filter(|(_, config)| matches!(config, Ok(ServerConfig::Local(_))))
+                .collect();
+            (!locals.is_empty()).then(|| {
+                let theirs: Vec<_> = tenants.keys().filter(|(owner, _)| owner == tenant).cloned().collect();
+                if theirs.len() >= FOLDERS_PER_TENANT {
+                    let oldest = theirs.into_iter().max_by_key(|key| tenants[key].idle_for());
+                    stopped.extend(oldest.and_then(|key| tenants.remove(&key)));
+                }
+                let launch = launch(&self.processes, Some(workspace.grant.clone()));
+                let servers = Arc::new(TenantServers {
+                    set: Arc::new(ServerSet::new(locals, launch, self.call_timeout)),
+                    programs,
+                    started: tokio::sync::OnceCell::new(),
+                    used: Mutex::new(Instant::now()),
+                });
+                tenants.insert(key, servers.clone());
+                servers
+            })
+        };
+        for stopped in stopped {
+            tokio::spawn(async move { stopped.set.close_all().await });
+        }
+        servers
+    }
+
+    /// Each server's state, by name, as `workspace`'s caller sees them.
+    pub async fn status(&self, workspace: &Workspace) -> BTreeMap<String, Status> {
+        self.set_for(workspace).await.map(|set| set.status()).unwrap_or_default()
     }
 
     /// Connects `name` again (or for the first time), waiting for the
-    /// outcome; `false` for a server the config does not name.
-    pub async fn connect(&self, name: &str) -> bool {
-        let Some(server) = self.server(name) else { return false };
-        self.connect_server(&server).await;
-        true
+    /// outcome; `false` for a server the caller has no `name`.
+    pub async fn connect(&self, workspace: &Workspace, name: &str) -> bool {
+        let Some(set) = self.set_for(workspace).await else { return false };
+        set.connect(name).await
     }
 
     /// Closes `name`'s connection and marks it disabled; `false` for a
-    /// server the config does not name.
-    pub async fn disconnect(&self, name: &str) -> bool {
-        let Some(server) = self.server(name) else { return false };
-        if let Some(connection) = server.replace(State::Disabled) {
-            close(connection).await;
-        }
-        true
+    /// server the caller has no `name`.
+    pub async fn disconnect(&self, workspace: &Workspace, name: &str) -> bool {
+        let Some(set) = self.set_for(workspace).await else { return false };
+        set.disconnect(name).await
     }
 
-    /// Adds (or replaces) a server while serving and connects it
-    /// (`POST /mcp`).
+    /// Adds (or replaces) one of the server's own user's servers while
+    /// serving, and connects it (`POST /mcp`). Tenants' servers stop: they
+    /// start again from the new configuration at their next use.
     pub async fn add(&self, name: &str, config: &Value) -> BTreeMap<String, Status> {
-        let parsed =
-            config::parse(Some(&json!({ name: config }))).remove(name).unwrap_or_else(|| Err("missing".into()));
-        let server = Arc::new(Server::new(name.to_string(), parsed));
-        let previous = self.servers.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), server.clone());
-        if let Some(connection) = previous.and_then(|previous| previous.replace(State::Disabled)) {
-            close(connection).await;
+        let status = self.host.add(name, config).await;
+        let stopped: Vec<_> = self.tenants.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        for (_, servers) in stopped {
+            servers.set.close_all().await;
         }
-        if matches!(&server.config, Ok(config) if config.enabled()) {
-            self.connect_server(&server).await;
-        }
-        self.status()
+        status
     }
 
-    async fn connect_server(&self, server: &Server) {
-        let attempt = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some(connection) = server.replace(State::Connecting(attempt)) {
-            close(connection).await;
-        }
-        let outcome = match &server.config {
-            Ok(config) => {
-                let timeout = config.timeout();
-                match tokio::time::timeout(timeout, self.open(config)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Err(format!("it did not connect and list its tools within {} ms", timeout.as_millis())),
-                }
-            }
-            Err(error) => Err(error.clone()),
-        };
-        // A disconnect or a newer attempt meanwhile wins: then this
-        // connection is closed unused.
-        let unused = {
-            let mut state = server.lock();
-            match (matches!(*state, State::Connecting(current) if current == attempt), outcome) {
-                (false, outcome) => outcome.ok(),
-                (true, Ok(connection)) => {
-                    tracing::info!(server = server.name, tools = connection.tools.len(), "MCP server connected");
-                    *state = State::Connected(Arc::new(connection));
-                    None
-                }
-                (true, Err(error)) => {
-                    tracing::warn!(server = server.name, "MCP server not connected: {error}");
-                    *state = State::Failed(error);
-                    None
-                }
-            }
-        };
-        if let Some(connection) = unused {
-            close(Arc::new(connection)).await;
-        }
+    /// The tools `workspace`'s caller is offered.
+    pub async fn tools(&self, workspace: &Workspace) -> Vec<RemoteTool> {
+        self.set_for(workspace).await.map(|set| set.tools()).unwrap_or_default()
     }
 
-    /// Connects to a server and lists its tools and prompts.
-    async fn open(&self, config: &ServerConfig) -> Result<Connection, String> {
-        let (service, jail) = match config {
-            ServerConfig::Local(local) => self.spawn(local).await?,
-            ServerConfig::Remote(remote) => (connect_remote(remote).await?, None),
-            ServerConfig::Toggle { .. } => return Err("it names no command or URL".into()),
-        };
-        let tools = service.list_all_tools().await.map_err(|e| format!("listing its tools: {e}"))?;
-        let has_prompts = service.peer_info().is_some_and(|info| info.capabilities.prompts.is_some());
-        let prompts = match has_prompts {
-            true => service.list_all_prompts().await.map_err(|e| format!("listing its prompts: {e}"))?,
-            false => Vec::new(),
-        };
-        Ok(Connection { service, tools, prompts, _jail: jail })
+    /// Whether `name` is named as a configured server's tool (`server_...`):
+    /// whether it is offered depends on the caller.
+    pub fn owns(&self, name: &str) -> bool {
+        self.host.names().iter().any(|server| name.starts_with(&format!("{}_", servers::sanitize(server))))
     }
 
-    /// Starts a local server's program where processes may run.
-    async fn spawn(
+    /// Calls tool `name` (`server_tool`) for `workspace`'s caller: its text,
+    /// or why not (the server's error, a timeout, an abort, a server gone).
+    pub async fn call(
         &self,
-        local: &config::LocalServer,
-    ) -> Result<(RunningService<RoleClient, ()>, Option<crate::jail::JailFolders>), String> {
-        let jail = match &self.processes {
-            Processes::Off => {
-                return Err("a local MCP server is a program on this machine: it runs only where processes are \
-                     allowed (wasmgate.sandbox.processes \"jailed\", or \"trusted\" on a single-user host)"
-                    .into());
-            }
-            Processes::Trusted => None,
-            Processes::Jailed(jail) => Some(jail),
-        };
-        let folder = self.folder.as_ref().ok_or("no folder is served to start it in")?;
-        let cwd = match &local.cwd {
-            Some(path) => folder.dir().open_dir(path).map_err(|e| format!("cwd {path}: {e}"))?,
-            None => folder.dir().try_clone().map_err(|e| e.to_string())?,
-        };
-        let environment: Vec<(String, String)> = local.environment.clone().into_iter().collect();
-        let (mut command, jail) = match jail {
-            None => {
-                let mut command = tokio::process::Command::new(&local.command[0]);
-                command.args(&local.command[1..]).envs(environment).kill_on_drop(true);
-                // Checked beneath the folder above; a trusted process is
-                // started by name.
-                command
-                    .current_dir(std::path::Path::new(folder.guest_path()).join(local.cwd.as_deref().unwrap_or(".")));
-                (command, None)
-            }
-            Some(jail) => {
-                let jailed = crate::jail::JailedCommand {
-                    argv: &local.command,
-                    env: &environment,
-                    workspace: folder.dir(),
-                    cwd: &cwd,
-                    writable: folder.access() == crate::sandbox::Access::ReadWrite,
-                    // It runs as long as it is connected.
-                    time: Duration::from_secs(365 * 86_400),
-                    file_size: 1 << 30,
-                    network: true,
-                    layer: false,
-                };
-                let (command, folders) = jail.command(&jailed).map_err(|e| e.to_string())?;
-                (command, Some(folders))
-            }
-        };
-        command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
-        let (transport, _) = rmcp::transport::TokioChildProcess::builder(command)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", local.command[0]))?;
-        let service = ().serve(transport).await.map_err(|e| format!("it did not start as an MCP server: {e}"))?;
-        Ok((service, jail))
+        workspace: &Workspace,
+        name: &str,
+        arguments: Value,
+        cancel: &CancelToken,
+    ) -> Result<CallOutput, String> {
+        let set = self.set_for(workspace).await.ok_or_else(|| format!("no MCP server offers {name} here"))?;
+        set.call(name, arguments, cancel).await
     }
 
-    /// The tools of the connected servers.
-    pub fn tools(&self) -> Vec<RemoteTool> {
-        let mut tools = Vec::new();
-        for server in self.all() {
-            let Some(connection) = server.connection() else { continue };
-            for tool in &connection.tools {
-                let mut parameters = Value::Object((*tool.input_schema).clone());
-                parameters["type"] = json!("object");
-                if !parameters["properties"].is_object() {
-                    parameters["properties"] = json!({});
+    /// The prompts `workspace`'s caller is offered, as slash commands.
+    pub async fn prompts(&self, workspace: &Workspace) -> Vec<PromptCommand> {
+        self.set_for(workspace).await.map(|set| set.prompts()).unwrap_or_default()
+    }
+
+    /// The text of prompt command `name` (`server:prompt`) for
+    /// `workspace`'s caller, its arguments given as `$1`, `$2`, ...; `None`
+    /// for a name none of its servers offers.
+    pub async fn prompt_template(&self, workspace: &Workspace, name: &str) -> Option<Result<String, String>> {
+        self.set_for(workspace).await?.prompt_template(name).await
+    }
+
+    /// Stops tenants' servers unused for longer than the idle time.
+    async fn stop_idle(&self) {
+        let idle = self.tenant_idle;
+        let stopped: Vec<_> = {
+            let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+            // Servers a call holds now are in use, however long ago it began.
+            let unused = |servers: &TenantServers| servers.idle_for() > idle && Arc::strong_count(&servers.set) == 1;
+            let keys: Vec<_> = tenants.iter().filter(|(_, s)| unused(s)).map(|(k, _)| k.clone()).collect();
+            keys.into_iter().filter_map(|key| tenants.remove_entry(&key)).collect()
+        };
+        for ((tenant, folder), servers) in stopped {
+            tracing::info!(tenant, folder, "stopping a tenant's idle MCP servers");
+            servers.set.close_all().await;
+        }
+    }
+}
+
+/// Watches tenants' servers for idleness while the servers exist.
+async fn stop_idle(servers: Weak<McpServers>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(servers) = servers.upgrade() else { return };
+        servers.stop_idle().await;
+    }
+}
+
+/// How local servers run for a caller holding `folder`: as the shell's
+/// programs would (a tenant's jailed and offline, or not at all), each
+/// file they write bounded by the tenant's disk quota.
+fn launch(processes: &Processes, folder: Option<Grant>) -> Launch {
+    let tenant = folder.as_ref().and_then(|grant| grant.quota().map(|quota| quota.limits()));
+    let file_size = tenant.map_or(1 << 30, |limits| limits.disk.min(1 << 30));
+    let place = match folder {
+        None => Err("no folder is served to start it in".to_string()),
+        Some(grant) => match processes.for_grant(&grant) {
+            Some(runner) => Ok((grant, runner)),
+            None => Err(match (processes, tenant) {
+                (Processes::Off, _) | (_, None) => PROCESSES_OFF,
+                (Processes::Trusted, Some(_)) => {
+                    "a tenant's programs run only in the jail (wasmgate.sandbox.processes \"jailed\"), and this \
+                     server runs programs unconfined"
                 }
-                tools.push(RemoteTool {
-                    name: format!("{}_{}", sanitize(&server.name), sanitize(&tool.name)),
-                    description: tool.description.as_deref().unwrap_or_default().to_string(),
-                    parameters,
-                });
+                (Processes::Jailed(_), Some(_)) => {
+                    "a local MCP server is a program, and this tenant may not run programs \
+                     (wasmgate tenant set NAME --host-processes true)"
+                }
             }
-        }
-        tools
-    }
-
-    /// Whether `name` is a connected server's tool.
-    pub fn offers(&self, name: &str) -> bool {
-        self.find_tool(name).is_some()
-    }
-
-    fn find_tool(&self, name: &str) -> Option<(Arc<Server>, Arc<Connection>, String)> {
-        self.all().into_iter().find_map(|server| {
-            let prefix = format!("{}_", sanitize(&server.name));
-            let rest = name.strip_prefix(&prefix)?;
-            let connection = server.connection()?;
-            let tool = connection.tools.iter().find(|tool| sanitize(&tool.name) == rest)?.name.to_string();
-            Some((server, connection, tool))
-        })
-    }
-
-    /// Calls tool `name` (`server_tool`) with `arguments`: its text, or why
-    /// not (the server's error, a timeout, an abort, a server gone).
-    pub async fn call(&self, name: &str, arguments: Value, cancel: &CancelToken) -> Result<CallOutput, String> {
-        let (server, connection, tool) =
-            self.find_tool(name).ok_or_else(|| format!("no MCP server offers {name} now"))?;
-        let arguments = match arguments {
-            Value::Object(arguments) => arguments,
-            Value::Null => Map::new(),
-            _ => return Err("the arguments must be an object".into()),
-        };
-        let request = CallToolRequestParams::new(tool.clone()).with_arguments(arguments);
-        let result = tokio::select! {
-            result = connection.service.call_tool(request) => result,
-            () = cancel.cancelled() => return Err("the call was cancelled".into()),
-            () = tokio::time::sleep(self.call_timeout) => {
-                return Err(format!(
-                    "the MCP server {} did not answer {tool} within {} s",
-                    server.name,
-                    self.call_timeout.as_secs()
-                ));
-            }
-        };
-        let result = match result {
-            Ok(result) => result,
-            Err(error @ (rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_))) => {
-                let why = format!("the MCP server {} is gone ({error})", server.name);
-                server.fail_if_current(&connection, why.clone());
-                return Err(why);
-            }
-            Err(error) => return Err(format!("the MCP server {} answered with an error: {error}", server.name)),
-        };
-        let mut output = text_of(&result.content);
-        if output.len() > MAX_OUTPUT {
-            let cut = (0..=MAX_OUTPUT).rev().find(|&i| output.is_char_boundary(i)).unwrap_or(0);
-            output.truncate(cut);
-            output.push_str(&format!("\n\n(the MCP server's answer was cut at {MAX_OUTPUT} bytes)"));
-        }
-        if result.is_error == Some(true) {
-            return Err(if output.is_empty() { format!("{tool} failed") } else { output });
-        }
-        let mut metadata = json!({ "server": server.name, "tool": tool });
-        if let Some(structured) = result.structured_content {
-            metadata["structured"] = structured;
-        }
-        Ok(CallOutput { output, metadata })
-    }
-
-    /// The prompts of the connected servers, as slash commands.
-    pub fn prompts(&self) -> Vec<PromptCommand> {
-        let mut commands = Vec::new();
-        for server in self.all() {
-            let Some(connection) = server.connection() else { continue };
-            for prompt in &connection.prompts {
-                commands.push(PromptCommand {
-                    name: format!("{}:{}", sanitize(&server.name), sanitize(&prompt.name)),
-                    description: prompt.description.clone(),
-                    arguments: prompt.arguments.iter().flatten().map(|a| a.name.clone()).collect(),
-                });
-            }
-        }
-        commands
-    }
-
-    /// The text of prompt command `name` (`server:prompt`), its arguments
-    /// given as `$1`, `$2`, ... for the command to fill; `None` for a name
-    /// no connected server offers.
-    pub async fn prompt_template(&self, name: &str) -> Option<Result<String, String>> {
-        let (server_name, prompt_name) = name.split_once(':')?;
-        let server = self.all().into_iter().find(|server| sanitize(&server.name) == server_name)?;
-        let connection = server.connection()?;
-        let prompt = connection.prompts.iter().find(|prompt| sanitize(&prompt.name) == prompt_name)?;
-        let arguments: Map<String, Value> = prompt
-            .arguments
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, a)| (a.name.clone(), json!(format!("${}", i + 1))))
-            .collect();
-        let request = GetPromptRequestParams::new(prompt.name.clone()).with_arguments(arguments);
-        let result = tokio::select! {
-            result = connection.service.get_prompt(request) => result,
-            () = tokio::time::sleep(self.call_timeout) => {
-                return Some(Err(format!("the MCP server {} did not give its prompt within {} s", server.name, self.call_timeout.as_secs())));
-            }
-        };
-        Some(match result {
-            Ok(result) => Ok(result
-                .messages
-                .iter()
-                .map(|m| text_of(std::slice::from_ref(&m.content)))
-                .collect::<Vec<_>>()
-                .join("\n")),
-            Err(error) => Err(format!("the MCP server {} did not give its prompt: {error}", server.name)),
-        })
-    }
-}
-
-impl Server {
-    fn new(name: String, config: Result<ServerConfig, String>) -> Self {
-        Server { name, config, state: Mutex::new(State::Disabled) }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn status(&self) -> Status {
-        if let Err(error) = &self.config {
-            return Status::Failed { error: error.clone() };
-        }
-        match &*self.lock() {
-            State::Disabled => Status::Disabled,
-            State::Connecting(_) => Status::Failed { error: "connecting".into() },
-            State::Connected(_) => Status::Connected,
-            State::Failed(error) => Status::Failed { error: error.clone() },
-        }
-    }
-
-    /// Puts the server in `state`: the connection it had, to close.
-    fn replace(&self, state: State) -> Option<Arc<Connection>> {
-        match std::mem::replace(&mut *self.lock(), state) {
-            State::Connected(connection) => Some(connection),
-            _ => None,
-        }
-    }
-
-    fn connection(&self) -> Option<Arc<Connection>> {
-        match &*self.lock() {
-            State::Connected(connection) => Some(connection.clone()),
-            _ => None,
-        }
-    }
-
-    /// Marks the server failed, unless it was connected again meanwhile.
-    fn fail_if_current(&self, connection: &Arc<Connection>, why: String) {
-        let mut state = self.lock();
-        if matches!(&*state, State::Connected(current) if Arc::ptr_eq(current, connection)) {
-            tracing::warn!(server = self.name, "{why}");
-            *state = State::Failed(why);
-        }
-    }
-}
-
-/// Closes a connection (a local server's process ends with it).
-async fn close(connection: Arc<Connection>) {
-    if let Ok(connection) = Arc::try_unwrap(connection) {
-        let _ = tokio::time::timeout(Duration::from_secs(2), connection.service.cancel()).await;
-    }
-}
-
-async fn connect_remote(remote: &config::RemoteServer) -> Result<RunningService<RoleClient, ()>, String> {
-    use rmcp::transport::StreamableHttpClientTransport;
-    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-    let env = |name: &str| std::env::var(name).ok();
-    let mut headers = std::collections::HashMap::new();
-    for (name, value) in &remote.headers {
-        let value = crate::config::substitute_env(value, &env);
-        let name =
-            http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("{name:?} is not a header name"))?;
-        let value =
-            http::HeaderValue::from_str(&value).map_err(|_| format!("the value of {name} is not a header value"))?;
-        headers.insert(name, value);
-    }
-    let config = StreamableHttpClientTransportConfig::with_uri(remote.url.as_str()).custom_headers(headers);
-    let transport = StreamableHttpClientTransport::from_config(config);
-    ().serve(transport).await.map_err(|e| format!("{}: {e}", remote.url))
-}
-
-/// A name as OpenCode puts it in a tool or command name: anything but
-/// letters, digits, `_` and `-` becomes `_`.
-fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
-}
-
-/// The text of a result's content: text as it is, anything else named.
-fn text_of(content: &[ContentBlock]) -> String {
-    let parts: Vec<String> = content
-        .iter()
-        .map(|block| match block {
-            ContentBlock::Text(text) => text.text.clone(),
-            ContentBlock::Image(image) => format!("[image: {}]", image.mime_type),
-            ContentBlock::Audio(audio) => format!("[audio: {}]", audio.mime_type),
-            ContentBlock::ResourceLink(link) => format!("[resource: {}]", link.uri),
-            ContentBlock::Resource(resource) => match &resource.resource {
-                rmcp::model::ResourceContents::TextResourceContents { text, .. } => text.clone(),
-                rmcp::model::ResourceContents::BlobResourceContents { uri, .. } => format!("[resource: {uri}]"),
-                _ => "[resource]".into(),
-            },
-            _ => "[content]".into(),
-        })
-        .collect();
-    parts.join("\n")
+            .to_string()),
+        },
+    };
+    Launch { place, file_size }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_sanitised_as_opencode_does() {
-        assert_eq!(sanitize("my server"), "my_server");
-        assert_eq!(sanitize("get-issue.v2"), "get-issue_v2");
-    }
+    use serde_json::json;
 
     #[tokio::test]
     async fn a_local_server_needs_processes_and_a_bad_entry_is_reported() {
@@ -530,15 +333,25 @@ mod tests {
             "broken": { "type": "local" },
             "off": { "type": "local", "command": ["x"], "enabled": false },
         });
-        let servers = Arc::new(McpServers::new(Some(&config), Processes::Off, None, Duration::from_secs(1)));
-        assert!(servers.connect("local").await);
-        let status = servers.status();
+        let dir = tempfile::tempdir().unwrap();
+        let folder = Grant::read_write(dir.path()).unwrap();
+        let servers = Arc::new(McpServers::new(
+            Some(&config),
+            Processes::Off,
+            Some(folder),
+            Duration::from_secs(1),
+            DEFAULT_TENANT_IDLE,
+        ));
+        let set = &servers.host;
+        assert!(set.connect("local").await);
+        let status = set.status();
         assert!(
             matches!(&status["local"], Status::Failed { error } if error.contains("runs only where processes are"))
         );
         assert!(matches!(&status["broken"], Status::Failed { error } if error.contains("not an MCP server")));
         assert_eq!(status["off"], Status::Disabled);
-        assert!(!servers.connect("nope").await);
+        assert!(!set.connect("nope").await);
         assert_eq!(serde_json::to_value(&status["off"]).unwrap(), json!({ "status": "disabled" }));
+        assert!(servers.owns("local_anything") && !servers.owns("localx") && !servers.owns("read"));
     }
 }
