@@ -83,6 +83,10 @@ pub const DEFAULT_TENANT_IDLE: Duration = Duration::from_secs(600);
 /// another's stops the least recently used.
 const FOLDERS_PER_TENANT: usize = 4;
 
+/// The largest file a jailed local server may write (less where a tenant's
+/// disk quota is smaller).
+const MAX_FILE_SIZE: u64 = 1 << 30;
+
 /// Why a program may not run where processes are off.
 const PROCESSES_OFF: &str = "a local MCP server is a program on this machine: it runs only where processes are \
      allowed (wasmgate.sandbox.processes \"jailed\", or \"trusted\" on a single-user host)";
@@ -299,7 +303,7 @@ async fn stop_idle(servers: Weak<McpServers>, every: Duration) {
 /// file they write bounded by the tenant's disk quota.
 fn launch(processes: &Processes, folder: Option<Grant>) -> Launch {
     let tenant = folder.as_ref().and_then(|grant| grant.quota().map(|quota| quota.limits()));
-    let file_size = tenant.map_or(1 << 30, |limits| limits.disk.min(1 << 30));
+    let file_size = tenant.map_or(MAX_FILE_SIZE, |limits| limits.disk.min(MAX_FILE_SIZE));
     let place = match folder {
         None => Err("no folder is served to start it in".to_string()),
         Some(grant) => match processes.for_grant(&grant) {
